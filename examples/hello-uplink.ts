@@ -1,0 +1,22 @@
+// The first uplink: registers `add` and `greet`, then waits for calls.
+//   SWITCHBOARD_URL=http://127.0.0.1:3030 SWITCHBOARD_KEY=sbk_s_... npx tsx examples/hello-uplink.ts
+import { connect, getCallContext } from '@switchboard/uplink';
+
+const uplink = await connect({
+  url: process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3030',
+  key: process.env.SWITCHBOARD_KEY ?? '',
+  name: 'hello-uplink',
+});
+
+uplink.callable('add', (a: number, b: number) => a + b);
+uplink.callable('greet', (name: string) => {
+  const { caller } = getCallContext();
+  return `Hello, ${name}! (called by ${caller.kind}${caller.keyName ? ` with key ${caller.keyName}` : ''})`;
+});
+await uplink.synced();
+
+uplink.on('status', (status) => console.log(`[hello-uplink] ${status.state}`));
+console.log('[hello-uplink] ready: add, greet');
+
+process.once('SIGINT', () => void uplink.close().then(() => process.exit(0)));
+process.once('SIGTERM', () => void uplink.close().then(() => process.exit(0)));

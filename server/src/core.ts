@@ -1,0 +1,89 @@
+import type { Server } from 'node:http';
+import type Database from 'better-sqlite3';
+import { SwitchboardError, isFunctionName, type CallerInfo } from '@switchboard/shared';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { callRoutes } from './http/call-routes.ts';
+import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
+import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
+import { Registry } from './hub/registry.ts';
+import { UplinkHub } from './hub/uplink-hub.ts';
+import type { ResolvedOptions } from './options.ts';
+import { openDatabase } from './store/database.ts';
+import { KeyStore } from './store/key-store.ts';
+
+const APP_CALLER: CallerInfo = { kind: 'app' };
+
+/**
+ * Everything one Switchboard instance owns (store, registry, dispatcher, hub), attached to a
+ * Fastify instance's HTTP server. Shared by `createSwitchboard()` and the Fastify plugin.
+ */
+export class SwitchboardCore {
+  readonly db: Database.Database;
+  readonly keys: KeyStore;
+  readonly registry = new Registry();
+  readonly dispatcher: Dispatcher;
+  readonly hub: UplinkHub;
+  /** The server key created on first start, if this start created one (shown once). */
+  readonly initialKey: string | undefined;
+  private readonly app = new InProcessProvider();
+  private closed = false;
+
+  constructor(
+    readonly options: ResolvedOptions,
+    server: Server,
+    log: FastifyBaseLogger,
+  ) {
+    this.db = openDatabase(options.dataDir);
+    this.keys = new KeyStore(this.db, options.keys);
+    if (options.createInitialKey && options.keys.length === 0 && this.keys.count() === 0) {
+      this.initialKey = this.keys.create('default', 'server').key;
+    }
+    this.dispatcher = new Dispatcher(this.registry, options);
+    this.hub = new UplinkHub(server, {
+      options,
+      keys: this.keys,
+      registry: this.registry,
+      dispatcher: this.dispatcher,
+      log,
+    });
+  }
+
+  /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
+  async routes(app: FastifyInstance): Promise<void> {
+    await app.register(callRoutes({ options: this.options, keys: this.keys, dispatcher: this.dispatcher }));
+  }
+
+  /** Calls a registered function (in an uplink or in this process) from app code. */
+  call(name: string, ...args: unknown[]): Promise<unknown> {
+    return this.dispatcher.call(name, args, APP_CALLER);
+  }
+
+  callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+    return this.dispatcher.call(name, args, APP_CALLER, options);
+  }
+
+  /**
+   * Registers a function served by this process; it balances with uplinks serving the same
+   * name. Returns a function that unregisters it.
+   */
+  callable(name: string, fn: AppFunction): () => void {
+    if (!isFunctionName(name)) {
+      throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+    }
+    if (typeof fn !== 'function') throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    this.app.set(name, fn);
+    this.registry.add(name, this.app);
+    return () => {
+      this.app.delete(name);
+      this.registry.remove(name, this.app);
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.hub.close();
+    this.app.close();
+    this.db.close();
+  }
+}

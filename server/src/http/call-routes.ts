@@ -1,0 +1,107 @@
+import {
+  SwitchboardError,
+  decodeValue,
+  encodeValue,
+  isFunctionName,
+  toSwitchboardError,
+} from '@switchboard/shared';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseBearer } from '../auth/bearer.ts';
+import type { Dispatcher } from '../hub/dispatcher.ts';
+import type { ResolvedOptions } from '../options.ts';
+import type { KeyStore } from '../store/key-store.ts';
+import { fromFastifyError, sendError } from './error-reply.ts';
+import { toJson } from './json-value.ts';
+
+export const MSGPACK_TYPE = 'application/msgpack';
+/** Request header carrying a per-call deadline in milliseconds. */
+export const TIMEOUT_HEADER = 'x-switchboard-timeout-ms';
+
+/**
+ * `POST /_/call/:name`: call a registered function over HTTP. Body: JSON array of arguments or
+ * MessagePack array (`application/msgpack`); empty body: no arguments. Answer: JSON, or
+ * MessagePack when `Accept` asks for it.
+ */
+export function callRoutes(deps: {
+  options: ResolvedOptions;
+  keys: KeyStore;
+  dispatcher: Dispatcher;
+}) {
+  const { options, keys, dispatcher } = deps;
+  return async function routes(app: FastifyInstance): Promise<void> {
+    app.addContentTypeParser(MSGPACK_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+      try {
+        done(null, decodeValue(body));
+      } catch (error) {
+        done(new SwitchboardError('SB_ERR_HTTP_BAD_BODY', toSwitchboardError(error).message), undefined);
+      }
+    });
+    app.setErrorHandler((error, _request, reply) =>
+      sendError(reply, fromFastifyError(error), options.debug),
+    );
+
+    app.post<{ Params: { name: string } }>(
+      '/_/call/:name',
+      { bodyLimit: options.maxBodyBytes },
+      async (request, reply) => {
+        const header = request.headers.authorization;
+        if (header === undefined) throw new SwitchboardError('SB_ERR_AUTH_MISSING_KEY');
+        const secret = parseBearer(header);
+        const key = secret === undefined ? undefined : keys.verify(secret);
+        if (key === undefined) throw new SwitchboardError('SB_ERR_AUTH_BAD_KEY');
+
+        const { name } = request.params;
+        if (!isFunctionName(name)) {
+          throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+        }
+        const args = argumentsOf(request);
+        const controller = new AbortController();
+        reply.raw.on('close', () => {
+          if (!reply.raw.writableFinished) controller.abort();
+        });
+        const value = await dispatcher.call(
+          name,
+          args,
+          { kind: 'http', keyName: key.name, keyKind: key.kind },
+          { signal: controller.signal, timeoutMs: timeoutOf(request) },
+        );
+        return sendValue(request, reply, value);
+      },
+    );
+  };
+}
+
+function argumentsOf(request: FastifyRequest): unknown[] {
+  const body = request.body;
+  if (body === undefined || body === null) return [];
+  if (!Array.isArray(body)) {
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_BAD_BODY',
+      'The body must be an array of arguments, e.g. [2, 3]',
+    );
+  }
+  return body as unknown[];
+}
+
+function timeoutOf(request: FastifyRequest): number | undefined {
+  const raw = request.headers[TIMEOUT_HEADER];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new SwitchboardError('SB_ERR_HTTP_BAD_BODY', `${TIMEOUT_HEADER} must be a positive integer`);
+  }
+  return value;
+}
+
+function sendValue(request: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
+  if ((request.headers.accept ?? '').includes(MSGPACK_TYPE)) {
+    return reply.type(MSGPACK_TYPE).send(encodeValue(value));
+  }
+  let json: string;
+  try {
+    json = toJson(value);
+  } catch (error) {
+    throw new SwitchboardError('SB_ERR_VALUE_NOT_SERIALIZABLE', toSwitchboardError(error).message);
+  }
+  return reply.type('application/json; charset=utf-8').send(json);
+}

@@ -1,0 +1,80 @@
+import { SwitchboardError, type CallerInfo } from '@switchboard/shared';
+import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
+import type { Registry } from './registry.ts';
+
+/** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
+export interface CallOptions {
+  /** Deadline for this call; defaults to the server's callTimeoutMs. */
+  timeoutMs?: number;
+  /** Aborting it cancels the call (the provider's handler sees its signal fire). */
+  signal?: AbortSignal;
+}
+
+/** Routes calls to providers. The one place every call passes through, whatever its origin. */
+export class Dispatcher {
+  constructor(
+    private readonly registry: Registry,
+    private readonly limits: { callTimeoutMs: number; maxCallTimeoutMs: number },
+  ) {}
+
+  /** Effective deadline: the caller's wish, else the default, never above the maximum. */
+  timeoutFor(requested: number | undefined): number {
+    return Math.min(requested ?? this.limits.callTimeoutMs, this.limits.maxCallTimeoutMs);
+  }
+
+  dispatch(request: CallRequest, sink: CallSink): CallHandle {
+    const provider = this.registry.pick(request.name);
+    if (provider === undefined) {
+      sink.reject(
+        new SwitchboardError(
+          'SB_ERR_NO_SUCH_FUNCTION',
+          `No function named ${JSON.stringify(request.name)} is registered`,
+        ),
+      );
+      return NOOP_HANDLE;
+    }
+    return provider.start(request, sink);
+  }
+
+  /** Promise form for app code and HTTP callers. */
+  call(
+    name: string,
+    args: unknown[],
+    caller: CallerInfo,
+    options: CallOptions = {},
+  ): Promise<unknown> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(cancelled());
+    if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be a positive number'),
+      );
+    }
+    return new Promise((resolve, reject) => {
+      let onAbort: (() => void) | undefined;
+      const sink: CallSink = {
+        resolve(value) {
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        reject(error) {
+          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+          reject(error);
+        },
+      };
+      const request = { name, args, timeoutMs: this.timeoutFor(options.timeoutMs), caller };
+      const handle = this.dispatch(request, sink);
+      if (signal !== undefined) {
+        onAbort = () => {
+          handle.cancel();
+          reject(cancelled());
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+    });
+  }
+}
+
+function cancelled(): SwitchboardError {
+  return new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller');
+}

@@ -1,0 +1,115 @@
+import { performance } from 'node:perf_hooks';
+import {
+  PendingCalls,
+  SwitchboardError,
+  runWithCallContext,
+  handlerErrorToWire,
+  type CallContext,
+  type PendingEntry,
+} from '@switchboard/shared';
+import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
+
+/** A function registered by app code inside the server process. */
+export type AppFunction = (...args: never[]) => unknown;
+
+class InProcessCall implements PendingEntry, CallHandle {
+  readonly controller = new AbortController();
+
+  constructor(
+    readonly owner: InProcessProvider,
+    readonly id: number,
+    readonly sink: CallSink,
+    readonly deadlineAt: number,
+  ) {}
+
+  cancel(): void {
+    this.owner.settle(
+      this.id,
+      new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'),
+    );
+  }
+}
+
+/**
+ * Runs functions registered by app code in the server process, with the same semantics as
+ * uplink functions: call context, deadline with an aborted signal, in-flight accounting.
+ */
+export class InProcessProvider implements Provider {
+  readonly providerId = 'app';
+  private readonly functions = new Map<string, AppFunction>();
+  private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
+    const error = new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline');
+    call.controller.abort(error);
+    call.sink.reject(error);
+  });
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  set(name: string, fn: AppFunction): void {
+    this.functions.set(name, fn);
+  }
+
+  delete(name: string): void {
+    this.functions.delete(name);
+  }
+
+  has(name: string): boolean {
+    return this.functions.has(name);
+  }
+
+  start(request: CallRequest, sink: CallSink): CallHandle {
+    const fn = this.functions.get(request.name);
+    if (fn === undefined) {
+      sink.reject(new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION'));
+      return { cancel() {} };
+    }
+    const id = this.pending.allocateId();
+    const call = new InProcessCall(this, id, sink, performance.now() + request.timeoutMs);
+    this.pending.add(id, call);
+    const context: CallContext = {
+      name: request.name,
+      signal: call.controller.signal,
+      caller: request.caller,
+      deadline: Date.now() + request.timeoutMs,
+    };
+    runWithCallContext(context, () => {
+      try {
+        Promise.resolve(fn(...(request.args as never[]))).then(
+          (value) => this.settle(id, undefined, value),
+          (error: unknown) => this.settle(id, asRemote(error)),
+        );
+      } catch (error) {
+        this.settle(id, asRemote(error));
+      }
+    });
+    return call;
+  }
+
+  /** Settles call `id` once; later outcomes (after timeout or cancel) are dropped. */
+  settle(id: number, error: SwitchboardError | undefined, value?: unknown): void {
+    const call = this.pending.take(id);
+    if (call === undefined) return;
+    if (error === undefined) call.sink.resolve(value);
+    else {
+      if (error.code === 'SB_ERR_CALL_CANCELLED') call.controller.abort(error);
+      call.sink.reject(error);
+    }
+  }
+
+  close(): void {
+    for (const [, call] of this.pending.drain()) {
+      const error = new SwitchboardError('SB_ERR_SERVER_CLOSING');
+      call.controller.abort(error);
+      call.sink.reject(error);
+    }
+    this.pending.dispose();
+  }
+}
+
+/** An app function's exception, in the same shape an uplink's would arrive. */
+function asRemote(error: unknown): SwitchboardError {
+  if (error instanceof SwitchboardError) return error;
+  return SwitchboardError.fromWire(handlerErrorToWire(error));
+}

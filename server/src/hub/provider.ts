@@ -1,0 +1,33 @@
+import type { CallerInfo, SwitchboardError } from '@switchboard/shared';
+
+/** A call on its way to a provider, as the dispatcher hands it over. */
+export interface CallRequest {
+  readonly name: string;
+  readonly args: unknown[];
+  /** Deadline relative to now; the provider enforces it. */
+  readonly timeoutMs: number;
+  readonly caller: CallerInfo;
+}
+
+/** Where the outcome of a call goes; exactly one of the two is called, exactly once. */
+export interface CallSink {
+  resolve(value: unknown): void;
+  reject(error: SwitchboardError): void;
+}
+
+/** Lets the origin of a call withdraw it (caller cancelled, went away, or disconnected). */
+export interface CallHandle {
+  cancel(): void;
+}
+
+export const NOOP_HANDLE: CallHandle = { cancel() {} };
+
+/** Something that runs registered functions: an uplink connection or the app's own process. */
+export interface Provider {
+  /** Stable id for logs and admin views (connection id, or 'app'). */
+  readonly providerId: string;
+  /** Calls started and not yet settled; the balancing policy reads it. */
+  readonly inFlight: number;
+  /** Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. */
+  start(request: CallRequest, sink: CallSink): CallHandle;
+}

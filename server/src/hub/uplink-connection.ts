@@ -1,0 +1,418 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { WebSocket, RawData } from 'ws';
+import {
+  CLOSE_CODES,
+  FrameBatcher,
+  PROTOCOL_VERSION,
+  PendingCalls,
+  SwitchboardError,
+  closeReason,
+  decodeUplinkMessage,
+  encodeValue,
+  toSwitchboardError,
+  type CallFrame,
+  type CallerInfo,
+  type ErrorCode,
+  type PendingEntry,
+  type ServerToUplinkFrame,
+  type UplinkToServerFrame,
+  type WireError,
+} from '@switchboard/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ResolvedOptions } from '../options.ts';
+import type { KeyRecord, KeyStore } from '../store/key-store.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
+import type { Registry } from './registry.ts';
+
+/** What a connection needs from the hub that owns it. */
+export interface ConnectionDeps {
+  readonly options: ResolvedOptions;
+  readonly keys: KeyStore;
+  readonly registry: Registry;
+  readonly dispatcher: Dispatcher;
+  readonly log: FastifyBaseLogger;
+  onOpen(connection: UplinkConnection): void;
+  onClose(connection: UplinkConnection): void;
+}
+
+type State = 'awaiting-hello' | 'open' | 'closed';
+
+/** A call this server sent to the uplink and awaits an answer for. */
+class OutboundCall implements PendingEntry, CallHandle {
+  constructor(
+    readonly connection: UplinkConnection,
+    readonly id: number,
+    readonly sink: CallSink,
+    readonly deadlineAt: number,
+  ) {}
+
+  cancel(): void {
+    this.connection.cancelOutbound(this.id);
+  }
+}
+
+/** A call the uplink made, in progress somewhere; its outcome is written back as a frame. */
+class InboundCall implements CallSink {
+  handle: CallHandle | undefined;
+
+  constructor(
+    readonly connection: UplinkConnection,
+    readonly id: number,
+  ) {}
+
+  resolve(value: unknown): void {
+    this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
+  }
+
+  reject(error: SwitchboardError): void {
+    this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: error.toWire() });
+  }
+}
+
+/**
+ * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
+ * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
+ */
+export class UplinkConnection implements Provider {
+  readonly providerId: string;
+  readonly connectedAt = Date.now();
+  readonly remoteAddress: string | undefined;
+  key: KeyRecord | undefined;
+  name: string | undefined;
+  /** Monotonic time of the last message or pong, for the heartbeat. */
+  lastSeenAt = performance.now();
+  callsServed = 0;
+
+  private state: State = 'awaiting-hello';
+  private readonly batcher: FrameBatcher;
+  private readonly outbound = new PendingCalls<OutboundCall>((id, call) => this.expired(id, call));
+  private readonly inbound = new Map<number, InboundCall>();
+  private readonly functions = new Set<string>();
+  private readonly authTimer: NodeJS.Timeout;
+  private callerInfo: CallerInfo = { kind: 'uplink' };
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    init: { key: KeyRecord | undefined; remoteAddress: string | undefined },
+  ) {
+    this.providerId = `u_${randomBytes(6).toString('base64url')}`;
+    this.key = init.key;
+    this.remoteAddress = init.remoteAddress;
+    this.batcher = new FrameBatcher((message) => this.ws.send(message), deps.options.maxFrameBytes);
+    this.authTimer = setTimeout(() => {
+      this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
+    }, deps.options.authTimeoutMs);
+    ws.on('message', (data, isBinary) => this.received(data, isBinary));
+    ws.on('pong', () => {
+      this.lastSeenAt = performance.now();
+    });
+    ws.on('close', () => this.closed());
+    ws.on('error', (error) => {
+      deps.log.debug({ err: error, uplink: this.providerId }, 'uplink socket error');
+    });
+  }
+
+  get inFlight(): number {
+    return this.outbound.size;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closed';
+  }
+
+  registeredFunctions(): string[] {
+    return [...this.functions];
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Provider: calls to functions this uplink registered.
+
+  start(request: CallRequest, sink: CallSink): CallHandle {
+    if (this.state !== 'open') {
+      sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED'));
+      return { cancel() {} };
+    }
+    const id = this.outbound.allocateId();
+    const frame: CallFrame = {
+      type: 'call',
+      id,
+      name: request.name,
+      args: request.args,
+      timeoutMs: request.timeoutMs,
+      caller: request.caller,
+    };
+    try {
+      this.batcher.push(encodeValue(frame));
+    } catch (error) {
+      sink.reject(toSwitchboardError(error));
+      return { cancel() {} };
+    }
+    const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
+    this.outbound.add(id, call);
+    return call;
+  }
+
+  cancelOutbound(id: number): void {
+    const call = this.outbound.take(id);
+    if (call === undefined) return;
+    this.send({ type: 'cancel', id });
+    call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'));
+  }
+
+  private expired(id: number, call: OutboundCall): void {
+    this.send({ type: 'cancel', id });
+    call.sink.reject(
+      new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'),
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Calls the uplink makes.
+
+  answerInbound(id: number, frame: ServerToUplinkFrame): void {
+    if (this.inbound.delete(id) && this.state === 'open') this.send(frame);
+  }
+
+  private call(frame: CallFrame): void {
+    if (this.inbound.has(frame.id)) {
+      this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, `call id ${frame.id} is already in use`);
+      return;
+    }
+    const inbound = new InboundCall(this, frame.id);
+    this.inbound.set(frame.id, inbound);
+    const request: CallRequest = {
+      name: frame.name,
+      args: frame.args,
+      timeoutMs: this.deps.dispatcher.timeoutFor(frame.timeoutMs),
+      caller: this.callerInfo,
+    };
+    const handle = this.deps.dispatcher.dispatch(request, inbound);
+    if (this.inbound.has(frame.id)) inbound.handle = handle;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The frame loop.
+
+  private received(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.lastSeenAt = performance.now();
+    if (!isBinary || !Buffer.isBuffer(data)) {
+      this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, 'frames must be binary messages');
+      return;
+    }
+    if (data.byteLength > this.deps.options.maxFrameBytes) {
+      this.fail(
+        'SB_ERR_PROTO_FRAME_TOO_LARGE',
+        CLOSE_CODES.MESSAGE_TOO_BIG,
+        `message of ${data.byteLength} bytes exceeds maxFrameBytes ${this.deps.options.maxFrameBytes}`,
+      );
+      return;
+    }
+    let frames: UplinkToServerFrame[];
+    try {
+      frames = decodeUplinkMessage(data);
+    } catch (error) {
+      const coded = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
+      this.fail(coded.code, CLOSE_CODES.PROTOCOL_ERROR, coded.message);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.isClosed) return;
+      this.handle(frame);
+    }
+  }
+
+  private handle(frame: UplinkToServerFrame): void {
+    if (this.state === 'awaiting-hello') {
+      if (frame.type === 'hello') this.hello(frame);
+      else this.fail('SB_ERR_AUTH_NOT_AUTHENTICATED', CLOSE_CODES.AUTH_FAILED);
+      return;
+    }
+    switch (frame.type) {
+      case 'hello':
+        this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, 'hello was already received');
+        return;
+      case 'register': {
+        if (this.key?.kind !== 'server') {
+          this.send({
+            type: 'error',
+            id: frame.id,
+            error: new SwitchboardError(
+              'SB_ERR_PERMISSION_DENIED',
+              'A client key may call functions but not register them',
+            ).toWire(false),
+          });
+          return;
+        }
+        for (const { name } of frame.functions) {
+          this.functions.add(name);
+          this.deps.registry.add(name, this);
+        }
+        this.send({ type: 'result', id: frame.id, value: { registered: frame.functions.length } });
+        return;
+      }
+      case 'unregister':
+        for (const name of frame.names) {
+          if (this.functions.delete(name)) this.deps.registry.remove(name, this);
+        }
+        this.send({ type: 'result', id: frame.id, value: null });
+        return;
+      case 'call':
+        this.call(frame);
+        return;
+      case 'cancel': {
+        const inbound = this.inbound.get(frame.id);
+        if (inbound === undefined) return;
+        this.inbound.delete(frame.id);
+        inbound.handle?.cancel();
+        return;
+      }
+      case 'result': {
+        const call = this.outbound.take(frame.id);
+        if (call === undefined) return; // late answer to a call that timed out or was cancelled
+        this.callsServed++;
+        call.sink.resolve(frame.value);
+        return;
+      }
+      case 'error': {
+        if (frame.id === undefined) {
+          this.deps.log.warn({ uplink: this.providerId, error: frame.error }, 'uplink reported an error');
+          return;
+        }
+        const call = this.outbound.take(frame.id);
+        if (call === undefined) return;
+        this.callsServed++;
+        call.sink.reject(SwitchboardError.fromWire(frame.error));
+        return;
+      }
+      default: {
+        const unreachable: never = frame;
+        throw new Error(`unhandled frame ${String(unreachable)}`);
+      }
+    }
+  }
+
+  private hello(frame: Extract<UplinkToServerFrame, { type: 'hello' }>): void {
+    if (frame.protocol !== PROTOCOL_VERSION) {
+      this.fail(
+        'SB_ERR_PROTO_VERSION',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        `server speaks protocol ${PROTOCOL_VERSION}, uplink asked for ${frame.protocol}`,
+      );
+      return;
+    }
+    if (this.key === undefined) {
+      if (frame.key === undefined) {
+        this.fail('SB_ERR_AUTH_MISSING_KEY', CLOSE_CODES.AUTH_FAILED);
+        return;
+      }
+      this.key = this.deps.keys.verify(frame.key);
+      if (this.key === undefined) {
+        this.fail('SB_ERR_AUTH_BAD_KEY', CLOSE_CODES.AUTH_FAILED);
+        return;
+      }
+    }
+    clearTimeout(this.authTimer);
+    this.state = 'open';
+    this.name = frame.name;
+    if (frame.maxFrameBytes !== undefined) {
+      this.batcher.setMaxBytes(Math.max(1024, frame.maxFrameBytes));
+    }
+    this.callerInfo = {
+      kind: 'uplink',
+      keyName: this.key.name,
+      keyKind: this.key.kind,
+      connectionId: this.providerId,
+      ...(frame.name === undefined ? {} : { uplinkName: frame.name }),
+    };
+    const { options } = this.deps;
+    this.send({
+      type: 'welcome',
+      protocol: PROTOCOL_VERSION,
+      connectionId: this.providerId,
+      keyKind: this.key.kind,
+      keyName: this.key.name,
+      limits: {
+        maxFrameBytes: options.maxFrameBytes,
+        pingIntervalMs: options.pingIntervalMs,
+        defaultCallTimeoutMs: options.callTimeoutMs,
+      },
+    });
+    this.deps.onOpen(this);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending and closing.
+
+  private send(frame: ServerToUplinkFrame): void {
+    if (this.state === 'closed') return;
+    let encoded: Buffer;
+    try {
+      encoded = encodeValue(frame);
+      this.batcher.push(encoded);
+    } catch (error) {
+      // A result that cannot be encoded or is too large for the uplink becomes an error answer.
+      if (frame.type !== 'result') throw error;
+      const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
+      this.batcher.push(encodeValue({ type: 'error', id: frame.id, error: coded.toWire(false) }));
+    }
+  }
+
+  /** Sends a connection-level error frame, then closes with `closeCode`. */
+  fail(code: ErrorCode, closeCode: number, message?: string): void {
+    if (this.state === 'closed') return;
+    const error = new SwitchboardError(code, message);
+    const wire: WireError = error.toWire(false);
+    this.deps.log.info({ uplink: this.providerId, code, reason: error.message }, 'closing uplink connection');
+    this.send({ type: 'error', error: wire });
+    this.batcher.flush();
+    this.close(closeCode, closeReason(code, error.message));
+  }
+
+  close(closeCode: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.batcher.flush();
+    this.ws.close(closeCode, reason);
+    this.closed();
+  }
+
+  /** Forcibly drops the connection (heartbeat timeout). */
+  terminate(): void {
+    this.ws.terminate();
+    this.closed();
+  }
+
+  ping(): void {
+    if (this.state !== 'closed') this.ws.ping();
+  }
+
+  /** Releases everything: registrations, pending calls (failed at once), timers. */
+  private closed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    clearTimeout(this.authTimer);
+    this.batcher.clear();
+    for (const name of this.functions) this.deps.registry.remove(name, this);
+    this.functions.clear();
+    this.outbound.dispose();
+    for (const [, call] of this.outbound.drain()) {
+      call.sink.reject(
+        new SwitchboardError(
+          'SB_ERR_UPLINK_DISCONNECTED',
+          `Uplink ${this.name ?? this.providerId} disconnected before answering`,
+        ),
+      );
+    }
+    const inbound = [...this.inbound.values()];
+    this.inbound.clear();
+    for (const call of inbound) call.handle?.cancel();
+    this.deps.onClose(this);
+  }
+}

@@ -1,0 +1,133 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { WebSocketServer } from 'ws';
+import { CLOSE_CODES, SwitchboardError, UPLINK_PATH, closeReason } from '@switchboard/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ResolvedOptions } from '../options.ts';
+import type { KeyRecord, KeyStore } from '../store/key-store.ts';
+import { parseBearer } from '../auth/bearer.ts';
+import type { Dispatcher } from './dispatcher.ts';
+import type { Registry } from './registry.ts';
+import { UplinkConnection } from './uplink-connection.ts';
+
+/**
+ * Accepts uplink WebSockets on `/_/uplink` (ws in noServer mode on Fastify's HTTP server),
+ * authenticates the upgrade when it carries a key, and keeps every connection alive or drops it
+ * with one heartbeat timer for all of them.
+ */
+export class UplinkHub {
+  private readonly wss: WebSocketServer;
+  private readonly connections = new Set<UplinkConnection>();
+  private readonly heartbeat: NodeJS.Timeout;
+  private closing = false;
+  private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
+    this.upgrade(req, socket, head);
+
+  constructor(
+    private readonly server: Server,
+    private readonly deps: {
+      options: ResolvedOptions;
+      keys: KeyStore;
+      registry: Registry;
+      dispatcher: Dispatcher;
+      log: FastifyBaseLogger;
+    },
+  ) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      // Messages up to twice the limit are read and answered with a coded error frame; beyond
+      // that ws itself closes with 1009 before buffering more.
+      maxPayload: deps.options.maxFrameBytes * 2,
+      perMessageDeflate: false,
+    });
+    server.on('upgrade', this.onUpgrade);
+    this.heartbeat = setInterval(() => this.beat(), deps.options.pingIntervalMs);
+    this.heartbeat.unref();
+  }
+
+  /** Live, authenticated connections. */
+  uplinks(): UplinkConnection[] {
+    return [...this.connections].filter((c) => c.isOpen);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const pathname = (req.url ?? '/').split('?', 1)[0];
+    if (pathname !== UPLINK_PATH) {
+      // Leave other paths to other upgrade listeners (when mounted as a plugin) if there are any.
+      if (this.server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND');
+      return;
+    }
+    if (this.closing) {
+      rejectUpgrade(socket, 503, 'SB_ERR_SERVER_CLOSING');
+      return;
+    }
+    let key: KeyRecord | undefined;
+    const header = req.headers.authorization;
+    if (header !== undefined) {
+      const secret = parseBearer(header);
+      key = secret === undefined ? undefined : this.deps.keys.verify(secret);
+      if (key === undefined) {
+        rejectUpgrade(socket, 401, 'SB_ERR_AUTH_BAD_KEY');
+        return;
+      }
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const connection = new UplinkConnection(
+        ws,
+        {
+          ...this.deps,
+          onOpen: (c) => {
+            this.deps.log.info(
+              { uplink: c.providerId, name: c.name, key: c.key?.name },
+              'uplink connected',
+            );
+          },
+          onClose: (c) => {
+            this.connections.delete(c);
+            if (c.key !== undefined) this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
+          },
+        },
+        { key, remoteAddress: req.socket.remoteAddress },
+      );
+      this.connections.add(connection);
+    });
+  }
+
+  private beat(): void {
+    const deadline = performance.now() - 2 * this.deps.options.pingIntervalMs;
+    for (const connection of this.connections) {
+      if (connection.lastSeenAt < deadline) {
+        this.deps.log.info({ uplink: connection.providerId }, 'uplink silent for two ping intervals; dropping');
+        connection.terminate();
+      } else {
+        connection.ping();
+      }
+    }
+  }
+
+  /** Stops accepting, closes every uplink with 1001 (they reconnect), fails their calls. */
+  close(): void {
+    this.closing = true;
+    clearInterval(this.heartbeat);
+    this.server.off('upgrade', this.onUpgrade);
+    for (const connection of [...this.connections]) {
+      connection.close(CLOSE_CODES.GOING_AWAY, closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down'));
+    }
+    this.wss.close();
+  }
+}
+
+function rejectUpgrade(socket: Duplex, status: 401 | 404 | 503, code: 'SB_ERR_AUTH_BAD_KEY' | 'SB_ERR_HTTP_NOT_FOUND' | 'SB_ERR_SERVER_CLOSING'): void {
+  const error = new SwitchboardError(code);
+  const body = JSON.stringify({ code, message: error.message });
+  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status];
+  const headers = [
+    `HTTP/1.1 ${status} ${reason}`,
+    'Connection: close',
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+  ];
+  if (status === 401) headers.push('WWW-Authenticate: Bearer realm="switchboard"');
+  socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
+}

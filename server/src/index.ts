@@ -1,0 +1,26 @@
+export { createSwitchboard, switchboardPlugin, type Switchboard } from './switchboard.ts';
+export type { SwitchboardCore } from './core.ts';
+export {
+  resolveOptions,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
+  DEFAULT_DATA_DIR,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_BODY_BYTES,
+  type SwitchboardOptions,
+  type ProvisionedKey,
+} from './options.ts';
+export type { CallOptions } from './hub/dispatcher.ts';
+export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
+export {
+  SwitchboardError,
+  Media,
+  getCallContext,
+  type CallContext,
+  type CallerInfo,
+  type ErrorCode,
+} from '@switchboard/shared';

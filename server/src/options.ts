@@ -1,0 +1,125 @@
+import path from 'node:path';
+import { SwitchboardError, type KeyKind } from '@switchboard/shared';
+
+/** Default TCP port of the front door. */
+export const DEFAULT_PORT = 3030;
+/** Default interface: loopback only, so a fresh install is not exposed by accident. */
+export const DEFAULT_HOST = '127.0.0.1';
+/** Default data folder (SQLite store, secrets), relative to the working directory. */
+export const DEFAULT_DATA_DIR = '.switchboard';
+/** Largest WebSocket message either side accepts: 32 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
+/** Time a new connection has to send a valid hello: 5 s. */
+export const DEFAULT_AUTH_TIMEOUT_MS = 5_000;
+/** Server ping interval; a peer silent for two intervals is dropped: 15 s. */
+export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/** Deadline of a call that names none: 30 s. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** Longest deadline a caller may ask for: 1 h. */
+export const DEFAULT_MAX_CALL_TIMEOUT_MS = 3_600_000;
+/** Largest body accepted by the HTTP RPC route: 20 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+
+/** A key provisioned from options rather than the store (e.g. from a secret manager). */
+export interface ProvisionedKey {
+  name: string;
+  key: string;
+  kind: KeyKind;
+}
+
+export interface SwitchboardOptions {
+  /** Interface to listen on. Env SWITCHBOARD_HOST. @default '127.0.0.1' */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Env SWITCHBOARD_PORT. @default 3030 */
+  port?: number;
+  /** Folder for the SQLite store. Env SWITCHBOARD_DATA_DIR. @default '.switchboard' */
+  dataDir?: string;
+  /** Keys accepted besides those in the store. */
+  keys?: ProvisionedKey[];
+  /** Create a server key in an empty store and expose it once as `initialKey`. @default true */
+  createInitialKey?: boolean;
+  /** @default 33554432 (32 MiB) */
+  maxFrameBytes?: number;
+  /** @default 5000 */
+  authTimeoutMs?: number;
+  /** @default 15000 */
+  pingIntervalMs?: number;
+  /** @default 30000 */
+  callTimeoutMs?: number;
+  /** @default 3600000 */
+  maxCallTimeoutMs?: number;
+  /** @default 20971520 (20 MiB) */
+  maxBodyBytes?: number;
+  /** Include stacks of handler errors in HTTP error bodies. @default false */
+  debug?: boolean;
+  /** Fastify logger option (true, false or a pino options object). @default false */
+  logger?: boolean | Record<string, unknown>;
+}
+
+export type ResolvedOptions = Readonly<
+  Required<Omit<SwitchboardOptions, 'keys' | 'logger'>> & {
+    keys: readonly ProvisionedKey[];
+    logger: boolean | Record<string, unknown>;
+  }
+>;
+
+/** Explicit options win over SWITCHBOARD_* environment variables, which win over defaults. */
+export function resolveOptions(
+  options: SwitchboardOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): ResolvedOptions {
+  const resolved = {
+    host: options.host ?? env.SWITCHBOARD_HOST ?? DEFAULT_HOST,
+    port: options.port ?? envInt(env, 'SWITCHBOARD_PORT') ?? DEFAULT_PORT,
+    dataDir: path.resolve(options.dataDir ?? env.SWITCHBOARD_DATA_DIR ?? DEFAULT_DATA_DIR),
+    keys: Object.freeze([...(options.keys ?? [])]),
+    createInitialKey: options.createInitialKey ?? true,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
+    pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    maxCallTimeoutMs: options.maxCallTimeoutMs ?? DEFAULT_MAX_CALL_TIMEOUT_MS,
+    maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    debug: options.debug ?? false,
+    logger: options.logger ?? false,
+  };
+  if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
+    throw invalid(`port must be an integer 0-65535, got ${resolved.port}`);
+  }
+  for (const key of [
+    'maxFrameBytes',
+    'authTimeoutMs',
+    'pingIntervalMs',
+    'callTimeoutMs',
+    'maxCallTimeoutMs',
+    'maxBodyBytes',
+  ] as const) {
+    const value = resolved[key];
+    if (!Number.isSafeInteger(value) || value <= 0) throw invalid(`${key} must be a positive integer`);
+  }
+  if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {
+    throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
+  }
+  if (resolved.maxFrameBytes < 1024) throw invalid('maxFrameBytes must be at least 1024');
+  for (const key of resolved.keys) {
+    if (typeof key.key !== 'string' || key.key.length < 16) {
+      throw invalid(`provisioned key ${JSON.stringify(key.name)} must be at least 16 characters`);
+    }
+    if (key.kind !== 'server' && key.kind !== 'client') {
+      throw invalid(`provisioned key ${JSON.stringify(key.name)} has kind ${String(key.kind)}`);
+    }
+  }
+  return Object.freeze(resolved);
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  const value = Number(raw);
+  if (!Number.isInteger(value)) throw invalid(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  return value;
+}
+
+function invalid(message: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_OPTIONS_INVALID', message);
+}

@@ -1,0 +1,88 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { SwitchboardError } from '@switchboard/shared';
+import { SwitchboardCore } from './core.ts';
+import { sendError } from './http/error-reply.ts';
+import { resolveOptions, type SwitchboardOptions } from './options.ts';
+import type { CallOptions } from './hub/dispatcher.ts';
+import type { AppFunction } from './hub/in-process-provider.ts';
+import type { KeyStore } from './store/key-store.ts';
+
+/** The public face of a Switchboard server. */
+export interface Switchboard {
+  /** The Fastify instance serving the front door; add your own routes to it. */
+  readonly app: FastifyInstance;
+  /** The server key this start created in an empty store (print it once), else undefined. */
+  readonly initialKey: string | undefined;
+  /** Uplink keys (create, list, revoke). */
+  readonly keys: KeyStore;
+  /** Starts listening; resolves with the base URL. */
+  listen(): Promise<{ url: string }>;
+  /** Calls a registered function with the default deadline. */
+  call(name: string, ...args: unknown[]): Promise<unknown>;
+  callWithOptions(name: string, args: unknown[], options?: CallOptions): Promise<unknown>;
+  /** Registers an in-process function; returns a function that unregisters it. */
+  callable(name: string, fn: AppFunction): () => void;
+  /** Closes uplinks (they reconnect elsewhere), fails calls in flight, closes the store. */
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    switchboard: SwitchboardCore;
+  }
+}
+
+/** Creates a standalone Switchboard server: a Fastify app with the front door and uplink hub. */
+export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
+  const resolved = resolveOptions(options);
+  const app = Fastify({ logger: resolved.logger, bodyLimit: resolved.maxBodyBytes });
+  const core = new SwitchboardCore(resolved, app.server, app.log);
+  app.decorate('switchboard', core);
+  app.addHook('onClose', () => {
+    core.close();
+    return Promise.resolve();
+  });
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      new SwitchboardError('SB_ERR_HTTP_NOT_FOUND', `No route for ${request.method} ${request.url}`),
+      false,
+    ),
+  );
+  void app.register((scope) => core.routes(scope));
+
+  return {
+    app,
+    initialKey: core.initialKey,
+    keys: core.keys,
+    async listen() {
+      await app.listen({ host: resolved.host, port: resolved.port });
+      const address = app.server.address();
+      if (address === null || typeof address === 'string') return { url: String(address) };
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { url: `http://${host}:${address.port}` };
+    },
+    call: (name, ...args) => core.call(name, ...args),
+    callWithOptions: (name, args, callOptions) => core.callWithOptions(name, args, callOptions),
+    callable: (name, fn) => core.callable(name, fn),
+    close: () => app.close(),
+  };
+}
+
+/**
+ * The same server as a Fastify plugin, for mounting into an existing app:
+ * `await app.register(switchboardPlugin, { dataDir })`; then `app.switchboard.call(...)`.
+ */
+export const switchboardPlugin = fastifyPlugin<SwitchboardOptions>(
+  async (app, options) => {
+    const core = new SwitchboardCore(resolveOptions(options), app.server, app.log);
+    app.decorate('switchboard', core);
+    app.addHook('onClose', () => {
+      core.close();
+      return Promise.resolve();
+    });
+    await app.register((scope) => core.routes(scope));
+  },
+  { name: '@switchboard/server', fastify: '5.x' },
+);

@@ -1,0 +1,34 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { CallerInfo } from '../protocol/frames.ts';
+
+/** What a running function knows about the call it is serving. */
+export interface CallContext {
+  /** Name the function was called by. */
+  readonly name: string;
+  /** Fires when the caller cancels, the caller goes away, or the deadline passes. */
+  readonly signal: AbortSignal;
+  /** Who called. */
+  readonly caller: CallerInfo;
+  /** Wall-clock time (ms since epoch) after which the caller no longer waits; undefined: none. */
+  readonly deadline: number | undefined;
+}
+
+const storage = new AsyncLocalStorage<CallContext>();
+
+/** The context of the registered function currently running (works anywhere below it). */
+export function getCallContext(): CallContext {
+  const context = storage.getStore();
+  if (context === undefined) {
+    throw new SwitchboardError(
+      'SB_ERR_NO_CALL_CONTEXT',
+      'getCallContext() was called outside a registered function',
+    );
+  }
+  return context;
+}
+
+/** Runs `fn` with `context` visible to getCallContext() in everything it awaits. */
+export function runWithCallContext<T>(context: CallContext, fn: () => T): T {
+  return storage.run(context, fn);
+}

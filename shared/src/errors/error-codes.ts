@@ -1,0 +1,152 @@
+/**
+ * The one table of Switchboard error codes. Every failure anywhere in the system carries one of
+ * these codes. Codes are stable: never rename or reuse one; retire it by marking it `retired`.
+ * `docs/errors.md` lists the same rows; `test/errors-doc.test.ts` keeps the two in step.
+ */
+export interface ErrorCodeInfo {
+  /** HTTP status the front door answers with. */
+  readonly status: number;
+  /** Whether the same call may succeed if simply tried again later. */
+  readonly retryable: boolean;
+  /** Default message when none more specific is given. */
+  readonly message: string;
+}
+
+export const ERROR_CODES = {
+  SB_ERR_PROTO_BAD_FRAME: {
+    status: 400,
+    retryable: false,
+    message: 'Malformed or unknown protocol frame',
+  },
+  SB_ERR_PROTO_FRAME_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    message: 'Frame exceeds the negotiated maximum size',
+  },
+  SB_ERR_PROTO_VERSION: {
+    status: 400,
+    retryable: false,
+    message: 'Unsupported protocol version',
+  },
+  SB_ERR_AUTH_MISSING_KEY: {
+    status: 401,
+    retryable: false,
+    message: 'An uplink key is required',
+  },
+  SB_ERR_AUTH_BAD_KEY: {
+    status: 401,
+    retryable: false,
+    message: 'The key is unknown or revoked',
+  },
+  SB_ERR_AUTH_TIMEOUT: {
+    status: 401,
+    retryable: true,
+    message: 'No hello frame arrived before the authentication deadline',
+  },
+  SB_ERR_AUTH_NOT_AUTHENTICATED: {
+    status: 401,
+    retryable: false,
+    message: 'The first frame on a connection must be hello',
+  },
+  SB_ERR_PERMISSION_DENIED: {
+    status: 403,
+    retryable: false,
+    message: 'This key is not allowed to do that',
+  },
+  SB_ERR_NAME_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid function name',
+  },
+  SB_ERR_NO_SUCH_FUNCTION: {
+    status: 404,
+    retryable: false,
+    message: 'No function with that name is registered',
+  },
+  SB_ERR_UPLINK_DISCONNECTED: {
+    status: 502,
+    retryable: true,
+    message: 'The uplink serving the call disconnected before answering',
+  },
+  SB_ERR_CALL_TIMEOUT: {
+    status: 504,
+    retryable: true,
+    message: 'The call did not finish before its deadline',
+  },
+  SB_ERR_CALL_CANCELLED: {
+    status: 499,
+    retryable: false,
+    message: 'The caller cancelled the call',
+  },
+  SB_ERR_REMOTE_ERROR: {
+    status: 500,
+    retryable: false,
+    message: 'The function threw an exception',
+  },
+  SB_ERR_VALUE_NOT_SERIALIZABLE: {
+    status: 500,
+    retryable: false,
+    message: 'A value could not be encoded',
+  },
+  SB_ERR_CONNECTION_LOST: {
+    status: 503,
+    retryable: true,
+    message: 'The connection to the server was lost',
+  },
+  SB_ERR_CONNECTION_FAILED: {
+    status: 503,
+    retryable: true,
+    message: 'Could not connect to the server',
+  },
+  SB_ERR_CLIENT_CLOSED: {
+    status: 503,
+    retryable: false,
+    message: 'The uplink client was closed',
+  },
+  SB_ERR_SERVER_CLOSING: {
+    status: 503,
+    retryable: true,
+    message: 'The server is shutting down',
+  },
+  SB_ERR_HTTP_BAD_BODY: {
+    status: 400,
+    retryable: false,
+    message: 'The request body could not be read',
+  },
+  SB_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: {
+    status: 415,
+    retryable: false,
+    message: 'Unsupported request content type',
+  },
+  SB_ERR_HTTP_BODY_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    message: 'The request body is larger than the limit',
+  },
+  SB_ERR_HTTP_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    message: 'Not found',
+  },
+  SB_ERR_NO_CALL_CONTEXT: {
+    status: 500,
+    retryable: false,
+    message: 'getCallContext() was called outside a registered function',
+  },
+  SB_ERR_OPTIONS_INVALID: {
+    status: 500,
+    retryable: false,
+    message: 'Invalid options',
+  },
+  SB_ERR_INTERNAL: {
+    status: 500,
+    retryable: false,
+    message: 'Internal error',
+  },
+} as const satisfies Record<string, ErrorCodeInfo>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ERROR_CODES, value);
+}

@@ -1,0 +1,25 @@
+export { ERROR_CODES, isErrorCode, type ErrorCode, type ErrorCodeInfo } from './errors/error-codes.ts';
+export {
+  SwitchboardError,
+  toSwitchboardError,
+  handlerErrorToWire,
+  type WireError,
+  type SwitchboardErrorOptions,
+} from './errors/switchboard-error.ts';
+export { Media } from './values/media.ts';
+export {
+  encodeValue,
+  decodeValue,
+  decodeValues,
+  MEDIA_EXT_TYPE,
+} from './codec/msgpack-codec.ts';
+export * from './protocol/frames.ts';
+export {
+  decodeUplinkMessage,
+  decodeServerMessage,
+  isFunctionName,
+  MAX_CALL_ID,
+} from './protocol/decode-frames.ts';
+export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
+export { getCallContext, runWithCallContext, type CallContext } from './calls/call-context.ts';
+export { FrameBatcher } from './transport/frame-batcher.ts';

@@ -1,0 +1,229 @@
+import { decodeValues } from '../codec/msgpack-codec.ts';
+import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts';
+import {
+  KEY_KINDS,
+  type CallerInfo,
+  type FunctionRegistration,
+  type KeyKind,
+  type Limits,
+  type ServerToUplinkFrame,
+  type UplinkToServerFrame,
+} from './frames.ts';
+
+/** Largest call id: ids are unsigned 32-bit so every MessagePack library handles them natively. */
+export const MAX_CALL_ID = 0xffff_ffff;
+const MAX_NAME_LENGTH = 200;
+const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+
+type Obj = Record<string, unknown>;
+
+/**
+ * The one validating gate for messages an uplink sends to the server. Returns typed frames or
+ * throws SwitchboardError SB_ERR_PROTO_BAD_FRAME; never anything else.
+ */
+export function decodeUplinkMessage(bytes: Uint8Array): UplinkToServerFrame[] {
+  return decodeMessage(bytes, toUplinkFrame);
+}
+
+/** The one validating gate for messages the server sends to an uplink. */
+export function decodeServerMessage(bytes: Uint8Array): ServerToUplinkFrame[] {
+  return decodeMessage(bytes, toServerFrame);
+}
+
+function decodeMessage<F>(bytes: Uint8Array, check: (raw: Obj) => F): F[] {
+  if (bytes.byteLength === 0) throw bad('empty message');
+  const values = decodeValues(bytes);
+  const frames: F[] = [];
+  for (const value of values) {
+    if (!isPlainObject(value)) throw bad('a frame must be a map');
+    frames.push(check(value));
+  }
+  return frames;
+}
+
+function toUplinkFrame(raw: Obj): UplinkToServerFrame {
+  const type = raw.type;
+  switch (type) {
+    case 'hello':
+      return {
+        type,
+        protocol: uint(raw, 'protocol'),
+        ...optional(raw, 'key', str),
+        ...optional(raw, 'name', str),
+        ...optional(raw, 'maxFrameBytes', uint),
+      };
+    case 'register':
+      return { type, id: callId(raw), functions: registrations(raw) };
+    case 'unregister':
+      return { type, id: callId(raw), names: nameList(raw, 'names') };
+    case 'call':
+      return callFrame(raw, type);
+    case 'cancel':
+      return { type, id: callId(raw) };
+    case 'result':
+      return { type, id: callId(raw), value: raw.value };
+    case 'error':
+      return errorFrame(raw, type);
+    default:
+      throw bad(`unknown frame type ${describe(type)}`);
+  }
+}
+
+function toServerFrame(raw: Obj): ServerToUplinkFrame {
+  const type = raw.type;
+  switch (type) {
+    case 'welcome':
+      return {
+        type,
+        protocol: uint(raw, 'protocol'),
+        connectionId: str(raw, 'connectionId'),
+        keyKind: keyKind(raw, 'keyKind'),
+        keyName: str(raw, 'keyName'),
+        limits: limits(raw),
+      };
+    case 'call': {
+      const frame = callFrame(raw, type);
+      if (raw.caller !== undefined) frame.caller = caller(raw.caller);
+      return frame;
+    }
+    case 'cancel':
+      return { type, id: callId(raw) };
+    case 'result':
+      return { type, id: callId(raw), value: raw.value };
+    case 'error':
+      return errorFrame(raw, type);
+    default:
+      throw bad(`unknown frame type ${describe(type)}`);
+  }
+}
+
+function callFrame(raw: Obj, type: 'call') {
+  const args = raw.args;
+  if (!Array.isArray(args)) throw bad('call.args must be an array');
+  return {
+    type,
+    id: callId(raw),
+    name: functionName(raw, 'name'),
+    args: args as unknown[],
+    ...optional(raw, 'timeoutMs', positiveInt),
+  } as { type: 'call'; id: number; name: string; args: unknown[]; timeoutMs?: number; caller?: CallerInfo };
+}
+
+function errorFrame(raw: Obj, type: 'error') {
+  const error = raw.error;
+  if (!isPlainObject(error)) throw bad('error.error must be a map');
+  const wire: WireError = {
+    code: str(error, 'code'),
+    type: str(error, 'type'),
+    message: str(error, 'message'),
+    ...optional(error, 'stack', str),
+  };
+  if (error.data !== undefined) wire.data = error.data;
+  return raw.id === undefined ? { type, error: wire } : { type, id: callId(raw), error: wire };
+}
+
+function registrations(raw: Obj): FunctionRegistration[] {
+  const list = raw.functions;
+  if (!Array.isArray(list) || list.length === 0) throw bad('register.functions must be a non-empty array');
+  return list.map((item: unknown) => {
+    if (!isPlainObject(item)) throw bad('each registration must be a map');
+    return { name: functionName(item, 'name') };
+  });
+}
+
+function nameList(raw: Obj, key: string): string[] {
+  const list = raw[key];
+  if (!Array.isArray(list) || list.length === 0) throw bad(`${key} must be a non-empty array`);
+  return list.map((name: unknown) => {
+    if (!isFunctionName(name)) throw bad(`invalid function name ${describe(name)}`);
+    return name;
+  });
+}
+
+function limits(raw: Obj): Limits {
+  const value = raw.limits;
+  if (!isPlainObject(value)) throw bad('welcome.limits must be a map');
+  return {
+    maxFrameBytes: uint(value, 'maxFrameBytes'),
+    pingIntervalMs: positiveInt(value, 'pingIntervalMs'),
+    defaultCallTimeoutMs: positiveInt(value, 'defaultCallTimeoutMs'),
+  };
+}
+
+function caller(value: unknown): CallerInfo {
+  if (!isPlainObject(value)) throw bad('call.caller must be a map');
+  const kind = value.kind;
+  if (kind !== 'uplink' && kind !== 'app' && kind !== 'http') throw bad('bad caller.kind');
+  return {
+    kind,
+    ...optional(value, 'keyName', str),
+    ...optional(value, 'keyKind', keyKind),
+    ...optional(value, 'uplinkName', str),
+    ...optional(value, 'connectionId', str),
+  };
+}
+
+/** Whether `value` is acceptable as a function name (also used by the registries). */
+export function isFunctionName(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field readers: each returns the typed value or throws SB_ERR_PROTO_BAD_FRAME.
+
+function optional<K extends string, T>(raw: Obj, key: K, read: (raw: Obj, key: string) => T) {
+  return (raw[key] === undefined ? {} : { [key]: read(raw, key) }) as { [P in K]?: T };
+}
+
+function str(raw: Obj, key: string): string {
+  const value = raw[key];
+  if (typeof value !== 'string') throw bad(`${key} must be a string`);
+  return value;
+}
+
+function uint(raw: Obj, key: string): number {
+  const value = raw[key];
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw bad(`${key} must be a non-negative integer`);
+  }
+  return value;
+}
+
+function positiveInt(raw: Obj, key: string): number {
+  const value = uint(raw, key);
+  if (value === 0) throw bad(`${key} must be positive`);
+  return value;
+}
+
+function callId(raw: Obj): number {
+  const id = uint(raw, 'id');
+  if (id > MAX_CALL_ID) throw bad('id must fit in 32 bits');
+  return id;
+}
+
+function functionName(raw: Obj, key: string): string {
+  const value = raw[key];
+  if (!isFunctionName(value)) throw bad(`invalid function name ${describe(value)}`);
+  return value;
+}
+
+function keyKind(raw: Obj, key: string): KeyKind {
+  const value = raw[key];
+  if (!(KEY_KINDS as readonly unknown[]).includes(value)) throw bad(`${key} must be server or client`);
+  return value as KeyKind;
+}
+
+function isPlainObject(value: unknown): value is Obj {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.slice(0, 60));
+  return typeof value;
+}
+
+function bad(message: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', message);
+}

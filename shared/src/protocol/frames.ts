@@ -1,0 +1,148 @@
+import type { WireError } from '../errors/switchboard-error.ts';
+
+/** The wire protocol version this code speaks. */
+export const PROTOCOL_VERSION = 1;
+
+/** Path of the WebSocket endpoint on the server. */
+export const UPLINK_PATH = '/_/uplink';
+
+/** The kinds of key an uplink may hold. */
+export const KEY_KINDS = ['server', 'client'] as const;
+export type KeyKind = (typeof KEY_KINDS)[number];
+
+/** Who made a call, as the function being called sees it. */
+export interface CallerInfo {
+  kind: 'uplink' | 'app' | 'http';
+  /** Name of the key the caller authenticated with (uplink and http callers). */
+  keyName?: string;
+  keyKind?: KeyKind;
+  /** The calling uplink's self-chosen name, when it gave one. */
+  uplinkName?: string;
+  /** Server-assigned id of the calling uplink connection. */
+  connectionId?: string;
+}
+
+export interface FunctionRegistration {
+  name: string;
+}
+
+export interface Limits {
+  /** Largest WebSocket message (one or more frames) the sender of this value accepts. */
+  maxFrameBytes: number;
+  /** Interval at which the server pings; a peer silent for two intervals is dropped. */
+  pingIntervalMs: number;
+  /** Deadline the server applies to a call that carries none. */
+  defaultCallTimeoutMs: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Frames valid in both directions.
+
+/** Invoke a function. `id` is unique among the sender's own unanswered calls. */
+export interface CallFrame {
+  type: 'call';
+  id: number;
+  name: string;
+  args: unknown[];
+  /** Relative deadline; the receiver cancels the work when it passes. */
+  timeoutMs?: number;
+  /** Only on server → uplink calls. */
+  caller?: CallerInfo;
+}
+
+/** The sender no longer wants the answer to its call `id`. */
+export interface CancelFrame {
+  type: 'cancel';
+  id: number;
+}
+
+/** Successful answer to the peer's call/register/unregister `id`. */
+export interface ResultFrame {
+  type: 'result';
+  id: number;
+  value?: unknown;
+}
+
+/** Failed answer to the peer's request `id`; without `id`, a connection-level error before close. */
+export interface ErrorFrame {
+  type: 'error';
+  id?: number;
+  error: WireError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Uplink → server.
+
+export interface HelloFrame {
+  type: 'hello';
+  protocol: number;
+  /** The key, for clients that cannot set an Authorization header at upgrade. */
+  key?: string;
+  /** A human-readable name for this uplink (shown in logs and to callees). */
+  name?: string;
+  /** Largest message the uplink accepts. */
+  maxFrameBytes?: number;
+}
+
+/** Adds functions this uplink provides; answered with `result` (or `error`). */
+export interface RegisterFrame {
+  type: 'register';
+  id: number;
+  functions: FunctionRegistration[];
+}
+
+/** Withdraws functions; answered with `result`. */
+export interface UnregisterFrame {
+  type: 'unregister';
+  id: number;
+  names: string[];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server → uplink.
+
+export interface WelcomeFrame {
+  type: 'welcome';
+  protocol: number;
+  connectionId: string;
+  keyKind: KeyKind;
+  keyName: string;
+  limits: Limits;
+}
+
+export type UplinkToServerFrame =
+  | HelloFrame
+  | RegisterFrame
+  | UnregisterFrame
+  | CallFrame
+  | CancelFrame
+  | ResultFrame
+  | ErrorFrame;
+
+export type ServerToUplinkFrame = WelcomeFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
+
+export type AnyFrame = UplinkToServerFrame | ServerToUplinkFrame;
+
+/** WebSocket close codes used by Switchboard (4000–4999 are application codes). */
+export const CLOSE_CODES = {
+  /** Client closed on purpose. */
+  NORMAL: 1000,
+  /** Server shutting down or restarting: reconnect with backoff. */
+  GOING_AWAY: 1001,
+  /** A message exceeded the negotiated maximum. */
+  MESSAGE_TOO_BIG: 1009,
+  /** Malformed or unknown frame, or unsupported protocol version. */
+  PROTOCOL_ERROR: 4000,
+  /** Authentication failed: missing, bad or revoked key, or no hello in time. */
+  AUTH_FAILED: 4001,
+  /** The server closed the connection on purpose (dead peer, administrator). */
+  KICKED: 4002,
+} as const;
+
+/** Builds a close reason `CODE: message` that fits the 123-byte WebSocket limit. */
+export function closeReason(code: string, message: string): string {
+  const full = `${code}: ${message}`;
+  const bytes = Buffer.from(full, 'utf8');
+  if (bytes.byteLength <= 123) return full;
+  return bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+}

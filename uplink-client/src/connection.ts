@@ -1,0 +1,187 @@
+import { performance } from 'node:perf_hooks';
+import WebSocket from 'ws';
+import {
+  CLOSE_CODES,
+  FrameBatcher,
+  PROTOCOL_VERSION,
+  SwitchboardError,
+  decodeServerMessage,
+  encodeValue,
+  isErrorCode,
+  toSwitchboardError,
+  type ServerToUplinkFrame,
+  type UplinkToServerFrame,
+  type WelcomeFrame,
+} from '@switchboard/shared';
+import type { ResolvedConnectOptions } from './options.ts';
+
+export interface ConnectionHandlers {
+  welcome(frame: WelcomeFrame): void;
+  /** Every frame after welcome. */
+  frame(frame: ServerToUplinkFrame): void;
+  /** Called exactly once; `permanent` when retrying cannot help (bad key, wrong protocol). */
+  closed(error: SwitchboardError, permanent: boolean): void;
+}
+
+/** Codes after which reconnecting with the same settings cannot succeed. */
+const PERMANENT = new Set<string>([
+  'SB_ERR_AUTH_BAD_KEY',
+  'SB_ERR_AUTH_MISSING_KEY',
+  'SB_ERR_AUTH_NOT_AUTHENTICATED',
+  'SB_ERR_PROTO_VERSION',
+]);
+
+/**
+ * One WebSocket attempt: upgrade with the key in the Authorization header, hello, welcome,
+ * heartbeat (ping every interval; a server silent for two intervals is dropped), frames in and
+ * out. A lost connection is not retried here; the Uplink makes a new Connection.
+ */
+export class Connection {
+  private readonly ws: WebSocket;
+  private readonly batcher: FrameBatcher;
+  private welcomed = false;
+  private ended = false;
+  private lastError: SwitchboardError | undefined;
+  private lastSeenAt = performance.now();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: ResolvedConnectOptions,
+    private readonly handlers: ConnectionHandlers,
+  ) {
+    this.ws = new WebSocket(options.wsUrl, {
+      headers: { authorization: `Bearer ${options.key}` },
+      maxPayload: options.maxFrameBytes * 2,
+      perMessageDeflate: false,
+    });
+    // Until welcome only hello is sent; the real limit comes with welcome.
+    this.batcher = new FrameBatcher((message) => this.ws.send(message), 1024 * 1024);
+    this.ws.on('open', () => this.opened());
+    this.ws.on('message', (data, isBinary) => this.received(data as Buffer, isBinary));
+    this.ws.on('ping', () => this.seen());
+    this.ws.on('pong', () => this.seen());
+    this.ws.on('unexpected-response', (request, response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        this.lastError = errorFromHttp(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+        request.destroy();
+        this.end(this.lastError);
+      });
+      response.on('error', () => undefined);
+    });
+    this.ws.on('error', (error) => {
+      this.lastError ??= new SwitchboardError('SB_ERR_CONNECTION_FAILED', error.message, { cause: error });
+    });
+    this.ws.on('close', (code, reason) => this.end(errorFromClose(code, reason.toString('utf8'))));
+  }
+
+  /** Encodes and queues a frame; throws SB_ERR_PROTO_FRAME_TOO_LARGE or SB_ERR_VALUE_NOT_SERIALIZABLE. */
+  send(frame: UplinkToServerFrame): void {
+    this.batcher.push(encodeValue(frame));
+  }
+
+  /** Closes on purpose (1000); the closed handler still runs once. */
+  close(): void {
+    if (this.ended) return;
+    this.batcher.flush();
+    this.ws.close(CLOSE_CODES.NORMAL, 'client closing');
+    this.end(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
+  }
+
+  private opened(): void {
+    this.batcher.push(
+      encodeValue({
+        type: 'hello',
+        protocol: PROTOCOL_VERSION,
+        maxFrameBytes: this.options.maxFrameBytes,
+        ...(this.options.name === undefined ? {} : { name: this.options.name }),
+      } satisfies UplinkToServerFrame),
+    );
+    this.batcher.flush();
+  }
+
+  private received(data: Buffer, isBinary: boolean): void {
+    if (this.ended) return;
+    this.seen();
+    let frames: ServerToUplinkFrame[];
+    try {
+      if (!isBinary) throw new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'text message from server');
+      frames = decodeServerMessage(data);
+    } catch (error) {
+      this.lastError = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
+      this.ws.close(CLOSE_CODES.PROTOCOL_ERROR, 'SB_ERR_PROTO_BAD_FRAME');
+      return;
+    }
+    for (const frame of frames) {
+      if (this.ended) return;
+      if (frame.type === 'error' && frame.id === undefined) {
+        // Connection-level error: the server closes right after it.
+        this.lastError = SwitchboardError.fromWire(frame.error);
+      } else if (!this.welcomed) {
+        if (frame.type !== 'welcome') continue;
+        this.welcomed = true;
+        this.batcher.setMaxBytes(frame.limits.maxFrameBytes);
+        this.startHeartbeat(this.options.pingIntervalMs ?? frame.limits.pingIntervalMs);
+        this.handlers.welcome(frame);
+      } else {
+        this.handlers.frame(frame);
+      }
+    }
+  }
+
+  private seen(): void {
+    this.lastSeenAt = performance.now();
+  }
+
+  private startHeartbeat(intervalMs: number): void {
+    this.heartbeat = setInterval(() => {
+      if (performance.now() - this.lastSeenAt > 2 * intervalMs) {
+        this.lastError = new SwitchboardError(
+          'SB_ERR_CONNECTION_LOST',
+          `No sign of life from the server for ${2 * intervalMs} ms`,
+        );
+        this.ws.terminate();
+      } else if (this.ws.readyState === WebSocket.OPEN) {
+        this.ws.ping();
+      }
+    }, intervalMs);
+    this.heartbeat.unref();
+  }
+
+  private end(fallback: SwitchboardError): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
+    this.batcher.clear();
+    if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) {
+      this.ws.terminate();
+    }
+    const error =
+      fallback.code === 'SB_ERR_CLIENT_CLOSED' ? fallback : (this.lastError ?? fallback);
+    this.handlers.closed(error, PERMANENT.has(error.code));
+  }
+}
+
+function errorFromHttp(status: number, body: string): SwitchboardError {
+  try {
+    const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
+    if (isErrorCode(parsed.code)) {
+      return new SwitchboardError(parsed.code, typeof parsed.message === 'string' ? parsed.message : undefined);
+    }
+  } catch {
+    // not one of ours; fall through
+  }
+  if (status === 401) return new SwitchboardError('SB_ERR_AUTH_BAD_KEY');
+  return new SwitchboardError('SB_ERR_CONNECTION_FAILED', `Server answered the upgrade with HTTP ${status}`);
+}
+
+function errorFromClose(code: number, reason: string): SwitchboardError {
+  const prefix = reason.split(':', 1)[0];
+  if (isErrorCode(prefix)) return new SwitchboardError(prefix, reason.slice(prefix.length + 2) || undefined);
+  if (code === CLOSE_CODES.MESSAGE_TOO_BIG) return new SwitchboardError('SB_ERR_PROTO_FRAME_TOO_LARGE');
+  return new SwitchboardError(
+    'SB_ERR_CONNECTION_LOST',
+    `Connection closed (${code}${reason === '' ? '' : `: ${reason}`})`,
+  );
+}

@@ -1,0 +1,110 @@
+import {
+  SwitchboardError,
+  handlerErrorToWire,
+  runWithCallContext,
+  type CallFrame,
+  type CallContext,
+  type WireError,
+} from '@switchboard/shared';
+
+/** A function this uplink serves. */
+export type UplinkFunction = (...args: never[]) => unknown;
+
+/** How the executor reports an outcome; the owner turns it into a result or error frame. */
+export interface Answer {
+  result(id: number, value: unknown): void;
+  error(id: number, error: WireError): void;
+}
+
+class IncomingCall {
+  readonly controller = new AbortController();
+  cancelled = false;
+
+  constructor(
+    readonly frame: CallFrame,
+    readonly receivedAt: number,
+  ) {}
+}
+
+/**
+ * Runs the calls the server sends to this uplink: up to `maxConcurrent` at once, the rest in
+ * arrival order; each inside its call context, with a signal that fires on cancel.
+ */
+export class IncomingCalls {
+  private readonly calls = new Map<number, IncomingCall>();
+  private readonly queue: IncomingCall[] = [];
+  private running = 0;
+
+  constructor(
+    private readonly functions: ReadonlyMap<string, UplinkFunction>,
+    private readonly answer: Answer,
+    private readonly maxConcurrent: number,
+  ) {}
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  accept(frame: CallFrame): void {
+    if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
+    const call = new IncomingCall(frame, Date.now());
+    this.calls.set(frame.id, call);
+    if (this.running < this.maxConcurrent) this.run(call);
+    else this.queue.push(call);
+  }
+
+  /** The server withdrew the call: fire its signal and never answer it. */
+  cancel(id: number, reason: SwitchboardError): void {
+    const call = this.calls.get(id);
+    if (call === undefined) return;
+    this.calls.delete(id);
+    call.cancelled = true;
+    call.controller.abort(reason);
+  }
+
+  /** The connection is gone: every call's signal fires; answers would have nowhere to go. */
+  cancelAll(reason: SwitchboardError): void {
+    for (const id of [...this.calls.keys()]) this.cancel(id, reason);
+    this.queue.length = 0;
+  }
+
+  private run(call: IncomingCall): void {
+    this.running++;
+    const { frame } = call;
+    const fn = this.functions.get(frame.name);
+    if (fn === undefined) {
+      this.finish(call, false, new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', `This uplink does not serve ${frame.name}`));
+      return;
+    }
+    const context: CallContext = {
+      name: frame.name,
+      signal: call.controller.signal,
+      caller: frame.caller ?? { kind: 'app' },
+      deadline: frame.timeoutMs === undefined ? undefined : call.receivedAt + frame.timeoutMs,
+    };
+    runWithCallContext(context, () => {
+      try {
+        Promise.resolve(fn(...(frame.args as never[]))).then(
+          (value) => this.finish(call, true, value),
+          (error: unknown) => this.finish(call, false, error),
+        );
+      } catch (error) {
+        this.finish(call, false, error);
+      }
+    });
+  }
+
+  /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
+  private finish(call: IncomingCall, ok: boolean, outcome: unknown): void {
+    this.running--;
+    if (!call.cancelled) {
+      this.calls.delete(call.frame.id);
+      if (ok) this.answer.result(call.frame.id, outcome);
+      else this.answer.error(call.frame.id, handlerErrorToWire(outcome));
+    }
+    while (this.running < this.maxConcurrent && this.queue.length > 0) {
+      const next = this.queue.shift()!;
+      if (!next.cancelled) this.run(next);
+    }
+  }
+}

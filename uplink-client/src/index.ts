@@ -1,0 +1,22 @@
+export { connect } from './connect.ts';
+export { Uplink, type CallOptions } from './uplink.ts';
+export type { UplinkStatus, UplinkEvents } from './events.ts';
+export type { UplinkFunction } from './incoming-calls.ts';
+export {
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_INITIAL_DELAY_MS,
+  DEFAULT_MAX_CONCURRENT_CALLS,
+  DEFAULT_MAX_DELAY_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  type ConnectOptions,
+  type ReconnectOptions,
+} from './options.ts';
+export {
+  SwitchboardError,
+  Media,
+  getCallContext,
+  type CallContext,
+  type CallerInfo,
+  type ErrorCode,
+} from '@switchboard/shared';

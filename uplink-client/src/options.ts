@@ -1,0 +1,111 @@
+import { SwitchboardError, UPLINK_PATH } from '@switchboard/shared';
+
+/** First reconnect delay: 250 ms. */
+export const DEFAULT_INITIAL_DELAY_MS = 250;
+/** Reconnect delay cap: 10 s. */
+export const DEFAULT_MAX_DELAY_MS = 10_000;
+/** How long `connect()` keeps trying before it rejects: 15 s. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
+/** Deadline of an outgoing call that names none: 30 s. */
+export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** Incoming calls run at once up to this many; more wait in order: 64. */
+export const DEFAULT_MAX_CONCURRENT_CALLS = 64;
+/** Largest message this uplink accepts: 32 MiB. */
+export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
+
+export interface ReconnectOptions {
+  /** @default 250 */
+  initialDelayMs?: number;
+  /** @default 10000 */
+  maxDelayMs?: number;
+}
+
+export interface ConnectOptions {
+  /** Server base URL (`http://host:3030`) or its WebSocket endpoint (`ws://host:3030/_/uplink`). */
+  url: string;
+  /** A server key (register and call) or a client key (call only). */
+  key: string;
+  /** Name shown in the server's logs and to the functions this uplink calls. */
+  name?: string;
+  /** Reconnect after a lost connection (exponential backoff with full jitter). @default true */
+  reconnect?: boolean | ReconnectOptions;
+  /** How long `connect()` keeps trying for the first connection. @default 15000 */
+  connectTimeoutMs?: number;
+  /** Deadline of calls that name none. @default 30000 */
+  callTimeoutMs?: number;
+  /** Incoming calls run concurrently up to this many; more wait in order. @default 64 */
+  maxConcurrentCalls?: number;
+  /** Largest message this uplink accepts. @default 33554432 */
+  maxFrameBytes?: number;
+  /** Heartbeat interval; by default the server's, learned at welcome. */
+  pingIntervalMs?: number;
+}
+
+export interface ResolvedConnectOptions {
+  readonly wsUrl: string;
+  readonly key: string;
+  readonly name: string | undefined;
+  readonly reconnect: Readonly<Required<ReconnectOptions>> | false;
+  readonly connectTimeoutMs: number;
+  readonly callTimeoutMs: number;
+  readonly maxConcurrentCalls: number;
+  readonly maxFrameBytes: number;
+  readonly pingIntervalMs: number | undefined;
+}
+
+export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectOptions {
+  if (typeof options.key !== 'string' || options.key === '') {
+    throw invalid('connect() needs a key (set SWITCHBOARD_KEY or pass { key })');
+  }
+  const reconnect =
+    options.reconnect === false
+      ? false
+      : Object.freeze({
+          initialDelayMs:
+            (typeof options.reconnect === 'object' ? options.reconnect.initialDelayMs : undefined) ??
+            DEFAULT_INITIAL_DELAY_MS,
+          maxDelayMs:
+            (typeof options.reconnect === 'object' ? options.reconnect.maxDelayMs : undefined) ??
+            DEFAULT_MAX_DELAY_MS,
+        });
+  const resolved: ResolvedConnectOptions = {
+    wsUrl: toWebSocketUrl(options.url),
+    key: options.key,
+    name: options.name,
+    reconnect,
+    connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
+    maxConcurrentCalls: options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS,
+    maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    pingIntervalMs: options.pingIntervalMs,
+  };
+  for (const key of ['connectTimeoutMs', 'callTimeoutMs', 'maxConcurrentCalls', 'maxFrameBytes'] as const) {
+    if (!(resolved[key] > 0)) throw invalid(`${key} must be positive`);
+  }
+  if (reconnect !== false && !(reconnect.initialDelayMs > 0 && reconnect.maxDelayMs >= reconnect.initialDelayMs)) {
+    throw invalid('reconnect needs 0 < initialDelayMs <= maxDelayMs');
+  }
+  return Object.freeze(resolved);
+}
+
+/** `http://h:p` → `ws://h:p/_/uplink`; a URL already ending in /_/uplink is kept. */
+export function toWebSocketUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid(`Invalid server URL ${JSON.stringify(url)}`);
+  }
+  const protocols: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
+  const protocol = protocols[parsed.protocol];
+  if (protocol === undefined) throw invalid(`Unsupported URL scheme ${parsed.protocol}`);
+  parsed.protocol = protocol;
+  if (!parsed.pathname.endsWith(UPLINK_PATH)) {
+    parsed.pathname = parsed.pathname.replace(/\/$/, '') + UPLINK_PATH;
+  }
+  return parsed.toString();
+}
+
+function invalid(message: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_OPTIONS_INVALID', message);
+}

@@ -1,0 +1,328 @@
+import { performance } from 'node:perf_hooks';
+import {
+  PendingCalls,
+  SwitchboardError,
+  isFunctionName,
+  type KeyKind,
+  type PendingEntry,
+  type ServerToUplinkFrame,
+  type UplinkToServerFrame,
+  type WelcomeFrame,
+} from '@switchboard/shared';
+import { backoffDelayMs } from './backoff.ts';
+import { Connection } from './connection.ts';
+import { Emitter, type UplinkEvents, type UplinkStatus } from './events.ts';
+import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
+import type { ResolvedConnectOptions } from './options.ts';
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Deadline for this call; defaults to the uplink's callTimeoutMs. */
+  timeoutMs?: number;
+  /** Aborting it cancels the call; the remote handler's signal fires. */
+  signal?: AbortSignal;
+}
+
+/** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
+class Outgoing implements PendingEntry {
+  sent = false;
+  constructor(
+    readonly frame: (timeoutMs: number) => UplinkToServerFrame,
+    readonly deadlineAt: number,
+    readonly resolve: (value: unknown) => void,
+    readonly reject: (error: SwitchboardError) => void,
+  ) {}
+}
+
+/**
+ * A live uplink: keeps one connection to the server (reconnecting with backoff), restores its
+ * registrations after every reconnect, runs incoming calls and routes outgoing ones.
+ */
+export class Uplink {
+  private readonly events = new Emitter<UplinkEvents>();
+  private readonly functions = new Map<string, UplinkFunction>();
+  private readonly incoming: IncomingCalls;
+  private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
+  private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
+  private connection: Connection | undefined;
+  private welcome: WelcomeFrame | undefined;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private firstConnect:
+    | { resolve: () => void; reject: (error: SwitchboardError) => void; timer: NodeJS.Timeout }
+    | undefined;
+
+  constructor(private readonly options: ResolvedConnectOptions) {
+    this.incoming = new IncomingCalls(
+      this.functions,
+      {
+        result: (id, value) => this.answer({ type: 'result', id, value }),
+        error: (id, error) => this.answer({ type: 'error', id, error }),
+      },
+      options.maxConcurrentCalls,
+    );
+  }
+
+  /** Connects; resolves at the first welcome, rejects with a coded error if that fails. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.failFirstConnect(
+          new SwitchboardError(
+            'SB_ERR_CONNECTION_FAILED',
+            `Could not connect to ${this.options.wsUrl} within ${this.options.connectTimeoutMs} ms`,
+          ),
+        );
+      }, this.options.connectTimeoutMs);
+      this.firstConnect = { resolve, reject, timer };
+      this.open();
+    });
+  }
+
+  /** Server-assigned id of the current connection, if connected. */
+  get connectionId(): string | undefined {
+    return this.welcome?.connectionId;
+  }
+
+  /** Kind of the key, once the server has said (after connecting). */
+  get keyKind(): KeyKind | undefined {
+    return this.welcome?.keyKind;
+  }
+
+  on<K extends keyof UplinkEvents>(event: K, listener: UplinkEvents[K]): () => void {
+    return this.events.on(event, listener);
+  }
+
+  /**
+   * Serves `fn` under `name` (replacing an earlier function of the same name). Returns a
+   * function that withdraws it. Refused at once for a client key; `synced()` reports refusals.
+   */
+  callable(name: string, fn: UplinkFunction): () => void {
+    if (!isFunctionName(name)) {
+      throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+    }
+    if (typeof fn !== 'function') throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    if (this.welcome?.keyKind === 'client') {
+      throw new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'A client key may call functions but not register them');
+    }
+    const isNew = !this.functions.has(name);
+    this.functions.set(name, fn);
+    if (isNew && this.welcome !== undefined) this.register([name]);
+    return () => {
+      if (this.functions.get(name) !== fn) return;
+      this.functions.delete(name);
+      if (this.welcome !== undefined) {
+        this.track(this.request((id) => ({ type: 'unregister', id, names: [name] }), this.options.callTimeoutMs));
+      }
+    };
+  }
+
+  /** Resolves once the server has acknowledged every registration made so far; rejects with a refusal. */
+  async synced(): Promise<void> {
+    const outcomes = await Promise.all(this.registrations);
+    const refusal = outcomes.find((error) => error !== undefined);
+    if (refusal !== undefined) throw refusal;
+  }
+
+  call(name: string, ...args: unknown[]): Promise<unknown> {
+    return this.callWithOptions(name, args);
+  }
+
+  callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+    if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
+    if (!isFunctionName(name)) {
+      return Promise.reject(new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`));
+    }
+    const timeoutMs = options.timeoutMs ?? this.options.callTimeoutMs;
+    if (!(timeoutMs > 0)) {
+      return Promise.reject(new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be positive'));
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(cancelled());
+    const promise = this.request(
+      (id) => ({ type: 'call', id, name, args, timeoutMs: Math.max(1, Math.ceil(timeoutMs)) }),
+      timeoutMs,
+    );
+    if (signal === undefined) return promise.promise;
+    const onAbort = () => this.cancelOutgoing(promise.id);
+    signal.addEventListener('abort', onAbort, { once: true });
+    return promise.promise.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  /** Closes for good: outgoing calls fail with SB_ERR_CLIENT_CLOSED, running handlers see abort. */
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    const error = new SwitchboardError('SB_ERR_CLIENT_CLOSED');
+    if (this.firstConnect !== undefined) this.failFirstConnect(error);
+    else this.shutdown(error);
+    return Promise.resolve();
+  }
+
+  // -------------------------------------------------------------------------------------------
+
+  private open(): void {
+    this.attempt++;
+    this.events.emit('status', { state: 'connecting', attempt: this.attempt });
+    this.connection = new Connection(this.options, {
+      welcome: (frame) => this.welcomed(frame),
+      frame: (frame) => this.received(frame),
+      closed: (error, permanent) => this.lost(error, permanent),
+    });
+  }
+
+  private welcomed(frame: WelcomeFrame): void {
+    this.welcome = frame;
+    this.attempt = 0;
+    if (this.functions.size > 0) {
+      if (frame.keyKind === 'client') {
+        this.events.emit('error', new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'A client key may not register functions'));
+      } else {
+        this.register([...this.functions.keys()]);
+      }
+    }
+    for (const [id, call] of this.outgoing.snapshot()) if (!call.sent) this.transmit(id, call);
+    this.events.emit('status', { state: 'connected', connectionId: frame.connectionId });
+    if (this.firstConnect !== undefined) {
+      clearTimeout(this.firstConnect.timer);
+      this.firstConnect.resolve();
+      this.firstConnect = undefined;
+    }
+  }
+
+  private received(frame: ServerToUplinkFrame): void {
+    switch (frame.type) {
+      case 'call':
+        this.incoming.accept(frame);
+        return;
+      case 'cancel':
+        this.incoming.cancel(frame.id, cancelled());
+        return;
+      case 'result':
+        this.outgoing.take(frame.id)?.resolve(frame.value);
+        return;
+      case 'error':
+        if (frame.id !== undefined) this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
+        return;
+      case 'welcome':
+        return; // only the first welcome counts; the gate lets a repeat through harmlessly
+      default: {
+        const unreachable: never = frame;
+        throw new Error(`unhandled frame ${String(unreachable)}`);
+      }
+    }
+  }
+
+  private lost(error: SwitchboardError, permanent: boolean): void {
+    this.connection = undefined;
+    this.welcome = undefined;
+    this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
+    // Calls already sent are lost with the connection (the server cancelled them); calls not
+    // yet sent wait for the next connection within their own deadline.
+    for (const [id, call] of this.outgoing.snapshot()) {
+      if (call.sent && this.outgoing.take(id) !== undefined) {
+        call.reject(new SwitchboardError('SB_ERR_CONNECTION_LOST', `Connection lost before the answer: ${error.message}`));
+      }
+    }
+    if (this.closed) return;
+    if (permanent || this.options.reconnect === false) {
+      if (this.firstConnect !== undefined) this.failFirstConnect(error);
+      else this.shutdown(error);
+      return;
+    }
+    const delayMs = backoffDelayMs(this.attempt, this.options.reconnect);
+    this.events.emit('status', { state: 'reconnecting', attempt: this.attempt, delayMs, error });
+    this.reconnectTimer = setTimeout(() => this.open(), delayMs);
+  }
+
+  private register(names: string[]): void {
+    this.track(
+      this.request((id) => ({ type: 'register', id, functions: names.map((name) => ({ name })) }), this.options.callTimeoutMs),
+    );
+  }
+
+  private track(request: { promise: Promise<unknown> }): void {
+    const outcome = request.promise.then(
+      () => undefined,
+      (error: SwitchboardError) => {
+        if (error.code !== 'SB_ERR_CLIENT_CLOSED') this.events.emit('error', error);
+        return error;
+      },
+    );
+    this.registrations.add(outcome);
+    void outcome.then(() => this.registrations.delete(outcome));
+  }
+
+  private request(
+    frame: (id: number, timeoutMs: number) => UplinkToServerFrame,
+    timeoutMs: number,
+  ): { id: number; promise: Promise<unknown> } {
+    const id = this.outgoing.allocateId();
+    const promise = new Promise<unknown>((resolve, reject) => {
+      const call = new Outgoing((remaining) => frame(id, remaining), performance.now() + timeoutMs, resolve, reject);
+      this.outgoing.add(id, call);
+      if (this.welcome !== undefined) this.transmit(id, call);
+    });
+    return { id, promise };
+  }
+
+  private transmit(id: number, call: Outgoing): void {
+    const remaining = Math.max(1, Math.ceil(call.deadlineAt - performance.now()));
+    try {
+      this.connection?.send(call.frame(remaining));
+      call.sent = true;
+    } catch (error) {
+      this.outgoing.take(id);
+      call.reject(error instanceof SwitchboardError ? error : new SwitchboardError('SB_ERR_INTERNAL', String(error)));
+    }
+  }
+
+  private cancelOutgoing(id: number): void {
+    const call = this.outgoing.take(id);
+    if (call === undefined) return;
+    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
+    call.reject(cancelled());
+  }
+
+  private expired(id: number, call: Outgoing): void {
+    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
+    call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'));
+  }
+
+  private answer(frame: UplinkToServerFrame & { type: 'result' | 'error' }): void {
+    if (this.welcome === undefined) return;
+    try {
+      this.connection?.send(frame);
+    } catch (error) {
+      const coded = error instanceof SwitchboardError ? error : new SwitchboardError('SB_ERR_VALUE_NOT_SERIALIZABLE', String(error));
+      this.events.emit('error', coded);
+      this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
+    }
+  }
+
+  /** The end: no more reconnects; pending calls fail with `error`; handlers see abort. */
+  private shutdown(error: SwitchboardError): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    this.connection?.close();
+    for (const [, call] of this.outgoing.drain()) call.reject(error);
+    this.outgoing.dispose();
+    this.incoming.cancelAll(error);
+    const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
+    this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });
+    if (!deliberate) this.events.emit('error', error);
+  }
+
+  private failFirstConnect(error: SwitchboardError): void {
+    if (this.firstConnect === undefined) return;
+    clearTimeout(this.firstConnect.timer);
+    this.firstConnect.reject(error);
+    this.firstConnect = undefined;
+    this.shutdown(error);
+  }
+}
+
+function cancelled(): SwitchboardError {
+  return new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller');
+}
