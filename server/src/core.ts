@@ -50,7 +50,9 @@ export class SwitchboardCore {
 
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
   async routes(app: FastifyInstance): Promise<void> {
-    await app.register(callRoutes({ options: this.options, keys: this.keys, dispatcher: this.dispatcher }));
+    await app.register(
+      callRoutes({ options: this.options, keys: this.keys, dispatcher: this.dispatcher }),
+    );
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */
@@ -68,9 +70,13 @@ export class SwitchboardCore {
    */
   callable(name: string, fn: AppFunction): () => void {
     if (!isFunctionName(name)) {
-      throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+      throw new SwitchboardError(
+        'SB_ERR_NAME_INVALID',
+        `Invalid function name ${JSON.stringify(name)}`,
+      );
     }
-    if (typeof fn !== 'function') throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    if (typeof fn !== 'function')
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
     this.app.set(name, fn);
     this.registry.add(name, this.app);
     return () => {
@@ -79,11 +85,21 @@ export class SwitchboardCore {
     };
   }
 
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.hub.close();
-    this.app.close();
-    this.db.close();
+  /**
+   * Attaches shutdown to `app`: uplinks are closed in `preClose` (Fastify waits for open
+   * connections before `onClose`, and upgraded sockets would hold it forever), the store in
+   * `onClose`.
+   */
+  attachLifecycle(app: FastifyInstance): void {
+    app.addHook('preClose', (done) => {
+      this.hub.close();
+      this.app.close();
+      done();
+    });
+    app.addHook('onClose', (_instance, done) => {
+      if (!this.closed) this.db.close();
+      this.closed = true;
+      done();
+    });
   }
 }

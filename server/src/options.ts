@@ -95,7 +95,8 @@ export function resolveOptions(
     'maxBodyBytes',
   ] as const) {
     const value = resolved[key];
-    if (!Number.isSafeInteger(value) || value <= 0) throw invalid(`${key} must be a positive integer`);
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw invalid(`${key} must be a positive integer`);
   }
   if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {
     throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
@@ -116,7 +117,8 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
   const value = Number(raw);
-  if (!Number.isInteger(value)) throw invalid(`${name} must be an integer, got ${JSON.stringify(raw)}`);
+  if (!Number.isInteger(value))
+    throw invalid(`${name} must be an integer, got ${JSON.stringify(raw)}`);
   return value;
 }
 

@@ -39,14 +39,14 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   const app = Fastify({ logger: resolved.logger, bodyLimit: resolved.maxBodyBytes });
   const core = new SwitchboardCore(resolved, app.server, app.log);
   app.decorate('switchboard', core);
-  app.addHook('onClose', () => {
-    core.close();
-    return Promise.resolve();
-  });
+  core.attachLifecycle(app);
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
-      new SwitchboardError('SB_ERR_HTTP_NOT_FOUND', `No route for ${request.method} ${request.url}`),
+      new SwitchboardError(
+        'SB_ERR_HTTP_NOT_FOUND',
+        `No route for ${request.method} ${request.url}`,
+      ),
       false,
     ),
   );
@@ -78,10 +78,7 @@ export const switchboardPlugin = fastifyPlugin<SwitchboardOptions>(
   async (app, options) => {
     const core = new SwitchboardCore(resolveOptions(options), app.server, app.log);
     app.decorate('switchboard', core);
-    app.addHook('onClose', () => {
-      core.close();
-      return Promise.resolve();
-    });
+    core.attachLifecycle(app);
     await app.register((scope) => core.routes(scope));
   },
   { name: '@switchboard/server', fastify: '5.x' },

@@ -1,4 +1,9 @@
-export { ERROR_CODES, isErrorCode, type ErrorCode, type ErrorCodeInfo } from './errors/error-codes.ts';
+export {
+  ERROR_CODES,
+  isErrorCode,
+  type ErrorCode,
+  type ErrorCodeInfo,
+} from './errors/error-codes.ts';
 export {
   SwitchboardError,
   toSwitchboardError,
@@ -7,12 +12,7 @@ export {
   type SwitchboardErrorOptions,
 } from './errors/switchboard-error.ts';
 export { Media } from './values/media.ts';
-export {
-  encodeValue,
-  decodeValue,
-  decodeValues,
-  MEDIA_EXT_TYPE,
-} from './codec/msgpack-codec.ts';
+export { encodeValue, decodeValue, decodeValues, MEDIA_EXT_TYPE } from './codec/msgpack-codec.ts';
 export * from './protocol/frames.ts';
 export {
   decodeUplinkMessage,

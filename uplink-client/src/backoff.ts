@@ -7,7 +7,10 @@ export function backoffDelayMs(
   policy: { initialDelayMs: number; maxDelayMs: number },
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(policy.maxDelayMs, policy.initialDelayMs * 2 ** Math.max(0, attempt - 1));
+  const ceiling = Math.min(
+    policy.maxDelayMs,
+    policy.initialDelayMs * 2 ** Math.max(0, attempt - 1),
+  );
   // Never below a tenth of the initial delay, so a tight loop cannot happen.
   return Math.max(policy.initialDelayMs / 10, Math.round(ceiling * random()));
 }

@@ -64,14 +64,19 @@ export class Connection {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
-        this.lastError = errorFromHttp(response.statusCode ?? 0, Buffer.concat(chunks).toString('utf8'));
+        this.lastError = errorFromHttp(
+          response.statusCode ?? 0,
+          Buffer.concat(chunks).toString('utf8'),
+        );
         request.destroy();
         this.end(this.lastError);
       });
       response.on('error', () => undefined);
     });
     this.ws.on('error', (error) => {
-      this.lastError ??= new SwitchboardError('SB_ERR_CONNECTION_FAILED', error.message, { cause: error });
+      this.lastError ??= new SwitchboardError('SB_ERR_CONNECTION_FAILED', error.message, {
+        cause: error,
+      });
     });
     this.ws.on('close', (code, reason) => this.end(errorFromClose(code, reason.toString('utf8'))));
   }
@@ -106,7 +111,8 @@ export class Connection {
     this.seen();
     let frames: ServerToUplinkFrame[];
     try {
-      if (!isBinary) throw new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'text message from server');
+      if (!isBinary)
+        throw new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'text message from server');
       frames = decodeServerMessage(data);
     } catch (error) {
       this.lastError = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
@@ -167,19 +173,27 @@ function errorFromHttp(status: number, body: string): SwitchboardError {
   try {
     const parsed = JSON.parse(body) as { code?: unknown; message?: unknown };
     if (isErrorCode(parsed.code)) {
-      return new SwitchboardError(parsed.code, typeof parsed.message === 'string' ? parsed.message : undefined);
+      return new SwitchboardError(
+        parsed.code,
+        typeof parsed.message === 'string' ? parsed.message : undefined,
+      );
     }
   } catch {
     // not one of ours; fall through
   }
   if (status === 401) return new SwitchboardError('SB_ERR_AUTH_BAD_KEY');
-  return new SwitchboardError('SB_ERR_CONNECTION_FAILED', `Server answered the upgrade with HTTP ${status}`);
+  return new SwitchboardError(
+    'SB_ERR_CONNECTION_FAILED',
+    `Server answered the upgrade with HTTP ${status}`,
+  );
 }
 
 function errorFromClose(code: number, reason: string): SwitchboardError {
   const prefix = reason.split(':', 1)[0];
-  if (isErrorCode(prefix)) return new SwitchboardError(prefix, reason.slice(prefix.length + 2) || undefined);
-  if (code === CLOSE_CODES.MESSAGE_TOO_BIG) return new SwitchboardError('SB_ERR_PROTO_FRAME_TOO_LARGE');
+  if (isErrorCode(prefix))
+    return new SwitchboardError(prefix, reason.slice(prefix.length + 2) || undefined);
+  if (code === CLOSE_CODES.MESSAGE_TOO_BIG)
+    return new SwitchboardError('SB_ERR_PROTO_FRAME_TOO_LARGE');
   return new SwitchboardError(
     'SB_ERR_CONNECTION_LOST',
     `Connection closed (${code}${reason === '' ? '' : `: ${reason}`})`,

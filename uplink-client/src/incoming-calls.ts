@@ -73,7 +73,11 @@ export class IncomingCalls {
     const { frame } = call;
     const fn = this.functions.get(frame.name);
     if (fn === undefined) {
-      this.finish(call, false, new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', `This uplink does not serve ${frame.name}`));
+      this.finish(
+        call,
+        false,
+        new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', `This uplink does not serve ${frame.name}`),
+      );
       return;
     }
     const context: CallContext = {

@@ -62,8 +62,9 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
       ? false
       : Object.freeze({
           initialDelayMs:
-            (typeof options.reconnect === 'object' ? options.reconnect.initialDelayMs : undefined) ??
-            DEFAULT_INITIAL_DELAY_MS,
+            (typeof options.reconnect === 'object'
+              ? options.reconnect.initialDelayMs
+              : undefined) ?? DEFAULT_INITIAL_DELAY_MS,
           maxDelayMs:
             (typeof options.reconnect === 'object' ? options.reconnect.maxDelayMs : undefined) ??
             DEFAULT_MAX_DELAY_MS,
@@ -79,10 +80,18 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     pingIntervalMs: options.pingIntervalMs,
   };
-  for (const key of ['connectTimeoutMs', 'callTimeoutMs', 'maxConcurrentCalls', 'maxFrameBytes'] as const) {
+  for (const key of [
+    'connectTimeoutMs',
+    'callTimeoutMs',
+    'maxConcurrentCalls',
+    'maxFrameBytes',
+  ] as const) {
     if (!(resolved[key] > 0)) throw invalid(`${key} must be positive`);
   }
-  if (reconnect !== false && !(reconnect.initialDelayMs > 0 && reconnect.maxDelayMs >= reconnect.initialDelayMs)) {
+  if (
+    reconnect !== false &&
+    !(reconnect.initialDelayMs > 0 && reconnect.maxDelayMs >= reconnect.initialDelayMs)
+  ) {
     throw invalid('reconnect needs 0 < initialDelayMs <= maxDelayMs');
   }
   return Object.freeze(resolved);
@@ -96,7 +105,12 @@ export function toWebSocketUrl(url: string): string {
   } catch {
     throw invalid(`Invalid server URL ${JSON.stringify(url)}`);
   }
-  const protocols: Record<string, string> = { 'http:': 'ws:', 'https:': 'wss:', 'ws:': 'ws:', 'wss:': 'wss:' };
+  const protocols: Record<string, string> = {
+    'http:': 'ws:',
+    'https:': 'wss:',
+    'ws:': 'ws:',
+    'wss:': 'wss:',
+  };
   const protocol = protocols[parsed.protocol];
   if (protocol === undefined) throw invalid(`Unsupported URL scheme ${parsed.protocol}`);
   parsed.protocol = protocol;

@@ -11,7 +11,7 @@ import {
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { Connection } from './connection.ts';
-import { Emitter, type UplinkEvents, type UplinkStatus } from './events.ts';
+import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
 import type { ResolvedConnectOptions } from './options.ts';
 
@@ -100,11 +100,18 @@ export class Uplink {
    */
   callable(name: string, fn: UplinkFunction): () => void {
     if (!isFunctionName(name)) {
-      throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+      throw new SwitchboardError(
+        'SB_ERR_NAME_INVALID',
+        `Invalid function name ${JSON.stringify(name)}`,
+      );
     }
-    if (typeof fn !== 'function') throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    if (typeof fn !== 'function')
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
     if (this.welcome?.keyKind === 'client') {
-      throw new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'A client key may call functions but not register them');
+      throw new SwitchboardError(
+        'SB_ERR_PERMISSION_DENIED',
+        'A client key may call functions but not register them',
+      );
     }
     const isNew = !this.functions.has(name);
     this.functions.set(name, fn);
@@ -113,7 +120,12 @@ export class Uplink {
       if (this.functions.get(name) !== fn) return;
       this.functions.delete(name);
       if (this.welcome !== undefined) {
-        this.track(this.request((id) => ({ type: 'unregister', id, names: [name] }), this.options.callTimeoutMs));
+        this.track(
+          this.request(
+            (id) => ({ type: 'unregister', id, names: [name] }),
+            this.options.callTimeoutMs,
+          ),
+        );
       }
     };
   }
@@ -132,11 +144,18 @@ export class Uplink {
   callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
     if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
     if (!isFunctionName(name)) {
-      return Promise.reject(new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`));
+      return Promise.reject(
+        new SwitchboardError(
+          'SB_ERR_NAME_INVALID',
+          `Invalid function name ${JSON.stringify(name)}`,
+        ),
+      );
     }
     const timeoutMs = options.timeoutMs ?? this.options.callTimeoutMs;
     if (!(timeoutMs > 0)) {
-      return Promise.reject(new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be positive'));
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be positive'),
+      );
     }
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(cancelled());
@@ -176,7 +195,13 @@ export class Uplink {
     this.attempt = 0;
     if (this.functions.size > 0) {
       if (frame.keyKind === 'client') {
-        this.events.emit('error', new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'A client key may not register functions'));
+        this.events.emit(
+          'error',
+          new SwitchboardError(
+            'SB_ERR_PERMISSION_DENIED',
+            'A client key may not register functions',
+          ),
+        );
       } else {
         this.register([...this.functions.keys()]);
       }
@@ -202,7 +227,8 @@ export class Uplink {
         this.outgoing.take(frame.id)?.resolve(frame.value);
         return;
       case 'error':
-        if (frame.id !== undefined) this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
+        if (frame.id !== undefined)
+          this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
         return;
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly
@@ -221,7 +247,12 @@ export class Uplink {
     // yet sent wait for the next connection within their own deadline.
     for (const [id, call] of this.outgoing.snapshot()) {
       if (call.sent && this.outgoing.take(id) !== undefined) {
-        call.reject(new SwitchboardError('SB_ERR_CONNECTION_LOST', `Connection lost before the answer: ${error.message}`));
+        call.reject(
+          new SwitchboardError(
+            'SB_ERR_CONNECTION_LOST',
+            `Connection lost before the answer: ${error.message}`,
+          ),
+        );
       }
     }
     if (this.closed) return;
@@ -237,7 +268,10 @@ export class Uplink {
 
   private register(names: string[]): void {
     this.track(
-      this.request((id) => ({ type: 'register', id, functions: names.map((name) => ({ name })) }), this.options.callTimeoutMs),
+      this.request(
+        (id) => ({ type: 'register', id, functions: names.map((name) => ({ name })) }),
+        this.options.callTimeoutMs,
+      ),
     );
   }
 
@@ -259,7 +293,12 @@ export class Uplink {
   ): { id: number; promise: Promise<unknown> } {
     const id = this.outgoing.allocateId();
     const promise = new Promise<unknown>((resolve, reject) => {
-      const call = new Outgoing((remaining) => frame(id, remaining), performance.now() + timeoutMs, resolve, reject);
+      const call = new Outgoing(
+        (remaining) => frame(id, remaining),
+        performance.now() + timeoutMs,
+        resolve,
+        reject,
+      );
       this.outgoing.add(id, call);
       if (this.welcome !== undefined) this.transmit(id, call);
     });
@@ -273,7 +312,11 @@ export class Uplink {
       call.sent = true;
     } catch (error) {
       this.outgoing.take(id);
-      call.reject(error instanceof SwitchboardError ? error : new SwitchboardError('SB_ERR_INTERNAL', String(error)));
+      call.reject(
+        error instanceof SwitchboardError
+          ? error
+          : new SwitchboardError('SB_ERR_INTERNAL', String(error)),
+      );
     }
   }
 
@@ -286,7 +329,9 @@ export class Uplink {
 
   private expired(id: number, call: Outgoing): void {
     if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'));
+    call.reject(
+      new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'),
+    );
   }
 
   private answer(frame: UplinkToServerFrame & { type: 'result' | 'error' }): void {
@@ -294,7 +339,10 @@ export class Uplink {
     try {
       this.connection?.send(frame);
     } catch (error) {
-      const coded = error instanceof SwitchboardError ? error : new SwitchboardError('SB_ERR_VALUE_NOT_SERIALIZABLE', String(error));
+      const coded =
+        error instanceof SwitchboardError
+          ? error
+          : new SwitchboardError('SB_ERR_VALUE_NOT_SERIALIZABLE', String(error));
       this.events.emit('error', coded);
       this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
     }

@@ -27,7 +27,11 @@ const OPTIONS = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: OPTIONS,
+    allowPositionals: true,
+  });
   const [command, sub, arg] = positionals;
   if (values.help === true || command === undefined || command === 'help') {
     process.stdout.write(HELP);
@@ -65,10 +69,14 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
     out.write(`Created server key "default". It is shown only this once; keep it secret:\n\n`);
     out.write(`  SWITCHBOARD_KEY=${switchboard.initialKey}\n\n`);
     out.write(`Connect an uplink:\n\n`);
-    out.write(`  SWITCHBOARD_URL=${url} SWITCHBOARD_KEY=${switchboard.initialKey} npx tsx examples/hello-uplink.ts\n\n`);
+    out.write(
+      `  SWITCHBOARD_URL=${url} SWITCHBOARD_KEY=${switchboard.initialKey} npx tsx examples/hello-uplink.ts\n\n`,
+    );
     out.write(`or from code:\n\n`);
     out.write(`  import { connect } from '@switchboard/uplink';\n`);
-    out.write(`  const uplink = await connect({ url: '${url}', key: process.env.SWITCHBOARD_KEY! });\n`);
+    out.write(
+      `  const uplink = await connect({ url: '${url}', key: process.env.SWITCHBOARD_KEY! });\n`,
+    );
     out.write(`  uplink.callable('add', (a: number, b: number) => a + b);\n\n`);
   } else {
     out.write(`Using the keys stored in the data folder. Create another with:\n`);
@@ -86,30 +94,42 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
   return -1; // keep running
 }
 
-function keys(options: SwitchboardOptions, sub: string | undefined, arg: string | undefined, kind: string | undefined): number {
+function keys(
+  options: SwitchboardOptions,
+  sub: string | undefined,
+  arg: string | undefined,
+  kind: string | undefined,
+): number {
   const resolved = resolveOptions(options);
   const db = openDatabase(resolved.dataDir);
   try {
     const store = new KeyStore(db);
     switch (sub) {
       case 'create': {
-        if (arg === undefined) throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'keys create needs a name');
+        if (arg === undefined)
+          throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'keys create needs a name');
         const keyKind = (kind ?? 'server') as KeyKind;
         if (keyKind !== 'server' && keyKind !== 'client') {
           throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', '--kind must be server or client');
         }
         const created = store.create(arg, keyKind);
-        process.stdout.write(`Created ${keyKind} key "${arg}" (id ${created.record.id}). Shown once:\n${created.key}\n`);
+        process.stdout.write(
+          `Created ${keyKind} key "${arg}" (id ${created.record.id}). Shown once:\n${created.key}\n`,
+        );
         return 0;
       }
       case 'list':
         for (const key of store.list()) {
-          const state = key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
-          process.stdout.write(`${key.id}\t${key.name}\t${key.kind}\t${new Date(key.createdAt).toISOString()}\t${state}\n`);
+          const state =
+            key.revokedAt === null ? 'active' : `revoked ${new Date(key.revokedAt).toISOString()}`;
+          process.stdout.write(
+            `${key.id}\t${key.name}\t${key.kind}\t${new Date(key.createdAt).toISOString()}\t${state}\n`,
+          );
         }
         return 0;
       case 'revoke': {
-        if (arg === undefined) throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'keys revoke needs an id or name');
+        if (arg === undefined)
+          throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'keys revoke needs an id or name');
         const revoked = store.revoke(arg);
         if (revoked === undefined) {
           process.stderr.write(`No active key with id or name ${JSON.stringify(arg)}\n`);
@@ -132,7 +152,8 @@ main(process.argv.slice(2)).then(
     if (code >= 0) process.exitCode = code;
   },
   (error: unknown) => {
-    const message = error instanceof SwitchboardError ? `${error.code}: ${error.message}` : String(error);
+    const message =
+      error instanceof SwitchboardError ? `${error.code}: ${error.message}` : String(error);
     process.stderr.write(`switchboard: ${message}\n`);
     process.exitCode = 1;
   },

@@ -28,12 +28,15 @@ export function callRoutes(deps: {
   dispatcher: Dispatcher;
 }) {
   const { options, keys, dispatcher } = deps;
-  return async function routes(app: FastifyInstance): Promise<void> {
+  return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     app.addContentTypeParser(MSGPACK_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
       try {
         done(null, decodeValue(body));
       } catch (error) {
-        done(new SwitchboardError('SB_ERR_HTTP_BAD_BODY', toSwitchboardError(error).message), undefined);
+        done(
+          new SwitchboardError('SB_ERR_HTTP_BAD_BODY', toSwitchboardError(error).message),
+          undefined,
+        );
       }
     });
     app.setErrorHandler((error, _request, reply) =>
@@ -52,7 +55,10 @@ export function callRoutes(deps: {
 
         const { name } = request.params;
         if (!isFunctionName(name)) {
-          throw new SwitchboardError('SB_ERR_NAME_INVALID', `Invalid function name ${JSON.stringify(name)}`);
+          throw new SwitchboardError(
+            'SB_ERR_NAME_INVALID',
+            `Invalid function name ${JSON.stringify(name)}`,
+          );
         }
         const args = argumentsOf(request);
         const controller = new AbortController();
@@ -68,6 +74,7 @@ export function callRoutes(deps: {
         return sendValue(request, reply, value);
       },
     );
+    done();
   };
 }
 
@@ -88,7 +95,10 @@ function timeoutOf(request: FastifyRequest): number | undefined {
   if (raw === undefined) return undefined;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value <= 0) {
-    throw new SwitchboardError('SB_ERR_HTTP_BAD_BODY', `${TIMEOUT_HEADER} must be a positive integer`);
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_BAD_BODY',
+      `${TIMEOUT_HEADER} must be a positive integer`,
+    );
   }
   return value;
 }

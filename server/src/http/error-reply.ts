@@ -27,10 +27,15 @@ export function fromFastifyError(error: unknown): SwitchboardError {
   }
 }
 
-export function sendError(reply: FastifyReply, error: SwitchboardError, debug: boolean): FastifyReply {
+export function sendError(
+  reply: FastifyReply,
+  error: SwitchboardError,
+  debug: boolean,
+): FastifyReply {
   const body: HttpErrorBody = { code: error.code, message: error.message };
   if (error.remoteType !== undefined) body.type = error.remoteType;
-  if (debug && (error.remoteStack ?? error.stack) !== undefined) body.stack = error.remoteStack ?? error.stack;
+  if (debug && (error.remoteStack ?? error.stack) !== undefined)
+    body.stack = error.remoteStack ?? error.stack;
   if (error.code === 'SB_ERR_AUTH_MISSING_KEY' || error.code === 'SB_ERR_AUTH_BAD_KEY') {
     void reply.header('www-authenticate', 'Bearer realm="switchboard"');
   }

@@ -13,7 +13,8 @@ function replacer(this: unknown, key: string, value: unknown): unknown {
   // `this[key]` is the value before toJSON() ran (Buffer.toJSON would give {type, data}).
   const raw = (this as Record<string, unknown>)[key];
   if (typeof raw === 'bigint') return raw.toString();
-  if (raw instanceof Uint8Array) return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  if (raw instanceof Uint8Array)
+    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
   if (raw instanceof Media) {
     return {
       contentType: raw.contentType,

@@ -38,7 +38,10 @@ export class InProcessProvider implements Provider {
   readonly providerId = 'app';
   private readonly functions = new Map<string, AppFunction>();
   private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
-    const error = new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline');
+    const error = new SwitchboardError(
+      'SB_ERR_CALL_TIMEOUT',
+      'The call did not finish before its deadline',
+    );
     call.controller.abort(error);
     call.sink.reject(error);
   });

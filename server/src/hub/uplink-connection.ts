@@ -163,7 +163,9 @@ export class UplinkConnection implements Provider {
     const call = this.outbound.take(id);
     if (call === undefined) return;
     this.send({ type: 'cancel', id });
-    call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'));
+    call.sink.reject(
+      new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'),
+    );
   }
 
   private expired(id: number, call: OutboundCall): void {
@@ -182,7 +184,11 @@ export class UplinkConnection implements Provider {
 
   private call(frame: CallFrame): void {
     if (this.inbound.has(frame.id)) {
-      this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, `call id ${frame.id} is already in use`);
+      this.fail(
+        'SB_ERR_PROTO_BAD_FRAME',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        `call id ${frame.id} is already in use`,
+      );
       return;
     }
     const inbound = new InboundCall(this, frame.id);
@@ -204,7 +210,11 @@ export class UplinkConnection implements Provider {
     if (this.state === 'closed') return;
     this.lastSeenAt = performance.now();
     if (!isBinary || !Buffer.isBuffer(data)) {
-      this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, 'frames must be binary messages');
+      this.fail(
+        'SB_ERR_PROTO_BAD_FRAME',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        'frames must be binary messages',
+      );
       return;
     }
     if (data.byteLength > this.deps.options.maxFrameBytes) {
@@ -237,7 +247,11 @@ export class UplinkConnection implements Provider {
     }
     switch (frame.type) {
       case 'hello':
-        this.fail('SB_ERR_PROTO_BAD_FRAME', CLOSE_CODES.PROTOCOL_ERROR, 'hello was already received');
+        this.fail(
+          'SB_ERR_PROTO_BAD_FRAME',
+          CLOSE_CODES.PROTOCOL_ERROR,
+          'hello was already received',
+        );
         return;
       case 'register': {
         if (this.key?.kind !== 'server') {
@@ -283,7 +297,10 @@ export class UplinkConnection implements Provider {
       }
       case 'error': {
         if (frame.id === undefined) {
-          this.deps.log.warn({ uplink: this.providerId, error: frame.error }, 'uplink reported an error');
+          this.deps.log.warn(
+            { uplink: this.providerId, error: frame.error },
+            'uplink reported an error',
+          );
           return;
         }
         const call = this.outbound.take(frame.id);
@@ -370,7 +387,10 @@ export class UplinkConnection implements Provider {
     if (this.state === 'closed') return;
     const error = new SwitchboardError(code, message);
     const wire: WireError = error.toWire(false);
-    this.deps.log.info({ uplink: this.providerId, code, reason: error.message }, 'closing uplink connection');
+    this.deps.log.info(
+      { uplink: this.providerId, code, reason: error.message },
+      'closing uplink connection',
+    );
     this.send({ type: 'error', error: wire });
     this.batcher.flush();
     this.close(closeCode, closeReason(code, error.message));

@@ -55,7 +55,8 @@ export class UplinkHub {
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (pathname !== UPLINK_PATH) {
       // Leave other paths to other upgrade listeners (when mounted as a plugin) if there are any.
-      if (this.server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND');
+      if (this.server.listenerCount('upgrade') === 1)
+        rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND');
       return;
     }
     if (this.closing) {
@@ -85,7 +86,8 @@ export class UplinkHub {
           },
           onClose: (c) => {
             this.connections.delete(c);
-            if (c.key !== undefined) this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
+            if (c.key !== undefined)
+              this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
           },
         },
         { key, remoteAddress: req.socket.remoteAddress },
@@ -98,7 +100,10 @@ export class UplinkHub {
     const deadline = performance.now() - 2 * this.deps.options.pingIntervalMs;
     for (const connection of this.connections) {
       if (connection.lastSeenAt < deadline) {
-        this.deps.log.info({ uplink: connection.providerId }, 'uplink silent for two ping intervals; dropping');
+        this.deps.log.info(
+          { uplink: connection.providerId },
+          'uplink silent for two ping intervals; dropping',
+        );
         connection.terminate();
       } else {
         connection.ping();
@@ -112,13 +117,20 @@ export class UplinkHub {
     clearInterval(this.heartbeat);
     this.server.off('upgrade', this.onUpgrade);
     for (const connection of [...this.connections]) {
-      connection.close(CLOSE_CODES.GOING_AWAY, closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down'));
+      connection.close(
+        CLOSE_CODES.GOING_AWAY,
+        closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down'),
+      );
     }
     this.wss.close();
   }
 }
 
-function rejectUpgrade(socket: Duplex, status: 401 | 404 | 503, code: 'SB_ERR_AUTH_BAD_KEY' | 'SB_ERR_HTTP_NOT_FOUND' | 'SB_ERR_SERVER_CLOSING'): void {
+function rejectUpgrade(
+  socket: Duplex,
+  status: 401 | 404 | 503,
+  code: 'SB_ERR_AUTH_BAD_KEY' | 'SB_ERR_HTTP_NOT_FOUND' | 'SB_ERR_SERVER_CLOSING',
+): void {
   const error = new SwitchboardError(code);
   const body = JSON.stringify({ code, message: error.message });
   const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status];

@@ -81,7 +81,8 @@ export class KeyStore {
   }
 
   create(name: string, kind: KeyKind): CreatedKey {
-    if (name.trim() === '') throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'A key needs a name');
+    if (name.trim() === '')
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'A key needs a name');
     const key = KEY_PREFIX[kind] + randomBytes(32).toString('base64url');
     const id = randomUUID();
     const createdAt = Date.now();

@@ -1,6 +1,7 @@
 import { Packr, addExtension } from 'msgpackr';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { Media } from '../values/media.ts';
+import { packMedia, unpackMedia } from './media-ext.ts';
 
 /** MessagePack extension type carrying a Media value: payload is msgpack `[contentType, name|nil, bin]`. */
 export const MEDIA_EXT_TYPE = 1;
@@ -8,21 +9,8 @@ export const MEDIA_EXT_TYPE = 1;
 addExtension({
   Class: Media,
   type: MEDIA_EXT_TYPE,
-  write(media: Media): unknown[] {
-    return [media.contentType, media.name ?? null, media.bytes];
-  },
-  read(data: unknown): Media {
-    if (
-      !Array.isArray(data) ||
-      typeof data[0] !== 'string' ||
-      data[0].length === 0 ||
-      (data[1] !== null && typeof data[1] !== 'string') ||
-      !(data[2] instanceof Uint8Array)
-    ) {
-      throw new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'Malformed Media extension value');
-    }
-    return new Media(data[0], data[2], data[1] ?? undefined);
-  },
+  pack: packMedia,
+  unpack: unpackMedia,
 });
 
 /**

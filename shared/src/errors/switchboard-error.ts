@@ -102,7 +102,7 @@ export function handlerErrorToWire(error: unknown, includeStack = true): WireErr
 
 function safeString(value: unknown): string {
   try {
-    return typeof value === 'string' ? value : JSON.stringify(value) ?? String(value);
+    return typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
   } catch {
     return String(value);
   }

@@ -106,7 +106,14 @@ function callFrame(raw: Obj, type: 'call') {
     name: functionName(raw, 'name'),
     args: args as unknown[],
     ...optional(raw, 'timeoutMs', positiveInt),
-  } as { type: 'call'; id: number; name: string; args: unknown[]; timeoutMs?: number; caller?: CallerInfo };
+  } as {
+    type: 'call';
+    id: number;
+    name: string;
+    args: unknown[];
+    timeoutMs?: number;
+    caller?: CallerInfo;
+  };
 }
 
 function errorFrame(raw: Obj, type: 'error') {
@@ -124,7 +131,8 @@ function errorFrame(raw: Obj, type: 'error') {
 
 function registrations(raw: Obj): FunctionRegistration[] {
   const list = raw.functions;
-  if (!Array.isArray(list) || list.length === 0) throw bad('register.functions must be a non-empty array');
+  if (!Array.isArray(list) || list.length === 0)
+    throw bad('register.functions must be a non-empty array');
   return list.map((item: unknown) => {
     if (!isPlainObject(item)) throw bad('each registration must be a map');
     return { name: functionName(item, 'name') };
@@ -209,7 +217,8 @@ function functionName(raw: Obj, key: string): string {
 
 function keyKind(raw: Obj, key: string): KeyKind {
   const value = raw[key];
-  if (!(KEY_KINDS as readonly unknown[]).includes(value)) throw bad(`${key} must be server or client`);
+  if (!(KEY_KINDS as readonly unknown[]).includes(value))
+    throw bad(`${key} must be server or client`);
   return value as KeyKind;
 }
 

@@ -111,13 +111,7 @@ export interface WelcomeFrame {
 }
 
 export type UplinkToServerFrame =
-  | HelloFrame
-  | RegisterFrame
-  | UnregisterFrame
-  | CallFrame
-  | CancelFrame
-  | ResultFrame
-  | ErrorFrame;
+  HelloFrame | RegisterFrame | UnregisterFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
 
 export type ServerToUplinkFrame = WelcomeFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
 
@@ -144,5 +138,10 @@ export function closeReason(code: string, message: string): string {
   const full = `${code}: ${message}`;
   const bytes = Buffer.from(full, 'utf8');
   if (bytes.byteLength <= 123) return full;
-  return bytes.subarray(0, 120).toString('utf8').replace(/\uFFFD$/, '') + '...';
+  return (
+    bytes
+      .subarray(0, 120)
+      .toString('utf8')
+      .replace(/\uFFFD$/, '') + '...'
+  );
 }
