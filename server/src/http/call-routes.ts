@@ -9,9 +9,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { parseBearer } from '../auth/bearer.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { ResolvedOptions } from '../options.ts';
-import type { KeyStore } from '../store/key-store.ts';
+import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The key an HTTP RPC request authenticated with. */
+    switchboardKey?: KeyRecord;
+  }
+}
 
 export const MSGPACK_TYPE = 'application/msgpack';
 /** Request header carrying a per-call deadline in milliseconds. */
@@ -29,6 +36,29 @@ export function callRoutes(deps: {
 }) {
   const { options, keys, dispatcher } = deps;
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    // Only JSON and MessagePack bodies; our JSON parser reads an empty body as "no arguments".
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser(
+      'application/json',
+      { parseAs: 'string' },
+      (_req, body: string, done) => {
+        if (body.trim() === '') {
+          done(null, undefined);
+          return;
+        }
+        try {
+          done(null, JSON.parse(body));
+        } catch (error) {
+          done(
+            new SwitchboardError(
+              'SB_ERR_HTTP_BAD_BODY',
+              `Invalid JSON: ${toSwitchboardError(error).message}`,
+            ),
+            undefined,
+          );
+        }
+      },
+    );
     app.addContentTypeParser(MSGPACK_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
       try {
         done(null, decodeValue(body));
@@ -45,13 +75,27 @@ export function callRoutes(deps: {
 
     app.post<{ Params: { name: string } }>(
       '/_/call/:name',
-      { bodyLimit: options.maxBodyBytes },
+      {
+        bodyLimit: options.maxBodyBytes,
+        // Authenticate before the body is read: no parsing work for strangers.
+        onRequest: (request, _reply, done) => {
+          const header = request.headers.authorization;
+          if (header === undefined) {
+            done(new SwitchboardError('SB_ERR_AUTH_MISSING_KEY'));
+            return;
+          }
+          const secret = parseBearer(header);
+          const key = secret === undefined ? undefined : keys.verify(secret);
+          if (key === undefined) {
+            done(new SwitchboardError('SB_ERR_AUTH_BAD_KEY'));
+            return;
+          }
+          request.switchboardKey = key;
+          done();
+        },
+      },
       async (request, reply) => {
-        const header = request.headers.authorization;
-        if (header === undefined) throw new SwitchboardError('SB_ERR_AUTH_MISSING_KEY');
-        const secret = parseBearer(header);
-        const key = secret === undefined ? undefined : keys.verify(secret);
-        if (key === undefined) throw new SwitchboardError('SB_ERR_AUTH_BAD_KEY');
+        const key = request.switchboardKey!;
 
         const { name } = request.params;
         if (!isFunctionName(name)) {

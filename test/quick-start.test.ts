@@ -1,0 +1,45 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { spawnScript } from './helpers/child.ts';
+import { makeDataDir } from './helpers/server.ts';
+
+test('quick start: the CLI prints a key and snippet, the hello example serves add, curl-style POST gets 5', async (t) => {
+  const dataDir = await makeDataDir(t);
+  const server = spawnScript(t, 'server/src/cli/main.ts', {}, [
+    'start',
+    '--port',
+    '0',
+    '--data-dir',
+    dataDir,
+  ]);
+  const listening = await server.waitFor(/^Switchboard listening on /);
+  const url = listening.replace('Switchboard listening on ', '').trim();
+  const keyLine = await server.waitFor(/^\s+SWITCHBOARD_KEY=/);
+  const key = keyLine.trim().replace('SWITCHBOARD_KEY=', '');
+  await server.waitFor(/npx tsx examples\/hello-uplink\.ts/);
+
+  const uplink = spawnScript(t, 'examples/hello-uplink.ts', {
+    SWITCHBOARD_URL: url,
+    SWITCHBOARD_KEY: key,
+  });
+  await uplink.waitFor(/ready: add, greet/);
+
+  const response = await fetch(`${url}/_/call/add`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: '[2,3]',
+  });
+  assert.equal(await response.json(), 5);
+  const greet = await fetch(`${url}/_/call/greet`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: '["Ada"]',
+  });
+  assert.match((await greet.json()) as string, /^Hello, Ada! \(called by http with key default\)$/);
+
+  server.process.kill('SIGTERM');
+  assert.equal((await server.exited).code, 0);
+  await uplink.waitFor(/^\[hello-uplink\] reconnecting$/);
+  uplink.process.kill('SIGTERM');
+  assert.equal((await uplink.exited).code, 0);
+});
