@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { test } from 'node:test';
 import { spawnScript } from './helpers/child.ts';
 import { makeDataDir } from './helpers/server.ts';
+
+/** The CLI entry `npm start` runs; the quick start below drives the same file. */
+const CLI = 'server/src/cli/main.ts';
 
 test('quick start: the CLI prints a key and snippet, the hello example serves add, curl-style POST gets 5', async (t) => {
   const dataDir = await makeDataDir(t);
@@ -42,4 +46,11 @@ test('quick start: the CLI prints a key and snippet, the hello example serves ad
   await uplink.waitFor(/^\[hello-uplink\] reconnecting$/);
   uplink.process.kill('SIGTERM');
   assert.equal((await uplink.exited).code, 0);
+});
+
+test('npm start runs the same CLI entry the quick-start test drives', async () => {
+  const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+    scripts: Record<string, string>;
+  };
+  assert.equal(pkg.scripts.start, `tsx ${CLI} start`);
 });

@@ -67,7 +67,9 @@ class InboundCall implements CallSink {
   }
 
   reject(error: SwitchboardError): void {
-    this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: error.toWire() });
+    // Only a function's own stack travels to callers, never the server's internals.
+    const wire = error.toWire(error.remoteStack !== undefined);
+    this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: wire });
   }
 }
 
