@@ -1,6 +1,6 @@
 import type { Server } from 'node:http';
 import type Database from 'better-sqlite3';
-import { SwitchboardError, isFunctionName, type CallerInfo } from '@switchboard/shared';
+import { assertCallable, type CallerInfo } from '@switchboard/shared';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { callRoutes } from './http/call-routes.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
@@ -69,14 +69,7 @@ export class SwitchboardCore {
    * name. Returns a function that unregisters it.
    */
   callable(name: string, fn: AppFunction): () => void {
-    if (!isFunctionName(name)) {
-      throw new SwitchboardError(
-        'SB_ERR_NAME_INVALID',
-        `Invalid function name ${JSON.stringify(name)}`,
-      );
-    }
-    if (typeof fn !== 'function')
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    assertCallable(name, fn);
     this.app.set(name, fn);
     this.registry.add(name, this.app);
     return () => {

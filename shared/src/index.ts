@@ -18,6 +18,7 @@ export {
   decodeUplinkMessage,
   decodeServerMessage,
   isFunctionName,
+  assertCallable,
   MAX_CALL_ID,
 } from './protocol/decode-frames.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
   PendingCalls,
+  assertCallable,
   SwitchboardError,
   isFunctionName,
   type KeyKind,
@@ -99,14 +100,7 @@ export class Uplink {
    * function that withdraws it. Refused at once for a client key; `synced()` reports refusals.
    */
   callable(name: string, fn: UplinkFunction): () => void {
-    if (!isFunctionName(name)) {
-      throw new SwitchboardError(
-        'SB_ERR_NAME_INVALID',
-        `Invalid function name ${JSON.stringify(name)}`,
-      );
-    }
-    if (typeof fn !== 'function')
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+    assertCallable(name, fn);
     if (this.welcome?.keyKind === 'client') {
       throw new SwitchboardError(
         'SB_ERR_PERMISSION_DENIED',

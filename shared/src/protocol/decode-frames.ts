@@ -3,6 +3,9 @@ import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts
 import {
   KEY_KINDS,
   type CallerInfo,
+  type CancelFrame,
+  type ErrorFrame,
+  type ResultFrame,
   type FunctionRegistration,
   type KeyKind,
   type Limits,
@@ -58,14 +61,8 @@ function toUplinkFrame(raw: Obj): UplinkToServerFrame {
       return { type, id: callId(raw), names: nameList(raw, 'names') };
     case 'call':
       return callFrame(raw, type);
-    case 'cancel':
-      return { type, id: callId(raw) };
-    case 'result':
-      return { type, id: callId(raw), value: raw.value };
-    case 'error':
-      return errorFrame(raw, type);
     default:
-      throw bad(`unknown frame type ${describe(type)}`);
+      return answerFrame(raw);
   }
 }
 
@@ -86,6 +83,15 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
       return frame;
     }
+    default:
+      return answerFrame(raw);
+  }
+}
+
+/** Frames both directions share: cancel, result, error. */
+function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame {
+  const type = raw.type;
+  switch (type) {
     case 'cancel':
       return { type, id: callId(raw) };
     case 'result':
@@ -174,6 +180,19 @@ function caller(value: unknown): CallerInfo {
 /** Whether `value` is acceptable as a function name (also used by the registries). */
 export function isFunctionName(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(value);
+}
+
+/** Checks the arguments of a `callable(name, fn)`, on the server and in uplinks alike. */
+export function assertCallable(name: unknown, fn: unknown): asserts name is string {
+  if (!isFunctionName(name)) {
+    throw new SwitchboardError(
+      'SB_ERR_NAME_INVALID',
+      `Invalid function name ${JSON.stringify(name)}`,
+    );
+  }
+  if (typeof fn !== 'function') {
+    throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
