@@ -1,8 +1,18 @@
 import type { Server } from 'node:http';
 import type Database from 'better-sqlite3';
-import { assertCallable, type CallerInfo } from '@switchboard/shared';
+import {
+  SwitchboardError,
+  assertCallable,
+  endpointMethods,
+  endpointShape,
+  type CallerInfo,
+  type EndpointHandler,
+  type HttpMethod,
+} from '@switchboard/shared';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { apiRoutes } from './http/api-routes.ts';
 import { callRoutes } from './http/call-routes.ts';
+import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
 import { Registry } from './hub/registry.ts';
@@ -13,6 +23,12 @@ import { KeyStore } from './store/key-store.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 
+/** Options of an HTTP endpoint. */
+export interface EndpointOptions {
+  /** Methods served; HEAD (for GET) and OPTIONS are answered automatically. @default ['GET', 'POST'] */
+  methods?: HttpMethod[];
+}
+
 /**
  * Everything one Switchboard instance owns (store, registry, dispatcher, hub), attached to a
  * Fastify instance's HTTP server. Shared by `createSwitchboard()` and the Fastify plugin.
@@ -21,6 +37,7 @@ export class SwitchboardCore {
   readonly db: Database.Database;
   readonly keys: KeyStore;
   readonly registry = new Registry();
+  readonly endpoints = new EndpointTable();
   readonly dispatcher: Dispatcher;
   readonly hub: UplinkHub;
   /** The server key created on first start, if this start created one (shown once). */
@@ -43,6 +60,7 @@ export class SwitchboardCore {
       options,
       keys: this.keys,
       registry: this.registry,
+      endpoints: this.endpoints,
       dispatcher: this.dispatcher,
       log,
     });
@@ -50,9 +68,9 @@ export class SwitchboardCore {
 
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
   async routes(app: FastifyInstance): Promise<void> {
-    await app.register(
-      callRoutes({ options: this.options, keys: this.keys, dispatcher: this.dispatcher }),
-    );
+    const { options, keys, endpoints, dispatcher } = this;
+    await app.register(callRoutes({ options, keys, dispatcher }));
+    await app.register(apiRoutes({ options, endpoints, dispatcher }));
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */
@@ -75,6 +93,26 @@ export class SwitchboardCore {
     return () => {
       this.app.delete(name);
       this.registry.remove(name, this.app);
+    };
+  }
+
+  /**
+   * Serves HTTP requests to `/_/api<path>` from this process, with the same semantics as an
+   * uplink's endpoint (it balances with uplinks serving the same path). Returns a function that
+   * withdraws it.
+   */
+  httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
+    endpointShape(path);
+    const methods = endpointMethods(options.methods);
+    if (typeof handler !== 'function') {
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
+    }
+    this.endpoints.check(path);
+    this.app.setEndpoint(path, handler);
+    this.endpoints.add(path, methods, this.app);
+    return () => {
+      this.endpoints.remove(path, methods, this.app);
+      this.app.deleteEndpoint(path);
     };
   }
 

@@ -1,5 +1,5 @@
 export { createSwitchboard, switchboardPlugin, type Switchboard } from './switchboard.ts';
-export type { SwitchboardCore } from './core.ts';
+export type { SwitchboardCore, EndpointOptions } from './core.ts';
 export {
   resolveOptions,
   DEFAULT_HOST,
@@ -19,7 +19,13 @@ export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
 export {
   SwitchboardError,
   Media,
+  HttpResponse,
+  HttpRequest,
   getCallContext,
+  getRequest,
+  getApiOrigin,
+  getAppOrigin,
+  type EndpointHandler,
   type CallContext,
   type CallerInfo,
   type ErrorCode,

@@ -50,6 +50,12 @@ export interface SwitchboardOptions {
   maxCallTimeoutMs?: number;
   /** @default 20971520 (20 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Origin the server is reached at from outside (`https://api.example.com`), when behind a
+   * proxy; handlers see it through getAppOrigin()/getApiOrigin(). Env SWITCHBOARD_PUBLIC_ORIGIN.
+   * @default the origin of each request (its Host header)
+   */
+  publicOrigin?: string;
   /** Include stacks of handler errors in HTTP error bodies. @default false */
   debug?: boolean;
   /** Fastify logger option (true, false or a pino options object). @default false */
@@ -57,8 +63,9 @@ export interface SwitchboardOptions {
 }
 
 export type ResolvedOptions = Readonly<
-  Required<Omit<SwitchboardOptions, 'keys' | 'logger'>> & {
+  Required<Omit<SwitchboardOptions, 'keys' | 'logger' | 'publicOrigin'>> & {
     keys: readonly ProvisionedKey[];
+    publicOrigin: string | undefined;
     logger: boolean | Record<string, unknown>;
   }
 >;
@@ -80,6 +87,7 @@ export function resolveOptions(
     callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     maxCallTimeoutMs: options.maxCallTimeoutMs ?? DEFAULT_MAX_CALL_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    publicOrigin: publicOrigin(options.publicOrigin ?? env.SWITCHBOARD_PUBLIC_ORIGIN),
     debug: options.debug ?? false,
     logger: options.logger ?? false,
   };
@@ -111,6 +119,21 @@ export function resolveOptions(
     }
   }
   return Object.freeze(resolved);
+}
+
+function publicOrigin(value: string | undefined): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw invalid(
+      `publicOrigin must be a URL like https://api.example.com, got ${JSON.stringify(value)}`,
+    );
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalid('publicOrigin must be http or https');
+  return url.origin;
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { SwitchboardError } from '@switchboard/shared';
-import { SwitchboardCore } from './core.ts';
+import { SwitchboardError, type EndpointHandler } from '@switchboard/shared';
+import { SwitchboardCore, type EndpointOptions } from './core.ts';
 import { sendError } from './http/error-reply.ts';
 import { resolveOptions, type SwitchboardOptions } from './options.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
@@ -23,6 +23,8 @@ export interface Switchboard {
   callWithOptions(name: string, args: unknown[], options?: CallOptions): Promise<unknown>;
   /** Registers an in-process function; returns a function that unregisters it. */
   callable(name: string, fn: AppFunction): () => void;
+  /** Serves `/_/api<path>` from this process; returns a function that withdraws it. */
+  httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void;
   /** Closes uplinks (they reconnect elsewhere), fails calls in flight, closes the store. */
   close(): Promise<void>;
 }
@@ -66,6 +68,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     call: (name, ...args) => core.call(name, ...args),
     callWithOptions: (name, args, callOptions) => core.callWithOptions(name, args, callOptions),
     callable: (name, fn) => core.callable(name, fn),
+    httpEndpoint: (path, endpointOptions, handler) =>
+      core.httpEndpoint(path, endpointOptions, handler),
     close: () => app.close(),
   };
 }

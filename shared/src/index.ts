@@ -22,5 +22,22 @@ export {
   MAX_CALL_ID,
 } from './protocol/decode-frames.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
-export { getCallContext, runWithCallContext, type CallContext } from './calls/call-context.ts';
+export {
+  getCallContext,
+  getRequest,
+  getApiOrigin,
+  getAppOrigin,
+  runWithCallContext,
+  type CallContext,
+} from './calls/call-context.ts';
+export { HttpRequest } from './http/http-request.ts';
+export {
+  HttpResponse,
+  toWireResponse,
+  jsonReplacer,
+  type HeaderValues,
+} from './http/http-response.ts';
+export type { FormValues } from './http/form-data.ts';
+export { endpointShape, endpointMethods } from './protocol/endpoint-path.ts';
 export { FrameBatcher } from './transport/frame-batcher.ts';
+export { invoke, serveHttp, type EndpointHandler } from './calls/invoke.ts';

@@ -1,9 +1,11 @@
 import {
   SwitchboardError,
   handlerErrorToWire,
-  runWithCallContext,
+  invoke,
+  serveHttp,
   type CallFrame,
-  type CallContext,
+  type EndpointHandler,
+  type RequestFrame,
   type WireError,
 } from '@switchboard/shared';
 
@@ -21,7 +23,7 @@ class IncomingCall {
   cancelled = false;
 
   constructor(
-    readonly frame: CallFrame,
+    readonly frame: CallFrame | RequestFrame,
     readonly receivedAt: number,
   ) {}
 }
@@ -37,6 +39,7 @@ export class IncomingCalls {
 
   constructor(
     private readonly functions: ReadonlyMap<string, UplinkFunction>,
+    private readonly endpoints: ReadonlyMap<string, EndpointHandler>,
     private readonly answer: Answer,
     private readonly maxConcurrent: number,
   ) {}
@@ -45,7 +48,7 @@ export class IncomingCalls {
     return this.calls.size;
   }
 
-  accept(frame: CallFrame): void {
+  accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame, Date.now());
     this.calls.set(frame.id, call);
@@ -71,31 +74,30 @@ export class IncomingCalls {
   private run(call: IncomingCall): void {
     this.running++;
     const { frame } = call;
-    const fn = this.functions.get(frame.name);
+    const name = frame.type === 'call' ? frame.name : frame.endpoint;
+    const fn = frame.type === 'call' ? this.functions.get(name) : this.endpoints.get(name);
     if (fn === undefined) {
       this.finish(
         call,
         false,
-        new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', `This uplink does not serve ${frame.name}`),
+        new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', `This uplink does not serve ${name}`),
       );
       return;
     }
-    const context: CallContext = {
-      name: frame.name,
+    const context = {
+      name,
       signal: call.controller.signal,
-      caller: frame.caller ?? { kind: 'app' },
+      caller: frame.caller ?? { kind: 'app' as const },
       deadline: frame.timeoutMs === undefined ? undefined : call.receivedAt + frame.timeoutMs,
     };
-    runWithCallContext(context, () => {
-      try {
-        Promise.resolve(fn(...(frame.args as never[]))).then(
-          (value) => this.finish(call, true, value),
-          (error: unknown) => this.finish(call, false, error),
-        );
-      } catch (error) {
-        this.finish(call, false, error);
-      }
-    });
+    const outcome =
+      frame.type === 'call'
+        ? invoke(context, fn as UplinkFunction, frame.args)
+        : serveHttp(context, fn as EndpointHandler, frame.request);
+    outcome.then(
+      (value) => this.finish(call, true, value),
+      (error: unknown) => this.finish(call, false, error),
+    );
   }
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */

@@ -2,6 +2,11 @@ import { performance } from 'node:perf_hooks';
 import {
   PendingCalls,
   assertCallable,
+  endpointMethods,
+  endpointShape,
+  type EndpointHandler,
+  type EndpointRegistration,
+  type HttpMethod,
   SwitchboardError,
   isFunctionName,
   type KeyKind,
@@ -42,6 +47,8 @@ class Outgoing implements PendingEntry {
 export class Uplink {
   private readonly events = new Emitter<UplinkEvents>();
   private readonly functions = new Map<string, UplinkFunction>();
+  private readonly endpointHandlers = new Map<string, EndpointHandler>();
+  private readonly endpointMethods = new Map<string, HttpMethod[]>();
   private readonly incoming: IncomingCalls;
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
@@ -57,6 +64,7 @@ export class Uplink {
   constructor(private readonly options: ResolvedConnectOptions) {
     this.incoming = new IncomingCalls(
       this.functions,
+      this.endpointHandlers,
       {
         result: (id, value) => this.answer({ type: 'result', id, value }),
         error: (id, error) => this.answer({ type: 'error', id, error }),
@@ -101,26 +109,42 @@ export class Uplink {
    */
   callable(name: string, fn: UplinkFunction): () => void {
     assertCallable(name, fn);
-    if (this.welcome?.keyKind === 'client') {
-      throw new SwitchboardError(
-        'SB_ERR_PERMISSION_DENIED',
-        'A client key may call functions but not register them',
-      );
-    }
+    this.refuseClientKey();
     const isNew = !this.functions.has(name);
     this.functions.set(name, fn);
-    if (isNew && this.welcome !== undefined) this.register([name]);
+    if (isNew && this.welcome !== undefined) this.register([name], []);
     return () => {
       if (this.functions.get(name) !== fn) return;
       this.functions.delete(name);
-      if (this.welcome !== undefined) {
-        this.track(
-          this.request(
-            (id) => ({ type: 'unregister', id, names: [name] }),
-            this.options.callTimeoutMs,
-          ),
-        );
-      }
+      this.unregister([name], []);
+    };
+  }
+
+  /**
+   * Serves HTTP requests to `/_/api<path>` (`/users/:id`, several `:params` allowed) with
+   * `handler(request)`; what it returns becomes the response (see HttpResponse). Returns a
+   * function that withdraws it. A conflicting path is refused: `synced()` rejects with
+   * SB_ERR_ENDPOINT_CONFLICT.
+   */
+  httpEndpoint(
+    path: string,
+    options: { methods?: HttpMethod[] },
+    handler: EndpointHandler,
+  ): () => void {
+    endpointShape(path);
+    const methods = endpointMethods(options.methods);
+    if (typeof handler !== 'function') {
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
+    }
+    this.refuseClientKey();
+    this.endpointHandlers.set(path, handler);
+    this.endpointMethods.set(path, methods);
+    if (this.welcome !== undefined) this.register([], [{ path, methods }]);
+    return () => {
+      if (this.endpointHandlers.get(path) !== handler) return;
+      this.endpointHandlers.delete(path);
+      this.endpointMethods.delete(path);
+      this.unregister([], [path]);
     };
   }
 
@@ -187,7 +211,7 @@ export class Uplink {
   private welcomed(frame: WelcomeFrame): void {
     this.welcome = frame;
     this.attempt = 0;
-    if (this.functions.size > 0) {
+    if (this.functions.size + this.endpointHandlers.size > 0) {
       if (frame.keyKind === 'client') {
         this.events.emit(
           'error',
@@ -197,7 +221,10 @@ export class Uplink {
           ),
         );
       } else {
-        this.register([...this.functions.keys()]);
+        this.register(
+          [...this.functions.keys()],
+          [...this.endpointMethods].map(([path, methods]) => ({ path, methods })),
+        );
       }
     }
     for (const [id, call] of this.outgoing.snapshot()) if (!call.sent) this.transmit(id, call);
@@ -212,6 +239,7 @@ export class Uplink {
   private received(frame: ServerToUplinkFrame): void {
     switch (frame.type) {
       case 'call':
+      case 'request':
         this.incoming.accept(frame);
         return;
       case 'cancel':
@@ -260,13 +288,30 @@ export class Uplink {
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
   }
 
-  private register(names: string[]): void {
+  private register(names: string[], endpoints: EndpointRegistration[]): void {
+    const functions = names.map((name) => ({ name }));
     this.track(
       this.request(
-        (id) => ({ type: 'register', id, functions: names.map((name) => ({ name })) }),
+        (id) => ({ type: 'register', id, functions, endpoints }),
         this.options.callTimeoutMs,
       ),
     );
+  }
+
+  private unregister(names: string[], paths: string[]): void {
+    if (this.welcome === undefined) return; // the next welcome registers only what is left
+    this.track(
+      this.request((id) => ({ type: 'unregister', id, names, paths }), this.options.callTimeoutMs),
+    );
+  }
+
+  private refuseClientKey(): void {
+    if (this.welcome?.keyKind === 'client') {
+      throw new SwitchboardError(
+        'SB_ERR_PERMISSION_DENIED',
+        'A client key may call functions but not register them or endpoints',
+      );
+    }
   }
 
   private track(request: { promise: Promise<unknown> }): void {

@@ -1,5 +1,11 @@
 import { SwitchboardError, type CallerInfo } from '@switchboard/shared';
-import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
+import {
+  NOOP_HANDLE,
+  type CallHandle,
+  type CallRequest,
+  type CallSink,
+  type Provider,
+} from './provider.ts';
 import type { Registry } from './registry.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
@@ -43,36 +49,48 @@ export class Dispatcher {
     caller: CallerInfo,
     options: CallOptions = {},
   ): Promise<unknown> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(cancelled());
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) {
       return Promise.reject(
         new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be a positive number'),
       );
     }
-    return new Promise((resolve, reject) => {
-      let onAbort: (() => void) | undefined;
-      const sink: CallSink = {
-        resolve(value) {
-          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        reject(error) {
-          if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-          reject(error);
-        },
-      };
-      const request = { name, args, timeoutMs: this.timeoutFor(options.timeoutMs), caller };
-      const handle = this.dispatch(request, sink);
-      if (signal !== undefined) {
-        onAbort = () => {
-          handle.cancel();
-          reject(cancelled());
-        };
-        signal.addEventListener('abort', onAbort, { once: true });
-      }
-    });
+    const request = { name, args, timeoutMs: this.timeoutFor(options.timeoutMs), caller };
+    return settleAsPromise((sink) => this.dispatch(request, sink), options.signal);
   }
+
+  /** Promise form of a call to a provider already chosen (the HTTP door picks endpoint providers). */
+  callProvider(provider: Provider, request: CallRequest, signal?: AbortSignal): Promise<unknown> {
+    return settleAsPromise((sink) => provider.start(request, sink), signal);
+  }
+}
+
+/** Starts a call with a sink that settles a promise; aborting `signal` cancels the call. */
+function settleAsPromise(
+  start: (sink: CallSink) => CallHandle,
+  signal: AbortSignal | undefined,
+): Promise<unknown> {
+  if (signal?.aborted) return Promise.reject(cancelled());
+  return new Promise((resolve, reject) => {
+    let onAbort: (() => void) | undefined;
+    const sink: CallSink = {
+      resolve(value) {
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      reject(error) {
+        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    };
+    const handle = start(sink);
+    if (signal !== undefined) {
+      onAbort = () => {
+        handle.cancel();
+        reject(cancelled());
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    }
+  });
 }
 
 function cancelled(): SwitchboardError {

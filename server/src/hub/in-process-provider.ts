@@ -2,12 +2,19 @@ import { performance } from 'node:perf_hooks';
 import {
   PendingCalls,
   SwitchboardError,
-  runWithCallContext,
   handlerErrorToWire,
-  type CallContext,
+  invoke,
+  serveHttp,
+  type EndpointHandler,
   type PendingEntry,
 } from '@switchboard/shared';
-import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
+import {
+  NOOP_HANDLE,
+  type CallHandle,
+  type CallRequest,
+  type CallSink,
+  type Provider,
+} from './provider.ts';
 
 /** A function registered by app code inside the server process. */
 export type AppFunction = (...args: never[]) => unknown;
@@ -37,6 +44,7 @@ class InProcessCall implements PendingEntry, CallHandle {
 export class InProcessProvider implements Provider {
   readonly providerId = 'app';
   private readonly functions = new Map<string, AppFunction>();
+  private readonly endpoints = new Map<string, EndpointHandler>();
   private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
     const error = new SwitchboardError(
       'SB_ERR_CALL_TIMEOUT',
@@ -58,35 +66,39 @@ export class InProcessProvider implements Provider {
     this.functions.delete(name);
   }
 
-  has(name: string): boolean {
-    return this.functions.has(name);
+  setEndpoint(pattern: string, handler: EndpointHandler): void {
+    this.endpoints.set(pattern, handler);
+  }
+
+  deleteEndpoint(pattern: string): void {
+    this.endpoints.delete(pattern);
   }
 
   start(request: CallRequest, sink: CallSink): CallHandle {
-    const fn = this.functions.get(request.name);
+    const { http } = request;
+    const fn =
+      http === undefined ? this.functions.get(request.name) : this.endpoints.get(request.name);
     if (fn === undefined) {
       sink.reject(new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION'));
-      return { cancel() {} };
+      return NOOP_HANDLE;
     }
     const id = this.pending.allocateId();
     const call = new InProcessCall(this, id, sink, performance.now() + request.timeoutMs);
     this.pending.add(id, call);
-    const context: CallContext = {
+    const context = {
       name: request.name,
       signal: call.controller.signal,
       caller: request.caller,
       deadline: Date.now() + request.timeoutMs,
     };
-    runWithCallContext(context, () => {
-      try {
-        Promise.resolve(fn(...(request.args as never[]))).then(
-          (value) => this.settle(id, undefined, value),
-          (error: unknown) => this.settle(id, asRemote(error)),
-        );
-      } catch (error) {
-        this.settle(id, asRemote(error));
-      }
-    });
+    const outcome =
+      http === undefined
+        ? invoke(context, fn as AppFunction, request.args)
+        : serveHttp(context, fn as EndpointHandler, http);
+    outcome.then(
+      (value) => this.settle(id, undefined, value),
+      (error: unknown) => this.settle(id, asRemote(error)),
+    );
     return call;
   }
 

@@ -9,19 +9,24 @@ export class Registry {
   private readonly functions = new Map<string, Provider[]>();
   private turn = 0;
 
-  add(name: string, provider: Provider): void {
+  /** Returns whether `provider` was newly added under `name`. */
+  add(name: string, provider: Provider): boolean {
     const providers = this.functions.get(name);
     if (providers === undefined) this.functions.set(name, [provider]);
-    else if (!providers.includes(provider)) providers.push(provider);
+    else if (providers.includes(provider)) return false;
+    else providers.push(provider);
+    return true;
   }
 
-  remove(name: string, provider: Provider): void {
+  /** Returns whether `provider` was registered under `name`. */
+  remove(name: string, provider: Provider): boolean {
     const providers = this.functions.get(name);
-    if (providers === undefined) return;
+    if (providers === undefined) return false;
     const index = providers.indexOf(provider);
-    if (index === -1) return;
+    if (index === -1) return false;
     providers.splice(index, 1);
     if (providers.length === 0) this.functions.delete(name);
+    return true;
   }
 
   pick(name: string): Provider | undefined {

@@ -12,8 +12,10 @@ import {
   encodeValue,
   toSwitchboardError,
   type CallFrame,
+  type RequestFrame,
   type CallerInfo,
   type ErrorCode,
+  type HttpMethod,
   type PendingEntry,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
@@ -24,6 +26,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
+import type { EndpointTable } from './endpoint-table.ts';
 import type { Registry } from './registry.ts';
 
 /** What a connection needs from the hub that owns it. */
@@ -31,6 +34,7 @@ export interface ConnectionDeps {
   readonly options: ResolvedOptions;
   readonly keys: KeyStore;
   readonly registry: Registry;
+  readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;
   onOpen(connection: UplinkConnection): void;
@@ -92,6 +96,7 @@ export class UplinkConnection implements Provider {
   private readonly outbound = new PendingCalls<OutboundCall>((id, call) => this.expired(id, call));
   private readonly inbound = new Map<number, InboundCall>();
   private readonly functions = new Set<string>();
+  private readonly endpoints = new Map<string, HttpMethod[]>();
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
 
@@ -133,6 +138,10 @@ export class UplinkConnection implements Provider {
     return [...this.functions];
   }
 
+  registeredEndpoints(): Array<{ path: string; methods: HttpMethod[] }> {
+    return [...this.endpoints].map(([path, methods]) => ({ path, methods }));
+  }
+
   // -------------------------------------------------------------------------------------------
   // Provider: calls to functions this uplink registered.
 
@@ -142,14 +151,11 @@ export class UplinkConnection implements Provider {
       return { cancel() {} };
     }
     const id = this.outbound.allocateId();
-    const frame: CallFrame = {
-      type: 'call',
-      id,
-      name: request.name,
-      args: request.args,
-      timeoutMs: request.timeoutMs,
-      caller: request.caller,
-    };
+    const { name: endpoint, http, timeoutMs, caller } = request;
+    const frame: CallFrame | RequestFrame =
+      http === undefined
+        ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
+        : { type: 'request', id, endpoint, request: http, timeoutMs, caller };
     try {
       this.batcher.push(encodeValue(frame));
     } catch (error) {
@@ -255,28 +261,18 @@ export class UplinkConnection implements Provider {
           'hello was already received',
         );
         return;
-      case 'register': {
-        if (this.key?.kind !== 'server') {
-          this.send({
-            type: 'error',
-            id: frame.id,
-            error: new SwitchboardError(
-              'SB_ERR_PERMISSION_DENIED',
-              'A client key may call functions but not register them',
-            ).toWire(false),
-          });
-          return;
-        }
-        for (const { name } of frame.functions) {
-          this.functions.add(name);
-          this.deps.registry.add(name, this);
-        }
-        this.send({ type: 'result', id: frame.id, value: { registered: frame.functions.length } });
+      case 'register':
+        this.register(frame);
         return;
-      }
       case 'unregister':
         for (const name of frame.names) {
           if (this.functions.delete(name)) this.deps.registry.remove(name, this);
+        }
+        for (const path of frame.paths) {
+          const methods = this.endpoints.get(path);
+          if (methods === undefined) continue;
+          this.endpoints.delete(path);
+          this.deps.endpoints.remove(path, methods, this);
         }
         this.send({ type: 'result', id: frame.id, value: null });
         return;
@@ -316,6 +312,42 @@ export class UplinkConnection implements Provider {
         throw new Error(`unhandled frame ${String(unreachable)}`);
       }
     }
+  }
+
+  /** All or nothing: a refused registration changes nothing. */
+  private register(frame: Extract<UplinkToServerFrame, { type: 'register' }>): void {
+    const refuse = (error: SwitchboardError) =>
+      this.send({ type: 'error', id: frame.id, error: error.toWire(false) });
+    if (this.key?.kind !== 'server') {
+      refuse(
+        new SwitchboardError(
+          'SB_ERR_PERMISSION_DENIED',
+          'A client key may call functions but not register them',
+        ),
+      );
+      return;
+    }
+    try {
+      for (const { path } of frame.endpoints) this.deps.endpoints.check(path);
+    } catch (error) {
+      refuse(toSwitchboardError(error));
+      return;
+    }
+    for (const { name } of frame.functions) {
+      this.functions.add(name);
+      this.deps.registry.add(name, this);
+    }
+    for (const { path, methods } of frame.endpoints) {
+      const previous = this.endpoints.get(path);
+      if (previous !== undefined) this.deps.endpoints.remove(path, previous, this);
+      this.endpoints.set(path, methods);
+      this.deps.endpoints.add(path, methods, this);
+    }
+    this.send({
+      type: 'result',
+      id: frame.id,
+      value: { registered: frame.functions.length + frame.endpoints.length },
+    });
   }
 
   private hello(frame: Extract<UplinkToServerFrame, { type: 'hello' }>): void {
@@ -423,6 +455,8 @@ export class UplinkConnection implements Provider {
     this.batcher.clear();
     for (const name of this.functions) this.deps.registry.remove(name, this);
     this.functions.clear();
+    for (const [path, methods] of this.endpoints) this.deps.endpoints.remove(path, methods, this);
+    this.endpoints.clear();
     this.outbound.dispose();
     for (const [, call] of this.outbound.drain()) {
       call.sink.reject(

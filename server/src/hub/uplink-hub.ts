@@ -3,13 +3,9 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
 import { CLOSE_CODES, SwitchboardError, UPLINK_PATH, closeReason } from '@switchboard/shared';
-import type { FastifyBaseLogger } from 'fastify';
-import type { ResolvedOptions } from '../options.ts';
-import type { KeyRecord, KeyStore } from '../store/key-store.ts';
+import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
-import type { Dispatcher } from './dispatcher.ts';
-import type { Registry } from './registry.ts';
-import { UplinkConnection } from './uplink-connection.ts';
+import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
 
 /**
  * Accepts uplink WebSockets on `/_/uplink` (ws in noServer mode on Fastify's HTTP server),
@@ -26,13 +22,7 @@ export class UplinkHub {
 
   constructor(
     private readonly server: Server,
-    private readonly deps: {
-      options: ResolvedOptions;
-      keys: KeyStore;
-      registry: Registry;
-      dispatcher: Dispatcher;
-      log: FastifyBaseLogger;
-    },
+    private readonly deps: Omit<ConnectionDeps, 'onOpen' | 'onClose'>,
   ) {
     this.wss = new WebSocketServer({
       noServer: true,

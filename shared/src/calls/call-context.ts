@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { HttpRequest } from '../http/http-request.ts';
 import type { CallerInfo } from '../protocol/frames.ts';
 
 /** What a running function knows about the call it is serving. */
@@ -12,6 +13,8 @@ export interface CallContext {
   readonly caller: CallerInfo;
   /** Wall-clock time (ms since epoch) after which the caller no longer waits; undefined: none. */
   readonly deadline: number | undefined;
+  /** The HTTP request, when the function is an endpoint handler. */
+  readonly request?: HttpRequest;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();
@@ -26,6 +29,28 @@ export function getCallContext(): CallContext {
     );
   }
   return context;
+}
+
+/** The HTTP request being served (anywhere below an endpoint handler). */
+export function getRequest(): HttpRequest {
+  const request = storage.getStore()?.request;
+  if (request === undefined) {
+    throw new SwitchboardError(
+      'SB_ERR_NO_CALL_CONTEXT',
+      'getRequest() was called outside an HTTP endpoint handler',
+    );
+  }
+  return request;
+}
+
+/** Base URL of the HTTP endpoints (`<origin>/_/api`), honouring a configured public origin. */
+export function getApiOrigin(): string {
+  return getRequest().apiOrigin;
+}
+
+/** Base URL of the app (the server's origin), honouring a configured public origin. */
+export function getAppOrigin(): string {
+  return getRequest().appOrigin;
 }
 
 /** Runs `fn` with `context` visible to getCallContext() in everything it awaits. */

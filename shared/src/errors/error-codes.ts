@@ -128,6 +128,31 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'Not found',
   },
+  SB_ERR_HTTP_METHOD_NOT_ALLOWED: {
+    status: 405,
+    retryable: false,
+    message: 'This endpoint does not accept that method',
+  },
+  SB_ERR_HTTP_NO_PROVIDER: {
+    status: 503,
+    retryable: true,
+    message: 'No uplink serving this endpoint is connected',
+  },
+  SB_ERR_HTTP_BAD_RESPONSE: {
+    status: 500,
+    retryable: false,
+    message: 'The handler returned a value that cannot be sent as an HTTP response',
+  },
+  SB_ERR_ENDPOINT_PATH_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid endpoint path or methods',
+  },
+  SB_ERR_ENDPOINT_CONFLICT: {
+    status: 409,
+    retryable: false,
+    message: 'The endpoint path conflicts with a different live registration',
+  },
   SB_ERR_NO_CALL_CONTEXT: {
     status: 500,
     retryable: false,

@@ -1,9 +1,12 @@
 import { decodeValues } from '../codec/msgpack-codec.ts';
 import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts';
+import { endpointMethods, endpointShape } from './endpoint-path.ts';
 import {
   KEY_KINDS,
   type CallerInfo,
   type CancelFrame,
+  type EndpointRegistration,
+  type WireHttpRequest,
   type ErrorFrame,
   type ResultFrame,
   type FunctionRegistration,
@@ -55,10 +58,25 @@ function toUplinkFrame(raw: Obj): UplinkToServerFrame {
         ...optional(raw, 'name', str),
         ...optional(raw, 'maxFrameBytes', uint),
       };
-    case 'register':
-      return { type, id: callId(raw), functions: registrations(raw) };
-    case 'unregister':
-      return { type, id: callId(raw), names: nameList(raw, 'names') };
+    case 'register': {
+      const functions = registrations(raw);
+      const endpoints = endpointRegistrations(raw);
+      if (functions.length + endpoints.length === 0)
+        throw bad('register names no function or endpoint');
+      return { type, id: callId(raw), functions, endpoints };
+    }
+    case 'unregister': {
+      const names = list(raw, 'names', (name) => {
+        if (!isFunctionName(name)) throw bad(`invalid function name ${describe(name)}`);
+        return name;
+      });
+      const paths = list(raw, 'paths', (path) => {
+        if (typeof path !== 'string') throw bad('paths must be strings');
+        return path;
+      });
+      if (names.length + paths.length === 0) throw bad('unregister names nothing');
+      return { type, id: callId(raw), names, paths };
+    }
     case 'call':
       return callFrame(raw, type);
     default:
@@ -83,6 +101,15 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
       return frame;
     }
+    case 'request':
+      return {
+        type,
+        id: callId(raw),
+        endpoint: str(raw, 'endpoint'),
+        request: httpRequest(raw.request),
+        ...optional(raw, 'timeoutMs', positiveInt),
+        ...(raw.caller === undefined ? {} : { caller: caller(raw.caller) }),
+      };
     default:
       return answerFrame(raw);
   }
@@ -136,22 +163,67 @@ function errorFrame(raw: Obj, type: 'error') {
 }
 
 function registrations(raw: Obj): FunctionRegistration[] {
-  const list = raw.functions;
-  if (!Array.isArray(list) || list.length === 0)
-    throw bad('register.functions must be a non-empty array');
-  return list.map((item: unknown) => {
-    if (!isPlainObject(item)) throw bad('each registration must be a map');
+  return list(raw, 'functions', (item) => {
+    if (!isPlainObject(item)) throw bad('each function registration must be a map');
     return { name: functionName(item, 'name') };
   });
 }
 
-function nameList(raw: Obj, key: string): string[] {
-  const list = raw[key];
-  if (!Array.isArray(list) || list.length === 0) throw bad(`${key} must be a non-empty array`);
-  return list.map((name: unknown) => {
-    if (!isFunctionName(name)) throw bad(`invalid function name ${describe(name)}`);
-    return name;
+function endpointRegistrations(raw: Obj): EndpointRegistration[] {
+  return list(raw, 'endpoints', (item) => {
+    if (!isPlainObject(item)) throw bad('each endpoint registration must be a map');
+    const path = str(item, 'path');
+    try {
+      endpointShape(path);
+      return { path, methods: endpointMethods(item.methods) };
+    } catch (error) {
+      throw bad(error instanceof Error ? error.message : String(error));
+    }
   });
+}
+
+/** An optional array field (absent → empty), each item checked by `read`. */
+function list<T>(raw: Obj, key: string, read: (item: unknown) => T): T[] {
+  const value = raw[key];
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw bad(`${key} must be an array`);
+  return value.map(read);
+}
+
+function httpRequest(value: unknown): WireHttpRequest {
+  if (!isPlainObject(value)) throw bad('request must be a map');
+  const params = stringMap(value.params, 'request.params');
+  const headers = value.headers;
+  if (!isPlainObject(headers)) throw bad('request.headers must be a map');
+  for (const header of Object.values(headers)) {
+    if (
+      typeof header !== 'string' &&
+      !(Array.isArray(header) && header.every((h) => typeof h === 'string'))
+    ) {
+      throw bad('request.headers values must be strings or string arrays');
+    }
+  }
+  const body = value.body;
+  if (body !== undefined && body !== null && !(body instanceof Uint8Array))
+    throw bad('request.body must be bytes');
+  return {
+    method: str(value, 'method'),
+    path: str(value, 'path'),
+    params,
+    query: str(value, 'query'),
+    headers: headers as Record<string, string | string[]>,
+    remoteAddress: str(value, 'remoteAddress'),
+    ...(body instanceof Uint8Array ? { body } : {}),
+    appOrigin: str(value, 'appOrigin'),
+    apiOrigin: str(value, 'apiOrigin'),
+  };
+}
+
+function stringMap(value: unknown, what: string): Record<string, string> {
+  if (!isPlainObject(value)) throw bad(`${what} must be a map`);
+  for (const item of Object.values(value))
+    if (typeof item !== 'string') throw bad(`${what} values must be strings`);
+  return value as Record<string, string>;
 }
 
 function limits(raw: Obj): Limits {

@@ -26,6 +26,42 @@ export interface FunctionRegistration {
   name: string;
 }
 
+/** HTTP methods an endpoint may declare; HEAD (for GET) and OPTIONS are answered by the door. */
+export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+
+export interface EndpointRegistration {
+  /** Path under /_/api, e.g. `/users/:id/history/:itemId`. */
+  path: string;
+  methods: HttpMethod[];
+}
+
+/** An HTTP request as the door forwards it; the uplink builds the rich request object from it. */
+export interface WireHttpRequest {
+  method: string;
+  /** Path below /_/api, still percent-encoded as received. */
+  path: string;
+  /** Path parameters, URL-decoded. */
+  params: Record<string, string>;
+  /** The raw query string without `?`. */
+  query: string;
+  /** Header names lower-case; repeated headers joined as Node joins them. */
+  headers: Record<string, string | string[]>;
+  remoteAddress: string;
+  /** The body bytes as received (absent when there was none). */
+  body?: Uint8Array;
+  /** Where the server is reached, honouring a configured public origin. */
+  appOrigin: string;
+  apiOrigin: string;
+}
+
+/** What a handler's value becomes on its way back to the door. */
+export interface WireHttpResponse {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body?: Uint8Array;
+}
+
 export interface Limits {
   /** Largest WebSocket message (one or more frames) the sender of this value accepts. */
   maxFrameBytes: number;
@@ -47,6 +83,17 @@ export interface CallFrame {
   /** Relative deadline; the receiver cancels the work when it passes. */
   timeoutMs?: number;
   /** Only on server → uplink calls. */
+  caller?: CallerInfo;
+}
+
+/** Server → uplink: serve an HTTP request with the endpoint registered under `path`. */
+export interface RequestFrame {
+  type: 'request';
+  id: number;
+  /** The endpoint's path pattern as registered. */
+  endpoint: string;
+  request: WireHttpRequest;
+  timeoutMs?: number;
   caller?: CallerInfo;
 }
 
@@ -89,6 +136,7 @@ export interface RegisterFrame {
   type: 'register';
   id: number;
   functions: FunctionRegistration[];
+  endpoints: EndpointRegistration[];
 }
 
 /** Withdraws functions; answered with `result`. */
@@ -96,6 +144,8 @@ export interface UnregisterFrame {
   type: 'unregister';
   id: number;
   names: string[];
+  /** Endpoint paths to withdraw. */
+  paths: string[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -113,7 +163,8 @@ export interface WelcomeFrame {
 export type UplinkToServerFrame =
   HelloFrame | RegisterFrame | UnregisterFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
 
-export type ServerToUplinkFrame = WelcomeFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
+export type ServerToUplinkFrame =
+  WelcomeFrame | CallFrame | RequestFrame | CancelFrame | ResultFrame | ErrorFrame;
 
 export type AnyFrame = UplinkToServerFrame | ServerToUplinkFrame;
 

@@ -1,0 +1,148 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { SwitchboardError, type WireHttpRequest, type WireHttpResponse } from '@switchboard/shared';
+import type { Dispatcher } from '../hub/dispatcher.ts';
+import type { EndpointTable } from '../hub/endpoint-table.ts';
+import type { ResolvedOptions } from '../options.ts';
+import { fromFastifyError, sendError } from './error-reply.ts';
+
+/** Where uplink endpoints are served. */
+export const API_PREFIX = '/_/api';
+/** Seconds a client should wait before retrying an endpoint whose providers are all gone. */
+const RETRY_AFTER_SECONDS = '5';
+
+/**
+ * The HTTP door for endpoints: `/_/api/<path>` for every method. Matching, method checks and
+ * OPTIONS happen here before any frame is sent; the raw body travels to the provider as bytes,
+ * and the provider's answer (status, headers, body bytes) is written back as is.
+ */
+export function apiRoutes(deps: {
+  options: ResolvedOptions;
+  endpoints: EndpointTable;
+  dispatcher: Dispatcher;
+}) {
+  const { options, endpoints, dispatcher } = deps;
+  return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    // Every body is forwarded untouched; parsing happens where the handler runs.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body: Buffer, next) =>
+      next(null, body),
+    );
+    app.setErrorHandler((error, _request, reply) =>
+      sendError(reply, fromFastifyError(error), options.debug),
+    );
+
+    app.route({
+      method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      url: `${API_PREFIX}/*`,
+      bodyLimit: options.maxBodyBytes,
+      exposeHeadRoute: false,
+      handler: async (request, reply) => {
+        const url = request.raw.url ?? '/';
+        const queryAt = url.indexOf('?');
+        const path = url.slice(API_PREFIX.length, queryAt === -1 ? undefined : queryAt) || '/';
+        const resolution = endpoints.resolve(request.method, path);
+        switch (resolution.kind) {
+          case 'not-found':
+            throw new SwitchboardError('SB_ERR_HTTP_NOT_FOUND', `No endpoint at ${path}`);
+          case 'no-provider':
+            void reply.header('retry-after', RETRY_AFTER_SECONDS);
+            throw new SwitchboardError(
+              'SB_ERR_HTTP_NO_PROVIDER',
+              `No uplink serving ${path} is connected`,
+            );
+          case 'method-not-allowed':
+            void reply.header('allow', resolution.allow.join(', '));
+            throw new SwitchboardError(
+              'SB_ERR_HTTP_METHOD_NOT_ALLOWED',
+              `${request.method} is not allowed here; allowed: ${resolution.allow.join(', ')}`,
+            );
+          case 'options':
+            // CORS preflight handling attaches here (auth issue).
+            return reply.code(204).header('allow', resolution.allow.join(', ')).send();
+          case 'ok':
+            break;
+          default: {
+            const unreachable: never = resolution;
+            throw new Error(`unhandled resolution ${String(unreachable)}`);
+          }
+        }
+        const controller = new AbortController();
+        reply.raw.on('close', () => {
+          if (!reply.raw.writableFinished) controller.abort();
+        });
+        const origins = originsOf(request, options.publicOrigin);
+        const http: WireHttpRequest = {
+          method: request.method,
+          path,
+          params: resolution.params,
+          query: queryAt === -1 ? '' : url.slice(queryAt + 1),
+          headers: request.headers as Record<string, string | string[]>,
+          remoteAddress: request.ip,
+          ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
+          ...origins,
+        };
+        const answer = await dispatcher.callProvider(
+          resolution.provider,
+          {
+            name: resolution.pattern,
+            args: [],
+            http,
+            timeoutMs: dispatcher.timeoutFor(undefined),
+            caller: { kind: 'http' },
+          },
+          controller.signal,
+        );
+        return sendResponse(request, reply, answer);
+      },
+    });
+    done();
+  };
+}
+
+function originsOf(request: FastifyRequest, publicOrigin: string | undefined) {
+  const appOrigin = publicOrigin ?? `${request.protocol}://${request.host}`;
+  return { appOrigin, apiOrigin: `${appOrigin}${API_PREFIX}` };
+}
+
+/** Writes the provider's answer, after checking it is one (a provider is not trusted blindly). */
+function sendResponse(request: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
+  const response = checkResponse(answer);
+  void reply.code(response.status);
+  try {
+    for (const [name, value] of Object.entries(response.headers)) void reply.header(name, value);
+  } catch (error) {
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_BAD_RESPONSE',
+      `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const body =
+    response.body === undefined
+      ? undefined
+      : Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
+  if (request.method === 'HEAD') {
+    if (body !== undefined) void reply.header('content-length', body.byteLength);
+    return reply.send();
+  }
+  return reply.send(body);
+}
+
+function checkResponse(value: unknown): WireHttpResponse {
+  const response = value as Partial<WireHttpResponse> | null;
+  if (
+    response === null ||
+    typeof response !== 'object' ||
+    !Number.isInteger(response.status) ||
+    (response.status ?? 0) < 200 ||
+    (response.status ?? 0) > 999 ||
+    typeof response.headers !== 'object' ||
+    response.headers === null ||
+    (response.body !== undefined && !(response.body instanceof Uint8Array))
+  ) {
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_BAD_RESPONSE',
+      'The provider answered with something that is not an HTTP response',
+    );
+  }
+  return response as WireHttpResponse;
+}

@@ -1,0 +1,39 @@
+import { HttpRequest } from '../http/http-request.ts';
+import { toWireResponse } from '../http/http-response.ts';
+import type { WireHttpRequest, WireHttpResponse } from '../protocol/frames.ts';
+import { runWithCallContext, type CallContext } from './call-context.ts';
+
+/** Runs a registered function inside its call context; a synchronous throw becomes a rejection. */
+export function invoke(
+  context: CallContext,
+  fn: (...args: never[]) => unknown,
+  args: unknown[],
+): Promise<unknown> {
+  return runWithCallContext(context, () => {
+    try {
+      return Promise.resolve(fn(...(args as never[])));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  });
+}
+
+/** A function serving HTTP requests. */
+export type EndpointHandler = (request: HttpRequest) => unknown;
+
+/**
+ * Serves one HTTP request where the handler lives (an uplink, or the server for app endpoints):
+ * builds the request object, runs the handler with `getRequest()` available, and maps its value
+ * to status, headers and body bytes.
+ */
+export async function serveHttp(
+  context: Omit<CallContext, 'request'>,
+  handler: EndpointHandler,
+  wire: WireHttpRequest,
+): Promise<WireHttpResponse> {
+  const request = await HttpRequest.fromWire(wire);
+  const value = await invoke({ ...context, request }, handler as (...args: never[]) => unknown, [
+    request,
+  ]);
+  return toWireResponse(value);
+}

@@ -1,0 +1,106 @@
+import { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { WireHttpRequest } from '../protocol/frames.ts';
+import { Media } from '../values/media.ts';
+import { parseMultipart, parseUrlEncoded, type FormValues } from './form-data.ts';
+
+/**
+ * The request object an endpoint handler receives (parity with Anvil's `anvil.server.request`).
+ * Built where the handler runs, from the raw request the door forwarded: the door never parses
+ * bodies; forms are parsed here before the handler starts and JSON on first use of `json`.
+ */
+export class HttpRequest {
+  readonly method: string;
+  /** Path below /_/api, as received (percent-encoded). */
+  readonly path: string;
+  /** Path parameters, URL-decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** Query string parameters; a repeated name keeps its last value. */
+  readonly query: Readonly<Record<string, string>>;
+  /** Form fields (urlencoded or multipart; files are Media). Empty for other bodies. */
+  readonly form: Readonly<FormValues>;
+  /** Header names are lower-case. */
+  readonly headers: Readonly<Record<string, string | string[]>>;
+  /** The `Origin` header, if the client sent one. */
+  readonly origin: string | undefined;
+  readonly remoteAddress: string;
+  /** The raw body with its content type and length; undefined when there was none. */
+  readonly body: Media | undefined;
+  /** From a Basic `Authorization` header, when present. */
+  readonly username: string | undefined;
+  readonly password: string | undefined;
+  /** Path params over query over form, as Anvil's keyword arguments. */
+  readonly args: Readonly<Record<string, string | Media>>;
+  readonly apiOrigin: string;
+  readonly appOrigin: string;
+  private parsedJson: { value: unknown } | undefined;
+
+  private constructor(wire: WireHttpRequest, form: FormValues) {
+    this.method = wire.method;
+    this.path = wire.path;
+    this.params = wire.params;
+    this.query = Object.fromEntries(new URLSearchParams(wire.query));
+    this.form = form;
+    this.headers = wire.headers;
+    this.origin = single(wire.headers.origin);
+    this.remoteAddress = wire.remoteAddress;
+    const contentType = single(wire.headers['content-type']) ?? 'application/octet-stream';
+    this.body = wire.body === undefined ? undefined : new Media(contentType, wire.body);
+    const basic = parseBasic(single(wire.headers.authorization));
+    this.username = basic?.username;
+    this.password = basic?.password;
+    this.args = { ...form, ...this.query, ...wire.params };
+    this.apiOrigin = wire.apiOrigin;
+    this.appOrigin = wire.appOrigin;
+  }
+
+  /** Builds the request, parsing a form body first. Throws SB_ERR_HTTP_BAD_BODY for a broken form. */
+  static async fromWire(wire: WireHttpRequest): Promise<HttpRequest> {
+    let form: FormValues = {};
+    const contentType = single(wire.headers['content-type'])?.toLowerCase() ?? '';
+    if (wire.body !== undefined && wire.body.byteLength > 0) {
+      if (contentType.startsWith('application/x-www-form-urlencoded'))
+        form = parseUrlEncoded(wire.body);
+      else if (contentType.startsWith('multipart/form-data')) {
+        form = await parseMultipart(single(wire.headers['content-type'])!, wire.body);
+      }
+    }
+    return new HttpRequest(wire, form);
+  }
+
+  /**
+   * The body parsed as JSON when the content type is JSON (`application/json` or `+json`), else
+   * undefined. Malformed JSON throws SB_ERR_HTTP_BAD_BODY, which the door answers with 400.
+   */
+  get json(): unknown {
+    if (this.parsedJson !== undefined) return this.parsedJson.value;
+    const type = this.body?.contentType.toLowerCase().split(';', 1)[0]?.trim() ?? '';
+    let value: unknown;
+    if (this.body !== undefined && (type === 'application/json' || type.endsWith('+json'))) {
+      try {
+        value = JSON.parse(this.body.text());
+      } catch (error) {
+        throw new SwitchboardError(
+          'SB_ERR_HTTP_BAD_BODY',
+          `Malformed JSON body: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      }
+    }
+    this.parsedJson = { value };
+    return value;
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function parseBasic(
+  header: string | undefined,
+): { username: string; password: string } | undefined {
+  const match = header === undefined ? null : /^Basic\s+([A-Za-z0-9+/=]+)\s*$/i.exec(header);
+  if (match === null) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1) return undefined;
+  return { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}

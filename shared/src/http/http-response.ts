@@ -1,0 +1,101 @@
+import { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { WireHttpResponse } from '../protocol/frames.ts';
+import { Media } from '../values/media.ts';
+
+export type HeaderValues = Record<string, string | number | readonly string[]>;
+
+/** A response with an exact status, headers and body; the body is mapped like a plain return value. */
+export class HttpResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: HeaderValues;
+
+  constructor(status = 200, body?: unknown, headers: HeaderValues = {}) {
+    this.status = status;
+    this.body = body;
+    this.headers = headers;
+  }
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+
+/**
+ * What a handler's value becomes on the wire (done where the handler runs, so the door only
+ * copies bytes): string → text/plain; bytes or Media → its content type (Media with a name adds
+ * Content-Disposition); undefined → 204; HttpResponse → its status and headers with its body
+ * mapped the same way; anything else → JSON. Throws SB_ERR_HTTP_BAD_RESPONSE.
+ */
+export function toWireResponse(value: unknown): WireHttpResponse {
+  if (value instanceof HttpResponse) {
+    if (!Number.isInteger(value.status) || value.status < 200 || value.status > 999) {
+      throw bad(`HttpResponse status must be an integer 200-999, got ${String(value.status)}`);
+    }
+    const mapped =
+      value.body === undefined ? { status: 204, headers: {} } : toWireResponse(value.body);
+    const headers: Record<string, string | string[]> = { ...mapped.headers };
+    for (const [name, header] of Object.entries(value.headers)) {
+      const lower = name.toLowerCase();
+      if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower))
+        throw bad(`Invalid header name ${JSON.stringify(name)}`);
+      const values = Array.isArray(header)
+        ? header.map(String)
+        : [String(header as string | number)];
+      if (values.some((v) => /[\r\n\0]/.test(v))) throw bad(`Header ${name} contains a line break`);
+      headers[lower] = Array.isArray(header) ? values : values[0]!;
+    }
+    return {
+      status: value.status,
+      headers,
+      ...(mapped.body === undefined ? {} : { body: mapped.body }),
+    };
+  }
+  if (value === undefined) return { status: 204, headers: {} };
+  if (typeof value === 'string') return ok(TEXT_TYPE, Buffer.from(value, 'utf8'));
+  if (value instanceof Media) {
+    const headers: Record<string, string> = { 'content-type': value.contentType };
+    if (value.name !== undefined) headers['content-disposition'] = contentDisposition(value.name);
+    return { status: 200, headers, body: value.bytes };
+  }
+  if (value instanceof Uint8Array) return ok('application/octet-stream', value);
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(value, jsonReplacer);
+  } catch (error) {
+    throw bad(
+      `The value cannot be sent as JSON: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  if (json === undefined) throw bad(`A ${typeof value} cannot be sent as a response`);
+  return ok(JSON_TYPE, Buffer.from(json, 'utf8'));
+}
+
+/** JSON for values JSON lacks: BigInt → decimal string, bytes → base64, Media → {contentType, name, base64}. */
+export function jsonReplacer(this: unknown, key: string, value: unknown): unknown {
+  // `this[key]` is the value before toJSON() ran (Buffer.toJSON would give {type, data}).
+  const raw = (this as Record<string, unknown>)[key];
+  if (typeof raw === 'bigint') return raw.toString();
+  if (raw instanceof Uint8Array)
+    return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('base64');
+  if (raw instanceof Media) {
+    return {
+      contentType: raw.contentType,
+      name: raw.name ?? null,
+      base64: Buffer.from(raw.bytes).toString('base64'),
+    };
+  }
+  return value;
+}
+
+function ok(contentType: string, body: Uint8Array): WireHttpResponse {
+  return { status: 200, headers: { 'content-type': contentType }, body };
+}
+
+function contentDisposition(name: string): string {
+  const ascii = name.replace(/[^\x20-\x7e]|["\\]/g, '_');
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
+}
+
+function bad(message: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_HTTP_BAD_RESPONSE', message);
+}

@@ -1,0 +1,63 @@
+import { SwitchboardError } from '../errors/switchboard-error.ts';
+import { HTTP_METHODS, type HttpMethod } from './frames.ts';
+
+const MAX_PATH_LENGTH = 500;
+const STATIC_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=@%-]+$/;
+const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Validates an endpoint path pattern (`/users/:id/history/:itemId`) and returns its shape, the
+ * pattern with parameter names erased (`/users/:/history/:`): two patterns with one shape would
+ * match the same URLs, so only one of them may be live. Throws SB_ERR_ENDPOINT_PATH_INVALID.
+ */
+export function endpointShape(path: unknown): string {
+  if (typeof path !== 'string' || !path.startsWith('/') || path.length > MAX_PATH_LENGTH) {
+    throw invalid(
+      `Endpoint path must start with / and be at most ${MAX_PATH_LENGTH} characters`,
+      path,
+    );
+  }
+  if (path === '/') return '/';
+  const seen = new Set<string>();
+  const segments = path.slice(1).split('/');
+  return (
+    '/' +
+    segments
+      .map((segment) => {
+        if (PARAM_SEGMENT.test(segment)) {
+          if (seen.has(segment)) throw invalid(`Parameter ${segment} appears twice`, path);
+          seen.add(segment);
+          return ':';
+        }
+        if (STATIC_SEGMENT.test(segment) && !segment.includes(':')) return segment;
+        throw invalid(`Invalid path segment ${JSON.stringify(segment)}`, path);
+      })
+      .join('/')
+  );
+}
+
+/** Validates a list of methods; empty means the default GET and POST. */
+export function endpointMethods(methods: unknown): HttpMethod[] {
+  if (methods === undefined) return ['GET', 'POST'];
+  if (!Array.isArray(methods) || methods.length === 0) {
+    throw invalid('methods must be a non-empty array', methods);
+  }
+  const result = new Set<HttpMethod>();
+  for (const method of methods) {
+    const upper = typeof method === 'string' ? method.toUpperCase() : method;
+    if (!(HTTP_METHODS as readonly unknown[]).includes(upper)) {
+      throw invalid(
+        `Unsupported method ${JSON.stringify(method)}; use ${HTTP_METHODS.join(', ')}`,
+        methods,
+      );
+    }
+    result.add(upper as HttpMethod);
+  }
+  return [...result];
+}
+
+function invalid(message: string, value: unknown): SwitchboardError {
+  return new SwitchboardError('SB_ERR_ENDPOINT_PATH_INVALID', message, {
+    data: { value: String(value) },
+  });
+}
