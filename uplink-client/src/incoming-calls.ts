@@ -92,7 +92,7 @@ export class IncomingCalls {
     };
     const outcome =
       frame.type === 'call'
-        ? invoke(context, fn as UplinkFunction, frame.args)
+        ? invoke(context, fn, frame.args)
         : serveHttp(context, fn as EndpointHandler, frame.request);
     outcome.then(
       (value) => this.finish(call, true, value),

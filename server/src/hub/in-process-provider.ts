@@ -93,7 +93,7 @@ export class InProcessProvider implements Provider {
     };
     const outcome =
       http === undefined
-        ? invoke(context, fn as AppFunction, request.args)
+        ? invoke(context, fn, request.args)
         : serveHttp(context, fn as EndpointHandler, http);
     outcome.then(
       (value) => this.settle(id, undefined, value),

@@ -13,7 +13,9 @@ export function invoke(
     try {
       return Promise.resolve(fn(...(args as never[])));
     } catch (error) {
-      return Promise.reject(error as Error);
+      // A synchronous throw becomes a rejection like any other (it may not be an Error).
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+      return Promise.reject(error);
     }
   });
 }
@@ -32,8 +34,6 @@ export async function serveHttp(
   wire: WireHttpRequest,
 ): Promise<WireHttpResponse> {
   const request = await HttpRequest.fromWire(wire);
-  const value = await invoke({ ...context, request }, handler as (...args: never[]) => unknown, [
-    request,
-  ]);
+  const value = await invoke({ ...context, request }, handler, [request]);
   return toWireResponse(value);
 }

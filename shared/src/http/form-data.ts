@@ -22,7 +22,8 @@ export function parseMultipart(contentType: string, body: Uint8Array): Promise<F
     });
     parser.on(
       'file',
-      (name: string, stream: Readable, filename: string, _encoding: string, mimeType: string) => {
+      // busboy passes (name, stream, filename, encoding, mimeType).
+      (...[name, stream, filename, , mimeType]: [string, Readable, string, string, string]) => {
         const chunks: Buffer[] = [];
         stream.on('data', (chunk: Buffer) => chunks.push(chunk));
         stream.on('end', () => {

@@ -38,9 +38,7 @@ export function toWireResponse(value: unknown): WireHttpResponse {
       const lower = name.toLowerCase();
       if (!/^[!#$%&'*+.^_`|~0-9a-z-]+$/.test(lower))
         throw bad(`Invalid header name ${JSON.stringify(name)}`);
-      const values = Array.isArray(header)
-        ? header.map(String)
-        : [String(header as string | number)];
+      const values = Array.isArray(header) ? header.map(String) : [String(header)];
       if (values.some((v) => /[\r\n\0]/.test(v))) throw bad(`Header ${name} contains a line break`);
       headers[lower] = Array.isArray(header) ? values : values[0]!;
     }

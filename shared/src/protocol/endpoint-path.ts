@@ -43,7 +43,7 @@ export function endpointMethods(methods: unknown): HttpMethod[] {
     throw invalid('methods must be a non-empty array', methods);
   }
   const result = new Set<HttpMethod>();
-  for (const method of methods) {
+  for (const method of methods as unknown[]) {
     const upper = typeof method === 'string' ? method.toUpperCase() : method;
     if (!(HTTP_METHODS as readonly unknown[]).includes(upper)) {
       throw invalid(
