@@ -92,18 +92,36 @@ export function spawnScript(
   };
 }
 
+async function startFixture(
+  t: TestContext,
+  fixture: string,
+  env: Record<string, string>,
+): Promise<Child> {
+  const child = spawnScript(t, fixture, env);
+  await child.waitFor(/^ready /);
+  return child;
+}
+
 /** Starts the test uplink fixture and waits until its functions are registered. */
-export async function spawnUplink(
+export function spawnUplink(
   t: TestContext,
   url: string,
   key: string,
   extraEnv: Record<string, string> = {},
 ): Promise<Child> {
-  const child = spawnScript(t, 'test/fixtures/uplink-child.ts', {
+  return startFixture(t, 'test/fixtures/uplink-child.ts', {
     SB_URL: url,
     SB_KEY: key,
     ...extraEnv,
   });
-  await child.waitFor(/^ready /);
-  return child;
+}
+
+/** Starts the HTTP endpoint fixture and waits until its endpoints are registered. */
+export function spawnHttpUplink(
+  t: TestContext,
+  url: string,
+  key: string,
+  extraEnv: Record<string, string> = {},
+): Promise<Child> {
+  return startFixture(t, 'test/fixtures/http-uplink.ts', { SB_URL: url, SB_KEY: key, ...extraEnv });
 }
