@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface Proc {
+  name: string;
+  pid: number;
+  child: ChildProcess;
+  /** Resolves with the first stdout line matching `pattern`. */
+  line(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/** Every process this run started, so each is stopped by its PID at the end (and on Ctrl-C). */
+const started = new Set<Proc>();
+
+export function startProcess(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Proc {
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  createInterface({ input: child.stdout }).on('line', (text) => {
+    lines.push(text);
+    for (const wake of [...waiters]) wake();
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000);
+  });
+  const proc: Proc = {
+    name,
+    pid: child.pid!,
+    child,
+    line: (pattern, timeoutMs = 30_000) =>
+      new Promise((resolve, reject) => {
+        const check = () => {
+          const found = lines.find((l) => pattern.test(l));
+          if (found !== undefined) {
+            cleanup();
+            resolve(found);
+          } else if (child.exitCode !== null) {
+            cleanup();
+            reject(new Error(`${name} exited (${child.exitCode}) before ${pattern}: ${stderr}`));
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`${name}: no ${pattern} within ${timeoutMs} ms: ${stderr}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          waiters.delete(check);
+          child.off('exit', check);
+        };
+        waiters.add(check);
+        child.on('exit', check);
+        check();
+      }),
+  };
+  started.add(proc);
+  child.on('exit', () => started.delete(proc));
+  return proc;
+}
+
+/** A TypeScript script of the bench run through node with tsx. */
+export function startScript(
+  name: string,
+  script: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Proc {
+  return startProcess(
+    name,
+    process.execPath,
+    [...nodeArgs, '--import', 'tsx', path.join(ROOT, script)],
+    env,
+  );
+}
+
+export async function stop(proc: Proc): Promise<void> {
+  if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => proc.child.once('exit', () => resolve()));
+  process.kill(proc.pid, 'SIGTERM');
+  const timer = setTimeout(() => {
+    if (proc.child.exitCode === null) process.kill(proc.pid, 'SIGKILL');
+  }, 3000);
+  await exited;
+  clearTimeout(timer);
+}
+
+export async function stopAll(): Promise<void> {
+  await Promise.all([...started].map(stop));
+}

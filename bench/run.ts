@@ -1,0 +1,266 @@
+// npm run bench [-- --quick] [-- --rounds N --duration S --skip-idle]
+// Starts every process itself, loads them from separate processes on 127.0.0.1, alternates the
+// scenarios within each round (A B A B) and reports medians over the rounds, with ratios to the
+// ceiling measured in the same run. Stops everything it started, by PID.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { measure } from './lib/proc-stats.ts';
+import { ROOT, startProcess, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import { renderReport, type HttpRow, type IdleRow, type RpcRow, type Sample } from './report.ts';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    duration: { type: 'string' },
+    'skip-idle': { type: 'boolean', default: false },
+    idle: { type: 'string' },
+  },
+});
+const quick = values.quick;
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const durationS = Number(values.duration ?? (quick ? 1.5 : 5));
+const idleCount = Number(values.idle ?? 10_000);
+const KEY = 'sbk_s_bench-key-0000000000000000000000';
+
+const natsBinary = findNats();
+
+interface Scenario {
+  name: string;
+  /** Base URL serving /hello/:name and /echo. */
+  base: string;
+  procs: Proc[];
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+function urlOf(line: string): string {
+  return line.replace(/^ready /, '').trim();
+}
+
+async function startScenarios(): Promise<{
+  scenarios: Scenario[];
+  switchboardUrl: string;
+  natsUrl?: string;
+}> {
+  const scenarios: Scenario[] = [];
+  const ceiling = startScript('ceiling', 'bench/servers/ceiling.ts');
+  scenarios.push({ name: 'ceiling', base: urlOf(await ceiling.line(/^ready /)), procs: [ceiling] });
+
+  const inproc = startScript('sb-server', 'bench/servers/switchboard.ts', {
+    BENCH_KEY: KEY,
+    BENCH_INPROCESS: '1',
+  });
+  scenarios.push({
+    name: 'switchboard-inprocess',
+    base: `${urlOf(await inproc.line(/^ready /))}/_/api`,
+    procs: [inproc],
+  });
+
+  const server = startScript('sb-server', 'bench/servers/switchboard.ts', { BENCH_KEY: KEY });
+  const serverUrl = urlOf(await server.line(/^ready /));
+  const worker = startScript('uplink', 'bench/servers/uplink-worker.ts', {
+    BENCH_URL: serverUrl,
+    BENCH_KEY: KEY,
+  });
+  await worker.line(/^ready/);
+  scenarios.push({
+    name: 'switchboard-uplink',
+    base: `${serverUrl}/_/api`,
+    procs: [server, worker],
+  });
+
+  const server2 = startScript('sb-server', 'bench/servers/switchboard.ts', { BENCH_KEY: KEY });
+  const server2Url = urlOf(await server2.line(/^ready /));
+  const workers = [1, 2].map((n) =>
+    startScript(`uplink${n}`, 'bench/servers/uplink-worker.ts', {
+      BENCH_URL: server2Url,
+      BENCH_KEY: KEY,
+    }),
+  );
+  for (const w of workers) await w.line(/^ready/);
+  scenarios.push({
+    name: 'switchboard-uplink-x2',
+    base: `${server2Url}/_/api`,
+    procs: [server2, ...workers],
+  });
+
+  let natsUrl: string | undefined;
+  if (natsBinary !== undefined) {
+    const port = await freePort();
+    natsUrl = `nats://127.0.0.1:${port}`;
+    const nats = startProcess('nats-server', natsBinary, ['-a', '127.0.0.1', '-p', String(port)]);
+    const natsWorker = startScript('nats-worker', 'bench/servers/nats-worker.ts', {
+      BENCH_NATS: natsUrl,
+    });
+    const gateway = startScript('gateway', 'bench/servers/nats-gateway.ts', {
+      BENCH_NATS: natsUrl,
+    });
+    await natsWorker.line(/^ready/);
+    scenarios.push({
+      name: 'nats-peer',
+      base: urlOf(await gateway.line(/^ready /)),
+      procs: [gateway, natsWorker, nats],
+    });
+  }
+  return { scenarios, switchboardUrl: serverUrl, ...(natsUrl === undefined ? {} : { natsUrl }) };
+}
+
+async function runLoad(
+  script: string,
+  env: Record<string, string>,
+  watch: Proc[],
+): Promise<Sample> {
+  const load = startScript('load', script, { ...env, BENCH_DURATION_S: String(durationS) });
+  const pids: Record<string, number> = Object.fromEntries([
+    ...watch.map((p): [string, number] => [p.name, p.pid]),
+    ['load', load.pid],
+  ]);
+  const { result, usage } = await measure(pids, () =>
+    load.line(/^result /, (durationS + 60) * 1000),
+  );
+  await stop(load);
+  return { ...(JSON.parse(result.replace(/^result /, '')) as Omit<Sample, 'usage'>), usage };
+}
+
+const ROUTES = [
+  { route: 'GET /hello/:name', method: 'GET', path: '/hello/world', bodyBytes: 0 },
+  { route: 'POST /echo 1 KiB', method: 'POST', path: '/echo', bodyBytes: 1024 },
+  { route: 'POST /echo 1 MiB', method: 'POST', path: '/echo', bodyBytes: 1024 * 1024 },
+] as const;
+
+async function main(): Promise<void> {
+  const startedAt = Date.now();
+  if (natsBinary === undefined) {
+    console.error(
+      'nats-server not found: NATS rows are skipped (install it with: apt-get install nats-server)',
+    );
+  }
+  const { scenarios, switchboardUrl, natsUrl } = await startScenarios();
+  const http: HttpRow[] = [];
+  const rpc: RpcRow[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const route of ROUTES) {
+      for (const connections of [50, 1]) {
+        for (const scenario of scenarios) {
+          const sample = await runLoad(
+            'bench/load/http-load.ts',
+            {
+              BENCH_TARGET: `${scenario.base}${route.path}`,
+              BENCH_METHOD: route.method,
+              BENCH_BODY_BYTES: String(route.bodyBytes),
+              BENCH_CONNECTIONS: String(connections),
+            },
+            scenario.procs,
+          );
+          http.push({ scenario: scenario.name, route: route.route, connections, round, sample });
+          process.stderr.write(
+            `round ${round} ${route.route} c=${connections} ${scenario.name}: ${Math.round(sample.rps)} req/s\n`,
+          );
+        }
+      }
+    }
+    const uplinkScenario = scenarios.find((s) => s.name === 'switchboard-uplink')!;
+    const natsScenario = scenarios.find((s) => s.name === 'nats-peer');
+    for (const inFlight of [1, 64]) {
+      const sb = await runLoad(
+        'bench/load/rpc-load.ts',
+        {
+          BENCH_KIND: 'switchboard',
+          BENCH_URL: switchboardUrl,
+          BENCH_KEY: KEY,
+          BENCH_INFLIGHT: String(inFlight),
+        },
+        uplinkScenario.procs,
+      );
+      rpc.push({ scenario: 'switchboard uplink→uplink', inFlight, round, sample: sb });
+      if (natsUrl !== undefined && natsScenario !== undefined) {
+        const nats = await runLoad(
+          'bench/load/rpc-load.ts',
+          { BENCH_KIND: 'nats', BENCH_NATS: natsUrl, BENCH_INFLIGHT: String(inFlight) },
+          natsScenario.procs.filter((p) => p.name !== 'gateway'),
+        );
+        rpc.push({ scenario: 'nats request-reply', inFlight, round, sample: nats });
+      }
+      process.stderr.write(`round ${round} rpc in-flight=${inFlight} done\n`);
+    }
+  }
+  await stopAll();
+
+  const idle: IdleRow[] = [];
+  if (!values['skip-idle']) idle.push(await idleConnections());
+
+  const report = renderReport({ http, rpc, idle, rounds, durationS });
+  const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
+  const header = `# Switchboard bench — ${new Date().toISOString()}\n\nMachine: ${machine}. ${rounds} round(s) of ${durationS} s per measurement, scenarios alternated within each round; figures are medians over rounds. Took ${Math.round((Date.now() - startedAt) / 1000)} s.\n\n`;
+  console.log(header + report.markdown);
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { machine, rounds, durationS, quick, http, rpc, idle, summary: report.summary },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+}
+
+async function idleConnections(): Promise<IdleRow> {
+  const server = startScript('sb-server', 'bench/servers/switchboard.ts', { BENCH_KEY: KEY }, [
+    '--max-old-space-size=4096',
+  ]);
+  const url = urlOf(await server.line(/^ready /));
+  const { sampleProcess } = await import('./lib/proc-stats.ts');
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const before = sampleProcess(server.pid)!.rssKiB;
+  const clients = 4;
+  const procs = Array.from({ length: clients }, (_, i) =>
+    startScript(`idle${i}`, 'bench/load/idle-uplinks.ts', {
+      BENCH_URL: url,
+      BENCH_KEY: KEY,
+      BENCH_COUNT: String(Math.ceil(idleCount / clients)),
+    }),
+  );
+  await Promise.all(procs.map((p) => p.line(/^open /, 120_000)));
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const after = sampleProcess(server.pid)!.rssKiB;
+  await stopAll();
+  return {
+    connections: Math.ceil(idleCount / clients) * clients,
+    rssBeforeMiB: before / 1024,
+    rssAfterMiB: after / 1024,
+    kibPerConnection: (after - before) / idleCount,
+  };
+}
+
+function findNats(): string | undefined {
+  for (const candidate of ['nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    try {
+      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
+      return candidate;
+    } catch {
+      // try the next
+    }
+  }
+  return undefined;
+}
+
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await stopAll();
+  process.exit(1);
+});
