@@ -1,4 +1,5 @@
 import {
+  CallScope,
   SwitchboardError,
   handlerErrorToWire,
   invoke,
@@ -19,13 +20,14 @@ export interface Answer {
 }
 
 class IncomingCall {
-  readonly controller = new AbortController();
+  readonly scope: CallScope;
   cancelled = false;
 
-  constructor(
-    readonly frame: CallFrame | RequestFrame,
-    readonly receivedAt: number,
-  ) {}
+  constructor(readonly frame: CallFrame | RequestFrame) {
+    const name = frame.type === 'call' ? frame.name : frame.endpoint;
+    const deadline = frame.timeoutMs === undefined ? undefined : Date.now() + frame.timeoutMs;
+    this.scope = new CallScope(name, frame.caller ?? { kind: 'app' }, deadline);
+  }
 }
 
 /**
@@ -50,7 +52,7 @@ export class IncomingCalls {
 
   accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
-    const call = new IncomingCall(frame, Date.now());
+    const call = new IncomingCall(frame);
     this.calls.set(frame.id, call);
     if (this.running < this.maxConcurrent) this.run(call);
     else this.queue.push(call);
@@ -62,7 +64,7 @@ export class IncomingCalls {
     if (call === undefined) return;
     this.calls.delete(id);
     call.cancelled = true;
-    call.controller.abort(reason);
+    call.scope.abort(reason);
   }
 
   /** The connection is gone: every call's signal fires; answers would have nowhere to go. */
@@ -73,8 +75,8 @@ export class IncomingCalls {
 
   private run(call: IncomingCall): void {
     this.running++;
-    const { frame } = call;
-    const name = frame.type === 'call' ? frame.name : frame.endpoint;
+    const { frame, scope } = call;
+    const { name } = scope;
     const fn = frame.type === 'call' ? this.functions.get(name) : this.endpoints.get(name);
     if (fn === undefined) {
       this.finish(
@@ -84,16 +86,10 @@ export class IncomingCalls {
       );
       return;
     }
-    const context = {
-      name,
-      signal: call.controller.signal,
-      caller: frame.caller ?? { kind: 'app' as const },
-      deadline: frame.timeoutMs === undefined ? undefined : call.receivedAt + frame.timeoutMs,
-    };
     const outcome =
       frame.type === 'call'
-        ? invoke(context, fn, frame.args)
-        : serveHttp(context, fn as EndpointHandler, frame.request);
+        ? invoke(scope, fn, frame.args)
+        : serveHttp(scope, fn as EndpointHandler, frame.request);
     outcome.then(
       (value) => this.finish(call, true, value),
       (error: unknown) => this.finish(call, false, error),

@@ -1,6 +1,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { SwitchboardError, type WireHttpRequest, type WireHttpResponse } from '@switchboard/shared';
+import {
+  SwitchboardError,
+  toSwitchboardError,
+  type WireHttpRequest,
+  type WireHttpResponse,
+} from '@switchboard/shared';
 import type { Dispatcher } from '../hub/dispatcher.ts';
+import type { CallSink } from '../hub/provider.ts';
 import type { EndpointTable } from '../hub/endpoint-table.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
@@ -36,7 +42,7 @@ export function apiRoutes(deps: {
       url: `${API_PREFIX}/*`,
       bodyLimit: options.maxBodyBytes,
       exposeHeadRoute: false,
-      handler: async (request, reply) => {
+      handler: (request, reply) => {
         const url = request.raw.url ?? '/';
         const queryAt = url.indexOf('?');
         const path = url.slice(API_PREFIX.length, queryAt === -1 ? undefined : queryAt) || '/';
@@ -66,10 +72,6 @@ export function apiRoutes(deps: {
             throw new Error(`unhandled resolution ${String(unreachable)}`);
           }
         }
-        const controller = new AbortController();
-        reply.raw.on('close', () => {
-          if (!reply.raw.writableFinished) controller.abort();
-        });
         const origins = originsOf(request, options.publicOrigin);
         const http: WireHttpRequest = {
           method: request.method,
@@ -81,8 +83,9 @@ export function apiRoutes(deps: {
           ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
           ...origins,
         };
-        const answer = await dispatcher.callProvider(
-          resolution.provider,
+        // The provider settles the reply directly (no promise, no AbortController per request).
+        const sink = new ReplySink(request, reply, options.debug);
+        const handle = resolution.provider.start(
           {
             name: resolution.pattern,
             args: [],
@@ -90,13 +93,46 @@ export function apiRoutes(deps: {
             timeoutMs: dispatcher.timeoutFor(undefined),
             caller: { kind: 'http' },
           },
-          controller.signal,
+          sink,
         );
-        return sendResponse(request, reply, answer);
+        if (!sink.settled) {
+          reply.raw.once('close', () => {
+            if (!sink.settled) handle.cancel();
+          });
+        }
+        return reply;
       },
     });
     done();
   };
+}
+
+/** Writes a provider's outcome to the HTTP reply, once. */
+class ReplySink implements CallSink {
+  settled = false;
+
+  constructor(
+    private readonly request: FastifyRequest,
+    private readonly reply: FastifyReply,
+    private readonly debug: boolean,
+  ) {}
+
+  resolve(value: unknown): void {
+    if (this.settled) return;
+    this.settled = true;
+    try {
+      sendResponse(this.request, this.reply, value);
+    } catch (error) {
+      sendError(this.reply, toSwitchboardError(error), this.debug);
+    }
+  }
+
+  reject(error: SwitchboardError): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.reply.raw.destroyed) return; // the client went away; nobody to answer
+    sendError(this.reply, error, this.debug);
+  }
 }
 
 function originsOf(request: FastifyRequest, publicOrigin: string | undefined) {

@@ -1,11 +1,5 @@
 import { SwitchboardError, type CallerInfo } from '@switchboard/shared';
-import {
-  NOOP_HANDLE,
-  type CallHandle,
-  type CallRequest,
-  type CallSink,
-  type Provider,
-} from './provider.ts';
+import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
 import type { Registry } from './registry.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
@@ -56,11 +50,6 @@ export class Dispatcher {
     }
     const request = { name, args, timeoutMs: this.timeoutFor(options.timeoutMs), caller };
     return settleAsPromise((sink) => this.dispatch(request, sink), options.signal);
-  }
-
-  /** Promise form of a call to a provider already chosen (the HTTP door picks endpoint providers). */
-  callProvider(provider: Provider, request: CallRequest, signal?: AbortSignal): Promise<unknown> {
-    return settleAsPromise((sink) => provider.start(request, sink), signal);
   }
 }
 

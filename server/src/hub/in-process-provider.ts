@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
+  CallScope,
   PendingCalls,
   SwitchboardError,
   handlerErrorToWire,
@@ -20,13 +21,12 @@ import {
 export type AppFunction = (...args: never[]) => unknown;
 
 class InProcessCall implements PendingEntry, CallHandle {
-  readonly controller = new AbortController();
-
   constructor(
     readonly owner: InProcessProvider,
     readonly id: number,
     readonly sink: CallSink,
     readonly deadlineAt: number,
+    readonly scope: CallScope,
   ) {}
 
   cancel(): void {
@@ -50,7 +50,7 @@ export class InProcessProvider implements Provider {
       'SB_ERR_CALL_TIMEOUT',
       'The call did not finish before its deadline',
     );
-    call.controller.abort(error);
+    call.scope.abort(error);
     call.sink.reject(error);
   });
 
@@ -83,18 +83,13 @@ export class InProcessProvider implements Provider {
       return NOOP_HANDLE;
     }
     const id = this.pending.allocateId();
-    const call = new InProcessCall(this, id, sink, performance.now() + request.timeoutMs);
+    const scope = new CallScope(request.name, request.caller, Date.now() + request.timeoutMs);
+    const call = new InProcessCall(this, id, sink, performance.now() + request.timeoutMs, scope);
     this.pending.add(id, call);
-    const context = {
-      name: request.name,
-      signal: call.controller.signal,
-      caller: request.caller,
-      deadline: Date.now() + request.timeoutMs,
-    };
     const outcome =
       http === undefined
-        ? invoke(context, fn, request.args)
-        : serveHttp(context, fn as EndpointHandler, http);
+        ? invoke(scope, fn, request.args)
+        : serveHttp(scope, fn as EndpointHandler, http);
     outcome.then(
       (value) => this.settle(id, undefined, value),
       (error: unknown) => this.settle(id, asRemote(error)),
@@ -108,7 +103,7 @@ export class InProcessProvider implements Provider {
     if (call === undefined) return;
     if (error === undefined) call.sink.resolve(value);
     else {
-      if (error.code === 'SB_ERR_CALL_CANCELLED') call.controller.abort(error);
+      if (error.code === 'SB_ERR_CALL_CANCELLED') call.scope.abort(error);
       call.sink.reject(error);
     }
   }
@@ -116,7 +111,7 @@ export class InProcessProvider implements Provider {
   close(): void {
     for (const [, call] of this.pending.drain()) {
       const error = new SwitchboardError('SB_ERR_SERVER_CLOSING');
-      call.controller.abort(error);
+      call.scope.abort(error);
       call.sink.reject(error);
     }
     this.pending.dispose();

@@ -2,6 +2,7 @@ import { HttpRequest } from '../http/http-request.ts';
 import { toWireResponse } from '../http/http-response.ts';
 import type { WireHttpRequest, WireHttpResponse } from '../protocol/frames.ts';
 import { runWithCallContext, type CallContext } from './call-context.ts';
+import type { CallScope } from './call-scope.ts';
 
 /** Runs a registered function inside its call context; a synchronous throw becomes a rejection. */
 export function invoke(
@@ -29,11 +30,12 @@ export type EndpointHandler = (request: HttpRequest) => unknown;
  * to status, headers and body bytes.
  */
 export async function serveHttp(
-  context: Omit<CallContext, 'request'>,
+  scope: CallScope,
   handler: EndpointHandler,
   wire: WireHttpRequest,
 ): Promise<WireHttpResponse> {
   const request = await HttpRequest.fromWire(wire);
-  const value = await invoke({ ...context, request }, handler, [request]);
+  scope.request = request;
+  const value = await invoke(scope, handler, [request]);
   return toWireResponse(value);
 }

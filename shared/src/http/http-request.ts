@@ -14,50 +14,39 @@ export class HttpRequest {
   readonly path: string;
   /** Path parameters, URL-decoded. */
   readonly params: Readonly<Record<string, string>>;
-  /** Query string parameters; a repeated name keeps its last value. */
-  readonly query: Readonly<Record<string, string>>;
   /** Form fields (urlencoded or multipart; files are Media). Empty for other bodies. */
   readonly form: Readonly<FormValues>;
   /** Header names are lower-case. */
   readonly headers: Readonly<Record<string, string | string[]>>;
-  /** The `Origin` header, if the client sent one. */
-  readonly origin: string | undefined;
   readonly remoteAddress: string;
-  /** The raw body with its content type and length; undefined when there was none. */
-  readonly body: Media | undefined;
-  /** From a Basic `Authorization` header, when present. */
-  readonly username: string | undefined;
-  readonly password: string | undefined;
-  /** Path params over query over form, as Anvil's keyword arguments. */
-  readonly args: Readonly<Record<string, string | Media>>;
   readonly apiOrigin: string;
   readonly appOrigin: string;
+  // Everything below is derived on first use: most handlers read a field or two.
+  private readonly rawQuery: string;
+  private readonly rawBody: Uint8Array | undefined;
+  private cachedQuery: Readonly<Record<string, string>> | undefined;
+  private cachedBody: { value: Media | undefined } | undefined;
+  private cachedBasic: { value: { username: string; password: string } | undefined } | undefined;
   private parsedJson: { value: unknown } | undefined;
 
   private constructor(wire: WireHttpRequest, form: FormValues) {
     this.method = wire.method;
     this.path = wire.path;
     this.params = wire.params;
-    this.query = Object.fromEntries(new URLSearchParams(wire.query));
     this.form = form;
     this.headers = wire.headers;
-    this.origin = single(wire.headers.origin);
     this.remoteAddress = wire.remoteAddress;
-    const contentType = single(wire.headers['content-type']) ?? 'application/octet-stream';
-    this.body = wire.body === undefined ? undefined : new Media(contentType, wire.body);
-    const basic = parseBasic(single(wire.headers.authorization));
-    this.username = basic?.username;
-    this.password = basic?.password;
-    this.args = { ...form, ...this.query, ...wire.params };
     this.apiOrigin = wire.apiOrigin;
     this.appOrigin = wire.appOrigin;
+    this.rawQuery = wire.query;
+    this.rawBody = wire.body;
   }
 
   /** Builds the request, parsing a form body first. Throws SB_ERR_HTTP_BAD_BODY for a broken form. */
   static async fromWire(wire: WireHttpRequest): Promise<HttpRequest> {
-    let form: FormValues = {};
-    const contentType = single(wire.headers['content-type'])?.toLowerCase() ?? '';
+    let form: FormValues = NO_FORM;
     if (wire.body !== undefined && wire.body.byteLength > 0) {
+      const contentType = single(wire.headers['content-type'])?.toLowerCase() ?? '';
       if (contentType.startsWith('application/x-www-form-urlencoded'))
         form = parseUrlEncoded(wire.body);
       else if (contentType.startsWith('multipart/form-data')) {
@@ -65,6 +54,48 @@ export class HttpRequest {
       }
     }
     return new HttpRequest(wire, form);
+  }
+
+  /** Query string parameters; a repeated name keeps its last value. */
+  get query(): Readonly<Record<string, string>> {
+    this.cachedQuery ??=
+      this.rawQuery === '' ? NO_QUERY : Object.fromEntries(new URLSearchParams(this.rawQuery));
+    return this.cachedQuery;
+  }
+
+  /** Path params over query over form, as Anvil's keyword arguments. */
+  get args(): Readonly<Record<string, string | Media>> {
+    return { ...this.form, ...this.query, ...this.params };
+  }
+
+  /** The `Origin` header, if the client sent one. */
+  get origin(): string | undefined {
+    return single(this.headers.origin);
+  }
+
+  /** The raw body with its content type and length; undefined when there was none. */
+  get body(): Media | undefined {
+    if (this.cachedBody === undefined) {
+      const contentType = single(this.headers['content-type']) ?? 'application/octet-stream';
+      this.cachedBody = {
+        value: this.rawBody === undefined ? undefined : new Media(contentType, this.rawBody),
+      };
+    }
+    return this.cachedBody.value;
+  }
+
+  /** From a Basic `Authorization` header, when present. */
+  get username(): string | undefined {
+    return this.basic()?.username;
+  }
+
+  get password(): string | undefined {
+    return this.basic()?.password;
+  }
+
+  private basic(): { username: string; password: string } | undefined {
+    this.cachedBasic ??= { value: parseBasic(single(this.headers.authorization)) };
+    return this.cachedBasic.value;
   }
 
   /**
@@ -89,6 +120,9 @@ export class HttpRequest {
     return value;
   }
 }
+
+const NO_FORM: FormValues = Object.freeze({});
+const NO_QUERY: Readonly<Record<string, string>> = Object.freeze({});
 
 function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
