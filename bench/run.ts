@@ -19,8 +19,14 @@ const { values } = parseArgs({
     duration: { type: 'string' },
     'skip-idle': { type: 'boolean', default: false },
     idle: { type: 'string' },
+    /** Comma-separated subsets, for iterating on one comparison: --routes get,echo-1k */
+    routes: { type: 'string' },
+    scenarios: { type: 'string' },
+    'skip-rpc': { type: 'boolean', default: false },
   },
 });
+const onlyRoutes = values.routes?.split(',');
+const onlyScenarios = values.scenarios?.split(',');
 const quick = values.quick;
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const durationS = Number(values.duration ?? (quick ? 1.5 : 5));
@@ -134,10 +140,16 @@ async function runLoad(
 }
 
 const ROUTES = [
-  { route: 'GET /hello/:name', method: 'GET', path: '/hello/world', bodyBytes: 0 },
-  { route: 'POST /echo 1 KiB', method: 'POST', path: '/echo', bodyBytes: 1024 },
-  { route: 'POST /echo 1 MiB', method: 'POST', path: '/echo', bodyBytes: 1024 * 1024 },
-] as const;
+  { id: 'get', route: 'GET /hello/:name', method: 'GET', path: '/hello/world', bodyBytes: 0 },
+  { id: 'echo-1k', route: 'POST /echo 1 KiB', method: 'POST', path: '/echo', bodyBytes: 1024 },
+  {
+    id: 'echo-1m',
+    route: 'POST /echo 1 MiB',
+    method: 'POST',
+    path: '/echo',
+    bodyBytes: 1024 * 1024,
+  },
+].filter((r) => onlyRoutes === undefined || onlyRoutes.includes(r.id));
 
 async function main(): Promise<void> {
   const startedAt = Date.now();
@@ -146,7 +158,12 @@ async function main(): Promise<void> {
       'nats-server not found: NATS rows are skipped (install it with: apt-get install nats-server)',
     );
   }
-  const { scenarios, switchboardUrl, natsUrl } = await startScenarios();
+  const started = await startScenarios();
+  const { switchboardUrl, natsUrl } = started;
+  // 'ceiling' always runs: every ratio is against it.
+  const scenarios = started.scenarios.filter(
+    (s) => onlyScenarios === undefined || s.name === 'ceiling' || onlyScenarios.includes(s.name),
+  );
   const http: HttpRow[] = [];
   const rpc: RpcRow[] = [];
   for (let round = 1; round <= rounds; round++) {
@@ -170,9 +187,9 @@ async function main(): Promise<void> {
         }
       }
     }
-    const uplinkScenario = scenarios.find((s) => s.name === 'switchboard-uplink')!;
-    const natsScenario = scenarios.find((s) => s.name === 'nats-peer');
-    for (const inFlight of [1, 64]) {
+    const uplinkScenario = started.scenarios.find((s) => s.name === 'switchboard-uplink')!;
+    const natsScenario = started.scenarios.find((s) => s.name === 'nats-peer');
+    for (const inFlight of values['skip-rpc'] ? [] : [1, 64]) {
       const sb = await runLoad(
         'bench/load/rpc-load.ts',
         {

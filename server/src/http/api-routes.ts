@@ -140,27 +140,32 @@ function originsOf(request: FastifyRequest, publicOrigin: string | undefined) {
   return { appOrigin, apiOrigin: `${appOrigin}${API_PREFIX}` };
 }
 
-/** Writes the provider's answer, after checking it is one (a provider is not trusted blindly). */
-function sendResponse(request: FastifyRequest, reply: FastifyReply, answer: unknown): FastifyReply {
+/**
+ * Writes the provider's answer straight to the socket (Fastify's reply pipeline adds nothing
+ * here: the answer is already bytes), after checking it is one: a provider is not trusted blindly.
+ */
+function sendResponse(request: FastifyRequest, reply: FastifyReply, answer: unknown): void {
   const response = checkResponse(answer);
-  void reply.code(response.status);
+  const body = response.body;
+  const res = reply.raw;
   try {
-    for (const [name, value] of Object.entries(response.headers)) void reply.header(name, value);
+    for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
   } catch (error) {
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
     throw new SwitchboardError(
       'SB_ERR_HTTP_BAD_RESPONSE',
       `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  const body =
-    response.body === undefined
-      ? undefined
-      : Buffer.from(response.body.buffer, response.body.byteOffset, response.body.byteLength);
-  if (request.method === 'HEAD') {
-    if (body !== undefined) void reply.header('content-length', body.byteLength);
-    return reply.send();
+  reply.hijack();
+  res.statusCode = response.status;
+  if (body === undefined) {
+    res.end();
+    return;
   }
-  return reply.send(body);
+  res.setHeader('content-length', body.byteLength);
+  if (request.method === 'HEAD') res.end();
+  else res.end(body);
 }
 
 function checkResponse(value: unknown): WireHttpResponse {

@@ -29,13 +29,21 @@ export type EndpointHandler = (request: HttpRequest) => unknown;
  * builds the request object, runs the handler with `getRequest()` available, and maps its value
  * to status, headers and body bytes.
  */
-export async function serveHttp(
+export function serveHttp(
   scope: CallScope,
   handler: EndpointHandler,
   wire: WireHttpRequest,
 ): Promise<WireHttpResponse> {
-  const request = await HttpRequest.fromWire(wire);
-  scope.request = request;
-  const value = await invoke(scope, handler, [request]);
-  return toWireResponse(value);
+  let built: HttpRequest | Promise<HttpRequest>;
+  try {
+    built = HttpRequest.fromWire(wire);
+  } catch (error) {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
+    return Promise.reject(error);
+  }
+  const run = (request: HttpRequest) => {
+    scope.request = request;
+    return invoke(scope, handler, [request]).then(toWireResponse);
+  };
+  return built instanceof HttpRequest ? run(built) : built.then(run);
 }
