@@ -21,13 +21,16 @@ import {
 export type AppFunction = (...args: never[]) => unknown;
 
 class InProcessCall implements PendingEntry, CallHandle {
+  readonly deadlineAt: number;
+
   constructor(
     readonly owner: InProcessProvider,
     readonly id: number,
     readonly sink: CallSink,
-    readonly deadlineAt: number,
     readonly scope: CallScope,
-  ) {}
+  ) {
+    this.deadlineAt = performance.now() + ((scope.deadline ?? Infinity) - Date.now());
+  }
 
   cancel(): void {
     this.owner.settle(
@@ -84,7 +87,7 @@ export class InProcessProvider implements Provider {
     }
     const id = this.pending.allocateId();
     const scope = new CallScope(request.name, request.caller, Date.now() + request.timeoutMs);
-    const call = new InProcessCall(this, id, sink, performance.now() + request.timeoutMs, scope);
+    const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
     const outcome =
       http === undefined
