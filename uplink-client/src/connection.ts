@@ -53,6 +53,9 @@ export class Connection {
       headers: { authorization: `Bearer ${options.key}` },
       maxPayload: options.maxFrameBytes * 2,
       perMessageDeflate: false,
+      // Masking protects proxies from frames crafted by untrusted browser scripts; an uplink
+      // sends its own data, and an all-zero key lets both ends skip the XOR pass over every byte.
+      ...(options.maskFrames ? {} : { generateMask: zeroMask }),
     });
     // Until welcome only hello is sent; the real limit comes with welcome.
     this.batcher = new FrameBatcher((message) => this.ws.send(message), 1024 * 1024);
@@ -167,6 +170,10 @@ export class Connection {
       fallback.code === 'SB_ERR_CLIENT_CLOSED' ? fallback : (this.lastError ?? fallback);
     this.handlers.closed(error, PERMANENT.has(error.code));
   }
+}
+
+function zeroMask(mask: Buffer): void {
+  mask.fill(0);
 }
 
 function errorFromHttp(status: number, body: string): SwitchboardError {

@@ -58,7 +58,8 @@ export function toWireResponse(value: unknown): WireHttpResponse {
   if (value instanceof Uint8Array) return ok('application/octet-stream', value);
   let json: string | undefined;
   try {
-    json = JSON.stringify(value, jsonReplacer);
+    // A replacer makes V8 call back into JS for every key; only pay for it when needed.
+    json = needsReplacer(value) ? JSON.stringify(value, jsonReplacer) : JSON.stringify(value);
   } catch (error) {
     throw bad(
       `The value cannot be sent as JSON: ${error instanceof Error ? error.message : String(error)}`,
@@ -84,6 +85,34 @@ export function jsonReplacer(this: unknown, key: string, value: unknown): unknow
   }
   return value;
 }
+
+/**
+ * Whether `value` holds anything plain JSON.stringify would get wrong (BigInt, bytes, Media).
+ * Gives up (answers true) after MAX_SCAN nodes, so a circular value ends on the replacer path,
+ * where JSON.stringify reports it.
+ */
+function needsReplacer(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  for (let visited = 0; stack.length > 0; visited++) {
+    if (visited > MAX_SCAN) return true;
+    const item = stack.pop();
+    if (typeof item === 'bigint') return true;
+    if (typeof item !== 'object' || item === null) continue;
+    if (ArrayBuffer.isView(item) || item instanceof Media) return true;
+    if (Array.isArray(item)) {
+      for (const element of item)
+        if (typeof element === 'object' || typeof element === 'bigint') stack.push(element);
+    } else if (typeof (item as { toJSON?: unknown }).toJSON !== 'function') {
+      for (const key in item) {
+        const child = (item as Record<string, unknown>)[key];
+        if (typeof child === 'object' || typeof child === 'bigint') stack.push(child);
+      }
+    }
+  }
+  return false;
+}
+
+const MAX_SCAN = 500_000;
 
 function ok(contentType: string, body: Uint8Array): WireHttpResponse {
   return { status: 200, headers: { 'content-type': contentType }, body };
