@@ -16,7 +16,6 @@ import {
   type CallerInfo,
   type ErrorCode,
   type HttpMethod,
-  type PendingEntry,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WireError,
@@ -25,6 +24,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedOptions } from '../options.ts';
 import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import type { Dispatcher } from './dispatcher.ts';
+import { ProviderRegistrations } from './provider-registrations.ts';
+import { InboundCall, OutboundCall } from './uplink-calls.ts';
 import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { Registry } from './registry.ts';
@@ -42,40 +43,6 @@ export interface ConnectionDeps {
 }
 
 type State = 'awaiting-hello' | 'open' | 'closed';
-
-/** A call this server sent to the uplink and awaits an answer for. */
-class OutboundCall implements PendingEntry, CallHandle {
-  constructor(
-    readonly connection: UplinkConnection,
-    readonly id: number,
-    readonly sink: CallSink,
-    readonly deadlineAt: number,
-  ) {}
-
-  cancel(): void {
-    this.connection.cancelOutbound(this.id);
-  }
-}
-
-/** A call the uplink made, in progress somewhere; its outcome is written back as a frame. */
-class InboundCall implements CallSink {
-  handle: CallHandle | undefined;
-
-  constructor(
-    readonly connection: UplinkConnection,
-    readonly id: number,
-  ) {}
-
-  resolve(value: unknown): void {
-    this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
-  }
-
-  reject(error: SwitchboardError): void {
-    // Only a function's own stack travels to callers, never the server's internals.
-    const wire = error.toWire(error.remoteStack !== undefined);
-    this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: wire });
-  }
-}
 
 /**
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
@@ -95,8 +62,7 @@ export class UplinkConnection implements Provider {
   private readonly batcher: FrameBatcher;
   private readonly outbound = new PendingCalls<OutboundCall>((id, call) => this.expired(id, call));
   private readonly inbound = new Map<number, InboundCall>();
-  private readonly functions = new Set<string>();
-  private readonly endpoints = new Map<string, HttpMethod[]>();
+  private readonly registrations: ProviderRegistrations;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
 
@@ -106,6 +72,7 @@ export class UplinkConnection implements Provider {
     init: { key: KeyRecord | undefined; remoteAddress: string | undefined },
   ) {
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
+    this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = init.key;
     this.remoteAddress = init.remoteAddress;
     this.batcher = new FrameBatcher((message) => this.ws.send(message), deps.options.maxFrameBytes);
@@ -135,11 +102,11 @@ export class UplinkConnection implements Provider {
   }
 
   registeredFunctions(): string[] {
-    return [...this.functions];
+    return this.registrations.functionNames();
   }
 
   registeredEndpoints(): Array<{ path: string; methods: HttpMethod[] }> {
-    return [...this.endpoints].map(([path, methods]) => ({ path, methods }));
+    return this.registrations.endpointList();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -265,15 +232,7 @@ export class UplinkConnection implements Provider {
         this.register(frame);
         return;
       case 'unregister':
-        for (const name of frame.names) {
-          if (this.functions.delete(name)) this.deps.registry.remove(name, this);
-        }
-        for (const path of frame.paths) {
-          const methods = this.endpoints.get(path);
-          if (methods === undefined) continue;
-          this.endpoints.delete(path);
-          this.deps.endpoints.remove(path, methods, this);
-        }
+        this.registrations.remove(frame.names, frame.paths);
         this.send({ type: 'result', id: frame.id, value: null });
         return;
       case 'call':
@@ -316,38 +275,20 @@ export class UplinkConnection implements Provider {
 
   /** All or nothing: a refused registration changes nothing. */
   private register(frame: Extract<UplinkToServerFrame, { type: 'register' }>): void {
-    const refuse = (error: SwitchboardError) =>
-      this.send({ type: 'error', id: frame.id, error: error.toWire(false) });
-    if (this.key?.kind !== 'server') {
-      refuse(
-        new SwitchboardError(
+    let registered: number;
+    try {
+      if (this.key?.kind !== 'server') {
+        throw new SwitchboardError(
           'SB_ERR_PERMISSION_DENIED',
           'A client key may call functions but not register them',
-        ),
-      );
-      return;
-    }
-    try {
-      for (const { path } of frame.endpoints) this.deps.endpoints.check(path);
+        );
+      }
+      registered = this.registrations.add(frame.functions, frame.endpoints);
     } catch (error) {
-      refuse(toSwitchboardError(error));
+      this.send({ type: 'error', id: frame.id, error: toSwitchboardError(error).toWire(false) });
       return;
     }
-    for (const { name } of frame.functions) {
-      this.functions.add(name);
-      this.deps.registry.add(name, this);
-    }
-    for (const { path, methods } of frame.endpoints) {
-      const previous = this.endpoints.get(path);
-      if (previous !== undefined) this.deps.endpoints.remove(path, previous, this);
-      this.endpoints.set(path, methods);
-      this.deps.endpoints.add(path, methods, this);
-    }
-    this.send({
-      type: 'result',
-      id: frame.id,
-      value: { registered: frame.functions.length + frame.endpoints.length },
-    });
+    this.send({ type: 'result', id: frame.id, value: { registered } });
   }
 
   private hello(frame: Extract<UplinkToServerFrame, { type: 'hello' }>): void {
@@ -453,10 +394,7 @@ export class UplinkConnection implements Provider {
     this.state = 'closed';
     clearTimeout(this.authTimer);
     this.batcher.clear();
-    for (const name of this.functions) this.deps.registry.remove(name, this);
-    this.functions.clear();
-    for (const [path, methods] of this.endpoints) this.deps.endpoints.remove(path, methods, this);
-    this.endpoints.clear();
+    this.registrations.clear();
     this.outbound.dispose();
     for (const [, call] of this.outbound.drain()) {
       call.sink.reject(

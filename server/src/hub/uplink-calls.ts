@@ -1,0 +1,37 @@
+import type { PendingEntry, SwitchboardError } from '@switchboard/shared';
+import type { CallHandle, CallSink } from './provider.ts';
+import type { UplinkConnection } from './uplink-connection.ts';
+
+/** A call this server sent to the uplink and awaits an answer for. */
+export class OutboundCall implements PendingEntry, CallHandle {
+  constructor(
+    readonly connection: UplinkConnection,
+    readonly id: number,
+    readonly sink: CallSink,
+    readonly deadlineAt: number,
+  ) {}
+
+  cancel(): void {
+    this.connection.cancelOutbound(this.id);
+  }
+}
+
+/** A call the uplink made, in progress somewhere; its outcome is written back as a frame. */
+export class InboundCall implements CallSink {
+  handle: CallHandle | undefined;
+
+  constructor(
+    readonly connection: UplinkConnection,
+    readonly id: number,
+  ) {}
+
+  resolve(value: unknown): void {
+    this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
+  }
+
+  reject(error: SwitchboardError): void {
+    // Only a function's own stack travels to callers, never the server's internals.
+    const wire = error.toWire(error.remoteStack !== undefined);
+    this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: wire });
+  }
+}
