@@ -1,9 +1,18 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 
 /**
- * Collects the frames encoded during one turn of the event loop and writes them as one
- * WebSocket message (frames are concatenated MessagePack values), so a burst of results costs
- * one `socket.write` instead of one per frame. A message never exceeds `maxBytes`.
+ * Frames per message at most. Measured: an unbounded batch makes a burst travel as one convoy
+ * (each process idles while the next works on the whole batch); splitting it lets the peer
+ * start on the first frames while later ones are still being produced. 16 gave uplink→uplink
+ * calls with 64 in flight about 1.3× the throughput of unbounded batches, HTTP unchanged.
+ */
+export const MAX_FRAMES_PER_MESSAGE = 16;
+
+/**
+ * Collects the frames encoded during one turn of the event loop and writes them as WebSocket
+ * messages of up to MAX_FRAMES_PER_MESSAGE frames (frames are concatenated MessagePack values),
+ * so a burst of results costs a few `socket.write`s instead of one per frame. A message never
+ * exceeds `maxBytes`.
  */
 export class FrameBatcher {
   private queue: Buffer[] = [];
@@ -32,7 +41,8 @@ export class FrameBatcher {
     if (this.queuedBytes + frame.byteLength > this.maxBytes) this.flush();
     this.queue.push(frame);
     this.queuedBytes += frame.byteLength;
-    this.scheduled ??= setImmediate(this.flushBound);
+    if (this.queue.length >= MAX_FRAMES_PER_MESSAGE) this.flush();
+    else this.scheduled ??= setImmediate(this.flushBound);
   }
 
   flush(): void {
