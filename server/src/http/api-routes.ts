@@ -64,7 +64,8 @@ export function apiRoutes(deps: {
             );
           case 'options':
             // CORS preflight handling attaches here (auth issue).
-            return reply.code(204).header('allow', resolution.allow.join(', ')).send();
+            void reply.code(204).header('allow', resolution.allow.join(', ')).send();
+            return;
           case 'ok':
             break;
           default: {
@@ -100,7 +101,8 @@ export function apiRoutes(deps: {
             if (!sink.settled) handle.cancel();
           });
         }
-        return reply;
+        // Returning nothing (not `reply`, a thenable Fastify would watch with end-of-stream
+        // listeners) from a synchronous handler: the sink answers.
       },
     });
     done();
