@@ -1,10 +1,8 @@
 import type { Server } from 'node:http';
 import type Database from 'better-sqlite3';
 import {
-  SwitchboardError,
   assertCallable,
-  endpointMethods,
-  endpointShape,
+  assertEndpoint,
   type CallerInfo,
   type EndpointHandler,
   type HttpMethod,
@@ -102,14 +100,9 @@ export class SwitchboardCore {
    * withdraws it.
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
-    endpointShape(path);
-    const methods = endpointMethods(options.methods);
-    if (typeof handler !== 'function') {
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
-    }
-    this.endpoints.check(path);
+    const methods = assertEndpoint(path, options.methods, handler);
+    this.endpoints.add(path, methods, this.app); // throws SB_ERR_ENDPOINT_CONFLICT first
     this.app.setEndpoint(path, handler);
-    this.endpoints.add(path, methods, this.app);
     return () => {
       this.endpoints.remove(path, methods, this.app);
       this.app.deleteEndpoint(path);

@@ -38,7 +38,7 @@ export {
   type HeaderValues,
 } from './http/http-response.ts';
 export type { FormValues } from './http/form-data.ts';
-export { endpointShape, endpointMethods } from './protocol/endpoint-path.ts';
+export { endpointShape, endpointMethods, assertEndpoint } from './protocol/endpoint-path.ts';
 export { FrameBatcher } from './transport/frame-batcher.ts';
 export { invoke, serveHttp, type EndpointHandler } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';

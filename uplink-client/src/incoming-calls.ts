@@ -46,10 +46,6 @@ export class IncomingCalls {
     private readonly maxConcurrent: number,
   ) {}
 
-  get size(): number {
-    return this.calls.size;
-  }
-
   accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame);

@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import {
   PendingCalls,
   assertCallable,
-  endpointMethods,
-  endpointShape,
+  assertEndpoint,
+  toSwitchboardError,
   type EndpointHandler,
   type EndpointRegistration,
   type HttpMethod,
@@ -131,11 +131,7 @@ export class Uplink {
     options: { methods?: HttpMethod[] },
     handler: EndpointHandler,
   ): () => void {
-    endpointShape(path);
-    const methods = endpointMethods(options.methods);
-    if (typeof handler !== 'function') {
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
-    }
+    const methods = assertEndpoint(path, options.methods, handler);
     this.refuseClientKey();
     this.endpointHandlers.set(path, handler);
     this.endpointMethods.set(path, methods);
@@ -318,6 +314,8 @@ export class Uplink {
     const outcome = request.promise.then(
       () => undefined,
       (error: SwitchboardError) => {
+        // A registration lost with its connection is sent again after the next welcome.
+        if (error.code === 'SB_ERR_CONNECTION_LOST') return undefined;
         if (error.code !== 'SB_ERR_CLIENT_CLOSED') this.events.emit('error', error);
         return error;
       },
@@ -351,11 +349,7 @@ export class Uplink {
       call.sent = true;
     } catch (error) {
       this.outgoing.take(id);
-      call.reject(
-        error instanceof SwitchboardError
-          ? error
-          : new SwitchboardError('SB_ERR_INTERNAL', String(error)),
-      );
+      call.reject(toSwitchboardError(error));
     }
   }
 
@@ -368,9 +362,7 @@ export class Uplink {
 
   private expired(id: number, call: Outgoing): void {
     if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.reject(
-      new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'),
-    );
+    call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
 
   private answer(frame: UplinkToServerFrame & { type: 'result' | 'error' }): void {
@@ -378,10 +370,7 @@ export class Uplink {
     try {
       this.connection?.send(frame);
     } catch (error) {
-      const coded =
-        error instanceof SwitchboardError
-          ? error
-          : new SwitchboardError('SB_ERR_VALUE_NOT_SERIALIZABLE', String(error));
+      const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
       this.events.emit('error', coded);
       this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
     }
@@ -411,5 +400,5 @@ export class Uplink {
 }
 
 function cancelled(): SwitchboardError {
-  return new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller');
+  return new SwitchboardError('SB_ERR_CALL_CANCELLED');
 }

@@ -13,8 +13,6 @@ import { fromFastifyError, sendError } from './error-reply.ts';
 
 /** Where uplink endpoints are served. */
 export const API_PREFIX = '/_/api';
-/** Seconds a client should wait before retrying an endpoint whose providers are all gone. */
-const RETRY_AFTER_SECONDS = '5';
 
 /**
  * The HTTP door for endpoints: `/_/api/<path>` for every method. Matching, method checks and
@@ -51,7 +49,7 @@ export function apiRoutes(deps: {
           case 'not-found':
             throw new SwitchboardError('SB_ERR_HTTP_NOT_FOUND', `No endpoint at ${path}`);
           case 'no-provider':
-            void reply.header('retry-after', RETRY_AFTER_SECONDS);
+            // Retry-After comes with every retryable 503 (sendError).
             throw new SwitchboardError(
               'SB_ERR_HTTP_NO_PROVIDER',
               `No uplink serving ${path} is connected`,
@@ -73,7 +71,7 @@ export function apiRoutes(deps: {
             throw new Error(`unhandled resolution ${String(unreachable)}`);
           }
         }
-        const origins = originsOf(request, options.publicOrigin);
+        const appOrigin = options.publicOrigin ?? `${request.protocol}://${request.host}`;
         const http: WireHttpRequest = {
           method: request.method,
           path,
@@ -81,8 +79,9 @@ export function apiRoutes(deps: {
           query: queryAt === -1 ? '' : url.slice(queryAt + 1),
           headers: request.headers as Record<string, string | string[]>,
           remoteAddress: request.ip,
-          ...(Buffer.isBuffer(request.body) ? { body: request.body } : {}),
-          ...origins,
+          body: Buffer.isBuffer(request.body) ? request.body : undefined,
+          appOrigin,
+          apiOrigin: appOrigin + API_PREFIX,
         };
         // The provider settles the reply directly (no promise, no AbortController per request).
         const sink = new ReplySink(request, reply, options.debug);
@@ -135,11 +134,6 @@ class ReplySink implements CallSink {
     if (this.reply.raw.destroyed) return; // the client went away; nobody to answer
     sendError(this.reply, error, this.debug);
   }
-}
-
-function originsOf(request: FastifyRequest, publicOrigin: string | undefined) {
-  const appOrigin = publicOrigin ?? `${request.protocol}://${request.host}`;
-  return { appOrigin, apiOrigin: `${appOrigin}${API_PREFIX}` };
 }
 
 /**

@@ -58,7 +58,7 @@ function settleAsPromise(
   start: (sink: CallSink) => CallHandle,
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
-  if (signal?.aborted) return Promise.reject(cancelled());
+  if (signal?.aborted) return Promise.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   return new Promise((resolve, reject) => {
     let onAbort: (() => void) | undefined;
     const sink: CallSink = {
@@ -73,15 +73,9 @@ function settleAsPromise(
     };
     const handle = start(sink);
     if (signal !== undefined) {
-      onAbort = () => {
-        handle.cancel();
-        reject(cancelled());
-      };
+      // The provider settles the sink with SB_ERR_CALL_CANCELLED (the CallHandle contract).
+      onAbort = () => handle.cancel();
       signal.addEventListener('abort', onAbort, { once: true });
     }
   });
-}
-
-function cancelled(): SwitchboardError {
-  return new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller');
 }

@@ -33,10 +33,7 @@ class InProcessCall implements PendingEntry, CallHandle {
   }
 
   cancel(): void {
-    this.owner.settle(
-      this.id,
-      new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'),
-    );
+    this.owner.settle(this.id, new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 }
 
@@ -49,10 +46,7 @@ export class InProcessProvider implements Provider {
   private readonly functions = new Map<string, AppFunction>();
   private readonly endpoints = new Map<string, EndpointHandler>();
   private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
-    const error = new SwitchboardError(
-      'SB_ERR_CALL_TIMEOUT',
-      'The call did not finish before its deadline',
-    );
+    const error = new SwitchboardError('SB_ERR_CALL_TIMEOUT');
     call.scope.abort(error);
     call.sink.reject(error);
   });

@@ -52,12 +52,4 @@ export class ProviderRegistrations {
   clear(): void {
     this.remove([...this.functions], [...this.endpoints.keys()]);
   }
-
-  functionNames(): string[] {
-    return [...this.functions];
-  }
-
-  endpointList(): Array<{ path: string; methods: HttpMethod[] }> {
-    return [...this.endpoints].map(([path, methods]) => ({ path, methods }));
-  }
 }

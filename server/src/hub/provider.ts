@@ -18,7 +18,10 @@ export interface CallSink {
   reject(error: SwitchboardError): void;
 }
 
-/** Lets the origin of a call withdraw it (caller cancelled, went away, or disconnected). */
+/**
+ * Lets the origin of a call withdraw it (caller cancelled, went away, or disconnected).
+ * `cancel()` on an unsettled call settles its sink with SB_ERR_CALL_CANCELLED.
+ */
 export interface CallHandle {
   cancel(): void;
 }

@@ -47,12 +47,4 @@ export class Registry {
   has(name: string): boolean {
     return this.functions.has(name);
   }
-
-  /** Every registered name with the ids of its providers. */
-  list(): Array<{ name: string; providers: string[] }> {
-    return [...this.functions].map(([name, providers]) => ({
-      name,
-      providers: providers.map((p) => p.providerId),
-    }));
-  }
 }

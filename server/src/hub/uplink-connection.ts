@@ -15,7 +15,6 @@ import {
   type RequestFrame,
   type CallerInfo,
   type ErrorCode,
-  type HttpMethod,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WireError,
@@ -26,7 +25,13 @@ import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistrations } from './provider-registrations.ts';
 import { InboundCall, OutboundCall } from './uplink-calls.ts';
-import type { CallHandle, CallRequest, CallSink, Provider } from './provider.ts';
+import {
+  NOOP_HANDLE,
+  type CallHandle,
+  type CallRequest,
+  type CallSink,
+  type Provider,
+} from './provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { Registry } from './registry.ts';
 
@@ -50,13 +55,10 @@ type State = 'awaiting-hello' | 'open' | 'closed';
  */
 export class UplinkConnection implements Provider {
   readonly providerId: string;
-  readonly connectedAt = Date.now();
-  readonly remoteAddress: string | undefined;
   key: KeyRecord | undefined;
   name: string | undefined;
   /** Monotonic time of the last message or pong, for the heartbeat. */
   lastSeenAt = performance.now();
-  callsServed = 0;
 
   private state: State = 'awaiting-hello';
   private readonly batcher: FrameBatcher;
@@ -69,12 +71,11 @@ export class UplinkConnection implements Provider {
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
-    init: { key: KeyRecord | undefined; remoteAddress: string | undefined },
+    key: KeyRecord | undefined,
   ) {
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
-    this.key = init.key;
-    this.remoteAddress = init.remoteAddress;
+    this.key = key;
     this.batcher = new FrameBatcher((message) => this.ws.send(message), deps.options.maxFrameBytes);
     this.authTimer = setTimeout(() => {
       this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
@@ -101,21 +102,13 @@ export class UplinkConnection implements Provider {
     return this.state === 'closed';
   }
 
-  registeredFunctions(): string[] {
-    return this.registrations.functionNames();
-  }
-
-  registeredEndpoints(): Array<{ path: string; methods: HttpMethod[] }> {
-    return this.registrations.endpointList();
-  }
-
   // -------------------------------------------------------------------------------------------
   // Provider: calls to functions this uplink registered.
 
   start(request: CallRequest, sink: CallSink): CallHandle {
     if (this.state !== 'open') {
       sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED'));
-      return { cancel() {} };
+      return NOOP_HANDLE;
     }
     const id = this.outbound.allocateId();
     const { name: endpoint, http, timeoutMs, caller } = request;
@@ -127,7 +120,7 @@ export class UplinkConnection implements Provider {
       this.batcher.push(encodeValue(frame));
     } catch (error) {
       sink.reject(toSwitchboardError(error));
-      return { cancel() {} };
+      return NOOP_HANDLE;
     }
     const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
     this.outbound.add(id, call);
@@ -138,16 +131,12 @@ export class UplinkConnection implements Provider {
     const call = this.outbound.take(id);
     if (call === undefined) return;
     this.send({ type: 'cancel', id });
-    call.sink.reject(
-      new SwitchboardError('SB_ERR_CALL_CANCELLED', 'The call was cancelled by its caller'),
-    );
+    call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 
   private expired(id: number, call: OutboundCall): void {
     this.send({ type: 'cancel', id });
-    call.sink.reject(
-      new SwitchboardError('SB_ERR_CALL_TIMEOUT', 'The call did not finish before its deadline'),
-    );
+    call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
 
   // -------------------------------------------------------------------------------------------
@@ -247,9 +236,8 @@ export class UplinkConnection implements Provider {
       }
       case 'result': {
         const call = this.outbound.take(frame.id);
-        if (call === undefined) return; // late answer to a call that timed out or was cancelled
-        this.callsServed++;
-        call.sink.resolve(frame.value);
+        // undefined: a late answer to a call that timed out or was cancelled
+        call?.sink.resolve(frame.value);
         return;
       }
       case 'error': {
@@ -260,10 +248,7 @@ export class UplinkConnection implements Provider {
           );
           return;
         }
-        const call = this.outbound.take(frame.id);
-        if (call === undefined) return;
-        this.callsServed++;
-        call.sink.reject(SwitchboardError.fromWire(frame.error));
+        this.outbound.take(frame.id)?.sink.reject(SwitchboardError.fromWire(frame.error));
         return;
       }
       default: {
@@ -345,13 +330,13 @@ export class UplinkConnection implements Provider {
 
   private send(frame: ServerToUplinkFrame): void {
     if (this.state === 'closed') return;
-    let encoded: Buffer;
     try {
-      encoded = encodeValue(frame);
-      this.batcher.push(encoded);
+      this.batcher.push(encodeValue(frame));
     } catch (error) {
-      // A result that cannot be encoded or is too large for the uplink becomes an error answer.
-      if (frame.type !== 'result') throw error;
+      // An answer that cannot be encoded or is too large for the uplink becomes a bare coded
+      // error (no data, no stack), so the caller is still answered and nothing throws upward.
+      if ((frame.type !== 'result' && frame.type !== 'error') || frame.id === undefined)
+        throw error;
       const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
       this.batcher.push(encodeValue({ type: 'error', id: frame.id, error: coded.toWire(false) }));
     }
@@ -367,7 +352,6 @@ export class UplinkConnection implements Provider {
       'closing uplink connection',
     );
     this.send({ type: 'error', error: wire });
-    this.batcher.flush();
     this.close(closeCode, closeReason(code, error.message));
   }
 

@@ -1,8 +1,14 @@
-import type { IncomingMessage, Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { WebSocketServer } from 'ws';
-import { CLOSE_CODES, SwitchboardError, UPLINK_PATH, closeReason } from '@switchboard/shared';
+import {
+  CLOSE_CODES,
+  SwitchboardError,
+  UPLINK_PATH,
+  closeReason,
+  type ErrorCode,
+} from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
 import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
@@ -46,11 +52,11 @@ export class UplinkHub {
     if (pathname !== UPLINK_PATH) {
       // Leave other paths to other upgrade listeners (when mounted as a plugin) if there are any.
       if (this.server.listenerCount('upgrade') === 1)
-        rejectUpgrade(socket, 404, 'SB_ERR_HTTP_NOT_FOUND');
+        rejectUpgrade(socket, 'SB_ERR_HTTP_NOT_FOUND');
       return;
     }
     if (this.closing) {
-      rejectUpgrade(socket, 503, 'SB_ERR_SERVER_CLOSING');
+      rejectUpgrade(socket, 'SB_ERR_SERVER_CLOSING');
       return;
     }
     let key: KeyRecord | undefined;
@@ -59,7 +65,7 @@ export class UplinkHub {
       const secret = parseBearer(header);
       key = secret === undefined ? undefined : this.deps.keys.verify(secret);
       if (key === undefined) {
-        rejectUpgrade(socket, 401, 'SB_ERR_AUTH_BAD_KEY');
+        rejectUpgrade(socket, 'SB_ERR_AUTH_BAD_KEY');
         return;
       }
     }
@@ -80,7 +86,7 @@ export class UplinkHub {
               this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
           },
         },
-        { key, remoteAddress: req.socket.remoteAddress },
+        key,
       );
       this.connections.add(connection);
     });
@@ -116,16 +122,12 @@ export class UplinkHub {
   }
 }
 
-function rejectUpgrade(
-  socket: Duplex,
-  status: 401 | 404 | 503,
-  code: 'SB_ERR_AUTH_BAD_KEY' | 'SB_ERR_HTTP_NOT_FOUND' | 'SB_ERR_SERVER_CLOSING',
-): void {
-  const error = new SwitchboardError(code);
-  const body = JSON.stringify({ code, message: error.message });
-  const reason = { 401: 'Unauthorized', 404: 'Not Found', 503: 'Service Unavailable' }[status];
+/** Answers an upgrade it will not accept with the code's HTTP status and the JSON error body. */
+function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
+  const { status, message } = new SwitchboardError(code);
+  const body = JSON.stringify({ code, message });
   const headers = [
-    `HTTP/1.1 ${status} ${reason}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
     'Connection: close',
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,

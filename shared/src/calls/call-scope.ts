@@ -17,9 +17,7 @@ export class CallScope implements CallContext {
     readonly name: string,
     readonly caller: CallerInfo,
     readonly deadline: number | undefined,
-  ) {
-    this.request = undefined;
-  }
+  ) {}
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -27,10 +25,6 @@ export class CallScope implements CallContext {
       if (this.abortedWith !== undefined) this.controller.abort(this.abortedWith.reason);
     }
     return this.controller.signal;
-  }
-
-  get aborted(): boolean {
-    return this.abortedWith !== undefined;
   }
 
   abort(reason: unknown): void {

@@ -33,10 +33,6 @@ export class PendingCalls<E extends PendingEntry> {
     return this.nextId;
   }
 
-  has(id: number): boolean {
-    return this.entries.has(id);
-  }
-
   add(id: number, entry: E): void {
     this.entries.set(id, entry);
     if (entry.deadlineAt < this.timerAt) this.arm(entry.deadlineAt);

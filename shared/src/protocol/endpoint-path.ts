@@ -56,6 +56,19 @@ export function endpointMethods(methods: unknown): HttpMethod[] {
   return [...result];
 }
 
+/**
+ * Checks the arguments of an `httpEndpoint(path, options, handler)`, on the server and in uplinks
+ * alike, and returns the methods it serves.
+ */
+export function assertEndpoint(path: string, methods: unknown, handler: unknown): HttpMethod[] {
+  endpointShape(path);
+  const checked = endpointMethods(methods);
+  if (typeof handler !== 'function') {
+    throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
+  }
+  return checked;
+}
+
 function invalid(message: string, value: unknown): SwitchboardError {
   return new SwitchboardError('SB_ERR_ENDPOINT_PATH_INVALID', message, {
     data: { value: String(value) },
