@@ -15,6 +15,22 @@ const MIGRATIONS: readonly string[] = [
      created_at INTEGER NOT NULL,
      revoked_at INTEGER
    );`,
+  `CREATE TABLE users (
+     id INTEGER PRIMARY KEY,
+     email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+     password_hash TEXT NOT NULL,
+     enabled INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL,
+     last_login_at INTEGER,
+     data TEXT NOT NULL DEFAULT '{}'
+   );
+   CREATE TABLE sessions (
+     id TEXT PRIMARY KEY,
+     data BLOB NOT NULL,
+     user_id INTEGER REFERENCES users (id) ON DELETE SET NULL,
+     expires_at INTEGER NOT NULL
+   );
+   CREATE INDEX sessions_expires_at ON sessions (expires_at);`,
 ];
 
 /** Opens (creating if needed) the store in `dataDir` and brings its schema up to date. */

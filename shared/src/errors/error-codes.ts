@@ -51,7 +51,7 @@ export const ERROR_CODES = {
   SB_ERR_PERMISSION_DENIED: {
     status: 403,
     retryable: false,
-    message: 'This key is not allowed to do that',
+    message: 'The caller is not allowed to do that',
   },
   SB_ERR_NAME_INVALID: {
     status: 400,
@@ -152,6 +152,61 @@ export const ERROR_CODES = {
     status: 409,
     retryable: false,
     message: 'The endpoint path conflicts with a different live registration',
+  },
+  SB_ERR_AUTH_REQUIRED: {
+    status: 401,
+    retryable: false,
+    message: 'Sign-in is required',
+  },
+  SB_ERR_AUTH_FAILED: {
+    status: 401,
+    retryable: false,
+    message: 'Invalid login name or password',
+  },
+  SB_ERR_USER_DISABLED: {
+    status: 403,
+    retryable: false,
+    message: 'This user account is disabled',
+  },
+  SB_ERR_HTTP_BAD_AUTH_HEADER: {
+    status: 400,
+    retryable: false,
+    message: 'Malformed Authorization header',
+  },
+  SB_ERR_LOGIN_THROTTLED: {
+    status: 429,
+    retryable: true,
+    message: 'Too many failed sign-in attempts; try again later',
+  },
+  SB_ERR_RATE_LIMITED: {
+    status: 429,
+    retryable: true,
+    message: 'Too many requests; try again later',
+  },
+  SB_ERR_COOKIE_TOO_LARGE: {
+    status: 500,
+    retryable: false,
+    message: 'A cookie would be larger than 4 KB',
+  },
+  SB_ERR_USER_EXISTS: {
+    status: 409,
+    retryable: false,
+    message: 'A user with that login name already exists',
+  },
+  SB_ERR_NO_SUCH_USER: {
+    status: 404,
+    retryable: false,
+    message: 'No such user',
+  },
+  SB_ERR_USER_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid user login name, password or data',
+  },
+  SB_ERR_FUNCTION_CONFLICT: {
+    status: 409,
+    retryable: false,
+    message: 'The function is live with different permissions',
   },
   SB_ERR_NO_CALL_CONTEXT: {
     status: 500,
