@@ -18,6 +18,8 @@ import { UplinkHub } from './hub/uplink-hub.ts';
 import type { ResolvedOptions } from './options.ts';
 import { openDatabase } from './store/database.ts';
 import { KeyStore } from './store/key-store.ts';
+import { UserStore } from './store/user-store.ts';
+import { userFunctions } from './builtins/user-functions.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 
@@ -34,6 +36,8 @@ export interface EndpointOptions {
 export class SwitchboardCore {
   readonly db: Database.Database;
   readonly keys: KeyStore;
+  /** Users who sign in with a login name and password. */
+  readonly users: UserStore;
   readonly registry = new Registry();
   readonly endpoints = new EndpointTable();
   readonly dispatcher: Dispatcher;
@@ -53,6 +57,7 @@ export class SwitchboardCore {
     if (options.createInitialKey && options.keys.length === 0 && this.keys.count() === 0) {
       this.initialKey = this.keys.create('default', 'server').key;
     }
+    this.users = new UserStore(this.db);
     this.dispatcher = new Dispatcher(this.registry, options);
     this.hub = new UplinkHub(server, {
       options,
@@ -62,6 +67,7 @@ export class SwitchboardCore {
       dispatcher: this.dispatcher,
       log,
     });
+    for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);
   }
 
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
@@ -86,12 +92,7 @@ export class SwitchboardCore {
    */
   callable(name: string, fn: AppFunction): () => void {
     assertCallable(name, fn);
-    this.app.set(name, fn);
-    this.registry.add(name, this.app);
-    return () => {
-      this.app.delete(name);
-      this.registry.remove(name, this.app);
-    };
+    return this.serveFunction(name, fn);
   }
 
   /**
@@ -106,6 +107,16 @@ export class SwitchboardCore {
     return () => {
       this.endpoints.remove(path, methods, this.app);
       this.app.deleteEndpoint(path);
+    };
+  }
+
+  /** Registers `fn` without the name checks: the one way to serve a reserved `sb.` name. */
+  private serveFunction(name: string, fn: AppFunction): () => void {
+    this.app.set(name, fn);
+    this.registry.add(name, this.app);
+    return () => {
+      this.app.delete(name);
+      this.registry.remove(name, this.app);
     };
   }
 

@@ -16,6 +16,7 @@ export {
 } from './options.ts';
 export type { CallOptions } from './hub/dispatcher.ts';
 export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
+export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts';
 export {
   SwitchboardError,
   Media,
@@ -29,4 +30,7 @@ export {
   type CallContext,
   type CallerInfo,
   type ErrorCode,
+  type User,
+  type NewUser,
+  type UserChanges,
 } from '@switchboard/shared';

@@ -7,6 +7,7 @@ import { resolveOptions, type SwitchboardOptions } from './options.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
 import type { KeyStore } from './store/key-store.ts';
+import type { UserStore } from './store/user-store.ts';
 
 /** The public face of a Switchboard server. */
 export interface Switchboard {
@@ -16,6 +17,8 @@ export interface Switchboard {
   readonly initialKey: string | undefined;
   /** Uplink keys (create, list, revoke). */
   readonly keys: KeyStore;
+  /** Users (create, find, list, update, remove, verify); never exposes password hashes. */
+  readonly users: UserStore;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<{ url: string }>;
   /** Calls a registered function with the default deadline. */
@@ -58,6 +61,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     app,
     initialKey: core.initialKey,
     keys: core.keys,
+    users: core.users,
     async listen() {
       await app.listen({ host: resolved.host, port: resolved.port });
       const address = app.server.address();

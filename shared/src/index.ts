@@ -19,8 +19,12 @@ export {
   decodeServerMessage,
   isFunctionName,
   assertCallable,
+  isReservedName,
+  reservedNameError,
+  RESERVED_NAME_PREFIX,
   MAX_CALL_ID,
 } from './protocol/decode-frames.ts';
+export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export {
   getCallContext,

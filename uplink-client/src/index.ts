@@ -2,6 +2,7 @@ export { connect } from './connect.ts';
 export { Uplink, type CallOptions } from './uplink.ts';
 export type { UplinkStatus, UplinkEvents } from './events.ts';
 export type { UplinkFunction } from './incoming-calls.ts';
+export type { UsersClient } from './users-client.ts';
 export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -26,4 +27,7 @@ export {
   type CallContext,
   type CallerInfo,
   type ErrorCode,
+  type User,
+  type NewUser,
+  type UserChanges,
 } from '@switchboard/shared';

@@ -20,6 +20,7 @@ import { Connection } from './connection.ts';
 import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
 import type { ResolvedConnectOptions } from './options.ts';
+import { UsersClient } from './users-client.ts';
 
 /** Per-call options. */
 export interface CallOptions {
@@ -45,6 +46,8 @@ class Outgoing implements PendingEntry {
  * registrations after every reconnect, runs incoming calls and routes outgoing ones.
  */
 export class Uplink {
+  /** The server's users, through its `sb.users.*` built-ins (needs a server key). */
+  readonly users = new UsersClient(this);
   private readonly events = new Emitter<UplinkEvents>();
   private readonly functions = new Map<string, UplinkFunction>();
   private readonly endpointHandlers = new Map<string, EndpointHandler>();

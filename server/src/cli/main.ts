@@ -3,6 +3,8 @@ import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
 import { openDatabase } from '../store/database.ts';
 import { KeyStore } from '../store/key-store.ts';
+import { UserStore, type PublicUser } from '../store/user-store.ts';
+import { readPassword } from './read-password.ts';
 import { createSwitchboard } from '../switchboard.ts';
 
 const HELP = `switchboard — uplink RPC bridge with an HTTP facade
@@ -12,6 +14,14 @@ Usage:
   switchboard keys create <name> [--kind server|client] [--data-dir DIR]
   switchboard keys list [--data-dir DIR]
   switchboard keys revoke <id-or-name> [--data-dir DIR]
+  switchboard users add <email> [--password P] [--disabled] [--data JSON] [--data-dir DIR]
+  switchboard users list [--data-dir DIR]
+  switchboard users passwd <email> [--password P] [--data-dir DIR]
+  switchboard users enable|disable <email> [--data-dir DIR]
+  switchboard users remove <email> [--data-dir DIR]
+
+Without --password, users add/passwd read the password from stdin (one line; no echo on a
+terminal), which keeps it out of the shell history and the process list.
 
 Environment: SWITCHBOARD_HOST, SWITCHBOARD_PORT, SWITCHBOARD_DATA_DIR.
 Defaults: 127.0.0.1:3030, data in ./.switchboard.
@@ -23,6 +33,9 @@ const OPTIONS = {
   'data-dir': { type: 'string' },
   'log-level': { type: 'string' },
   kind: { type: 'string' },
+  password: { type: 'string' },
+  disabled: { type: 'boolean' },
+  data: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -47,6 +60,8 @@ async function main(argv: string[]): Promise<number> {
       return start(options, values['log-level']);
     case 'keys':
       return keys(options, sub, arg, values.kind);
+    case 'users':
+      return users(options, sub, arg, values);
     default:
       process.stderr.write(`Unknown command ${JSON.stringify(command)}\n\n${HELP}`);
       return 1;
@@ -145,6 +160,103 @@ function keys(
   } finally {
     db.close();
   }
+}
+
+interface UserFlags {
+  password?: string | undefined;
+  disabled?: boolean | undefined;
+  data?: string | undefined;
+}
+
+async function users(
+  options: SwitchboardOptions,
+  sub: string | undefined,
+  email: string | undefined,
+  flags: UserFlags,
+): Promise<number> {
+  if (sub !== 'list' && email === undefined) {
+    throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', `users ${sub ?? ''} needs an email`);
+  }
+  const db = openDatabase(resolveOptions(options).dataDir);
+  try {
+    const store = new UserStore(db);
+    const out = process.stdout;
+    switch (sub) {
+      case 'add': {
+        const user = await store.create({
+          email: email!,
+          password: flags.password ?? (await readPassword(`Password for ${email}: `)),
+          enabled: flags.disabled !== true,
+          ...(flags.data === undefined ? {} : { data: parseData(flags.data) }),
+        });
+        out.write(
+          `Created user ${user.email} (id ${user.id}${user.enabled ? '' : ', disabled'})\n`,
+        );
+        return 0;
+      }
+      case 'list':
+        out.write(userTable(store.list()));
+        return 0;
+      case 'passwd': {
+        if (store.find(email!) === undefined) throw noSuchUser(email!); // before asking
+        const password = flags.password ?? (await readPassword(`New password for ${email}: `));
+        const user = await store.update(email!, { password });
+        out.write(`Changed the password of ${user.email}\n`);
+        return 0;
+      }
+      case 'enable':
+      case 'disable': {
+        const user = await store.update(email!, { enabled: sub === 'enable' });
+        out.write(`${user.enabled ? 'Enabled' : 'Disabled'} ${user.email}\n`);
+        return 0;
+      }
+      case 'remove':
+        if (!store.remove(email!)) throw noSuchUser(email!);
+        out.write(`Removed user ${email}\n`);
+        return 0;
+      default:
+        process.stderr.write(`Unknown users command ${JSON.stringify(sub)}\n\n${HELP}`);
+        return 1;
+    }
+  } finally {
+    db.close();
+  }
+}
+
+function parseData(json: string): Record<string, unknown> {
+  try {
+    return JSON.parse(json) as Record<string, unknown>; // the store checks it is an object
+  } catch {
+    throw new SwitchboardError('SB_ERR_USER_INVALID', '--data must be a JSON object');
+  }
+}
+
+function noSuchUser(email: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_NO_SUCH_USER', `No user ${JSON.stringify(email)}`);
+}
+
+/** Aligned columns; never the password hash (the store does not hand it out). */
+function userTable(list: PublicUser[]): string {
+  const rows = [
+    ['id', 'email', 'enabled', 'created', 'last login'],
+    ...list.map((user) => [
+      String(user.id),
+      user.email,
+      user.enabled ? 'yes' : 'no',
+      new Date(user.createdAt).toISOString(),
+      user.lastLoginAt === null ? 'never' : new Date(user.lastLoginAt).toISOString(),
+    ]),
+  ];
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .map((line) => `${line}\n`)
+    .join('');
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,10 @@
-import type { EndpointRegistration, FunctionRegistration, HttpMethod } from '@switchboard/shared';
+import {
+  isReservedName,
+  reservedNameError,
+  type EndpointRegistration,
+  type FunctionRegistration,
+  type HttpMethod,
+} from '@switchboard/shared';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { Provider } from './provider.ts';
 import type { Registry } from './registry.ts';
@@ -17,11 +23,15 @@ export class ProviderRegistrations {
     private readonly table: EndpointTable,
   ) {}
 
-  /** All or nothing: throws SB_ERR_ENDPOINT_CONFLICT before changing anything. */
+  /**
+   * All or nothing: throws SB_ERR_NAME_INVALID (a reserved `sb.` name) or
+   * SB_ERR_ENDPOINT_CONFLICT before changing anything.
+   */
   add(
     functions: readonly FunctionRegistration[],
     endpoints: readonly EndpointRegistration[],
   ): number {
+    for (const { name } of functions) if (isReservedName(name)) throw reservedNameError(name);
     for (const { path } of endpoints) this.table.check(path);
     for (const { name } of functions) {
       this.functions.add(name);

@@ -20,6 +20,8 @@ import {
 export const MAX_CALL_ID = 0xffff_ffff;
 const MAX_NAME_LENGTH = 200;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+/** Function names starting with this are the server's own built-ins; nobody else registers them. */
+export const RESERVED_NAME_PREFIX = 'sb.';
 
 type Obj = Record<string, unknown>;
 
@@ -254,6 +256,11 @@ export function isFunctionName(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(value);
 }
 
+/** Whether `name` is under the reserved `sb.` prefix (the server's built-in functions). */
+export function isReservedName(name: string): boolean {
+  return name.startsWith(RESERVED_NAME_PREFIX);
+}
+
 /** Checks the arguments of a `callable(name, fn)`, on the server and in uplinks alike. */
 export function assertCallable(name: unknown, fn: unknown): asserts name is string {
   if (!isFunctionName(name)) {
@@ -262,9 +269,20 @@ export function assertCallable(name: unknown, fn: unknown): asserts name is stri
       `Invalid function name ${JSON.stringify(name)}`,
     );
   }
+  if (isReservedName(name)) {
+    throw reservedNameError(name);
+  }
   if (typeof fn !== 'function') {
     throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'callable needs a function');
   }
+}
+
+/** The error for registering a reserved name, the same from `callable` and from the server. */
+export function reservedNameError(name: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_NAME_INVALID',
+    `Cannot register ${JSON.stringify(name)}: names starting with ${RESERVED_NAME_PREFIX} are reserved`,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
