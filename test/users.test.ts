@@ -320,6 +320,7 @@ test('app code and server-key uplinks manage users through switchboard.users and
   assert.deepEqual(await uplink.users.find('Ivy@Example.com'), created);
   assert.deepEqual(await uplink.users.find(created.id), created);
   assert.equal(await uplink.users.find('nobody@example.com'), undefined);
+  assert.equal(await uplink.call(USER_FUNCTIONS.find, 'nobody@example.com'), null);
 
   const updated = await uplink.users.update(created.id, { enabled: false, password: 'new pw' });
   assert.equal(updated.enabled, false);
