@@ -99,7 +99,8 @@ test('an unsupported protocol version is refused with SB_ERR_PROTO_VERSION', asy
 
 test('a client key may call but its register is refused with SB_ERR_PERMISSION_DENIED', async (t) => {
   const { sb, wsUrl } = await startServer(t);
-  sb.callable('double', (x: number) => x * 2);
+  sb.callable('double', (x: number) => x * 2, { allowClients: true });
+  sb.callable('serverOnly', () => 'secret');
   const client = await helloClient(t, wsUrl, CLIENT_KEY);
   client.send({ type: 'register', id: 1, functions: [{ name: 'evil' }] });
   const refusal = await client.next();
@@ -110,6 +111,10 @@ test('a client key may call but its register is refused with SB_ERR_PERMISSION_D
   // The connection is still good for calls.
   client.send({ type: 'call', id: 2, name: 'double', args: [21] });
   assert.deepEqual(await client.next(), { type: 'result', id: 2, value: 42 });
+  // A function registered without allowClients is refused before it runs.
+  client.send({ type: 'call', id: 3, name: 'serverOnly', args: [] });
+  const denied = await client.next();
+  assert.equal(denied.type === 'error' && denied.error.code, 'SB_ERR_PERMISSION_DENIED');
 });
 
 test('garbage, text frames and unknown frame types get SB_ERR_PROTO_BAD_FRAME and a close; others keep working', async (t) => {

@@ -215,10 +215,12 @@ test('a result over the frame limit is an SB_ERR_PROTO_FRAME_TOO_LARGE error, th
 
 test('a client key connects and calls, but cannot register', async (t) => {
   const { url, sb } = await startServer(t);
-  sb.callable('hello', () => 'hi');
+  sb.callable('hello', () => 'hi', { allowClients: true });
+  sb.callable('serverOnly', () => 'secret');
   const client = await connect({ url, key: CLIENT_KEY });
   t.after(() => client.close());
   assert.equal(client.keyKind, 'client');
   assert.equal(await client.call('hello'), 'hi');
+  await assert.rejects(client.call('serverOnly'), { code: 'SB_ERR_PERMISSION_DENIED' });
   assert.throws(() => client.callable('mine', () => 1), { code: 'SB_ERR_PERMISSION_DENIED' });
 });

@@ -1,11 +1,17 @@
 import type { Server } from 'node:http';
 import type Database from 'better-sqlite3';
 import {
+  SERVER_ONLY,
+  accessOf,
   assertCallable,
-  assertEndpoint,
+  endpointRegistration,
+  guardedByUser,
+  type CallableOptions,
   type CallerInfo,
   type EndpointHandler,
-  type HttpMethod,
+  type EndpointOptions,
+  type FunctionAccess,
+  type User,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { apiRoutes } from './http/api-routes.ts';
@@ -13,21 +19,22 @@ import { callRoutes } from './http/call-routes.ts';
 import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
-import { Registry } from './hub/registry.ts';
+import { functionRegistry } from './hub/registry.ts';
+import { checkAccess } from './hub/provider-registrations.ts';
 import { UplinkHub } from './hub/uplink-hub.ts';
 import type { ResolvedOptions } from './options.ts';
 import { openDatabase } from './store/database.ts';
 import { KeyStore } from './store/key-store.ts';
 import { UserStore } from './store/user-store.ts';
+import { CookieSealer, deriveKey } from './auth/cookie-sealer.ts';
+import { SignIn } from './auth/sign-in.ts';
+import { RateLimits } from './http/rate-limits.ts';
+import { RequestState } from './http/request-state.ts';
+import { loadSecret } from './store/secrets.ts';
+import { SessionStore } from './store/session-store.ts';
 import { userFunctions } from './builtins/user-functions.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
-
-/** Options of an HTTP endpoint. */
-export interface EndpointOptions {
-  /** Methods served; HEAD (for GET) and OPTIONS are answered automatically. @default ['GET', 'POST'] */
-  methods?: HttpMethod[];
-}
 
 /**
  * Everything one Switchboard instance owns (store, registry, dispatcher, hub), attached to a
@@ -38,7 +45,9 @@ export class SwitchboardCore {
   readonly keys: KeyStore;
   /** Users who sign in with a login name and password. */
   readonly users: UserStore;
-  readonly registry = new Registry();
+  /** Sessions and the encrypted cookie jars. */
+  readonly state: RequestState;
+  readonly registry = functionRegistry();
   readonly endpoints = new EndpointTable();
   readonly dispatcher: Dispatcher;
   readonly hub: UplinkHub;
@@ -58,6 +67,13 @@ export class SwitchboardCore {
       this.initialKey = this.keys.create('default', 'server').key;
     }
     this.users = new UserStore(this.db);
+    const secret = loadSecret(options.dataDir);
+    this.state = new RequestState(
+      { sessions: new SessionStore(this.db, options.sessionTtlMs), users: this.users },
+      new CookieSealer(secret),
+      deriveKey(secret, 'session signing'),
+      options.sharedCookieDomain,
+    );
     this.dispatcher = new Dispatcher(this.registry, options);
     this.hub = new UplinkHub(server, {
       options,
@@ -72,9 +88,11 @@ export class SwitchboardCore {
 
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
   async routes(app: FastifyInstance): Promise<void> {
-    const { options, keys, endpoints, dispatcher } = this;
-    await app.register(callRoutes({ options, keys, dispatcher }));
-    await app.register(apiRoutes({ options, endpoints, dispatcher }));
+    const { options, keys, endpoints, dispatcher, state } = this;
+    const limits = await RateLimits.register(app);
+    const signIn = new SignIn(this.users, limits, options.signInThrottle);
+    await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
+    await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */
@@ -90,9 +108,15 @@ export class SwitchboardCore {
    * Registers a function served by this process; it balances with uplinks serving the same
    * name. Returns a function that unregisters it.
    */
-  callable(name: string, fn: AppFunction): () => void {
+  callable(name: string, fn: AppFunction, options?: CallableOptions<User>): () => void {
     assertCallable(name, fn);
-    return this.serveFunction(name, fn);
+    const access = accessOf(options);
+    const check = options?.requireUser;
+    return this.serveFunction(
+      name,
+      typeof check === 'function' ? guardedByUser(fn, check) : fn,
+      access,
+    );
   }
 
   /**
@@ -101,20 +125,26 @@ export class SwitchboardCore {
    * withdraws it.
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
-    const methods = assertEndpoint(path, options.methods, handler);
-    this.endpoints.add(path, methods, this.app); // throws SB_ERR_ENDPOINT_CONFLICT first
+    const registration = endpointRegistration(path, options, handler);
+    this.endpoints.add(path, registration, this.app); // throws SB_ERR_ENDPOINT_CONFLICT first
     this.app.setEndpoint(path, handler);
     return () => {
-      this.endpoints.remove(path, methods, this.app);
+      this.endpoints.remove(path, registration.methods, this.app);
       this.app.deleteEndpoint(path);
     };
   }
 
   /** Registers `fn` without the name checks: the one way to serve a reserved `sb.` name. */
-  private serveFunction(name: string, fn: AppFunction): () => void {
+  private serveFunction(
+    name: string,
+    fn: AppFunction,
+    access: FunctionAccess = SERVER_ONLY,
+  ): () => void {
+    checkAccess(this.registry, name, access, this.app);
     this.app.set(name, fn);
-    this.registry.add(name, this.app);
+    this.registry.add(name, this.app, access);
     return () => {
+      if (this.app.get(name) !== fn) return;
       this.app.delete(name);
       this.registry.remove(name, this.app);
     };

@@ -1,5 +1,5 @@
 export { createSwitchboard, switchboardPlugin, type Switchboard } from './switchboard.ts';
-export type { SwitchboardCore, EndpointOptions } from './core.ts';
+export type { SwitchboardCore } from './core.ts';
 export {
   resolveOptions,
   DEFAULT_HOST,
@@ -27,6 +27,9 @@ export {
   getApiOrigin,
   getAppOrigin,
   type EndpointHandler,
+  type EndpointOptions,
+  type CallableOptions,
+  CookieJar,
   type CallContext,
   type CallerInfo,
   type ErrorCode,

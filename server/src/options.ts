@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { SwitchboardError, type KeyKind } from '@switchboard/shared';
+import { SwitchboardError, rateLimitOf, type KeyKind } from '@switchboard/shared';
 
 /** Default TCP port of the front door. */
 export const DEFAULT_PORT = 3030;
@@ -19,6 +19,10 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CALL_TIMEOUT_MS = 3_600_000;
 /** Largest body accepted by the HTTP RPC route: 20 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** Sessions unused for this long expire: 30 days. */
+export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
+/** Failed sign-ins per login name per minute before 429 (four times as many per address). */
+export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
 
 /** A key provisioned from options rather than the store (e.g. from a secret manager). */
 export interface ProvisionedKey {
@@ -56,6 +60,24 @@ export interface SwitchboardOptions {
    * @default the origin of each request (its Host header)
    */
   publicOrigin?: string;
+  /**
+   * Other origins trusted like the app's own (a web front end served elsewhere): their requests
+   * are same-site and get CORS with credentials. Env SWITCHBOARD_ALTERNATE_ORIGINS (comma-separated).
+   */
+  alternateOrigins?: string[];
+  /**
+   * Access keys of the private API: endpoints are also served at `/_/private_api/<key>/...`.
+   * Env SWITCHBOARD_PRIVATE_API_KEYS (comma-separated). @default none (private API off)
+   */
+  privateApiKeys?: string[];
+  /** Server-wide rate limit per endpoint and client address; an endpoint's own replaces it. */
+  rateLimit?: { max: number; windowMs: number };
+  /** Failed sign-ins allowed per login name per window (per address: four times as many). @default { max: 5, windowMs: 60000 } */
+  signInThrottle?: { max: number; windowMs: number };
+  /** Lifetime of an unused session. @default 2592000000 (30 days) */
+  sessionTtlMs?: number;
+  /** Domain attribute of the `shared` cookie (e.g. `example.com`), so sibling hosts share it. */
+  sharedCookieDomain?: string;
   /** Include stacks of handler errors in HTTP error bodies. @default false */
   debug?: boolean;
   /** Fastify logger option (true, false or a pino options object). @default false */
@@ -63,10 +85,25 @@ export interface SwitchboardOptions {
 }
 
 export type ResolvedOptions = Readonly<
-  Required<Omit<SwitchboardOptions, 'keys' | 'logger' | 'publicOrigin'>> & {
+  Required<
+    Omit<
+      SwitchboardOptions,
+      | 'keys'
+      | 'logger'
+      | 'publicOrigin'
+      | 'alternateOrigins'
+      | 'privateApiKeys'
+      | 'rateLimit'
+      | 'sharedCookieDomain'
+    >
+  > & {
     keys: readonly ProvisionedKey[];
     publicOrigin: string | undefined;
     logger: boolean | Record<string, unknown>;
+    alternateOrigins: readonly string[];
+    privateApiKeys: readonly string[];
+    rateLimit: { max: number; windowMs: number } | undefined;
+    sharedCookieDomain: string | undefined;
   }
 >;
 
@@ -88,6 +125,22 @@ export function resolveOptions(
     maxCallTimeoutMs: options.maxCallTimeoutMs ?? DEFAULT_MAX_CALL_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     publicOrigin: publicOrigin(options.publicOrigin ?? env.SWITCHBOARD_PUBLIC_ORIGIN),
+    alternateOrigins: Object.freeze(
+      (options.alternateOrigins ?? envList(env, 'SWITCHBOARD_ALTERNATE_ORIGINS')).map((origin) =>
+        originOption(origin, 'alternateOrigins'),
+      ),
+    ),
+    privateApiKeys: Object.freeze([
+      ...(options.privateApiKeys ?? envList(env, 'SWITCHBOARD_PRIVATE_API_KEYS')),
+    ]),
+    rateLimit:
+      options.rateLimit === undefined ? undefined : rateLimitOf(options.rateLimit, 'rateLimit'),
+    signInThrottle: rateLimitOf(
+      options.signInThrottle ?? DEFAULT_SIGN_IN_THROTTLE,
+      'signInThrottle',
+    ),
+    sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    sharedCookieDomain: options.sharedCookieDomain,
     debug: options.debug ?? false,
     logger: options.logger ?? false,
   };
@@ -101,6 +154,7 @@ export function resolveOptions(
     'callTimeoutMs',
     'maxCallTimeoutMs',
     'maxBodyBytes',
+    'sessionTtlMs',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value <= 0)
@@ -110,6 +164,10 @@ export function resolveOptions(
     throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
   }
   if (resolved.maxFrameBytes < 1024) throw invalid('maxFrameBytes must be at least 1024');
+  for (const key of resolved.privateApiKeys) {
+    if (typeof key !== 'string' || !/^[A-Za-z0-9_-]{16,}$/.test(key))
+      throw invalid('privateApiKeys must be URL-safe strings of at least 16 characters');
+  }
   for (const key of resolved.keys) {
     if (typeof key.key !== 'string' || key.key.length < 16) {
       throw invalid(`provisioned key ${JSON.stringify(key.name)} must be at least 16 characters`);
@@ -123,17 +181,30 @@ export function resolveOptions(
 
 function publicOrigin(value: string | undefined): string | undefined {
   if (value === undefined || value === '') return undefined;
+  return originOption(value, 'publicOrigin');
+}
+
+function originOption(value: string, what: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
     throw invalid(
-      `publicOrigin must be a URL like https://api.example.com, got ${JSON.stringify(value)}`,
+      `${what} must be URLs like https://api.example.com, got ${JSON.stringify(value)}`,
     );
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw invalid('publicOrigin must be http or https');
+    throw invalid(`${what} must be http or https`);
   return url.origin;
+}
+
+function envList(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return [];
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item !== '');
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -1,7 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { SwitchboardError, type EndpointHandler } from '@switchboard/shared';
-import { SwitchboardCore, type EndpointOptions } from './core.ts';
+import {
+  SwitchboardError,
+  type CallableOptions,
+  type EndpointHandler,
+  type EndpointOptions,
+  type User,
+} from '@switchboard/shared';
+import { SwitchboardCore } from './core.ts';
 import { sendError } from './http/error-reply.ts';
 import { resolveOptions, type SwitchboardOptions } from './options.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
@@ -24,8 +30,11 @@ export interface Switchboard {
   /** Calls a registered function with the default deadline. */
   call(name: string, ...args: unknown[]): Promise<unknown>;
   callWithOptions(name: string, args: unknown[], options?: CallOptions): Promise<unknown>;
-  /** Registers an in-process function; returns a function that unregisters it. */
-  callable(name: string, fn: AppFunction): () => void;
+  /**
+   * Registers an in-process function (server keys and app code only, unless `allowClients`);
+   * returns a function that unregisters it.
+   */
+  callable(name: string, fn: AppFunction, options?: CallableOptions<User>): () => void;
   /** Serves `/_/api<path>` from this process; returns a function that withdraws it. */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void;
   /** Closes uplinks (they reconnect elsewhere), fails calls in flight, closes the store. */
@@ -71,7 +80,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     call: (name, ...args) => core.call(name, ...args),
     callWithOptions: (name, args, callOptions) => core.callWithOptions(name, args, callOptions),
-    callable: (name, fn) => core.callable(name, fn),
+    callable: (name, fn, callableOptions) => core.callable(name, fn, callableOptions),
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),
     close: () => app.close(),

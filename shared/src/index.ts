@@ -42,7 +42,29 @@ export {
   type HeaderValues,
 } from './http/http-response.ts';
 export type { FormValues } from './http/form-data.ts';
-export { endpointShape, endpointMethods, assertEndpoint } from './protocol/endpoint-path.ts';
+export {
+  endpointShape,
+  endpointMethods,
+  endpointRegistration,
+  type EndpointOptions,
+} from './protocol/endpoint-path.ts';
+export {
+  SERVER_ONLY,
+  accessOf,
+  functionRegistration,
+  sameAccess,
+  normalizePolicy,
+  rateLimitOf,
+  samePolicy,
+  type CallableOptions,
+} from './protocol/access-policy.ts';
+export { cookieJar } from './protocol/decode-frames.ts';
+export { isTrustedCaller, guardedByUser } from './calls/access-guard.ts';
+export {
+  CookieJar,
+  DEFAULT_COOKIE_EXPIRY_DAYS,
+  MAX_COOKIE_JAR_JSON_BYTES,
+} from './http/cookie-jar.ts';
 export { FrameBatcher } from './transport/frame-batcher.ts';
 export { invoke, serveHttp, type EndpointHandler } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';

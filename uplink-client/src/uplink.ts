@@ -2,11 +2,17 @@ import { performance } from 'node:perf_hooks';
 import {
   PendingCalls,
   assertCallable,
-  assertEndpoint,
+  accessOf,
+  endpointRegistration,
+  functionRegistration,
+  guardedByUser,
   toSwitchboardError,
   type EndpointHandler,
+  type CallableOptions,
+  type EndpointOptions,
   type EndpointRegistration,
-  type HttpMethod,
+  type FunctionRegistration,
+  type User,
   SwitchboardError,
   isFunctionName,
   type KeyKind,
@@ -50,8 +56,9 @@ export class Uplink {
   readonly users = new UsersClient(this);
   private readonly events = new Emitter<UplinkEvents>();
   private readonly functions = new Map<string, UplinkFunction>();
+  private readonly functionRegistrations = new Map<string, FunctionRegistration>();
   private readonly endpointHandlers = new Map<string, EndpointHandler>();
-  private readonly endpointMethods = new Map<string, HttpMethod[]>();
+  private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
   private readonly incoming: IncomingCalls;
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
@@ -107,18 +114,29 @@ export class Uplink {
   }
 
   /**
-   * Serves `fn` under `name` (replacing an earlier function of the same name). Returns a
-   * function that withdraws it. Refused at once for a client key; `synced()` reports refusals.
+   * Serves `fn` under `name` (replacing an earlier function of the same name). By default only
+   * server keys and app code may call it; `allowClients` opens it to client keys and HTTP callers
+   * without a server key, and `requireUser` asks those for a signed-in user. Returns a function
+   * that withdraws it. Refused at once for a client key; `synced()` reports refusals.
    */
-  callable(name: string, fn: UplinkFunction): () => void {
+  callable(name: string, fn: UplinkFunction, options?: CallableOptions<User>): () => void {
     assertCallable(name, fn);
+    const registration = functionRegistration(name, accessOf(options));
     this.refuseClientKey();
-    const isNew = !this.functions.has(name);
-    this.functions.set(name, fn);
-    if (isNew && this.welcome !== undefined) this.register([name], []);
+    const check = options?.requireUser;
+    const served = typeof check === 'function' ? guardedByUser(fn, check) : fn;
+    const previous = this.functionRegistrations.get(name);
+    this.functions.set(name, served);
+    this.functionRegistrations.set(name, registration);
+    const changed =
+      previous === undefined ||
+      previous.allowClients !== registration.allowClients ||
+      previous.requireUser !== registration.requireUser;
+    if (changed && this.welcome !== undefined) this.register([registration], []);
     return () => {
-      if (this.functions.get(name) !== fn) return;
+      if (this.functions.get(name) !== served) return;
       this.functions.delete(name);
+      this.functionRegistrations.delete(name);
       this.unregister([name], []);
     };
   }
@@ -129,20 +147,16 @@ export class Uplink {
    * function that withdraws it. A conflicting path is refused: `synced()` rejects with
    * SB_ERR_ENDPOINT_CONFLICT.
    */
-  httpEndpoint(
-    path: string,
-    options: { methods?: HttpMethod[] },
-    handler: EndpointHandler,
-  ): () => void {
-    const methods = assertEndpoint(path, options.methods, handler);
+  httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
+    const registration = endpointRegistration(path, options, handler);
     this.refuseClientKey();
     this.endpointHandlers.set(path, handler);
-    this.endpointMethods.set(path, methods);
-    if (this.welcome !== undefined) this.register([], [{ path, methods }]);
+    this.endpointRegistrations.set(path, registration);
+    if (this.welcome !== undefined) this.register([], [registration]);
     return () => {
       if (this.endpointHandlers.get(path) !== handler) return;
       this.endpointHandlers.delete(path);
-      this.endpointMethods.delete(path);
+      this.endpointRegistrations.delete(path);
       this.unregister([], [path]);
     };
   }
@@ -221,8 +235,8 @@ export class Uplink {
         );
       } else {
         this.register(
-          [...this.functions.keys()],
-          [...this.endpointMethods].map(([path, methods]) => ({ path, methods })),
+          [...this.functionRegistrations.values()],
+          [...this.endpointRegistrations.values()],
         );
       }
     }
@@ -287,8 +301,7 @@ export class Uplink {
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
   }
 
-  private register(names: string[], endpoints: EndpointRegistration[]): void {
-    const functions = names.map((name) => ({ name }));
+  private register(functions: FunctionRegistration[], endpoints: EndpointRegistration[]): void {
     this.track(
       this.request(
         (id) => ({ type: 'register', id, functions, endpoints }),

@@ -1,30 +1,185 @@
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   SwitchboardError,
   toSwitchboardError,
+  type CallerInfo,
+  type EndpointPolicy,
+  type User,
   type WireHttpRequest,
   type WireHttpResponse,
 } from '@switchboard/shared';
+import { parseBasicCredentials } from '../auth/basic-credentials.ts';
+import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { CallSink } from '../hub/provider.ts';
-import type { EndpointTable } from '../hub/endpoint-table.ts';
+import type { EndpointTable, Resolution } from '../hub/endpoint-table.ts';
 import type { ResolvedOptions } from '../options.ts';
+import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
+import type { RateLimits } from './rate-limits.ts';
+import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
+import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
 
 /** Where uplink endpoints are served. */
 export const API_PREFIX = '/_/api';
+/** Where endpoints are also served behind an access key: `/_/private_api/<key>/...`. */
+export const PRIVATE_API_PREFIX = '/_/private_api/';
+const BASIC_CHALLENGE = 'Basic realm="switchboard", charset="UTF-8"';
 
-/**
- * The HTTP door for endpoints: `/_/api/<path>` for every method. Matching, method checks and
- * OPTIONS happen here before any frame is sent; the raw body travels to the provider as bytes,
- * and the provider's answer (status, headers, body bytes) is written back as is.
- */
-export function apiRoutes(deps: {
+/** What the door needs besides the routing: sign-in, limits and the cookie-backed state. */
+export interface DoorDeps {
   options: ResolvedOptions;
   endpoints: EndpointTable;
   dispatcher: Dispatcher;
-}) {
+  state: RequestState;
+  signIn: SignIn;
+  limits: RateLimits;
+}
+
+/** Where a request points: the endpoint path and the API origin it was reached through. */
+interface Target {
+  path: string;
+  query: string;
+  /** `/_/api` or `/_/private_api/<key>`. */
+  base: string;
+}
+
+/** Per request: what the door read and decided before dispatching. */
+interface Admission {
+  user: User | undefined;
+  incoming: IncomingState;
+  /** Whether the handler's session and cookie changes are kept (same-site or opted in). */
+  keepsState: boolean | undefined;
+}
+
+const PLAIN: Admission = { user: undefined, incoming: EMPTY_STATE, keepsState: undefined };
+
+/**
+ * The HTTP door for endpoints: `/_/api/<path>` (and `/_/private_api/<key>/<path>`) for every
+ * method. Matching, method checks, CORS, rate limits, sign-in and the cross-site decision
+ * happen here before any frame is sent; the raw body travels to the provider as bytes, and the
+ * provider's answer (status, headers, body bytes, session and cookie changes) is written back.
+ */
+export function apiRoutes(deps: DoorDeps) {
   const { options, endpoints, dispatcher } = deps;
+  const alternates = new Set(options.alternateOrigins);
+  const privateKeys = new Set(options.privateApiKeys.map(digest));
+
+  function target(request: FastifyRequest): Target {
+    const url = request.raw.url ?? '/';
+    const queryAt = url.indexOf('?');
+    const pathEnd = queryAt === -1 ? url.length : queryAt;
+    const query = queryAt === -1 ? '' : url.slice(queryAt + 1);
+    if (url.startsWith(API_PREFIX)) {
+      return { path: url.slice(API_PREFIX.length, pathEnd) || '/', query, base: API_PREFIX };
+    }
+    // A private API path: an unknown key looks exactly like an unknown path (no oracle).
+    const rest = url.slice(PRIVATE_API_PREFIX.length, pathEnd);
+    const slash = rest.indexOf('/');
+    const key = slash === -1 ? rest : rest.slice(0, slash);
+    if (!privateKeys.has(digest(key))) throw new SwitchboardError('SB_ERR_HTTP_NOT_FOUND');
+    const path = slash === -1 ? '/' : rest.slice(slash);
+    return { path, query, base: PRIVATE_API_PREFIX + key };
+  }
+
+  function dispatch(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    to: { target: Target; resolution: Extract<Resolution, { kind: 'ok' }> },
+    admission: Admission,
+  ): void {
+    const { target: where, resolution } = to;
+    const appOrigin = appOriginOf(request, options);
+    let headers = request.headers as Record<string, string | string[]>;
+    const cookie = request.headers.cookie;
+    if (RequestState.mentionsOwnCookies(cookie)) {
+      // Switchboard's own cookies never reach handlers.
+      const { cookie: _own, ...others } = headers;
+      const kept = RequestState.stripOwnCookies(cookie!);
+      headers = kept === undefined ? others : { ...others, cookie: kept };
+    }
+    const http: WireHttpRequest = {
+      method: request.method,
+      path: where.path,
+      params: resolution.params,
+      query: where.query,
+      headers,
+      remoteAddress: request.ip,
+      body: Buffer.isBuffer(request.body) ? request.body : undefined,
+      appOrigin,
+      apiOrigin: appOrigin + where.base,
+    };
+    if (admission.user !== undefined) http.user = admission.user;
+    const state = deps.state.toWire(admission.incoming);
+    if (state !== undefined) http.state = state;
+    // The provider settles the reply directly (no promise, no AbortController per request).
+    const sink = new ReplySink(deps, request, reply, {
+      policy: resolution.policy,
+      admission,
+    });
+    const handle = resolution.provider.start(
+      {
+        name: resolution.pattern,
+        args: [],
+        http,
+        timeoutMs: dispatcher.timeoutFor(undefined),
+        caller: admission.user === undefined ? HTTP_CALLER : { kind: 'http', user: admission.user },
+      },
+      sink,
+    );
+    if (!sink.settled) {
+      reply.raw.once('close', () => {
+        if (!sink.settled) handle.cancel();
+      });
+    }
+  }
+
+  /** The door's checks that need the store or a limiter (so they may wait). */
+  async function admit(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    resolution: Extract<Resolution, { kind: 'ok' }>,
+  ): Promise<Admission> {
+    const { policy } = resolution;
+    const limit = policy?.rateLimit ?? options.rateLimit;
+    if (limit !== undefined) {
+      const wait = await deps.limits.hit(
+        request,
+        `endpoint:${resolution.pattern}:${request.ip}`,
+        limit,
+      );
+      if (wait !== undefined) {
+        throw new SwitchboardError(
+          'SB_ERR_RATE_LIMITED',
+          `At most ${limit.max} requests per ${limit.windowMs} ms; try again in ${wait} s`,
+          { data: { retryAfterSeconds: wait } },
+        );
+      }
+    }
+    let user: User | undefined;
+    if (policy?.requireCredentials === true || policy?.authenticateUsers === true) {
+      const credentials = parseBasicCredentials(request.headers.authorization);
+      if (credentials === undefined) {
+        void reply.header('www-authenticate', BASIC_CHALLENGE);
+        throw new SwitchboardError('SB_ERR_AUTH_REQUIRED', 'This endpoint needs Basic credentials');
+      }
+      if (policy.authenticateUsers === true) {
+        try {
+          user = await deps.signIn.verify(request, credentials);
+        } catch (error) {
+          if (error instanceof SwitchboardError && error.code === 'SB_ERR_AUTH_FAILED')
+            void reply.header('www-authenticate', BASIC_CHALLENGE);
+          throw error;
+        }
+      }
+    }
+    const keepsState = policy?.crossSiteSession === true || !isCrossSiteRequest(request, options);
+    const incoming = keepsState ? deps.state.read(request.headers.cookie) : EMPTY_STATE;
+    user ??= deps.state.sessionUser(incoming);
+    return { user, incoming, keepsState };
+  }
+
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     // Every body is forwarded untouched; parsing happens where the handler runs.
     app.removeAllContentTypeParsers();
@@ -35,77 +190,79 @@ export function apiRoutes(deps: {
       sendError(reply, fromFastifyError(error), options.debug),
     );
 
-    app.route({
+    const handler = (
+      request: FastifyRequest,
+      reply: FastifyReply,
+    ): FastifyReply | Promise<FastifyReply> | undefined => {
+      const where = target(request);
+      const { path } = where;
+      const resolution = endpoints.resolve(request.method, path);
+      switch (resolution.kind) {
+        case 'not-found':
+          throw new SwitchboardError(
+            'SB_ERR_HTTP_NOT_FOUND',
+            where.base === API_PREFIX ? `No endpoint at ${path}` : undefined,
+          );
+        case 'no-provider':
+          // Retry-After comes with every retryable 503 (sendError).
+          throw new SwitchboardError(
+            'SB_ERR_HTTP_NO_PROVIDER',
+            `No uplink serving ${path} is connected`,
+          );
+        case 'method-not-allowed':
+          void reply.header('allow', resolution.allow.join(', '));
+          throw new SwitchboardError(
+            'SB_ERR_HTTP_METHOD_NOT_ALLOWED',
+            `${request.method} is not allowed here; allowed: ${resolution.allow.join(', ')}`,
+          );
+        case 'options': {
+          const res = reply.raw;
+          if (applyCors(res, request.headers, resolution.policy, alternates))
+            applyPreflight(res, request.headers, resolution.allow);
+          return reply.code(204).header('allow', resolution.allow.join(', ')).send();
+        }
+        case 'ok':
+          break;
+        default: {
+          const unreachable: never = resolution;
+          throw new Error(`unhandled resolution ${String(unreachable)}`);
+        }
+      }
+      if (request.headers.origin !== undefined)
+        applyCors(reply.raw, request.headers, resolution.policy, alternates);
+      const { policy } = resolution;
+      const to = { target: where, resolution };
+      if (
+        policy === undefined &&
+        options.rateLimit === undefined &&
+        !RequestState.mentionsOwnCookies(request.headers.cookie)
+      ) {
+        // The common path: nothing to check, answered synchronously by the sink. Returning
+        // nothing (not `reply`, a thenable Fastify would watch with end-of-stream listeners).
+        dispatch(request, reply, to, PLAIN);
+        return undefined;
+      }
+      return admit(request, reply, resolution).then((admission) => {
+        dispatch(request, reply, to, admission);
+        return reply;
+      });
+    };
+    const route = {
       method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      url: `${API_PREFIX}/*`,
       bodyLimit: options.maxBodyBytes,
       exposeHeadRoute: false,
-      handler: (request, reply) => {
-        const url = request.raw.url ?? '/';
-        const queryAt = url.indexOf('?');
-        const path = url.slice(API_PREFIX.length, queryAt === -1 ? undefined : queryAt) || '/';
-        const resolution = endpoints.resolve(request.method, path);
-        switch (resolution.kind) {
-          case 'not-found':
-            throw new SwitchboardError('SB_ERR_HTTP_NOT_FOUND', `No endpoint at ${path}`);
-          case 'no-provider':
-            // Retry-After comes with every retryable 503 (sendError).
-            throw new SwitchboardError(
-              'SB_ERR_HTTP_NO_PROVIDER',
-              `No uplink serving ${path} is connected`,
-            );
-          case 'method-not-allowed':
-            void reply.header('allow', resolution.allow.join(', '));
-            throw new SwitchboardError(
-              'SB_ERR_HTTP_METHOD_NOT_ALLOWED',
-              `${request.method} is not allowed here; allowed: ${resolution.allow.join(', ')}`,
-            );
-          case 'options':
-            // CORS preflight handling attaches here (auth issue).
-            void reply.code(204).header('allow', resolution.allow.join(', ')).send();
-            return;
-          case 'ok':
-            break;
-          default: {
-            const unreachable: never = resolution;
-            throw new Error(`unhandled resolution ${String(unreachable)}`);
-          }
-        }
-        const appOrigin = options.publicOrigin ?? `${request.protocol}://${request.host}`;
-        const http: WireHttpRequest = {
-          method: request.method,
-          path,
-          params: resolution.params,
-          query: queryAt === -1 ? '' : url.slice(queryAt + 1),
-          headers: request.headers as Record<string, string | string[]>,
-          remoteAddress: request.ip,
-          body: Buffer.isBuffer(request.body) ? request.body : undefined,
-          appOrigin,
-          apiOrigin: appOrigin + API_PREFIX,
-        };
-        // The provider settles the reply directly (no promise, no AbortController per request).
-        const sink = new ReplySink(request, reply, options.debug);
-        const handle = resolution.provider.start(
-          {
-            name: resolution.pattern,
-            args: [],
-            http,
-            timeoutMs: dispatcher.timeoutFor(undefined),
-            caller: { kind: 'http' },
-          },
-          sink,
-        );
-        if (!sink.settled) {
-          reply.raw.once('close', () => {
-            if (!sink.settled) handle.cancel();
-          });
-        }
-        // Returning nothing (not `reply`, a thenable Fastify would watch with end-of-stream
-        // listeners) from a synchronous handler: the sink answers.
-      },
-    });
+      handler,
+    };
+    app.route({ ...route, url: `${API_PREFIX}/*` });
+    if (privateKeys.size > 0) app.route({ ...route, url: `${PRIVATE_API_PREFIX}*` });
     done();
   };
+}
+
+const HTTP_CALLER: CallerInfo = { kind: 'http' };
+
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
 }
 
 /** Writes a provider's outcome to the HTTP reply, once. */
@@ -113,18 +270,27 @@ class ReplySink implements CallSink {
   settled = false;
 
   constructor(
+    private readonly deps: DoorDeps,
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
-    private readonly debug: boolean,
+    private readonly context: { policy: EndpointPolicy | undefined; admission: Admission },
   ) {}
 
   resolve(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
     try {
-      sendResponse(this.request, this.reply, value);
+      const response = checkResponse(value);
+      if (setsOwnCookie(response.headers['set-cookie'])) {
+        throw new SwitchboardError(
+          'SB_ERR_HTTP_BAD_RESPONSE',
+          'A handler may not set the cookies sb_session, sb_local or sb_shared; use request.session and request.cookies',
+        );
+      }
+      const setCookies = response.effects === undefined ? [] : this.effects(response.effects);
+      sendResponse(this.request, this.reply, response, setCookies);
     } catch (error) {
-      sendError(this.reply, toSwitchboardError(error), this.debug);
+      sendError(this.reply, toSwitchboardError(error), this.deps.options.debug);
     }
   }
 
@@ -132,7 +298,19 @@ class ReplySink implements CallSink {
     if (this.settled) return;
     this.settled = true;
     if (this.reply.raw.destroyed) return; // the client went away; nobody to answer
-    sendError(this.reply, error, this.debug);
+    sendError(this.reply, error, this.deps.options.debug);
+  }
+
+  /** Saves the handler's session and cookie changes unless the request may not keep state. */
+  private effects(effects: unknown): string[] {
+    const { admission, policy } = this.context;
+    const { request } = this;
+    const { options, state } = this.deps;
+    const keeps =
+      admission.keepsState ??
+      (policy?.crossSiteSession === true || !isCrossSiteRequest(request, options));
+    if (!keeps) return [];
+    return state.apply(admission.incoming, effects, isSecure(request, options));
   }
 }
 
@@ -140,12 +318,21 @@ class ReplySink implements CallSink {
  * Writes the provider's answer straight to the socket (Fastify's reply pipeline adds nothing
  * here: the answer is already bytes), after checking it is one: a provider is not trusted blindly.
  */
-function sendResponse(request: FastifyRequest, reply: FastifyReply, answer: unknown): void {
-  const response = checkResponse(answer);
+function sendResponse(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  response: WireHttpResponse,
+  setCookies: readonly string[],
+): void {
   const body = response.body;
   const res = reply.raw;
   try {
     for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+    if (setCookies.length > 0) {
+      const own = res.getHeader('set-cookie');
+      const handlers = own === undefined ? [] : Array.isArray(own) ? own : [String(own)];
+      res.setHeader('set-cookie', [...handlers, ...setCookies]);
+    }
   } catch (error) {
     for (const name of res.getHeaderNames()) res.removeHeader(name);
     throw new SwitchboardError(

@@ -1,22 +1,29 @@
 import {
   SwitchboardError,
+  type CallerInfo,
   decodeValue,
   encodeValue,
   isFunctionName,
   toSwitchboardError,
 } from '@switchboard/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { parseBasicCredentials, type BasicCredentials } from '../auth/basic-credentials.ts';
 import { parseBearer } from '../auth/bearer.ts';
+import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { ResolvedOptions } from '../options.ts';
 import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
+import { RequestState } from './request-state.ts';
+import { isCrossSiteRequest } from './site.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The key an HTTP RPC request authenticated with. */
     switchboardKey?: KeyRecord;
+    /** Basic credentials of an HTTP RPC request, verified before the call. */
+    switchboardCredentials?: BasicCredentials;
   }
 }
 
@@ -27,14 +34,35 @@ export const TIMEOUT_HEADER = 'x-switchboard-timeout-ms';
 /**
  * `POST /_/call/:name`: call a registered function over HTTP. Body: JSON array of arguments or
  * MessagePack array (`application/msgpack`); empty body: no arguments. Answer: JSON, or
- * MessagePack when `Accept` asks for it.
+ * MessagePack when `Accept` asks for it. The caller is a key (`Authorization: Bearer`), a user
+ * (`Authorization: Basic`, or the session's user on a same-site request), or anonymous; all but
+ * server keys may call only functions registered with `allowClients`.
  */
 export function callRoutes(deps: {
   options: ResolvedOptions;
   keys: KeyStore;
   dispatcher: Dispatcher;
+  signIn: SignIn;
+  state: RequestState;
 }) {
-  const { options, keys, dispatcher } = deps;
+  const { options, keys, dispatcher, signIn, state } = deps;
+
+  /** Who is calling, as the function will see it. */
+  async function callerOf(request: FastifyRequest): Promise<CallerInfo> {
+    const key = request.switchboardKey;
+    if (key !== undefined) return { kind: 'http', keyName: key.name, keyKind: key.kind };
+    const credentials = request.switchboardCredentials;
+    if (credentials !== undefined) {
+      return { kind: 'http', user: await signIn.verify(request, credentials) };
+    }
+    const cookie = request.headers.cookie;
+    if (RequestState.mentionsOwnCookies(cookie) && !isCrossSiteRequest(request, options)) {
+      const user = state.sessionUser(state.read(cookie));
+      if (user !== undefined) return { kind: 'http', user };
+    }
+    return { kind: 'http' };
+  }
+
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     // Only JSON and MessagePack bodies; our JSON parser reads an empty body as "no arguments".
     app.removeAllContentTypeParsers();
@@ -81,11 +109,31 @@ export function callRoutes(deps: {
         onRequest: (request, _reply, done) => {
           const header = request.headers.authorization;
           if (header === undefined) {
-            done(new SwitchboardError('SB_ERR_AUTH_MISSING_KEY'));
+            done(); // anonymous: only allowClients functions
+            return;
+          }
+          try {
+            const credentials = parseBasicCredentials(header);
+            if (credentials !== undefined) {
+              request.switchboardCredentials = credentials;
+              done();
+              return;
+            }
+          } catch (error) {
+            done(error as Error);
             return;
           }
           const secret = parseBearer(header);
-          const key = secret === undefined ? undefined : keys.verify(secret);
+          if (secret === undefined) {
+            done(
+              new SwitchboardError(
+                'SB_ERR_HTTP_BAD_AUTH_HEADER',
+                'Authorization must be "Bearer <key>" or Basic credentials',
+              ),
+            );
+            return;
+          }
+          const key = keys.verify(secret);
           if (key === undefined) {
             done(new SwitchboardError('SB_ERR_AUTH_BAD_KEY'));
             return;
@@ -95,8 +143,6 @@ export function callRoutes(deps: {
         },
       },
       async (request, reply) => {
-        const key = request.switchboardKey!;
-
         const { name } = request.params;
         if (!isFunctionName(name)) {
           throw new SwitchboardError(
@@ -109,13 +155,25 @@ export function callRoutes(deps: {
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) controller.abort();
         });
-        const value = await dispatcher.call(
-          name,
-          args,
-          { kind: 'http', keyName: key.name, keyKind: key.kind },
-          { signal: controller.signal, timeoutMs: timeoutOf(request) },
-        );
-        return sendValue(request, reply, value);
+        const caller = await callerOf(request);
+        try {
+          const value = await dispatcher.call(name, args, caller, {
+            signal: controller.signal,
+            timeoutMs: timeoutOf(request),
+          });
+          return sendValue(request, reply, value);
+        } catch (error) {
+          // Nobody signed in and no key: say a key is what is missing.
+          if (
+            error instanceof SwitchboardError &&
+            error.code === 'SB_ERR_PERMISSION_DENIED' &&
+            caller.keyName === undefined &&
+            caller.user === undefined
+          ) {
+            throw new SwitchboardError('SB_ERR_AUTH_MISSING_KEY', error.message);
+          }
+          throw error;
+        }
       },
     );
     done();

@@ -40,5 +40,12 @@ export function sendError(
     void reply.header('www-authenticate', 'Bearer realm="switchboard"');
   }
   if (error.retryable && error.status === 503) void reply.header('retry-after', '1');
+  if (error.status === 429) void reply.header('retry-after', String(retryAfterOf(error)));
   return reply.code(error.status).type('application/json; charset=utf-8').send(body);
+}
+
+/** Seconds a 429 asks the client to wait (the limiter's figure, else 1). */
+function retryAfterOf(error: SwitchboardError): number {
+  const seconds = (error.data as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds;
+  return typeof seconds === 'number' && seconds > 0 ? Math.ceil(seconds) : 1;
 }

@@ -1,6 +1,6 @@
-import { SwitchboardError, type CallerInfo } from '@switchboard/shared';
+import { SwitchboardError, isTrustedCaller, type CallerInfo } from '@switchboard/shared';
 import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
-import type { Registry } from './registry.ts';
+import type { FunctionRegistry } from './registry.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
 export interface CallOptions {
@@ -13,7 +13,7 @@ export interface CallOptions {
 /** Routes calls to providers. The one place every call passes through, whatever its origin. */
 export class Dispatcher {
   constructor(
-    private readonly registry: Registry,
+    private readonly registry: FunctionRegistry,
     private readonly limits: { callTimeoutMs: number; maxCallTimeoutMs: number },
   ) {}
 
@@ -33,7 +33,27 @@ export class Dispatcher {
       );
       return NOOP_HANDLE;
     }
+    const refusal = isTrustedCaller(request.caller) ? undefined : this.refuseClient(request);
+    if (refusal !== undefined) {
+      sink.reject(refusal);
+      return NOOP_HANDLE;
+    }
     return provider.start(request, sink);
+  }
+
+  /** Client keys and HTTP callers without a server key: only `allowClients` functions. */
+  private refuseClient(request: CallRequest): SwitchboardError | undefined {
+    const access = this.registry.metaOf(request.name);
+    if (access === undefined || !access.allowClients) {
+      return new SwitchboardError(
+        'SB_ERR_PERMISSION_DENIED',
+        `${request.name} may be called only with a server key (it is not registered with allowClients)`,
+      );
+    }
+    if (access.requireUser !== 'no' && request.caller.user === undefined) {
+      return new SwitchboardError('SB_ERR_AUTH_REQUIRED', `${request.name} needs a signed-in user`);
+    }
+    return undefined;
   }
 
   /** Promise form for app code and HTTP callers. */

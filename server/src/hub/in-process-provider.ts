@@ -59,6 +59,10 @@ export class InProcessProvider implements Provider {
     this.functions.set(name, fn);
   }
 
+  get(name: string): AppFunction | undefined {
+    return this.functions.get(name);
+  }
+
   delete(name: string): void {
     this.functions.delete(name);
   }

@@ -1,13 +1,16 @@
 import {
+  SERVER_ONLY,
   isReservedName,
   reservedNameError,
+  SwitchboardError,
   type EndpointRegistration,
+  type FunctionAccess,
   type FunctionRegistration,
   type HttpMethod,
 } from '@switchboard/shared';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { Provider } from './provider.ts';
-import type { Registry } from './registry.ts';
+import type { FunctionRegistry } from './registry.ts';
 
 /**
  * What one provider (an uplink connection) has registered, kept in step with the shared
@@ -19,29 +22,37 @@ export class ProviderRegistrations {
 
   constructor(
     private readonly provider: Provider,
-    private readonly registry: Registry,
+    private readonly registry: FunctionRegistry,
     private readonly table: EndpointTable,
   ) {}
 
   /**
-   * All or nothing: throws SB_ERR_NAME_INVALID (a reserved `sb.` name) or
-   * SB_ERR_ENDPOINT_CONFLICT before changing anything.
+   * All or nothing: throws SB_ERR_ENDPOINT_CONFLICT or SB_ERR_FUNCTION_CONFLICT before
+   * changing anything.
    */
   add(
     functions: readonly FunctionRegistration[],
     endpoints: readonly EndpointRegistration[],
   ): number {
     for (const { name } of functions) if (isReservedName(name)) throw reservedNameError(name);
-    for (const { path } of endpoints) this.table.check(path);
-    for (const { name } of functions) {
-      this.functions.add(name);
-      this.registry.add(name, this.provider);
+    for (const { path, policy } of endpoints) this.table.check(path, policy, this.provider);
+    for (const registration of functions)
+      checkAccess(
+        this.registry,
+        registration.name,
+        accessOfRegistration(registration),
+        this.provider,
+      );
+    for (const registration of functions) {
+      this.functions.add(registration.name);
+      this.registry.add(registration.name, this.provider, accessOfRegistration(registration));
     }
-    for (const { path, methods } of endpoints) {
+    for (const registration of endpoints) {
+      const { path, methods } = registration;
       const previous = this.endpoints.get(path);
       if (previous !== undefined) this.table.remove(path, previous, this.provider);
       this.endpoints.set(path, methods);
-      this.table.add(path, methods, this.provider);
+      this.table.add(path, registration, this.provider);
     }
     return functions.length + endpoints.length;
   }
@@ -61,5 +72,29 @@ export class ProviderRegistrations {
   /** The provider left: withdraw everything. */
   clear(): void {
     this.remove([...this.functions], [...this.endpoints.keys()]);
+  }
+}
+
+export function accessOfRegistration(registration: FunctionRegistration): FunctionAccess {
+  if (registration.allowClients !== true && registration.requireUser === undefined)
+    return SERVER_ONLY;
+  return {
+    allowClients: registration.allowClients === true,
+    requireUser: registration.requireUser ?? 'no',
+  };
+}
+
+/** Throws SB_ERR_FUNCTION_CONFLICT when others serve `name` with different access rules. */
+export function checkAccess(
+  registry: FunctionRegistry,
+  name: string,
+  access: FunctionAccess,
+  provider: Provider,
+): void {
+  if (registry.conflicts(name, access, provider)) {
+    throw new SwitchboardError(
+      'SB_ERR_FUNCTION_CONFLICT',
+      `${name} is live with different permissions (allowClients, requireUser); every provider of a function must register the same`,
+    );
   }
 }

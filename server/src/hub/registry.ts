@@ -1,21 +1,42 @@
+import { sameAccess, type FunctionAccess } from '@switchboard/shared';
 import type { Provider } from './provider.ts';
 
 /**
  * Which providers serve which function names. Several providers may serve one name; a call
  * goes to the one with the fewest calls in flight, ties broken round-robin so idle providers
- * share sequential load evenly.
+ * share sequential load evenly. Each name carries one `M` (a function's access rules) that all
+ * its providers agree on.
  */
-export class Registry {
+export class Registry<M = undefined> {
   private readonly functions = new Map<string, Provider[]>();
+  private readonly metas = new Map<string, M>();
   private turn = 0;
 
-  /** Returns whether `provider` was newly added under `name`. */
-  add(name: string, provider: Provider): boolean {
+  constructor(private readonly sameMeta: (a: M, b: M) => boolean = () => true) {}
+
+  /** Whether a provider other than `provider` serves `name` with a different `meta`. */
+  conflicts(name: string, meta: M, provider: Provider): boolean {
+    const current = this.metas.get(name);
+    if (current === undefined || this.sameMeta(current, meta)) return false;
+    return this.servedByOthers(name, provider);
+  }
+
+  servedByOthers(name: string, provider: Provider): boolean {
+    return (this.functions.get(name) ?? []).some((other) => other !== provider);
+  }
+
+  /** Returns whether `provider` was newly added under `name`; `meta` replaces the name's. */
+  add(name: string, provider: Provider, meta: M): boolean {
+    this.metas.set(name, meta);
     const providers = this.functions.get(name);
     if (providers === undefined) this.functions.set(name, [provider]);
     else if (providers.includes(provider)) return false;
     else providers.push(provider);
     return true;
+  }
+
+  metaOf(name: string): M | undefined {
+    return this.metas.get(name);
   }
 
   /** Returns whether `provider` was registered under `name`. */
@@ -25,7 +46,10 @@ export class Registry {
     const index = providers.indexOf(provider);
     if (index === -1) return false;
     providers.splice(index, 1);
-    if (providers.length === 0) this.functions.delete(name);
+    if (providers.length === 0) {
+      this.functions.delete(name);
+      this.metas.delete(name);
+    }
     return true;
   }
 
@@ -47,4 +71,11 @@ export class Registry {
   has(name: string): boolean {
     return this.functions.has(name);
   }
+}
+
+/** The registry of functions: each name with its access rules. */
+export type FunctionRegistry = Registry<FunctionAccess>;
+
+export function functionRegistry(): FunctionRegistry {
+  return new Registry<FunctionAccess>(sameAccess);
 }

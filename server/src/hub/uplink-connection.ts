@@ -33,13 +33,13 @@ import {
   type Provider,
 } from './provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
-import type { Registry } from './registry.ts';
+import type { FunctionRegistry } from './registry.ts';
 
 /** What a connection needs from the hub that owns it. */
 export interface ConnectionDeps {
   readonly options: ResolvedOptions;
   readonly keys: KeyStore;
-  readonly registry: Registry;
+  readonly registry: FunctionRegistry;
   readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;

@@ -43,7 +43,12 @@ export function serveHttp(
   }
   const run = (request: HttpRequest) => {
     scope.request = request;
-    return invoke(scope, handler, [request]).then(toWireResponse);
+    return invoke(scope, handler, [request]).then((value) => {
+      const response = toWireResponse(value);
+      const effects = request.effects();
+      if (effects !== undefined) response.effects = effects;
+      return response;
+    });
   };
   return built instanceof HttpRequest ? run(built) : built.then(run);
 }

@@ -1,6 +1,9 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { WireHttpRequest } from '../protocol/frames.ts';
+import type { WireEffects, WireHttpRequest } from '../protocol/frames.ts';
+import type { User } from '../users/user.ts';
 import { Media } from '../values/media.ts';
+import { CookieJar } from './cookie-jar.ts';
+import { SessionTracker } from './session-tracker.ts';
 import { parseMultipart, parseUrlEncoded, type FormValues } from './form-data.ts';
 
 /**
@@ -21,6 +24,11 @@ export class HttpRequest {
   readonly remoteAddress: string;
   readonly apiOrigin: string;
   readonly appOrigin: string;
+  /**
+   * The signed-in user: verified Basic credentials on an `authenticateUsers` endpoint, else the
+   * session's user (same-site requests). Never carries the password hash.
+   */
+  readonly user: User | undefined;
   // Everything below is derived on first use: most handlers read a field or two.
   private readonly rawQuery: string;
   private readonly rawBody: Uint8Array | undefined;
@@ -28,6 +36,10 @@ export class HttpRequest {
   private cachedBody: { value: Media | undefined } | undefined;
   private cachedBasic: { value: { username: string; password: string } | undefined } | undefined;
   private parsedJson: { value: unknown } | undefined;
+  private readonly wire: WireHttpRequest;
+  private sessionTracker: SessionTracker | undefined;
+  private jars: { local: CookieJar; shared: CookieJar } | undefined;
+  private sessionUser: { id: number | null } | undefined;
 
   private constructor(wire: WireHttpRequest, form: FormValues) {
     this.method = wire.method;
@@ -40,6 +52,8 @@ export class HttpRequest {
     this.appOrigin = wire.appOrigin;
     this.rawQuery = wire.query;
     this.rawBody = wire.body;
+    this.user = wire.user;
+    this.wire = wire;
   }
 
   /** Builds the request, parsing a form body first. Throws SB_ERR_HTTP_BAD_BODY for a broken form. */
@@ -66,6 +80,56 @@ export class HttpRequest {
   /** Path params over query over form, as Anvil's keyword arguments. */
   get args(): Readonly<Record<string, string | Media>> {
     return { ...this.form, ...this.query, ...this.params };
+  }
+
+  /**
+   * The session: a plain object kept on the server between requests of one browser (cookie
+   * `sb_session`). Values may be anything a function may return. Changes are saved when the
+   * handler succeeds, key by key. Cross-site requests get a fresh, empty session that is not
+   * saved, unless the endpoint sets `crossSiteSession`.
+   */
+  get session(): Record<string, unknown> {
+    this.sessionTracker ??= new SessionTracker(this.wire.state?.session ?? {});
+    return this.sessionTracker.values;
+  }
+
+  /** Encrypted, authenticated cookies holding JSON values: `local` (this host) and `shared`. */
+  get cookies(): { readonly local: CookieJar; readonly shared: CookieJar } {
+    this.jars ??= {
+      local: new CookieJar(this.wire.state?.cookies.local),
+      shared: new CookieJar(this.wire.state?.cookies.shared),
+    };
+    return this.jars;
+  }
+
+  /** Signs `user` in to this session (later same-site requests see it as `user`). */
+  login(user: User | number): void {
+    const id = typeof user === 'number' ? user : user?.id;
+    if (!Number.isSafeInteger(id))
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'login needs a user or a user id');
+    this.sessionUser = { id };
+  }
+
+  /** Signs the session's user out. */
+  logout(): void {
+    this.sessionUser = { id: null };
+  }
+
+  /** What the handler changed in session, cookies and sign-in; undefined when nothing. */
+  effects(): WireEffects | undefined {
+    let effects: WireEffects | undefined;
+    const session = this.sessionTracker?.changes();
+    if (session !== undefined) effects = { session };
+    if (this.sessionUser !== undefined) (effects ??= {}).sessionUser = this.sessionUser.id;
+    const local = this.jars?.local.changes();
+    const shared = this.jars?.shared.changes();
+    if (local !== undefined || shared !== undefined) {
+      (effects ??= {}).cookies = {
+        ...(local === undefined ? {} : { local }),
+        ...(shared === undefined ? {} : { shared }),
+      };
+    }
+    return effects;
   }
 
   /** The `Origin` header, if the client sent one. */

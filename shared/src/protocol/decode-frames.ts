@@ -1,10 +1,14 @@
 import { decodeValues } from '../codec/msgpack-codec.ts';
 import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts';
+import type { User } from '../users/user.ts';
+import { normalizePolicy } from './access-policy.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
 import {
   KEY_KINDS,
   type CallerInfo,
   type CancelFrame,
+  type CookieJarContent,
+  type WireRequestState,
   type EndpointRegistration,
   type WireHttpRequest,
   type ErrorFrame,
@@ -167,7 +171,17 @@ function errorFrame(raw: Obj, type: 'error') {
 function registrations(raw: Obj): FunctionRegistration[] {
   return list(raw, 'functions', (item) => {
     if (!isPlainObject(item)) throw bad('each function registration must be a map');
-    return { name: functionName(item, 'name') };
+    const registration: FunctionRegistration = { name: functionName(item, 'name') };
+    if (item.allowClients !== undefined) {
+      if (typeof item.allowClients !== 'boolean') throw bad('allowClients must be a boolean');
+      if (item.allowClients) registration.allowClients = true;
+    }
+    if (item.requireUser !== undefined) {
+      if (item.requireUser !== 'yes' && item.requireUser !== 'check')
+        throw bad('requireUser must be yes or check');
+      registration.requireUser = item.requireUser;
+    }
+    return registration;
   });
 }
 
@@ -177,7 +191,10 @@ function endpointRegistrations(raw: Obj): EndpointRegistration[] {
     const path = str(item, 'path');
     try {
       endpointShape(path);
-      return { path, methods: endpointMethods(item.methods) };
+      const registration: EndpointRegistration = { path, methods: endpointMethods(item.methods) };
+      const policy = normalizePolicy(item.policy);
+      if (policy !== undefined) registration.policy = policy;
+      return registration;
     } catch (error) {
       throw bad(error instanceof Error ? error.message : String(error));
     }
@@ -218,7 +235,38 @@ function httpRequest(value: unknown): WireHttpRequest {
     ...(body instanceof Uint8Array ? { body } : {}),
     appOrigin: str(value, 'appOrigin'),
     apiOrigin: str(value, 'apiOrigin'),
+    ...(value.user === undefined ? {} : { user: user(value.user) }),
+    ...(value.state === undefined ? {} : { state: requestState(value.state) }),
   };
+}
+
+function requestState(value: unknown): WireRequestState {
+  if (!isPlainObject(value)) throw bad('request.state must be a map');
+  const session = value.session;
+  const cookies = value.cookies;
+  if (!isPlainObject(session)) throw bad('request.state.session must be a map');
+  if (!isPlainObject(cookies)) throw bad('request.state.cookies must be a map');
+  return {
+    session,
+    cookies: { local: cookieJar(cookies.local), shared: cookieJar(cookies.shared) },
+  };
+}
+
+/** Checks a cookie jar's content (also used by the door on a handler's effects). */
+export function cookieJar(value: unknown): CookieJarContent {
+  if (!isPlainObject(value)) throw bad('a cookie jar must be a map');
+  for (const entry of Object.values(value)) {
+    if (!isPlainObject(entry) || typeof entry.expiresAt !== 'number' || !('value' in entry))
+      throw bad('a cookie jar entry must be { value, expiresAt }');
+  }
+  return value as CookieJarContent;
+}
+
+/** A user as the server sends it (its own record, so only its shape is checked). */
+function user(value: unknown): User {
+  if (!isPlainObject(value) || typeof value.id !== 'number' || typeof value.email !== 'string')
+    throw bad('a user must be a map with id and email');
+  return value as unknown as User;
 }
 
 function stringMap(value: unknown, what: string): Record<string, string> {
@@ -248,6 +296,7 @@ function caller(value: unknown): CallerInfo {
     ...optional(value, 'keyKind', keyKind),
     ...optional(value, 'uplinkName', str),
     ...optional(value, 'connectionId', str),
+    ...(value.user === undefined ? {} : { user: user(value.user) }),
   };
 }
 

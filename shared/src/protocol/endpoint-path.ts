@@ -1,5 +1,11 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import { HTTP_METHODS, type HttpMethod } from './frames.ts';
+import { normalizePolicy } from './access-policy.ts';
+import {
+  HTTP_METHODS,
+  type EndpointPolicy,
+  type EndpointRegistration,
+  type HttpMethod,
+} from './frames.ts';
 
 const MAX_PATH_LENGTH = 500;
 const STATIC_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=@%-]+$/;
@@ -56,17 +62,32 @@ export function endpointMethods(methods: unknown): HttpMethod[] {
   return [...result];
 }
 
+/** What `httpEndpoint(path, options, handler)` accepts, on the server and in uplinks alike. */
+export interface EndpointOptions extends EndpointPolicy {
+  /** Methods served; HEAD (for GET) and OPTIONS are answered automatically. @default ['GET', 'POST'] */
+  methods?: HttpMethod[];
+}
+
 /**
- * Checks the arguments of an `httpEndpoint(path, options, handler)`, on the server and in uplinks
- * alike, and returns the methods it serves.
+ * Checks the arguments of an `httpEndpoint(path, options, handler)` and returns what is
+ * registered. Throws SB_ERR_ENDPOINT_PATH_INVALID or SB_ERR_OPTIONS_INVALID.
  */
-export function assertEndpoint(path: string, methods: unknown, handler: unknown): HttpMethod[] {
+export function endpointRegistration(
+  path: string,
+  options: EndpointOptions,
+  handler: unknown,
+): EndpointRegistration {
   endpointShape(path);
-  const checked = endpointMethods(methods);
+  if (typeof options !== 'object' || options === null)
+    throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint options must be an object');
+  const { methods, ...rest } = options;
+  const registration: EndpointRegistration = { path, methods: endpointMethods(methods) };
   if (typeof handler !== 'function') {
     throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
   }
-  return checked;
+  const policy = normalizePolicy(rest);
+  if (policy !== undefined) registration.policy = policy;
+  return registration;
 }
 
 function invalid(message: string, value: unknown): SwitchboardError {

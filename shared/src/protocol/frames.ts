@@ -1,4 +1,5 @@
 import type { WireError } from '../errors/switchboard-error.ts';
+import type { User } from '../users/user.ts';
 
 /** The wire protocol version this code speaks. */
 export const PROTOCOL_VERSION = 1;
@@ -20,20 +21,77 @@ export interface CallerInfo {
   uplinkName?: string;
   /** Server-assigned id of the calling uplink connection. */
   connectionId?: string;
+  /** The signed-in user of an HTTP caller (Basic credentials or the session's user). */
+  user?: User;
+}
+
+/**
+ * Who besides app code and server keys may call a function. Client keys and HTTP callers
+ * without a server key ("clients") may call only functions with `allowClients`.
+ */
+export interface FunctionAccess {
+  allowClients: boolean;
+  /** For clients: 'yes' needs a signed-in user; 'check' also runs the provider's predicate. */
+  requireUser: 'no' | 'yes' | 'check';
 }
 
 export interface FunctionRegistration {
   name: string;
+  /** Absent: server keys and app code only. */
+  allowClients?: boolean;
+  /** Absent: no user needed. */
+  requireUser?: 'yes' | 'check';
 }
 
 /** HTTP methods an endpoint may declare; HEAD (for GET) and OPTIONS are answered by the door. */
 export const HTTP_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
+/** What the door enforces for an endpoint before any frame is sent (all off by default). */
+export interface EndpointPolicy {
+  /** 401 unless Basic credentials are sent; they reach the handler unchecked. */
+  requireCredentials?: boolean;
+  /** Basic credentials verified against the users store; the handler gets `request.user`. */
+  authenticateUsers?: boolean;
+  /** Cross-site requests keep the session and Switchboard cookies. */
+  crossSiteSession?: boolean;
+  /** `true`: `Access-Control-Allow-Origin: *`; a string: that origin. */
+  enableCors?: boolean | string;
+  /** Per client address; replaces the server's default limit for this endpoint. */
+  rateLimit?: { max: number; windowMs: number };
+}
+
 export interface EndpointRegistration {
   /** Path under /_/api, e.g. `/users/:id/history/:itemId`. */
   path: string;
   methods: HttpMethod[];
+  /** Absent: no policy. Every provider of a path must register the same policy. */
+  policy?: EndpointPolicy;
+}
+
+/** One value in a cookie jar: the value and when it expires (ms since the epoch). */
+export interface CookieEntry {
+  value: unknown;
+  expiresAt: number;
+}
+
+export type CookieJarContent = Record<string, CookieEntry>;
+
+/** Switchboard's own state of a request, decrypted and loaded by the door. */
+export interface WireRequestState {
+  /** The session's values (empty for a new session or a cross-site request). */
+  session: Record<string, unknown>;
+  cookies: { local: CookieJarContent; shared: CookieJarContent };
+}
+
+/** What a handler changed in the request state; the door saves it and sets the cookies. */
+export interface WireEffects {
+  /** Session keys set (to their new value) and deleted, merged key by key into the stored session. */
+  session?: { set: Record<string, unknown>; delete: string[] };
+  /** The session's signed-in user: a user id, or null to sign out. */
+  sessionUser?: number | null;
+  /** The complete new content of each cookie jar that changed. */
+  cookies?: { local?: CookieJarContent; shared?: CookieJarContent };
 }
 
 /** An HTTP request as the door forwards it; the uplink builds the rich request object from it. */
@@ -53,6 +111,10 @@ export interface WireHttpRequest {
   /** Where the server is reached, honouring a configured public origin. */
   appOrigin: string;
   apiOrigin: string;
+  /** The signed-in user (authenticateUsers, or the session's user on a same-site request). */
+  user?: User;
+  /** Session and cookies; absent when the request carried none (a fresh, empty state). */
+  state?: WireRequestState;
 }
 
 /** What a handler's value becomes on its way back to the door. */
@@ -60,6 +122,8 @@ export interface WireHttpResponse {
   status: number;
   headers: Record<string, string | string[]>;
   body?: Uint8Array;
+  /** Changes to the session and cookies; absent when the handler changed nothing. */
+  effects?: WireEffects;
 }
 
 export interface Limits {

@@ -1,0 +1,69 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+
+/** A limit: at most `max` hits per `windowMs` for one key. */
+export interface Limit {
+  max: number;
+  windowMs: number;
+}
+
+type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
+
+/** Most keys (endpoint × address, sign-in names) the in-memory store remembers. */
+const MAX_KEYS = 20_000;
+
+/**
+ * Rate limits on top of `@fastify/rate-limit` (its fixed-window LRU store): endpoints are
+ * registered at run time, so instead of per-route configuration the door asks for a hit on a
+ * key of its choosing (endpoint pattern and client address, or a sign-in name) with that
+ * endpoint's limit.
+ */
+export class RateLimits {
+  private readonly limiters = new Map<string, Limiter>();
+  private readonly keys = new WeakMap<FastifyRequest, string>();
+
+  private constructor(private readonly app: FastifyInstance) {}
+
+  /** Registers the plugin (routes are not limited by it on their own) in `app`. */
+  static async register(app: FastifyInstance): Promise<RateLimits> {
+    await app.register(rateLimit, { global: false, cache: MAX_KEYS });
+    return new RateLimits(app);
+  }
+
+  /** Counts a hit; returns the seconds until the window resets when over the limit. */
+  async hit(request: FastifyRequest, key: string, limit: Limit): Promise<number | undefined> {
+    return this.run(request, key, limit, true);
+  }
+
+  /** Returns the seconds until reset when `key` is already at its limit, without counting. */
+  async exhausted(request: FastifyRequest, key: string, limit: Limit): Promise<number | undefined> {
+    return this.run(request, key, limit, false);
+  }
+
+  private async run(
+    request: FastifyRequest,
+    key: string,
+    limit: Limit,
+    increment: boolean,
+  ): Promise<number | undefined> {
+    this.keys.set(request, key); // read synchronously by the key generator below
+    const outcome = await this.limiter(limit)(request, { increment });
+    if (outcome.isAllowed) return undefined;
+    const over = increment ? outcome.isExceeded : outcome.remaining === 0;
+    return over ? Math.max(1, outcome.ttlInSeconds) : undefined;
+  }
+
+  private limiter(limit: Limit): Limiter {
+    const id = `${limit.max}/${limit.windowMs}`;
+    let limiter = this.limiters.get(id);
+    if (limiter === undefined) {
+      limiter = this.app.createRateLimit({
+        max: limit.max,
+        timeWindow: limit.windowMs,
+        keyGenerator: (request) => this.keys.get(request) ?? request.ip,
+      });
+      this.limiters.set(id, limiter);
+    }
+    return limiter;
+  }
+}
