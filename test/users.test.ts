@@ -1,19 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { test, type TestContext } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 import { SwitchboardError, USER_FUNCTIONS, isReservedName } from '@switchboard/shared';
 import { connect } from '@switchboard/uplink';
 import { hashPassword, verifyPassword } from '../server/src/auth/password.ts';
 import { openDatabase } from '../server/src/store/database.ts';
 import { UserStore } from '../server/src/store/user-store.ts';
+import { runCli } from './helpers/cli.ts';
 import { helloClient } from './helpers/raw-client.ts';
 import { CLIENT_KEY, SERVER_KEY, makeDataDir, startServer } from './helpers/server.ts';
-
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** A UserStore over a real SQLite file in a fresh data folder, closed when the test ends. */
 async function openStore(t: TestContext): Promise<{ users: UserStore; db: Database.Database }> {
@@ -208,32 +204,6 @@ test('verify: ok sets the last login, disabled only with the right password, oth
   assert.ok(performance.now() - started >= 5, 'an unknown login name spends a hash');
 });
 
-interface CliRun {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-/** Runs the real CLI against `dataDir`, feeding `stdin` if given. */
-function runCli(t: TestContext, dataDir: string, args: string[], stdin = ''): Promise<CliRun> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'server/src/cli/main.ts'), ...args, '--data-dir', dataDir],
-    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-  child.stdin.end(stdin);
-  return new Promise((resolve) => {
-    child.once('close', (code) => resolve({ code, out, err }));
-  });
-}
-
 test('the CLI adds, lists, changes passwords of, disables and removes users', async (t) => {
   const dataDir = await makeDataDir(t);
   const run = (args: string[], stdin?: string) => runCli(t, dataDir, args, stdin);
@@ -349,7 +319,7 @@ test('app code and server-key uplinks manage users through switchboard.users and
   assert.equal(await uplink.users.remove('ivy@example.com'), false);
   assert.equal(sb.users.find('ivy@example.com'), undefined);
 
-  // Until per-function permissions land, the built-ins refuse client keys themselves.
+  // The built-ins are registered without allowClients: the dispatcher refuses client keys.
   const client = await connect({ url, key: CLIENT_KEY, reconnect: false });
   t.after(() => client.close());
   await assert.rejects(client.users.list(), { code: 'SB_ERR_PERMISSION_DENIED' });

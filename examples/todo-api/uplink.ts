@@ -1,4 +1,7 @@
-// The classic to-do REST API, served from an uplink. Tasks live in this process's memory.
+// The classic to-do REST API, served from an uplink, for many users: every request signs in
+// with Basic credentials checked by the server (`authenticateUsers`), and each user sees and
+// changes only their own tasks. Tasks live in this process's memory.
+//   npx switchboard users add alice@example.com          (asks for a password)
 //   SWITCHBOARD_KEY=sbk_s_... npx tsx examples/todo-api/uplink.ts
 import { HttpResponse, connect, type HttpRequest } from '@switchboard/uplink';
 
@@ -7,16 +10,30 @@ interface Task {
   title: string;
   done: boolean;
   createdAt: string;
+  /** The owner's user id; never shown in answers. */
+  owner: number;
 }
 
 const tasks = new Map<number, Task>();
 let nextId = 1;
+/** Both endpoints: the server verifies the user before any request reaches this process. */
+const SIGNED_IN = { authenticateUsers: true } as const;
 
 const uplink = await connect({
   url: process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3030',
   key: process.env.SWITCHBOARD_KEY ?? '',
   name: 'todo-api',
 });
+
+/** The signed-in user's id (authenticateUsers guarantees there is one). */
+function ownerOf(req: HttpRequest): number {
+  return req.user!.id;
+}
+
+/** A task as answered: without its owner. */
+function view({ owner: _owner, ...task }: Task): Omit<Task, 'owner'> {
+  return task;
+}
 
 function notFound(id: string): HttpResponse {
   return new HttpResponse(404, { message: `No task ${id}` });
@@ -41,11 +58,14 @@ function readChanges(req: HttpRequest): { title?: string; done?: boolean } | str
   };
 }
 
-uplink.httpEndpoint('/tasks', { methods: ['GET', 'POST'] }, (req) => {
+uplink.httpEndpoint('/tasks', { methods: ['GET', 'POST'], ...SIGNED_IN }, (req) => {
+  const owner = ownerOf(req);
   if (req.method === 'GET') {
     const done = req.query.done;
-    const all = [...tasks.values()];
-    return done === undefined ? all : all.filter((task) => String(task.done) === done);
+    const mine = [...tasks.values()].filter((task) => task.owner === owner);
+    return (done === undefined ? mine : mine.filter((task) => String(task.done) === done)).map(
+      view,
+    );
   }
   const changes = readChanges(req);
   if (typeof changes === 'string') return badRequest(changes);
@@ -55,15 +75,17 @@ uplink.httpEndpoint('/tasks', { methods: ['GET', 'POST'] }, (req) => {
     title: changes.title,
     done: changes.done ?? false,
     createdAt: new Date().toISOString(),
+    owner,
   };
   tasks.set(task.id, task);
-  return new HttpResponse(201, task, { location: `${req.apiOrigin}/tasks/${task.id}` });
+  return new HttpResponse(201, view(task), { location: `${req.apiOrigin}/tasks/${task.id}` });
 });
 
-uplink.httpEndpoint('/tasks/:id', { methods: ['GET', 'PUT', 'DELETE'] }, (req) => {
+uplink.httpEndpoint('/tasks/:id', { methods: ['GET', 'PUT', 'DELETE'], ...SIGNED_IN }, (req) => {
   const task = tasks.get(Number(req.params.id));
-  if (task === undefined) return notFound(req.params.id ?? '');
-  if (req.method === 'GET') return task;
+  // Someone else's task is answered exactly like a missing one.
+  if (task === undefined || task.owner !== ownerOf(req)) return notFound(req.params.id ?? '');
+  if (req.method === 'GET') return view(task);
   if (req.method === 'DELETE') {
     tasks.delete(task.id);
     return undefined; // 204 No Content
@@ -71,7 +93,7 @@ uplink.httpEndpoint('/tasks/:id', { methods: ['GET', 'PUT', 'DELETE'] }, (req) =
   const changes = readChanges(req);
   if (typeof changes === 'string') return badRequest(changes);
   Object.assign(task, changes);
-  return task;
+  return view(task);
 });
 
 await uplink.synced();
