@@ -6,6 +6,7 @@ import { SwitchboardError, USER_FUNCTIONS, isReservedName } from '@switchboard/s
 import { connect } from '@switchboard/uplink';
 import { hashPassword, verifyPassword } from '../server/src/auth/password.ts';
 import { openDatabase } from '../server/src/store/database.ts';
+import { SessionStore } from '../server/src/store/session-store.ts';
 import { UserStore } from '../server/src/store/user-store.ts';
 import { runCli } from './helpers/cli.ts';
 import { helloClient } from './helpers/raw-client.ts';
@@ -363,4 +364,18 @@ test('sb. names are reserved: callable refuses them and the server refuses their
   // The refused registrations changed nothing: the built-in still answers.
   await sb.users.create({ email: 'kim@example.com', password: 'p' });
   assert.equal(((await uplink.users.list()) as unknown[]).length, 1);
+});
+
+test('a new password signs the user out of every session; other changes do not', async (t) => {
+  const { users, db } = await openStore(t);
+  const sessions = new SessionStore(db, 60_000);
+  const ada = await users.create({ email: 'ada@example.com', password: 'one' });
+  sessions.apply('s1', { set: { cart: [1] }, userId: ada.id });
+  sessions.apply('s2', { userId: ada.id });
+  await users.update(ada.id, { data: { plan: 'pro' }, enabled: true });
+  assert.equal(sessions.load('s1')?.userId, ada.id);
+  await users.update(ada.id, { password: 'two' });
+  assert.equal(sessions.load('s1')?.userId, null);
+  assert.equal(sessions.load('s2')?.userId, null);
+  assert.deepEqual(sessions.load('s1')?.data, { cart: [1] }, 'the session itself stays');
 });

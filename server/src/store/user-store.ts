@@ -52,6 +52,7 @@ export class UserStore {
   private readonly insert: Database.Statement<[string, string, number, number, string]>;
   private readonly change: Database.Statement<[UpdateParams]>;
   private readonly deleteById: Database.Statement<[number]>;
+  private readonly signOutEverywhere: Database.Statement<[number]>;
   private readonly touchLogin: Database.Statement<[number, number]>;
   private readonly verifyMissing = dummyVerifier();
 
@@ -72,6 +73,7 @@ export class UserStore {
        WHERE id = @id`,
     );
     this.deleteById = db.prepare('DELETE FROM users WHERE id = ?');
+    this.signOutEverywhere = db.prepare('UPDATE sessions SET user_id = NULL WHERE user_id = ?');
     this.touchLogin = db.prepare('UPDATE users SET last_login_at = ? WHERE id = ?');
   }
 
@@ -129,6 +131,8 @@ export class UserStore {
     } catch (error) {
       throw isUniqueViolation(error) ? exists(fields.email ?? '') : error;
     }
+    // A new password signs the user out of every session (a stolen session ends with it).
+    if (params.passwordHash !== null) this.signOutEverywhere.run(id);
     return this.found(id);
   }
 
