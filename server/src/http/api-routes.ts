@@ -260,6 +260,7 @@ export function apiRoutes(deps: DoorDeps) {
 }
 
 const HTTP_CALLER: CallerInfo = { kind: 'http' };
+const NO_COOKIES: readonly string[] = [];
 
 function digest(key: string): string {
   return createHash('sha256').update(key).digest('hex');
@@ -287,7 +288,11 @@ class ReplySink implements CallSink {
           'A handler may not set the cookies sb_session, sb_local or sb_shared; use request.session and request.cookies',
         );
       }
-      const setCookies = response.effects === undefined ? [] : this.effects(response.effects);
+      const { incoming } = this.context.admission;
+      const setCookies =
+        response.effects === undefined && incoming.session === undefined
+          ? NO_COOKIES
+          : this.effects(response.effects);
       sendResponse(this.request, this.reply, response, setCookies);
     } catch (error) {
       sendError(this.reply, toSwitchboardError(error), this.deps.options.debug);
@@ -302,14 +307,14 @@ class ReplySink implements CallSink {
   }
 
   /** Saves the handler's session and cookie changes unless the request may not keep state. */
-  private effects(effects: unknown): string[] {
+  private effects(effects: unknown): readonly string[] {
     const { admission, policy } = this.context;
     const { request } = this;
     const { options, state } = this.deps;
     const keeps =
       admission.keepsState ??
       (policy?.crossSiteSession === true || !isCrossSiteRequest(request, options));
-    if (!keeps) return [];
+    if (!keeps) return NO_COOKIES;
     return state.apply(admission.incoming, effects, isSecure(request, options));
   }
 }

@@ -99,12 +99,13 @@ export class RequestState {
   }
 
   /**
-   * Saves the handler's changes and returns the Set-Cookie values to send. Throws
+   * Saves the handler's changes (`raw`, possibly none) and returns the Set-Cookie values to send,
+   * refreshing a session that is past half its lifetime. Throws
    * SB_ERR_HTTP_BAD_RESPONSE for effects that are not well formed, SB_ERR_COOKIE_TOO_LARGE for
    * a jar that does not fit a cookie.
    */
   apply(state: IncomingState, raw: unknown, secure: boolean): string[] {
-    const effects = checkEffects(raw);
+    const effects = raw === undefined ? {} : checkEffects(raw);
     const setCookies: string[] = [];
     const attributes = { path: '/', httpOnly: true, sameSite: 'lax' as const, secure };
     const { session: changes, sessionUser } = effects;
