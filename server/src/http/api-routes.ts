@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
   SwitchboardError,
@@ -181,6 +182,10 @@ export function apiRoutes(deps: DoorDeps) {
   }
 
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    // @fastify/cookie's parse() and serialize() (RequestState) only work once its plugin has
+    // loaded the `cookie` module. Registered without its parsing hook; a host app that already
+    // registered it has loaded the module (and owns the decorators).
+    if (!app.hasDecorator('serializeCookie')) void app.register(fastifyCookie, { hook: false });
     // Every body is forwarded untouched; parsing happens where the handler runs.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body: Buffer, next) =>
@@ -282,7 +287,11 @@ class ReplySink implements CallSink {
     this.settled = true;
     try {
       const response = checkResponse(value);
-      if (setsOwnCookie(response.headers['set-cookie'])) {
+      // Header names from a provider are not necessarily lower-case (another uplink library).
+      const cookieHeaders = Object.entries(response.headers).filter(
+        ([name]) => name.toLowerCase() === 'set-cookie',
+      );
+      if (cookieHeaders.some(([, value]) => setsOwnCookie(value))) {
         throw new SwitchboardError(
           'SB_ERR_HTTP_BAD_RESPONSE',
           'A handler may not set the cookies sb_session, sb_local or sb_shared; use request.session and request.cookies',

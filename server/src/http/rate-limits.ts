@@ -32,25 +32,31 @@ export class RateLimits {
 
   /** Counts a hit; returns the seconds until the window resets when over the limit. */
   async hit(request: FastifyRequest, key: string, limit: Limit): Promise<number | undefined> {
-    return this.run(request, key, limit, true);
+    const outcome = await this.run(request, key, limit, true);
+    if (outcome.isAllowed || !outcome.isExceeded) return undefined;
+    return Math.max(1, outcome.ttlInSeconds);
   }
 
-  /** Returns the seconds until reset when `key` is already at its limit, without counting. */
-  async exhausted(request: FastifyRequest, key: string, limit: Limit): Promise<number | undefined> {
-    return this.run(request, key, limit, false);
-  }
-
-  private async run(
+  /**
+   * How many hits `key` has in its current window and the seconds until that window resets,
+   * without counting one.
+   */
+  async peek(
     request: FastifyRequest,
     key: string,
     limit: Limit,
-    increment: boolean,
-  ): Promise<number | undefined> {
+  ): Promise<{ used: number; retryAfterSeconds: number }> {
+    const outcome = await this.run(request, key, limit, false);
+    if (outcome.isAllowed) return { used: 0, retryAfterSeconds: 1 };
+    return {
+      used: limit.max - outcome.remaining,
+      retryAfterSeconds: Math.max(1, outcome.ttlInSeconds),
+    };
+  }
+
+  private run(request: FastifyRequest, key: string, limit: Limit, increment: boolean) {
     this.keys.set(request, key); // read synchronously by the key generator below
-    const outcome = await this.limiter(limit)(request, { increment });
-    if (outcome.isAllowed) return undefined;
-    const over = increment ? outcome.isExceeded : outcome.remaining === 0;
-    return over ? Math.max(1, outcome.ttlInSeconds) : undefined;
+    return this.limiter(limit)(request, { increment });
   }
 
   private limiter(limit: Limit): Limiter {

@@ -117,11 +117,19 @@ export class RequestState {
       ) {
         throw new SwitchboardError('SB_ERR_NO_SUCH_USER', `login(): no user has id ${sessionUser}`);
       }
-      const id = state.session?.id ?? SessionStore.newId();
-      this.stores.sessions.apply(id, {
-        ...(changes === undefined ? {} : { set: changes.set, delete: changes.delete }),
-        ...(sessionUser === undefined ? {} : { userId: sessionUser }),
-      });
+      // Signing in or out gives the session a new id (no session fixation: an id planted or
+      // seen before the sign-in does not carry the signed-in user).
+      const previous = state.session?.id;
+      const id =
+        previous === undefined || sessionUser !== undefined ? SessionStore.newId() : previous;
+      this.stores.sessions.apply(
+        id,
+        {
+          ...(changes === undefined ? {} : { set: changes.set, delete: changes.delete }),
+          ...(sessionUser === undefined ? {} : { userId: sessionUser }),
+        },
+        previous,
+      );
       setCookies.push(
         fastifyCookie.serialize(SESSION_COOKIE, this.signer.sign(id), {
           ...attributes,

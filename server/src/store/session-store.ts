@@ -34,6 +34,7 @@ export class SessionStore {
   private readonly upsert: Database.Statement<[string, Buffer, number | null, number]>;
   private readonly touch: Database.Statement<[number, string]>;
   private readonly sweep: Database.Statement<[number]>;
+  private readonly remove: Database.Statement<[string]>;
   private lastSweep = 0;
 
   constructor(
@@ -50,6 +51,7 @@ export class SessionStore {
     );
     this.touch = db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?');
     this.sweep = db.prepare('DELETE FROM sessions WHERE expires_at <= ?');
+    this.remove = db.prepare('DELETE FROM sessions WHERE id = ?');
   }
 
   /** A fresh, unsaved session id (192 random bits). */
@@ -71,11 +73,14 @@ export class SessionStore {
   /**
    * Applies `changes` to the session as stored now (not as the request saw it), so concurrent
    * requests changing different keys both keep their change. Creates the session if needed.
+   * With `from`, the session stored under that id moves to `id` (a new id when the signed-in
+   * user changes, so an id known before sign-in is worthless after it).
    */
-  apply(id: string, changes: SessionChanges): void {
+  apply(id: string, changes: SessionChanges, from?: string): void {
     const now = Date.now();
     this.db.transaction(() => {
-      const row = this.select.get(id, now);
+      const row = this.select.get(from ?? id, now);
+      if (from !== undefined && from !== id) this.remove.run(from);
       const data = row === undefined ? {} : (decodeValue(row.data) as Record<string, unknown>);
       for (const key of changes.delete ?? []) delete data[key];
       for (const [key, value] of Object.entries(changes.set ?? {}))
