@@ -73,6 +73,18 @@ test('a client key is refused a server-only function; allowClients opens it; ser
   await expectError(await call('open', [1, 1], 'Token abc'), 400, 'SB_ERR_HTTP_BAD_AUTH_HEADER');
   await expectError(await call('open', [1, 1], 'Basic ***'), 400, 'SB_ERR_HTTP_BAD_AUTH_HEADER');
   assert.equal(secretRuns, 2);
+  // The built-in user functions are for server keys only.
+  await expectError(
+    await call(
+      'sb.users.create',
+      [{ email: 'mallory@example.com', password: 'x' }],
+      bearer(CLIENT_KEY),
+    ),
+    403,
+    'SB_ERR_PERMISSION_DENIED',
+  );
+  await expectError(await call('sb.users.list', []), 401, 'SB_ERR_AUTH_MISSING_KEY');
+  assert.equal(sb.users.find('mallory@example.com'), undefined);
 
   // The same over the uplink protocol: a client-key uplink calling through the server.
   const client = await connect({ url, key: CLIENT_KEY });

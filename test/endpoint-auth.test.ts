@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { SwitchboardError } from '@switchboard/server';
+import { HttpResponse, SwitchboardError } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { spawnScript } from './helpers/child.ts';
 import { basic, errorOf, expectError, getFrom, type Json } from './helpers/http-client.ts';
@@ -310,6 +310,15 @@ test('CORS: true answers *, an origin string only that origin, alternate origins
   assert.equal(one.headers.get('access-control-allow-origin'), 'https://app.example.com');
   assert.equal(one.headers.get('access-control-allow-credentials'), 'true');
   assert.match(one.headers.get('vary') ?? '', /origin/i);
+  // The handler's own Vary is kept next to the door's (caches must key on the origin).
+  sb.httpEndpoint(
+    '/one-vary',
+    { enableCors: 'https://app.example.com' },
+    () => new HttpResponse(200, 'v', { Vary: 'Accept-Language' }),
+  );
+  const vary = await get('/one-vary', 'https://app.example.com');
+  assert.equal(vary.headers.get('vary'), 'Origin, Accept-Language');
+  assert.equal(vary.headers.get('access-control-allow-origin'), 'https://app.example.com');
   const notOne = await get('/one', 'https://evil.example');
   assert.equal(notOne.status, 200, 'CORS is the browser’s to enforce; the request is served');
   assert.equal(notOne.headers.get('access-control-allow-origin'), null);

@@ -341,7 +341,12 @@ function sendResponse(
   const body = response.body;
   const res = reply.raw;
   try {
-    for (const [name, value] of Object.entries(response.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(response.headers)) {
+      // The door's `Vary: Origin` (CORS) is kept next to the handler's own Vary.
+      const door =
+        name.length === 4 && name.toLowerCase() === 'vary' ? res.getHeader('vary') : undefined;
+      res.setHeader(name, door === undefined ? value : `${String(door)}, ${String(value)}`);
+    }
     if (setCookies.length > 0) {
       const own = res.getHeader('set-cookie');
       const handlers = own === undefined ? [] : Array.isArray(own) ? own : [String(own)];
