@@ -40,5 +40,12 @@ export {
 export type { FormValues } from './http/form-data.ts';
 export { endpointShape, endpointMethods, assertEndpoint } from './protocol/endpoint-path.ts';
 export { FrameBatcher } from './transport/frame-batcher.ts';
-export { invoke, serveHttp, type EndpointHandler } from './calls/invoke.ts';
+export {
+  invoke,
+  invokeWith,
+  serveHttp,
+  serveHttpWith,
+  type EndpointHandler,
+  type Settle,
+} from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';
