@@ -39,7 +39,11 @@ export {
 } from './http/http-response.ts';
 export type { FormValues } from './http/form-data.ts';
 export { endpointShape, endpointMethods, assertEndpoint } from './protocol/endpoint-path.ts';
-export { FrameBatcher } from './transport/frame-batcher.ts';
+export {
+  FrameBatcher,
+  LARGE_FRAME_BYTES,
+  MAX_FRAMES_PER_MESSAGE,
+} from './transport/frame-batcher.ts';
 export {
   invoke,
   invokeWith,
