@@ -27,3 +27,12 @@ test('unsendable JSON (circular, too deep) is SB_ERR_HTTP_BAD_RESPONSE, never a 
   for (let i = 0; i < 100_000; i++) deep = [deep];
   assert.throws(() => toWireResponse(deep), { code: 'SB_ERR_HTTP_BAD_RESPONSE' });
 });
+
+test('Media.text decodes ASCII, UTF-8 and drops a byte order mark as before', () => {
+  assert.equal(new Media('text/plain', Buffer.from('{"a":1}')).text(), '{"a":1}');
+  assert.equal(new Media('text/plain', Buffer.from('héllo ✓', 'utf8')).text(), 'héllo ✓');
+  const bom = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('{"b":2}')]);
+  assert.equal(new Media('application/json', bom).text(), '{"b":2}');
+  const view = new Uint8Array(Buffer.from('xxabcxx')).subarray(2, 5);
+  assert.equal(new Media('text/plain', view).text(), 'abc');
+});
