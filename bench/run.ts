@@ -23,6 +23,12 @@ const { values } = parseArgs({
     routes: { type: 'string' },
     scenarios: { type: 'string' },
     'skip-rpc': { type: 'boolean', default: false },
+    /**
+     * A/B against other code: comma-separated copies of Switchboard (each with its own
+     * node_modules) whose servers and uplinks run as the extra scenarios `<folder>-uplink` and
+     * `<folder>-inprocess` (name them in --scenarios).
+     */
+    compare: { type: 'string' },
   },
 });
 const onlyRoutes = values.routes?.split(',');
@@ -100,6 +106,41 @@ async function startScenarios(): Promise<{
     base: `${server2Url}/_/api`,
     procs: [server2, ...workers],
   });
+
+  for (const root of values.compare?.split(',') ?? []) {
+    const compareRoot = path.resolve(root);
+    const label = path.basename(compareRoot);
+    const other = startScript(
+      'sb-server',
+      'bench/servers/switchboard.ts',
+      { BENCH_KEY: KEY },
+      { root: compareRoot },
+    );
+    const otherUrl = urlOf(await other.line(/^ready /));
+    const otherWorker = startScript(
+      'uplink',
+      'bench/servers/uplink-worker.ts',
+      { BENCH_URL: otherUrl, BENCH_KEY: KEY },
+      { root: compareRoot },
+    );
+    await otherWorker.line(/^ready/);
+    scenarios.push({
+      name: `${label}-uplink`,
+      base: `${otherUrl}/_/api`,
+      procs: [other, otherWorker],
+    });
+    const otherInproc = startScript(
+      'sb-server',
+      'bench/servers/switchboard.ts',
+      { BENCH_KEY: KEY, BENCH_INPROCESS: '1' },
+      { root: compareRoot },
+    );
+    scenarios.push({
+      name: `${label}-inprocess`,
+      base: `${urlOf(await otherInproc.line(/^ready /))}/_/api`,
+      procs: [otherInproc],
+    });
+  }
 
   let natsUrl: string | undefined;
   if (natsBinary !== undefined) {
@@ -236,9 +277,14 @@ async function main(): Promise<void> {
 }
 
 async function idleConnections(): Promise<IdleRow> {
-  const server = startScript('sb-server', 'bench/servers/switchboard.ts', { BENCH_KEY: KEY }, [
-    '--max-old-space-size=4096',
-  ]);
+  const server = startScript(
+    'sb-server',
+    'bench/servers/switchboard.ts',
+    { BENCH_KEY: KEY },
+    {
+      nodeArgs: ['--max-old-space-size=4096'],
+    },
+  );
   const url = urlOf(await server.line(/^ready /));
   const { sampleProcess } = await import('./lib/proc-stats.ts');
   await new Promise((resolve) => setTimeout(resolve, 500));

@@ -20,10 +20,10 @@ export function startProcess(
   name: string,
   command: string,
   args: string[],
-  env: Record<string, string> = {},
+  { env = {}, cwd = ROOT }: { env?: Record<string, string>; cwd?: string } = {},
 ): Proc {
   const child = spawn(command, args, {
-    cwd: ROOT,
+    cwd,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,13 +77,14 @@ export function startScript(
   name: string,
   script: string,
   env: Record<string, string> = {},
-  nodeArgs: string[] = [],
+  /** Extra node flags; `root`: another copy of the project to run the script from (A/B). */
+  { nodeArgs = [], root = ROOT }: { nodeArgs?: string[]; root?: string } = {},
 ): Proc {
   return startProcess(
     name,
     process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.join(ROOT, script)],
-    env,
+    [...nodeArgs, '--import', 'tsx', path.join(root, script)],
+    { env, cwd: root },
   );
 }
 

@@ -8,6 +8,8 @@ const method = (process.env.BENCH_METHOD ?? 'GET') as 'GET' | 'POST';
 const bodyBytes = Number(process.env.BENCH_BODY_BYTES ?? 0);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 50);
 const duration = Number(process.env.BENCH_DURATION_S ?? 5);
+/** Fixed total request rate (req/s) instead of as fast as possible: for CPU cost per request. */
+const rate = process.env.BENCH_RATE === undefined ? undefined : Number(process.env.BENCH_RATE);
 const body = bodyBytes > 0 ? jsonBody(bodyBytes) : undefined;
 
 const latencies: number[] = [];
@@ -18,6 +20,7 @@ const result = await new Promise<autocannon.Result>((resolve, reject) => {
       method,
       connections,
       duration,
+      ...(rate === undefined ? {} : { overallRate: rate }),
       ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
     },
     (error: Error | null, done) => (error ? reject(error) : resolve(done)),

@@ -65,6 +65,17 @@ export {
   DEFAULT_COOKIE_EXPIRY_DAYS,
   MAX_COOKIE_JAR_JSON_BYTES,
 } from './http/cookie-jar.ts';
-export { FrameBatcher } from './transport/frame-batcher.ts';
-export { invoke, serveHttp, type EndpointHandler } from './calls/invoke.ts';
+export {
+  FrameBatcher,
+  LARGE_FRAME_BYTES,
+  MAX_FRAMES_PER_MESSAGE,
+} from './transport/frame-batcher.ts';
+export {
+  invoke,
+  invokeWith,
+  serveHttp,
+  serveHttpWith,
+  type EndpointHandler,
+  type Settle,
+} from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';

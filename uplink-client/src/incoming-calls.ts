@@ -2,8 +2,8 @@ import {
   CallScope,
   SwitchboardError,
   handlerErrorToWire,
-  invoke,
-  serveHttp,
+  invokeWith,
+  serveHttpWith,
   type CallFrame,
   type EndpointHandler,
   type RequestFrame,
@@ -38,6 +38,7 @@ export class IncomingCalls {
   private readonly calls = new Map<number, IncomingCall>();
   private readonly queue: IncomingCall[] = [];
   private running = 0;
+  private draining = false;
 
   constructor(
     private readonly functions: ReadonlyMap<string, UplinkFunction>,
@@ -82,14 +83,9 @@ export class IncomingCalls {
       );
       return;
     }
-    const outcome =
-      frame.type === 'call'
-        ? invoke(scope, fn, frame.args)
-        : serveHttp(scope, fn as EndpointHandler, frame.request);
-    outcome.then(
-      (value) => this.finish(call, true, value),
-      (error: unknown) => this.finish(call, false, error),
-    );
+    const settle = (ok: boolean, outcome: unknown) => this.finish(call, ok, outcome);
+    if (frame.type === 'call') invokeWith(scope, fn, frame.args, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, frame.request, settle);
   }
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
@@ -100,9 +96,20 @@ export class IncomingCalls {
       if (ok) this.answer.result(call.frame.id, outcome);
       else this.answer.error(call.frame.id, handlerErrorToWire(outcome));
     }
-    while (this.running < this.maxConcurrent && this.queue.length > 0) {
-      const next = this.queue.shift()!;
-      if (!next.cancelled) this.run(next);
+    this.drain();
+  }
+
+  /** Starts queued calls while there is room; re-entry (a call that finished synchronously) is a no-op. */
+  private drain(): void {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.running < this.maxConcurrent && this.queue.length > 0) {
+        const next = this.queue.shift()!;
+        if (!next.cancelled) this.run(next);
+      }
+    } finally {
+      this.draining = false;
     }
   }
 }

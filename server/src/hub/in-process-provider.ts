@@ -4,8 +4,8 @@ import {
   PendingCalls,
   SwitchboardError,
   handlerErrorToWire,
-  invoke,
-  serveHttp,
+  invokeWith,
+  serveHttpWith,
   type EndpointHandler,
   type PendingEntry,
 } from '@switchboard/shared';
@@ -87,14 +87,13 @@ export class InProcessProvider implements Provider {
     const scope = new CallScope(request.name, request.caller, Date.now() + request.timeoutMs);
     const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
-    const outcome =
-      http === undefined
-        ? invoke(scope, fn, request.args)
-        : serveHttp(scope, fn as EndpointHandler, http);
-    outcome.then(
-      (value) => this.settle(id, undefined, value),
-      (error: unknown) => this.settle(id, asRemote(error)),
-    );
+    const settle = (ok: boolean, outcome: unknown) => {
+      if (ok) this.settle(id, undefined, outcome);
+      else this.settle(id, asRemote(outcome));
+    };
+    // May settle before returning (a synchronous function); callers check for that.
+    if (http === undefined) invokeWith(scope, fn, request.args, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, http, settle);
     return call;
   }
 

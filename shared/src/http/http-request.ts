@@ -56,15 +56,20 @@ export class HttpRequest {
     this.wire = wire;
   }
 
-  /** Builds the request, parsing a form body first. Throws SB_ERR_HTTP_BAD_BODY for a broken form. */
-  static async fromWire(wire: WireHttpRequest): Promise<HttpRequest> {
+  /**
+   * Builds the request, parsing a form body first: synchronously, except for a multipart body
+   * (then a promise). Throws (or rejects with) SB_ERR_HTTP_BAD_BODY for a broken form.
+   */
+  static fromWire(wire: WireHttpRequest): HttpRequest | Promise<HttpRequest> {
     let form: FormValues = NO_FORM;
     if (wire.body !== undefined && wire.body.byteLength > 0) {
       const contentType = single(wire.headers['content-type'])?.toLowerCase() ?? '';
       if (contentType.startsWith('application/x-www-form-urlencoded'))
         form = parseUrlEncoded(wire.body);
       else if (contentType.startsWith('multipart/form-data')) {
-        form = await parseMultipart(single(wire.headers['content-type'])!, wire.body);
+        return parseMultipart(single(wire.headers['content-type'])!, wire.body).then(
+          (parsed) => new HttpRequest(wire, parsed),
+        );
       }
     }
     return new HttpRequest(wire, form);

@@ -88,26 +88,39 @@ export function jsonReplacer(this: unknown, key: string, value: unknown): unknow
 
 /**
  * Whether `value` holds anything plain JSON.stringify would get wrong (BigInt, bytes, Media).
- * Gives up (answers true) after MAX_SCAN nodes, so a circular value ends on the replacer path,
- * where JSON.stringify reports it.
+ * Gives up (answers true) after MAX_SCAN nodes or when nesting exhausts the stack, so a circular
+ * value ends on the replacer path, where JSON.stringify reports it. Recursive: about three times
+ * faster than an explicit stack on large documents (measured on the 1 MiB bench body).
  */
 function needsReplacer(value: unknown): boolean {
-  const stack: unknown[] = [value];
-  for (let visited = 0; stack.length > 0; visited++) {
-    if (visited > MAX_SCAN) return true;
-    const item = stack.pop();
-    if (typeof item === 'bigint') return true;
-    if (typeof item !== 'object' || item === null) continue;
-    if (ArrayBuffer.isView(item) || item instanceof Media) return true;
-    if (Array.isArray(item)) {
-      for (const element of item)
-        if (typeof element === 'object' || typeof element === 'bigint') stack.push(element);
-    } else if (typeof (item as { toJSON?: unknown }).toJSON !== 'function') {
-      for (const key in item) {
-        const child = (item as Record<string, unknown>)[key];
-        if (typeof child === 'object' || typeof child === 'bigint') stack.push(child);
-      }
+  if (typeof value === 'bigint') return true;
+  if (typeof value !== 'object' || value === null) return false;
+  const budget = { left: MAX_SCAN };
+  try {
+    return holdsSpecial(value, budget);
+  } catch {
+    return true; // RangeError: nested too deeply (or circular); the replacer path reports it
+  }
+}
+
+function holdsSpecial(item: object, budget: { left: number }): boolean {
+  if (--budget.left < 0) return true;
+  if (Array.isArray(item)) {
+    for (let index = 0; index < item.length; index++) {
+      const element: unknown = item[index];
+      if (typeof element === 'object') {
+        if (element !== null && holdsSpecial(element, budget)) return true;
+      } else if (typeof element === 'bigint') return true;
     }
+    return false;
+  }
+  if (ArrayBuffer.isView(item) || item instanceof Media) return true;
+  if (typeof (item as { toJSON?: unknown }).toJSON === 'function') return false;
+  for (const key in item) {
+    const child = (item as Record<string, unknown>)[key];
+    if (typeof child === 'object') {
+      if (child !== null && holdsSpecial(child, budget)) return true;
+    } else if (typeof child === 'bigint') return true;
   }
   return false;
 }

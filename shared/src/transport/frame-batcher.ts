@@ -8,6 +8,9 @@ import { SwitchboardError } from '../errors/switchboard-error.ts';
  */
 export const MAX_FRAMES_PER_MESSAGE = 16;
 
+/** Frames at least this large are sent alone, never copied into a batch. */
+export const LARGE_FRAME_BYTES = 64 * 1024;
+
 /**
  * Collects the frames encoded during one turn of the event loop and writes them as WebSocket
  * messages of up to MAX_FRAMES_PER_MESSAGE frames (frames are concatenated MessagePack values),
@@ -37,6 +40,13 @@ export class FrameBatcher {
         'SB_ERR_PROTO_FRAME_TOO_LARGE',
         `Frame of ${frame.byteLength} bytes exceeds the peer's limit of ${this.maxBytes} bytes`,
       );
+    }
+    if (frame.byteLength >= LARGE_FRAME_BYTES) {
+      // Batching saves nothing here (one write per frame either way) and joining would copy the
+      // frame; it goes out as its own message, after what was queued before it.
+      this.flush();
+      this.write(frame);
+      return;
     }
     if (this.queuedBytes + frame.byteLength > this.maxBytes) this.flush();
     this.queue.push(frame);

@@ -1,0 +1,198 @@
+// npm run bench:profile -- --scenario switchboard-uplink --route get [--duration 5] [--connections 50]
+// Starts one scenario with `node --cpu-prof` on its server (and uplink) processes, loads it with
+// the bench's load generator, stops everything by PID and prints self time per request, grouped
+// by where the code lives (Node internals, Fastify, ws, msgpackr, Switchboard, GC, …) and by
+// function. Profiles are kept in bench/results/profiles/.
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ROOT, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'switchboard-uplink' },
+    route: { type: 'string', default: 'get' },
+    duration: { type: 'string', default: '5' },
+    connections: { type: 'string', default: '50' },
+    top: { type: 'string', default: '25' },
+    /** Also print the call paths (3 frames up) of samples whose function has this name. */
+    callers: { type: 'string' },
+  },
+});
+const KEY = 'sbk_s_bench-key-0000000000000000000000';
+const ROUTES: Record<string, { method: string; path: string; bodyBytes: number }> = {
+  get: { method: 'GET', path: '/hello/world', bodyBytes: 0 },
+  'echo-1k': { method: 'POST', path: '/echo', bodyBytes: 1024 },
+  'echo-1m': { method: 'POST', path: '/echo', bodyBytes: 1024 * 1024 },
+};
+const route = ROUTES[values.route]!;
+const dir = path.join(ROOT, 'bench', 'results', 'profiles', `${values.scenario}-${values.route}`);
+rmSync(dir, { recursive: true, force: true });
+mkdirSync(dir, { recursive: true });
+// One folder per process (the tsx loader thread writes a profile of its own, skipped below).
+const prof = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, name)}`];
+
+async function start(): Promise<{ base: string; procs: Proc[] }> {
+  const ready = async (p: Proc) => (await p.line(/^ready /)).replace(/^ready /, '').trim();
+  switch (values.scenario) {
+    case 'ceiling': {
+      const p = startScript(
+        'ceiling',
+        'bench/servers/ceiling.ts',
+        {},
+        { nodeArgs: prof('ceiling') },
+      );
+      return { base: await ready(p), procs: [p] };
+    }
+    case 'switchboard-inprocess': {
+      const p = startScript(
+        'sb-server',
+        'bench/servers/switchboard.ts',
+        { BENCH_KEY: KEY, BENCH_INPROCESS: '1' },
+        { nodeArgs: prof('sb-server') },
+      );
+      return { base: `${await ready(p)}/_/api`, procs: [p] };
+    }
+    case 'switchboard-uplink': {
+      const server = startScript(
+        'sb-server',
+        'bench/servers/switchboard.ts',
+        { BENCH_KEY: KEY },
+        { nodeArgs: prof('sb-server') },
+      );
+      const url = await ready(server);
+      const worker = startScript(
+        'uplink',
+        'bench/servers/uplink-worker.ts',
+        { BENCH_URL: url, BENCH_KEY: KEY },
+        { nodeArgs: prof('uplink') },
+      );
+      await worker.line(/^ready/);
+      return { base: `${url}/_/api`, procs: [server, worker] };
+    }
+    default:
+      throw new Error(`unknown scenario ${values.scenario}`);
+  }
+}
+
+const { base, procs } = await start();
+const load = startScript('load', 'bench/load/http-load.ts', {
+  BENCH_TARGET: `${base}${route.path}`,
+  BENCH_METHOD: route.method,
+  BENCH_BODY_BYTES: String(route.bodyBytes),
+  BENCH_CONNECTIONS: values.connections,
+  BENCH_DURATION_S: values.duration,
+});
+const result = JSON.parse(
+  (await load.line(/^result /, (Number(values.duration) + 60) * 1000)).replace(/^result /, ''),
+) as { rps: number };
+await stop(load);
+for (const p of procs) await stop(p);
+await stopAll();
+const requests = result.rps * Number(values.duration);
+console.log(`${values.scenario} ${values.route}: ${Math.round(result.rps)} req/s (profiled)`);
+
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+function group(url: string, fn: string): string {
+  if (url === '') return fn.startsWith('(') ? fn : '(native/builtin)';
+  if (url.startsWith('node:')) return 'node internals';
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+  if (m !== null) {
+    const pkg = m[1]!;
+    if (pkg === 'tsx' || pkg === 'esbuild') return 'tsx';
+    return pkg.startsWith('@fastify/') ||
+      pkg.startsWith('fastify') ||
+      pkg === 'find-my-way' ||
+      pkg === 'light-my-request' ||
+      pkg === 'avvio'
+      ? `fastify (${pkg})`
+      : pkg;
+  }
+  if (
+    url.includes('/shared/src/') ||
+    url.includes('/server/src/') ||
+    url.includes('/uplink-client/src/')
+  )
+    return 'switchboard';
+  if (url.includes('/bench/')) return 'bench handlers';
+  return url;
+}
+
+for (const file of readdirSync(dir, { recursive: true }).map(String).sort()) {
+  if (!file.endsWith('.cpuprofile')) continue;
+  const profile = JSON.parse(readFileSync(path.join(dir, file), 'utf8')) as Profile;
+  // The loader thread of tsx: a few hundred ms of compiling at start, nothing per request.
+  if (profile.samples.length < 2000) continue;
+  const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const self = new Map<number, number>();
+  profile.samples.forEach((id, i) =>
+    self.set(id, (self.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)),
+  );
+  const groups = new Map<string, number>();
+  const fns = new Map<string, number>();
+  let total = 0;
+  for (const [id, us] of self) {
+    const { functionName, url, lineNumber } = byId.get(id)!.callFrame;
+    const g = group(url, functionName);
+    if (functionName === '(idle)') continue;
+    total += us;
+    groups.set(g, (groups.get(g) ?? 0) + us);
+    const key = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1} [${g}]`;
+    fns.set(key, (fns.get(key) ?? 0) + us);
+  }
+  const per = (us: number) => (us / requests).toFixed(2).padStart(7);
+  console.log(`\n${file}: ${(total / 1e6).toFixed(2)} s busy, ${per(total)} µs/request`);
+  for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]))
+    console.log(`  ${per(us)} µs  ${g}`);
+  console.log('  top functions (self):');
+  for (const [f, us] of [...fns].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top)))
+    console.log(`  ${per(us)} µs  ${f}`);
+  // Inclusive time of every function (each counted once per sample), to see where subtrees go.
+  const inclusive = new Map<string, number>();
+  for (const [id, us] of self) {
+    const seen = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+      const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+      if (functionName === '(idle)' || functionName === '(root)') continue;
+      const key = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      inclusive.set(key, (inclusive.get(key) ?? 0) + us);
+    }
+  }
+  console.log('  top functions (inclusive):');
+  for (const [f, us] of [...inclusive].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top)))
+    console.log(`  ${per(us)} µs  ${f}`);
+  if (values.callers !== undefined) {
+    const paths = new Map<string, number>();
+    for (const [id, us] of self) {
+      if (byId.get(id)!.callFrame.functionName !== values.callers) continue;
+      const chain: string[] = [];
+      for (
+        let at = parent.get(id);
+        at !== undefined && chain.length < Number(process.env.PROFILE_DEPTH ?? 4);
+        at = parent.get(at)
+      ) {
+        const { functionName, url, lineNumber } = byId.get(at)!.callFrame;
+        chain.push(`${functionName || '(anon)'}@${url.split('/').pop()}:${lineNumber + 1}`);
+      }
+      const key = chain.join(' < ');
+      paths.set(key, (paths.get(key) ?? 0) + us);
+    }
+    console.log(`  callers of ${values.callers}:`);
+    for (const [chain, us] of [...paths].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      console.log(`  ${per(us)} µs  ${chain}`);
+  }
+}
