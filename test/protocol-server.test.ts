@@ -55,6 +55,7 @@ test('the key may come in hello instead; a good one gets welcome with limits', a
     maxFrameBytes: 65536,
     pingIntervalMs: 1000,
     defaultCallTimeoutMs: 777,
+    streamWindowBytes: 1024 * 1024,
   });
 });
 

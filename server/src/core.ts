@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import {
   SERVER_ONLY,
@@ -156,9 +157,17 @@ export class SwitchboardCore {
    * `onClose`.
    */
   attachLifecycle(app: FastifyInstance): void {
+    // Connections that never sent a byte (a client's spare connection) are not "idle" to Node,
+    // so closing would wait for its headers timeout (about 70 s); they are dropped instead.
+    const sockets = new Set<Socket>();
+    app.server.on('connection', (socket: Socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
     app.addHook('preClose', (done) => {
       this.hub.close();
       this.app.close();
+      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
       done();
     });
     app.addHook('onClose', (_instance, done) => {

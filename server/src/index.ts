@@ -22,6 +22,8 @@ export {
   Media,
   HttpResponse,
   HttpRequest,
+  sse,
+  type ServerSentEvent,
   getCallContext,
   getRequest,
   getApiOrigin,

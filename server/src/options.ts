@@ -19,6 +19,10 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_CALL_TIMEOUT_MS = 3_600_000;
 /** Largest body accepted by the HTTP RPC route: 20 MiB. */
 export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** Bytes of one stream that may be in flight before the receiver acknowledges: 1 MiB. */
+export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
+/** A stream that could send but sends nothing for this long is aborted: 30 s. */
+export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
 /** Sessions unused for this long expire: 30 days. */
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
@@ -74,6 +78,10 @@ export interface SwitchboardOptions {
   rateLimit?: { max: number; windowMs: number };
   /** Failed sign-ins allowed per login name per window (per address: four times as many). @default { max: 5, windowMs: 60000 } */
   signInThrottle?: { max: number; windowMs: number };
+  /** Per-stream flow-control window (bytes in flight before credit). @default 1048576 (1 MiB) */
+  streamWindowBytes?: number;
+  /** A stream with credit that sends nothing for this long is aborted. @default 30000 */
+  streamStallTimeoutMs?: number;
   /** Lifetime of an unused session. @default 2592000000 (30 days) */
   sessionTtlMs?: number;
   /** Domain attribute of the `shared` cookie (e.g. `example.com`), so sibling hosts share it. */
@@ -140,6 +148,8 @@ export function resolveOptions(
       'signInThrottle',
     ),
     sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    streamWindowBytes: options.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES,
+    streamStallTimeoutMs: options.streamStallTimeoutMs ?? DEFAULT_STREAM_STALL_TIMEOUT_MS,
     sharedCookieDomain: options.sharedCookieDomain,
     debug: options.debug ?? false,
     logger: options.logger ?? false,
@@ -155,6 +165,8 @@ export function resolveOptions(
     'maxCallTimeoutMs',
     'maxBodyBytes',
     'sessionTtlMs',
+    'streamWindowBytes',
+    'streamStallTimeoutMs',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value <= 0)

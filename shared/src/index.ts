@@ -38,6 +38,7 @@ export { HttpRequest } from './http/http-request.ts';
 export {
   HttpResponse,
   toWireResponse,
+  type MappedResponse,
   jsonReplacer,
   type HeaderValues,
 } from './http/http-response.ts';
@@ -79,3 +80,14 @@ export {
   type Settle,
 } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';
+export {
+  StreamSender,
+  MAX_CHUNK_BYTES,
+  DEFAULT_STREAM_WINDOW_BYTES,
+  type ByteSource,
+  type StreamOutcome,
+} from './streams/stream-sender.ts';
+export { StreamReceiver, IncomingStream, type StreamTarget } from './streams/stream-receiver.ts';
+export { LocalStream, type ResponseStream } from './streams/local-stream.ts';
+export { asByteSource } from './streams/byte-source.ts';
+export { sse, formatEvent, type ServerSentEvent } from './http/sse.ts';

@@ -6,7 +6,10 @@ import {
   serveHttpWith,
   type CallFrame,
   type EndpointHandler,
+  type ByteSource,
+  type MappedResponse,
   type RequestFrame,
+  type StreamOutcome,
   type WireError,
 } from '@switchboard/shared';
 
@@ -17,11 +20,17 @@ export type UplinkFunction = (...args: never[]) => unknown;
 export interface Answer {
   result(id: number, value: unknown): void;
   error(id: number, error: WireError): void;
+  /** Starts sending `source` as a stream; returns its id. `done` learns how it ended. */
+  stream(source: ByteSource, done: (outcome: StreamOutcome) => void): number;
+  /** Stops sending stream `id` (its call was cancelled). */
+  abortStream(id: number): void;
 }
 
 class IncomingCall {
   readonly scope: CallScope;
   cancelled = false;
+  /** The stream carrying the answer's body, while it is being sent. */
+  streamId: number | undefined;
 
   constructor(readonly frame: CallFrame | RequestFrame) {
     const name = frame.type === 'call' ? frame.name : frame.endpoint;
@@ -62,6 +71,7 @@ export class IncomingCalls {
     this.calls.delete(id);
     call.cancelled = true;
     call.scope.abort(reason);
+    if (call.streamId !== undefined) this.answer.abortStream(call.streamId);
   }
 
   /** The connection is gone: every call's signal fires; answers would have nowhere to go. */
@@ -90,13 +100,36 @@ export class IncomingCalls {
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
   private finish(call: IncomingCall, ok: boolean, outcome: unknown): void {
+    const { id } = call.frame;
+    if (!call.cancelled && ok && (outcome as MappedResponse | null)?.source !== undefined) {
+      this.stream(call, outcome as MappedResponse);
+      return;
+    }
     this.running--;
     if (!call.cancelled) {
-      this.calls.delete(call.frame.id);
-      if (ok) this.answer.result(call.frame.id, outcome);
-      else this.answer.error(call.frame.id, handlerErrorToWire(outcome));
+      this.calls.delete(id);
+      if (ok) this.answer.result(id, outcome);
+      else this.answer.error(id, handlerErrorToWire(outcome));
     }
     this.drain();
+  }
+
+  /**
+   * A streamed HTTP body: the answer names the stream, whose chunks follow. The call keeps its
+   * slot until the stream ends; when the receiver aborts it (the HTTP client went away), the
+   * handler's signal fires and the source is no longer pulled.
+   */
+  private stream(call: IncomingCall, response: MappedResponse): void {
+    const { id } = call.frame;
+    const { source, ...head } = response;
+    call.streamId = this.answer.stream(source!, (end) => {
+      call.streamId = undefined;
+      if (this.calls.get(id) === call) this.calls.delete(id);
+      if (end === 'aborted') call.scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+      this.running--;
+      this.drain();
+    });
+    this.answer.result(id, { ...head, stream: call.streamId });
   }
 
   /** Starts queued calls while there is room; re-entry (a call that finished synchronously) is a no-op. */

@@ -18,6 +18,8 @@ export {
   Media,
   HttpResponse,
   HttpRequest,
+  sse,
+  type ServerSentEvent,
   getCallContext,
   getRequest,
   getApiOrigin,

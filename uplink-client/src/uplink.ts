@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import {
+  DEFAULT_STREAM_WINDOW_BYTES,
   PendingCalls,
+  StreamSender,
   assertCallable,
   accessOf,
   endpointRegistration,
@@ -60,6 +62,11 @@ export class Uplink {
   private readonly endpointHandlers = new Map<string, EndpointHandler>();
   private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
   private readonly incoming: IncomingCalls;
+  /** Streamed response bodies being sent; the server's welcome sets the window. */
+  private readonly streams = new StreamSender(
+    (frame) => this.connection?.send(frame),
+    DEFAULT_STREAM_WINDOW_BYTES,
+  );
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
   private connection: Connection | undefined;
@@ -78,6 +85,8 @@ export class Uplink {
       {
         result: (id, value) => this.answer({ type: 'result', id, value }),
         error: (id, error) => this.answer({ type: 'error', id, error }),
+        stream: (source, done) => this.streams.start(source, done),
+        abortStream: (id) => this.streams.abort(id),
       },
       options.maxConcurrentCalls,
     );
@@ -224,6 +233,7 @@ export class Uplink {
   private welcomed(frame: WelcomeFrame): void {
     this.welcome = frame;
     this.attempt = 0;
+    this.streams.setWindow(frame.limits.streamWindowBytes);
     if (this.functions.size + this.endpointHandlers.size > 0) {
       if (frame.keyKind === 'client') {
         this.events.emit(
@@ -265,6 +275,15 @@ export class Uplink {
         if (frame.id !== undefined)
           this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
         return;
+      case 'credit':
+        this.streams.credit(frame.stream, frame.bytes);
+        return;
+      case 'abort':
+        this.streams.abort(frame.stream);
+        return;
+      case 'chunk':
+      case 'end':
+        return; // the server sends no streams to uplinks yet; the gate checked the frame
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly
       default: {
@@ -277,6 +296,7 @@ export class Uplink {
   private lost(error: SwitchboardError, permanent: boolean): void {
     this.connection = undefined;
     this.welcome = undefined;
+    this.streams.abortAll();
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     // Calls already sent are lost with the connection (the server cancelled them); calls not
     // yet sent wait for the next connection within their own deadline.
@@ -400,6 +420,7 @@ export class Uplink {
     this.connection?.close();
     for (const [, call] of this.outgoing.drain()) call.reject(error);
     this.outgoing.dispose();
+    this.streams.abortAll();
     this.incoming.cancelAll(error);
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });

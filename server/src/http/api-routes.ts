@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -6,6 +7,7 @@ import {
   toSwitchboardError,
   type CallerInfo,
   type EndpointPolicy,
+  type ResponseStream,
   type User,
   type WireHttpRequest,
   type WireHttpResponse,
@@ -285,8 +287,9 @@ class ReplySink implements CallSink {
   resolve(value: unknown): void {
     if (this.settled) return;
     this.settled = true;
+    let response: DoorResponse | undefined;
     try {
-      const response = checkResponse(value);
+      response = checkResponse(value);
       // Header names from a provider are not necessarily lower-case (another uplink library).
       const cookieHeaders = Object.entries(response.headers).filter(
         ([name]) => name.toLowerCase() === 'set-cookie',
@@ -302,8 +305,13 @@ class ReplySink implements CallSink {
         response.effects === undefined && incoming.session === undefined
           ? NO_COOKIES
           : this.effects(response.effects);
+      if (this.reply.raw.destroyed) {
+        response.stream?.abort(); // the client went away while the head was on its way
+        return;
+      }
       sendResponse(this.request, this.reply, response, setCookies);
     } catch (error) {
+      (value as { stream?: Partial<ResponseStream> } | null)?.stream?.abort?.();
       sendError(this.reply, toSwitchboardError(error), this.deps.options.debug);
     }
   }
@@ -335,10 +343,10 @@ class ReplySink implements CallSink {
 function sendResponse(
   request: FastifyRequest,
   reply: FastifyReply,
-  response: WireHttpResponse,
+  response: DoorResponse,
   setCookies: readonly string[],
 ): void {
-  const body = response.body;
+  const { body, stream } = response;
   const res = reply.raw;
   try {
     for (const [name, value] of Object.entries(response.headers)) {
@@ -361,6 +369,10 @@ function sendResponse(
   }
   reply.hijack();
   res.statusCode = response.status;
+  if (stream !== undefined) {
+    sendStream(request, res, stream);
+    return;
+  }
   if (body === undefined) {
     res.end();
     return;
@@ -370,8 +382,42 @@ function sendResponse(
   else res.end(body);
 }
 
-function checkResponse(value: unknown): WireHttpResponse {
-  const response = value as Partial<WireHttpResponse> | null;
+/**
+ * A streamed body, written with chunked transfer encoding as it arrives; credit goes back to the
+ * producer only for bytes the socket took, so a slow client slows the producer. A client that
+ * goes away aborts the stream (the handler's signal fires); a producer that fails or vanishes
+ * mid-way cuts the connection, so the client never mistakes a partial body for a whole one.
+ */
+function sendStream(request: FastifyRequest, res: ServerResponse, stream: ResponseStream): void {
+  const noBody = request.method === 'HEAD' || res.statusCode === 204 || res.statusCode === 304;
+  if (noBody) {
+    stream.abort();
+    res.end();
+    return;
+  }
+  let finished = false;
+  res.once('close', () => {
+    if (!finished) stream.abort();
+  });
+  res.flushHeaders();
+  stream.attach({
+    write: (data, flushed) => {
+      res.write(data, () => flushed());
+    },
+    end: () => {
+      finished = true;
+      res.end();
+    },
+    fail: (error) => {
+      finished = true;
+      request.log.warn({ err: error }, 'streamed response broke off');
+      res.destroy();
+    },
+  });
+}
+
+function checkResponse(value: unknown): DoorResponse {
+  const response = value as Partial<DoorResponse> | null;
   if (
     response === null ||
     typeof response !== 'object' ||
@@ -380,12 +426,17 @@ function checkResponse(value: unknown): WireHttpResponse {
     (response.status ?? 0) > 999 ||
     typeof response.headers !== 'object' ||
     response.headers === null ||
-    (response.body !== undefined && !(response.body instanceof Uint8Array))
+    (response.body !== undefined && !(response.body instanceof Uint8Array)) ||
+    (response.stream !== undefined &&
+      (typeof response.stream !== 'object' || typeof response.stream.attach !== 'function'))
   ) {
     throw new SwitchboardError(
       'SB_ERR_HTTP_BAD_RESPONSE',
       'The provider answered with something that is not an HTTP response',
     );
   }
-  return response as WireHttpResponse;
+  return response as DoorResponse;
 }
+
+/** An answer as the door gets it: a streamed body arrives as the stream itself. */
+type DoorResponse = Omit<WireHttpResponse, 'stream'> & { stream?: ResponseStream };

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import {
   CallScope,
+  LocalStream,
+  type MappedResponse,
   PendingCalls,
   SwitchboardError,
   handlerErrorToWire,
@@ -101,7 +103,7 @@ export class InProcessProvider implements Provider {
   settle(id: number, error: SwitchboardError | undefined, value?: unknown): void {
     const call = this.pending.take(id);
     if (call === undefined) return;
-    if (error === undefined) call.sink.resolve(value);
+    if (error === undefined) call.sink.resolve(withLocalStream(value, call.scope));
     else {
       if (error.code === 'SB_ERR_CALL_CANCELLED') call.scope.abort(error);
       call.sink.reject(error);
@@ -116,6 +118,21 @@ export class InProcessProvider implements Provider {
     }
     this.pending.dispose();
   }
+}
+
+/**
+ * An app endpoint's streamed body (`source`) becomes a stream the door pulls as it writes; when
+ * the client goes away the handler's signal fires.
+ */
+function withLocalStream(value: unknown, scope: CallScope): unknown {
+  const response = value as MappedResponse | null;
+  if (typeof response !== 'object' || response === null || response.source === undefined)
+    return value;
+  const { source, ...head } = response;
+  const stream = new LocalStream(source, () =>
+    scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED')),
+  );
+  return { ...head, stream };
 }
 
 /** An app function's exception, in the same shape an uplink's would arrive. */

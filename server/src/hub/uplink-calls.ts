@@ -4,6 +4,9 @@ import type { UplinkConnection } from './uplink-connection.ts';
 
 /** A call this server sent to the uplink and awaits an answer for. */
 export class OutboundCall implements PendingEntry, CallHandle {
+  /** An HTTP request: its answer may announce a streamed body. */
+  isRequest = false;
+
   constructor(
     readonly connection: UplinkConnection,
     readonly id: number,

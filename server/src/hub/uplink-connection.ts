@@ -4,6 +4,7 @@ import type { WebSocket, RawData } from 'ws';
 import {
   CLOSE_CODES,
   FrameBatcher,
+  StreamReceiver,
   PROTOCOL_VERSION,
   PendingCalls,
   SwitchboardError,
@@ -65,6 +66,8 @@ export class UplinkConnection implements Provider {
   private readonly outbound = new PendingCalls<OutboundCall>((id, call) => this.expired(id, call));
   private readonly inbound = new Map<number, InboundCall>();
   private readonly registrations: ProviderRegistrations;
+  /** Response bodies the uplink streams to the door. */
+  private readonly streams: StreamReceiver;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
 
@@ -77,6 +80,13 @@ export class UplinkConnection implements Provider {
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
     this.batcher = new FrameBatcher((message) => this.ws.send(message), deps.options.maxFrameBytes);
+    this.streams = new StreamReceiver(
+      (frame) => {
+        if (this.state === 'open') this.send(frame);
+      },
+      deps.options.streamWindowBytes,
+      deps.options.streamStallTimeoutMs,
+    );
     this.authTimer = setTimeout(() => {
       this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
     }, deps.options.authTimeoutMs);
@@ -123,6 +133,7 @@ export class UplinkConnection implements Provider {
       return NOOP_HANDLE;
     }
     const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
+    call.isRequest = http !== undefined;
     this.outbound.add(id, call);
     return call;
   }
@@ -137,6 +148,17 @@ export class UplinkConnection implements Provider {
   private expired(id: number, call: OutboundCall): void {
     this.send({ type: 'cancel', id });
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
+  }
+
+  /**
+   * An HTTP answer announcing a streamed body (`stream: id`) gets the stream itself in its
+   * place, for the door to attach to the response.
+   */
+  private withStream(value: unknown): unknown {
+    const answer = value as { stream?: unknown } | null;
+    if (typeof answer !== 'object' || answer === null || answer.stream === undefined) return value;
+    if (typeof answer.stream !== 'number' || this.streams.has(answer.stream)) return value; // the door refuses it
+    return { ...answer, stream: this.streams.open(answer.stream) };
   }
 
   // -------------------------------------------------------------------------------------------
@@ -236,10 +258,22 @@ export class UplinkConnection implements Provider {
       }
       case 'result': {
         const call = this.outbound.take(frame.id);
-        // undefined: a late answer to a call that timed out or was cancelled
-        call?.sink.resolve(frame.value);
+        if (call === undefined) {
+          // A late answer to a call that timed out or was cancelled: stop a body it announced.
+          const stream = (frame.value as { stream?: unknown } | null)?.stream;
+          if (typeof stream === 'number') this.send({ type: 'abort', stream });
+          return;
+        }
+        call.sink.resolve(call.isRequest ? this.withStream(frame.value) : frame.value);
         return;
       }
+      case 'chunk':
+      case 'end':
+        this.streams.received(frame);
+        return;
+      case 'credit':
+      case 'abort':
+        return; // the server sends no streams to uplinks yet; the gate checked the frame
       case 'error': {
         if (frame.id === undefined) {
           this.deps.log.warn(
@@ -320,6 +354,7 @@ export class UplinkConnection implements Provider {
         maxFrameBytes: options.maxFrameBytes,
         pingIntervalMs: options.pingIntervalMs,
         defaultCallTimeoutMs: options.callTimeoutMs,
+        streamWindowBytes: options.streamWindowBytes,
       },
     });
     this.deps.onOpen(this);
@@ -379,6 +414,12 @@ export class UplinkConnection implements Provider {
     clearTimeout(this.authTimer);
     this.batcher.clear();
     this.registrations.clear();
+    this.streams.failAll(
+      new SwitchboardError(
+        'SB_ERR_UPLINK_DISCONNECTED',
+        `Uplink ${this.name ?? this.providerId} disconnected in the middle of a stream`,
+      ),
+    );
     this.outbound.dispose();
     for (const [, call] of this.outbound.drain()) {
       call.sink.reject(

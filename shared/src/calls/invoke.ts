@@ -1,5 +1,5 @@
 import { HttpRequest } from '../http/http-request.ts';
-import { toWireResponse } from '../http/http-response.ts';
+import { toWireResponse, type MappedResponse } from '../http/http-response.ts';
 import type { WireHttpRequest, WireHttpResponse } from '../protocol/frames.ts';
 import { runWithCallContext, type CallContext } from './call-context.ts';
 import type { CallScope } from './call-scope.ts';
@@ -67,7 +67,7 @@ export function serveHttpWith(
       settle(false, outcome);
       return;
     }
-    let response: WireHttpResponse;
+    let response: MappedResponse;
     try {
       response = toWireResponse(outcome);
     } catch (error) {

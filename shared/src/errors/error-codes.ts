@@ -208,6 +208,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The function is live with different permissions',
   },
+  SB_ERR_STREAM_STALLED: {
+    status: 504,
+    retryable: true,
+    message: 'A stream sent nothing for too long while it could have',
+  },
   SB_ERR_NO_CALL_CONTEXT: {
     status: 500,
     retryable: false,

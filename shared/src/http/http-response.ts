@@ -1,6 +1,8 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { WireHttpResponse } from '../protocol/frames.ts';
 import { Media } from '../values/media.ts';
+import { asByteSource } from '../streams/byte-source.ts';
+import type { ByteSource } from '../streams/stream-sender.ts';
 
 export type HeaderValues = Record<string, string | number | readonly string[]>;
 
@@ -17,16 +19,22 @@ export class HttpResponse {
   }
 }
 
+/** A mapped response whose body is still to be produced: `source` is sent as a stream. */
+export interface MappedResponse extends WireHttpResponse {
+  source?: ByteSource;
+}
+
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 
 /**
  * What a handler's value becomes on the wire (done where the handler runs, so the door only
  * copies bytes): string → text/plain; bytes or Media → its content type (Media with a name adds
- * Content-Disposition); undefined → 204; HttpResponse → its status and headers with its body
- * mapped the same way; anything else → JSON. Throws SB_ERR_HTTP_BAD_RESPONSE.
+ * Content-Disposition); undefined → 204; an async iterable, Node Readable or web ReadableStream
+ * → a streamed body (`source`); HttpResponse → its status and headers with its body mapped the
+ * same way; anything else → JSON. Throws SB_ERR_HTTP_BAD_RESPONSE.
  */
-export function toWireResponse(value: unknown): WireHttpResponse {
+export function toWireResponse(value: unknown): MappedResponse {
   if (value instanceof HttpResponse) {
     if (!Number.isInteger(value.status) || value.status < 200 || value.status > 999) {
       throw bad(`HttpResponse status must be an integer 200-999, got ${String(value.status)}`);
@@ -46,9 +54,13 @@ export function toWireResponse(value: unknown): WireHttpResponse {
       status: value.status,
       headers,
       ...(mapped.body === undefined ? {} : { body: mapped.body }),
+      ...(mapped.source === undefined ? {} : { source: mapped.source }),
     };
   }
   if (value === undefined) return { status: 204, headers: {} };
+  const source = asByteSource(value);
+  if (source !== undefined)
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, source };
   if (typeof value === 'string') return ok(TEXT_TYPE, Buffer.from(value, 'utf8'));
   if (value instanceof Media) {
     const headers: Record<string, string> = { 'content-type': value.contentType };

@@ -1,6 +1,7 @@
 import { decodeValues } from '../codec/msgpack-codec.ts';
 import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts';
 import type { User } from '../users/user.ts';
+import { DEFAULT_STREAM_WINDOW_BYTES } from '../streams/stream-sender.ts';
 import { normalizePolicy } from './access-policy.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
 import {
@@ -17,6 +18,7 @@ import {
   type KeyKind,
   type Limits,
   type ServerToUplinkFrame,
+  type StreamFrame,
   type UplinkToServerFrame,
 } from './frames.ts';
 
@@ -121,8 +123,8 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
   }
 }
 
-/** Frames both directions share: cancel, result, error. */
-function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame {
+/** Frames both directions share: cancel, result, error and the stream frames. */
+function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamFrame {
   const type = raw.type;
   switch (type) {
     case 'cancel':
@@ -131,9 +133,29 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame {
       return { type, id: callId(raw), value: raw.value };
     case 'error':
       return errorFrame(raw, type);
+    case 'chunk': {
+      const data = raw.data;
+      if (!(data instanceof Uint8Array)) throw bad('chunk.data must be bytes');
+      return { type, stream: streamId(raw), data };
+    }
+    case 'end': {
+      const stream = streamId(raw);
+      if (raw.error === undefined) return { type, stream };
+      return { type, stream, error: errorFrame({ error: raw.error }, 'error').error };
+    }
+    case 'credit':
+      return { type, stream: streamId(raw), bytes: positiveInt(raw, 'bytes') };
+    case 'abort':
+      return { type, stream: streamId(raw) };
     default:
       throw bad(`unknown frame type ${describe(type)}`);
   }
+}
+
+function streamId(raw: Obj): number {
+  const id = uint(raw, 'stream');
+  if (id > MAX_CALL_ID) throw bad('stream must fit in 32 bits');
+  return id;
 }
 
 function callFrame(raw: Obj, type: 'call') {
@@ -283,6 +305,11 @@ function limits(raw: Obj): Limits {
     maxFrameBytes: uint(value, 'maxFrameBytes'),
     pingIntervalMs: positiveInt(value, 'pingIntervalMs'),
     defaultCallTimeoutMs: positiveInt(value, 'defaultCallTimeoutMs'),
+    // Absent from a server that streams nothing to uplinks: the default window.
+    streamWindowBytes:
+      value.streamWindowBytes === undefined
+        ? DEFAULT_STREAM_WINDOW_BYTES
+        : positiveInt(value, 'streamWindowBytes'),
   };
 }
 

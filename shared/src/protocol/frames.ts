@@ -122,6 +122,11 @@ export interface WireHttpResponse {
   status: number;
   headers: Record<string, string | string[]>;
   body?: Uint8Array;
+  /**
+   * Instead of `body`: the id of a byte stream the provider sends after this answer (`chunk`
+   * frames, then `end`), for a body produced while it is sent.
+   */
+  stream?: number;
   /** Changes to the session and cookies; absent when the handler changed nothing. */
   effects?: WireEffects;
 }
@@ -133,6 +138,8 @@ export interface Limits {
   pingIntervalMs: number;
   /** Deadline the server applies to a call that carries none. */
   defaultCallTimeoutMs: number;
+  /** Bytes a stream's sender may send before the receiver's first `credit`. */
+  streamWindowBytes: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,6 +188,38 @@ export interface ErrorFrame {
   error: WireError;
 }
 
+/**
+ * Bytes of stream `stream` (ids are the sender's own, unique among its open streams). The
+ * sender never has more bytes unacknowledged than the receiver's credit allows.
+ */
+export interface ChunkFrame {
+  type: 'chunk';
+  stream: number;
+  data: Uint8Array;
+}
+
+/** The sender's stream `stream` is complete, or failed with `error` (then it is incomplete). */
+export interface EndFrame {
+  type: 'end';
+  stream: number;
+  error?: WireError;
+}
+
+/** The receiver of stream `stream` has consumed `bytes` more: the sender may send that many more. */
+export interface CreditFrame {
+  type: 'credit';
+  stream: number;
+  bytes: number;
+}
+
+/** The receiver of stream `stream` wants no more of it: the sender stops and sends no `end`. */
+export interface AbortFrame {
+  type: 'abort';
+  stream: number;
+}
+
+export type StreamFrame = ChunkFrame | EndFrame | CreditFrame | AbortFrame;
+
 // ---------------------------------------------------------------------------------------------
 // Uplink → server.
 
@@ -225,10 +264,17 @@ export interface WelcomeFrame {
 }
 
 export type UplinkToServerFrame =
-  HelloFrame | RegisterFrame | UnregisterFrame | CallFrame | CancelFrame | ResultFrame | ErrorFrame;
+  | HelloFrame
+  | RegisterFrame
+  | UnregisterFrame
+  | CallFrame
+  | CancelFrame
+  | ResultFrame
+  | ErrorFrame
+  | StreamFrame;
 
 export type ServerToUplinkFrame =
-  WelcomeFrame | CallFrame | RequestFrame | CancelFrame | ResultFrame | ErrorFrame;
+  WelcomeFrame | CallFrame | RequestFrame | CancelFrame | ResultFrame | ErrorFrame | StreamFrame;
 
 export type AnyFrame = UplinkToServerFrame | ServerToUplinkFrame;
 

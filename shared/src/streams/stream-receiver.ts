@@ -1,0 +1,169 @@
+import { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { AbortFrame, ChunkFrame, CreditFrame, EndFrame } from '../protocol/frames.ts';
+
+/** Where a received stream goes (e.g. an HTTP response being written). */
+export interface StreamTarget {
+  /** Takes bytes; calls `flushed` once they left this process (that returns their credit). */
+  write(data: Uint8Array, flushed: () => void): void;
+  /** The stream is complete. */
+  end(): void;
+  /** The stream broke off (sender failed, connection lost, stalled): it is incomplete. */
+  fail(error: SwitchboardError): void;
+}
+
+/** One stream being received: credit goes back only for bytes its target has flushed. */
+export class IncomingStream {
+  private target: StreamTarget | undefined;
+  /** Chunks that arrived before a target was attached (at most one window). */
+  private early: Uint8Array[] = [];
+  private earlyEnd: { error?: SwitchboardError } | undefined;
+  /** Flushed bytes not yet credited back; sent in batches of half a window. */
+  private unacknowledged = 0;
+  /** Bytes handed to the target and not yet flushed. */
+  private unflushed = 0;
+  /** Bytes received and not yet credited back: the sender may never exceed one window. */
+  private outstanding = 0;
+  private stallTimer: NodeJS.Timeout | undefined;
+  finished = false;
+
+  constructor(
+    readonly id: number,
+    private readonly receiver: StreamReceiver,
+  ) {}
+
+  attach(target: StreamTarget): void {
+    this.target = target;
+    for (const data of this.early.splice(0)) this.deliver(data);
+    if (this.earlyEnd !== undefined) this.finish(this.earlyEnd.error);
+    else if (!this.finished) this.armStallTimer();
+  }
+
+  /** The consumer wants no more: tell the sender to stop. */
+  abort(): void {
+    if (this.finished) return;
+    this.close();
+    this.receiver.send({ type: 'abort', stream: this.id });
+  }
+
+  /** @internal */
+  chunk(data: Uint8Array): void {
+    if (this.finished) return;
+    this.outstanding += data.byteLength;
+    if (this.outstanding > this.receiver.window) {
+      this.abort();
+      this.target?.fail(
+        new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', `stream ${this.id} overran its credit`),
+      );
+      return;
+    }
+    if (this.target === undefined) this.early.push(data);
+    else this.deliver(data);
+  }
+
+  /** @internal */
+  finish(error?: SwitchboardError): void {
+    if (this.finished) return;
+    if (this.target === undefined) {
+      this.earlyEnd = error === undefined ? {} : { error };
+      return;
+    }
+    this.close();
+    if (error === undefined) this.target.end();
+    else this.target.fail(error);
+  }
+
+  private deliver(data: Uint8Array): void {
+    this.unflushed += data.byteLength;
+    this.clearStallTimer();
+    this.target!.write(data, () => {
+      this.unflushed -= data.byteLength;
+      if (this.finished) return;
+      this.unacknowledged += data.byteLength;
+      if (this.unacknowledged >= this.receiver.window / 2 || this.unflushed === 0) {
+        this.receiver.send({ type: 'credit', stream: this.id, bytes: this.unacknowledged });
+        this.outstanding -= this.unacknowledged;
+        this.unacknowledged = 0;
+      }
+      if (this.unflushed === 0) this.armStallTimer();
+    });
+  }
+
+  /** Runs only while the sender has credit and sends nothing: a stall, not a slow consumer. */
+  private armStallTimer(): void {
+    this.clearStallTimer();
+    const ms = this.receiver.stallTimeoutMs;
+    this.stallTimer = setTimeout(() => {
+      if (this.finished) return;
+      this.receiver.send({ type: 'abort', stream: this.id });
+      this.finish(
+        new SwitchboardError('SB_ERR_STREAM_STALLED', `No data for ${ms} ms on stream ${this.id}`),
+      );
+    }, ms);
+    this.stallTimer.unref();
+  }
+
+  private clearStallTimer(): void {
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer);
+    this.stallTimer = undefined;
+  }
+
+  private close(): void {
+    this.finished = true;
+    this.early = [];
+    this.clearStallTimer();
+    this.receiver.forget(this.id);
+  }
+}
+
+/**
+ * The streams one side of a connection receives. Chunks for an id with no stream (aborted,
+ * finished) are dropped; a sender that goes beyond its credit is a protocol error the owner
+ * decides about (`overrun`).
+ */
+export class StreamReceiver {
+  private readonly streams = new Map<number, IncomingStream>();
+
+  constructor(
+    /** Sends credit and abort frames to the peer. */
+    readonly send: (frame: CreditFrame | AbortFrame) => void,
+    /** The window granted per stream (what the sender may have unacknowledged). */
+    readonly window: number,
+    readonly stallTimeoutMs: number,
+  ) {}
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Expects stream `id` from the peer (announced in an answer) and returns it. */
+  open(id: number): IncomingStream {
+    const existing = this.streams.get(id);
+    if (existing !== undefined) return existing;
+    const stream = new IncomingStream(id, this);
+    this.streams.set(id, stream);
+    return stream;
+  }
+
+  has(id: number): boolean {
+    return this.streams.has(id);
+  }
+
+  received(frame: ChunkFrame | EndFrame): void {
+    const stream = this.streams.get(frame.stream);
+    if (stream === undefined) return;
+    if (frame.type === 'chunk') stream.chunk(frame.data);
+    else
+      stream.finish(frame.error === undefined ? undefined : SwitchboardError.fromWire(frame.error));
+  }
+
+  /** The connection is gone: every stream breaks off with `error`. */
+  failAll(error: SwitchboardError): void {
+    for (const stream of [...this.streams.values()]) stream.finish(error);
+    this.streams.clear();
+  }
+
+  /** @internal */
+  forget(id: number): void {
+    this.streams.delete(id);
+  }
+}

@@ -1,0 +1,155 @@
+import { handlerErrorToWire } from '../errors/switchboard-error.ts';
+import type { ChunkFrame, EndFrame } from '../protocol/frames.ts';
+
+/** Default credit per stream: 1 MiB may be in flight before the receiver acknowledges. */
+export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
+
+/** Largest `data` of one chunk frame: 64 KiB keeps frames well under any negotiated maximum. */
+export const MAX_CHUNK_BYTES = 64 * 1024;
+
+/** What a stream is read from: bytes, or strings (sent as UTF-8). */
+export type ByteSource = AsyncIterable<Uint8Array | string>;
+
+/** How a stream ended, for its owner (e.g. to finish the call that produced it). */
+export type StreamOutcome = 'ended' | 'failed' | 'aborted';
+
+class OutgoingStream {
+  credit: number;
+  stopped = false;
+  private wake: (() => void) | undefined;
+  private iterator: AsyncIterator<Uint8Array | string> | undefined;
+
+  constructor(
+    readonly id: number,
+    private readonly sender: StreamSender,
+    window: number,
+  ) {
+    this.credit = window;
+  }
+
+  grant(bytes: number): void {
+    this.credit += bytes;
+    this.resume();
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.resume();
+    // Lets a generator run its `finally` (close files, stop producing); errors are moot now.
+    this.iterator?.return?.().catch(() => undefined);
+  }
+
+  /** Reads the source and sends it, never more than the receiver's credit ahead. */
+  async pump(source: ByteSource): Promise<StreamOutcome> {
+    try {
+      this.iterator = source[Symbol.asyncIterator]();
+      for (;;) {
+        await this.until(() => this.credit > 0);
+        if (this.stopped) return 'aborted';
+        const next = await this.iterator.next();
+        if (this.stopped) return 'aborted';
+        if (next.done === true) {
+          this.sender.emit({ type: 'end', stream: this.id });
+          return 'ended';
+        }
+        const value = next.value;
+        let bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : toBuffer(value);
+        while (bytes.byteLength > 0) {
+          await this.until(() => this.credit > 0);
+          if (this.stopped) return 'aborted';
+          const size = Math.min(bytes.byteLength, this.credit, MAX_CHUNK_BYTES);
+          this.sender.emit({ type: 'chunk', stream: this.id, data: bytes.subarray(0, size) });
+          this.credit -= size;
+          bytes = bytes.subarray(size);
+        }
+      }
+    } catch (error) {
+      if (this.stopped) return 'aborted';
+      this.sender.emit({ type: 'end', stream: this.id, error: handlerErrorToWire(error) });
+      return 'failed';
+    }
+  }
+
+  private async until(ready: () => boolean): Promise<void> {
+    while (!ready() && !this.stopped) {
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+  }
+
+  private resume(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+/**
+ * The streams one side of a connection sends: each pulled from its source only as fast as the
+ * receiver grants credit (`credit` frames), so neither side holds more than one window of it.
+ */
+export class StreamSender {
+  private readonly streams = new Map<number, OutgoingStream>();
+  private nextId = 1;
+
+  constructor(
+    private readonly send: (frame: ChunkFrame | EndFrame) => void,
+    private window: number,
+  ) {}
+
+  /** The receiver's initial credit per stream, learned from hello/welcome. */
+  setWindow(window: number): void {
+    this.window = window;
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** Starts sending `source` as a new stream; `done` learns how it ended. Returns its id. */
+  start(source: ByteSource, done?: (outcome: StreamOutcome) => void): number {
+    const id = this.allocateId();
+    const stream = new OutgoingStream(id, this, this.window);
+    this.streams.set(id, stream);
+    void stream.pump(source).then((outcome) => {
+      this.streams.delete(id);
+      done?.(outcome);
+    });
+    return id;
+  }
+
+  credit(id: number, bytes: number): void {
+    this.streams.get(id)?.grant(bytes);
+  }
+
+  /** The receiver wants no more: stop reading the source, send nothing more. */
+  abort(id: number): void {
+    this.streams.get(id)?.stop();
+  }
+
+  /** The connection is gone: stop every stream. */
+  abortAll(): void {
+    for (const stream of this.streams.values()) stream.stop();
+  }
+
+  /** @internal used by the streams */
+  emit(frame: ChunkFrame | EndFrame): void {
+    if (this.streams.get(frame.stream)?.stopped === false) this.send(frame);
+  }
+
+  private allocateId(): number {
+    do {
+      this.nextId = this.nextId >= 0xffff_ffff ? 1 : this.nextId + 1;
+    } while (this.streams.has(this.nextId));
+    return this.nextId;
+  }
+}
+
+function toBuffer(value: Uint8Array): Buffer {
+  if (!(value instanceof Uint8Array)) {
+    throw new TypeError(`a stream must yield bytes or strings, got ${typeof value}`);
+  }
+  return Buffer.isBuffer(value)
+    ? value
+    : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}

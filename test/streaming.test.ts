@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import { test } from 'node:test';
+import { SwitchboardError, getCallContext } from '@switchboard/server';
+import { spawnScript, type Child } from './helpers/child.ts';
+import { SERVER_KEY, startServer, until, type TestServer } from './helpers/server.ts';
+
+/** Peak RSS growth allowed while 200 MiB pass through the server (and the reading client). */
+const RSS_GROWTH_BOUND_MIB = 128;
+
+async function withStreamUplink(
+  t: Parameters<typeof startServer>[0],
+  options: Parameters<typeof startServer>[1] = {},
+): Promise<TestServer & { uplink: Child }> {
+  const server = await startServer(t, options);
+  const uplink = spawnScript(t, 'test/fixtures/stream-uplink.ts', {
+    SB_URL: server.url,
+    SB_KEY: SERVER_KEY,
+  });
+  await uplink.waitFor(/^ready$/);
+  return { ...server, uplink };
+}
+
+function readerOf(response: Response): ReadableStreamDefaultReader<Uint8Array> {
+  return (response.body as ReadableStream<Uint8Array>).getReader();
+}
+
+function pulled(uplink: Child): number {
+  const counts = uplink.lines
+    .filter((line) => line.startsWith('pulled '))
+    .map((line) => Number(line.slice(7)));
+  return counts.length === 0 ? -1 : Math.max(...counts);
+}
+
+test('200 MiB streamed from an uplink arrive whole (SHA-256) with bounded memory', async (t) => {
+  const { sb, url } = await withStreamUplink(t);
+  const mib = 200;
+  const expected = await sb.call('sha256OfDownload', mib);
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  t.after(() => clearInterval(sampler));
+  const response = await fetch(`${url}/_/api/download?mib=${mib}`);
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+  assert.equal(response.headers.get('content-type'), 'application/octet-stream');
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of response.body! as AsyncIterable<Uint8Array>) {
+    hash.update(chunk);
+    bytes += chunk.byteLength;
+  }
+  clearInterval(sampler);
+  assert.equal(bytes, mib * 1024 * 1024);
+  assert.equal(hash.digest('hex'), expected);
+  const growthMiB = (peak - before) / 1024 / 1024;
+  t.diagnostic(`RSS growth ${growthMiB.toFixed(1)} MiB for ${mib} MiB`);
+  assert.ok(
+    growthMiB < RSS_GROWTH_BOUND_MIB,
+    `RSS grew by ${growthMiB.toFixed(1)} MiB while ${mib} MiB passed (bound ${RSS_GROWTH_BOUND_MIB})`,
+  );
+});
+
+test('Node Readables, web ReadableStreams and server-sent events are streamed', async (t) => {
+  const { url } = await withStreamUplink(t);
+  assert.equal(await (await fetch(`${url}/_/api/readable`)).text(), 'alpha beta gamma');
+  assert.equal(await (await fetch(`${url}/_/api/web`)).text(), 'one two three');
+
+  const events = await fetch(`${url}/_/api/events`);
+  assert.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+  assert.equal(events.headers.get('cache-control'), 'no-cache');
+  const text = await events.text();
+  const parsed = text
+    .trim()
+    .split('\n\n')
+    .map((block) =>
+      Object.fromEntries(block.split('\n').map((line) => line.split(': ', 2) as [string, string])),
+    );
+  assert.deepEqual(parsed.slice(0, 3), [
+    { event: 'tick', id: '1', data: '{"n":1}' },
+    { event: 'tick', id: '2', data: '{"n":2}' },
+    { event: 'tick', id: '3', data: '{"n":3}' },
+  ]);
+  assert.match(text, /data: multi\ndata: line\n\n$/);
+});
+
+test('a client that goes away mid-stream cancels the handler and stops the producer', async (t) => {
+  const { url, uplink } = await withStreamUplink(t);
+  const controller = new AbortController();
+  const response = await fetch(`${url}/_/api/endless`, { signal: controller.signal });
+  const reader = readerOf(response);
+  let received = 0;
+  while (received < 2 * 1024 * 1024) received += (await reader.read()).value?.byteLength ?? 0;
+  controller.abort();
+  await uplink.waitFor(/^aborted SB_ERR_CALL_CANCELLED$/);
+  const stoppedAt = pulled(uplink);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(pulled(uplink), stoppedAt, 'the generator is no longer pulled');
+});
+
+test('a slow reader slows the producer: it runs at most a window and the socket buffers ahead', async (t) => {
+  const { url, uplink } = await withStreamUplink(t);
+  const request = http.get(`${url}/_/api/endless`);
+  t.after(() => request.destroy());
+  const response = await new Promise<http.IncomingMessage>((resolve) =>
+    request.once('response', resolve),
+  );
+  response.pause(); // read nothing
+  await until(() => pulled(uplink) >= 0, 5000, 'the producer to start');
+  await new Promise((resolve) => setTimeout(resolve, 800));
+  const first = pulled(uplink);
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  const second = pulled(uplink);
+  // 64 KiB blocks: without backpressure this would be thousands by now.
+  assert.equal(second, first, 'the producer waits while nobody reads');
+  assert.ok(second < 400, `produced ${second} blocks of 64 KiB with nobody reading`);
+  // Reading again lets it go on.
+  response.resume();
+  await until(() => pulled(uplink) > second + 32, 5000, 'the producer to resume');
+});
+
+test('a provider killed mid-stream ends the response visibly incomplete', async (t) => {
+  const { url, uplink } = await withStreamUplink(t);
+  const response = await fetch(`${url}/_/api/endless`);
+  const reader = readerOf(response);
+  let received = 0;
+  while (received < 1024 * 1024) received += (await reader.read()).value?.byteLength ?? 0;
+  uplink.process.kill('SIGKILL');
+  await assert.rejects(async () => {
+    for (;;) if ((await reader.read()).done) return;
+  }, 'the body must not end as if complete');
+});
+
+test('a producer that throws mid-stream, or stalls, cuts the response off', async (t) => {
+  const { url } = await withStreamUplink(t, { streamStallTimeoutMs: 300 });
+  const broken = await fetch(`${url}/_/api/fails`);
+  assert.equal(broken.status, 200);
+  await assert.rejects(broken.arrayBuffer());
+  const started = Date.now();
+  const stalled = await fetch(`${url}/_/api/stalls`);
+  await assert.rejects(stalled.text());
+  assert.ok(Date.now() - started >= 250, 'cut off by the stall timeout, not at once');
+});
+
+test('app endpoints stream too, and HEAD sends the head only', async (t) => {
+  const { sb, url } = await startServer(t);
+  let aborted: unknown;
+  sb.httpEndpoint('/count', { methods: ['GET'] }, (req) => {
+    const { signal } = getCallContext();
+    signal.addEventListener('abort', () => (aborted = signal.reason as unknown));
+    const upTo = Number(req.query.to ?? 'Infinity');
+    return (async function* () {
+      for (let i = 1; i <= upTo; i++) {
+        yield `${i}\n`;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    })();
+  });
+  assert.equal(await (await fetch(`${url}/_/api/count?to=5`)).text(), '1\n2\n3\n4\n5\n');
+  const head = await fetch(`${url}/_/api/count?to=5`, { method: 'HEAD' });
+  assert.equal(head.status, 200);
+  assert.equal(await head.text(), '');
+
+  const controller = new AbortController();
+  const endless = await fetch(`${url}/_/api/count`, { signal: controller.signal });
+  const reader = readerOf(endless);
+  await reader.read();
+  controller.abort();
+  await until(() => aborted !== undefined, 5000, 'the handler signal');
+  assert.ok(aborted instanceof SwitchboardError);
+  assert.equal(aborted.code, 'SB_ERR_CALL_CANCELLED');
+});
