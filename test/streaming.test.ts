@@ -173,3 +173,110 @@ test('app endpoints stream too, and HEAD sends the head only', async (t) => {
   assert.ok(aborted instanceof SwitchboardError);
   assert.equal(aborted.code, 'SB_ERR_CALL_CANCELLED');
 });
+
+/** Sends `mib` MiB of deterministic blocks with http.request (chunked), honouring backpressure. */
+async function upload(
+  url: string,
+  mib: number,
+  onWritten?: (bytes: number) => void,
+): Promise<{ status: number; body: string; sha256: string }> {
+  const hash = createHash('sha256');
+  const request = http.request(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream' },
+  });
+  const answered = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request.once('error', reject);
+    request.once('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+  });
+  let written = 0;
+  for (let i = 0; i < mib * 4; i++) {
+    const block = Buffer.alloc(256 * 1024, (i * 7) % 251);
+    hash.update(block);
+    written += block.byteLength;
+    onWritten?.(written);
+    if (!request.write(block)) {
+      const drained = await Promise.race([
+        new Promise((resolve) => request.once('drain', () => resolve(true))),
+        answered.then(() => false),
+      ]);
+      if (!drained) break; // answered early (e.g. 413): stop sending
+    }
+  }
+  request.end();
+  const { status, body } = await answered;
+  return { status, body, sha256: hash.digest('hex') };
+}
+
+test('200 MiB uploaded to a streaming endpoint arrive whole (SHA-256) with bounded memory', async (t) => {
+  const { url } = await withStreamUplink(t);
+  const mib = 200;
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  t.after(() => clearInterval(sampler));
+  const sent = await upload(`${url}/_/api/upload`, mib);
+  clearInterval(sampler);
+  assert.equal(sent.status, 200, sent.body);
+  assert.deepEqual(JSON.parse(sent.body), { bytes: mib * 1024 * 1024, sha256: sent.sha256 });
+  const growthMiB = (peak - before) / 1024 / 1024;
+  t.diagnostic(`RSS growth ${growthMiB.toFixed(1)} MiB for ${mib} MiB uploaded`);
+  assert.ok(
+    growthMiB < RSS_GROWTH_BOUND_MIB,
+    `RSS grew by ${growthMiB.toFixed(1)} MiB while ${mib} MiB passed (bound ${RSS_GROWTH_BOUND_MIB})`,
+  );
+});
+
+test('a slow handler slows the upload: the client is at most a window and the socket buffers ahead', async (t) => {
+  const { url, uplink } = await withStreamUplink(t);
+  let written = 0;
+  let worstLead = 0;
+  const consumed = () => {
+    const lines = uplink.lines.filter((line) => line.startsWith('consumed '));
+    return lines.length === 0 ? 0 : Number(lines.at(-1)!.slice(9));
+  };
+  const sent = await upload(`${url}/_/api/slow-upload`, 32, (bytes) => {
+    written = bytes;
+    worstLead = Math.max(worstLead, written - consumed());
+  });
+  assert.equal(sent.status, 200, sent.body);
+  assert.deepEqual(JSON.parse(sent.body), { bytes: 32 * 1024 * 1024 });
+  // Without backpressure the whole 32 MiB would be written long before the handler reads it.
+  const leadMiB = worstLead / 1024 / 1024;
+  t.diagnostic(`client ran at most ${leadMiB.toFixed(1)} MiB ahead of the handler`);
+  assert.ok(leadMiB < 16, `the client ran ${leadMiB.toFixed(1)} MiB ahead of a slow handler`);
+});
+
+test('streamed bodies: echo back as a stream; over the endpoint limit is 413, by length or as it arrives', async (t) => {
+  const { url } = await withStreamUplink(t);
+  const echoed = await fetch(`${url}/_/api/echo-stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/plain' },
+    body: 'streamed both ways',
+  });
+  assert.equal(await echoed.text(), 'streamed both ways');
+  assert.equal(echoed.headers.get('content-type'), 'text/plain');
+
+  // Content-Length over the limit: refused before reading.
+  const declared = await fetch(`${url}/_/api/echo-stream`, {
+    method: 'POST',
+    body: Buffer.alloc(5 * 1024 * 1024),
+  });
+  assert.equal(declared.status, 413);
+  assert.equal(((await declared.json()) as { code: string }).code, 'SB_ERR_HTTP_BODY_TOO_LARGE');
+
+  // Chunked (no length) over the limit: the handler's read fails with the code, which becomes
+  // the answer; within it, the body arrives whole.
+  const chunked = await upload(`${url}/_/api/small-upload`, 5);
+  assert.equal(chunked.status, 413, chunked.body);
+  assert.equal((JSON.parse(chunked.body) as { code: string }).code, 'SB_ERR_HTTP_BODY_TOO_LARGE');
+  const within = await upload(`${url}/_/api/small-upload`, 3);
+  assert.deepEqual(JSON.parse(within.body), { bytes: 3 * 1024 * 1024 });
+});

@@ -34,7 +34,7 @@ export {
   runWithCallContext,
   type CallContext,
 } from './calls/call-context.ts';
-export { HttpRequest } from './http/http-request.ts';
+export { HttpRequest, type LocalHttpRequest } from './http/http-request.ts';
 export {
   HttpResponse,
   toWireResponse,
@@ -91,3 +91,5 @@ export { StreamReceiver, IncomingStream, type StreamTarget } from './streams/str
 export { LocalStream, type ResponseStream } from './streams/local-stream.ts';
 export { asByteSource } from './streams/byte-source.ts';
 export { sse, formatEvent, type ServerSentEvent } from './http/sse.ts';
+export { StreamQueue } from './streams/stream-queue.ts';
+export { StreamedBody } from './http/streamed-body.ts';

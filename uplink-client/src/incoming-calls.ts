@@ -6,7 +6,10 @@ import {
   serveHttpWith,
   type CallFrame,
   type EndpointHandler,
+  StreamQueue,
   type ByteSource,
+  type IncomingStream,
+  type LocalHttpRequest,
   type MappedResponse,
   type RequestFrame,
   type StreamOutcome,
@@ -24,6 +27,8 @@ export interface Answer {
   stream(source: ByteSource, done: (outcome: StreamOutcome) => void): number;
   /** Stops sending stream `id` (its call was cancelled). */
   abortStream(id: number): void;
+  /** The stream `id` the server sends (a request body). */
+  receive(id: number): IncomingStream;
 }
 
 class IncomingCall {
@@ -31,6 +36,8 @@ class IncomingCall {
   cancelled = false;
   /** The stream carrying the answer's body, while it is being sent. */
   streamId: number | undefined;
+  /** The request body the server streams, while it may still arrive. */
+  body: IncomingStream | undefined;
 
   constructor(readonly frame: CallFrame | RequestFrame) {
     const name = frame.type === 'call' ? frame.name : frame.endpoint;
@@ -71,6 +78,7 @@ export class IncomingCalls {
     this.calls.delete(id);
     call.cancelled = true;
     call.scope.abort(reason);
+    call.body?.abort();
     if (call.streamId !== undefined) this.answer.abortStream(call.streamId);
   }
 
@@ -95,16 +103,17 @@ export class IncomingCalls {
     }
     const settle = (ok: boolean, outcome: unknown) => this.finish(call, ok, outcome);
     if (frame.type === 'call') invokeWith(scope, fn, frame.args, settle);
-    else serveHttpWith(scope, fn as EndpointHandler, frame.request, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, this.withBody(call, frame.request), settle);
   }
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
   private finish(call: IncomingCall, ok: boolean, outcome: unknown): void {
     const { id } = call.frame;
     if (!call.cancelled && ok && (outcome as MappedResponse | null)?.source !== undefined) {
-      this.stream(call, outcome as MappedResponse);
+      this.stream(call, outcome as MappedResponse); // may still be reading the request body
       return;
     }
+    call.body?.abort(); // a body the handler did not read to the end is not wanted any more
     this.running--;
     if (!call.cancelled) {
       this.calls.delete(id);
@@ -112,6 +121,16 @@ export class IncomingCalls {
       else this.answer.error(id, handlerErrorToWire(outcome));
     }
     this.drain();
+  }
+
+  /** A request whose body the server streams: the handler reads it as an async iterable. */
+  private withBody(call: IncomingCall, request: RequestFrame['request']): LocalHttpRequest {
+    if (request.bodyStream === undefined) return request;
+    const incoming = this.answer.receive(request.bodyStream);
+    call.body = incoming;
+    const queue = new StreamQueue(() => incoming.abort());
+    incoming.attach(queue);
+    return { ...request, bodySource: queue };
   }
 
   /**
@@ -124,6 +143,7 @@ export class IncomingCalls {
     const { source, ...head } = response;
     call.streamId = this.answer.stream(source!, (end) => {
       call.streamId = undefined;
+      call.body?.abort();
       if (this.calls.get(id) === call) this.calls.delete(id);
       if (end === 'aborted') call.scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
       this.running--;

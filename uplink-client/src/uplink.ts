@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_STREAM_WINDOW_BYTES,
   PendingCalls,
+  StreamReceiver,
   StreamSender,
   assertCallable,
   accessOf,
@@ -29,6 +30,9 @@ import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
 import type { ResolvedConnectOptions } from './options.ts';
 import { UsersClient } from './users-client.ts';
+
+/** A request body that could arrive but sends nothing for this long is broken off: 60 s. */
+const BODY_STALL_TIMEOUT_MS = 60_000;
 
 /** Per-call options. */
 export interface CallOptions {
@@ -67,6 +71,12 @@ export class Uplink {
     (frame) => this.connection?.send(frame),
     DEFAULT_STREAM_WINDOW_BYTES,
   );
+  /** Request bodies the server streams to handlers. */
+  private readonly bodies = new StreamReceiver(
+    (frame) => this.connection?.send(frame),
+    DEFAULT_STREAM_WINDOW_BYTES,
+    BODY_STALL_TIMEOUT_MS,
+  );
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
   private connection: Connection | undefined;
@@ -87,6 +97,7 @@ export class Uplink {
         error: (id, error) => this.answer({ type: 'error', id, error }),
         stream: (source, done) => this.streams.start(source, done),
         abortStream: (id) => this.streams.abort(id),
+        receive: (id) => this.bodies.open(id),
       },
       options.maxConcurrentCalls,
     );
@@ -283,7 +294,8 @@ export class Uplink {
         return;
       case 'chunk':
       case 'end':
-        return; // the server sends no streams to uplinks yet; the gate checked the frame
+        this.bodies.received(frame);
+        return;
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly
       default: {
@@ -297,6 +309,7 @@ export class Uplink {
     this.connection = undefined;
     this.welcome = undefined;
     this.streams.abortAll();
+    this.bodies.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     // Calls already sent are lost with the connection (the server cancelled them); calls not
     // yet sent wait for the next connection within their own deadline.
@@ -421,6 +434,7 @@ export class Uplink {
     for (const [, call] of this.outgoing.drain()) call.reject(error);
     this.outgoing.dispose();
     this.streams.abortAll();
+    this.bodies.failAll(error);
     this.incoming.cancelAll(error);
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });

@@ -7,9 +7,9 @@ import {
   toSwitchboardError,
   type CallerInfo,
   type EndpointPolicy,
+  type LocalHttpRequest,
   type ResponseStream,
   type User,
-  type WireHttpRequest,
   type WireHttpResponse,
 } from '@switchboard/shared';
 import { parseBasicCredentials } from '../auth/basic-credentials.ts';
@@ -20,6 +20,7 @@ import type { EndpointTable, Resolution } from '../hub/endpoint-table.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
+import { StreamedPayload, limitedSource, readBody } from './request-body.ts';
 import type { RateLimits } from './rate-limits.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
@@ -102,7 +103,7 @@ export function apiRoutes(deps: DoorDeps) {
       const kept = RequestState.stripOwnCookies(cookie!);
       headers = kept === undefined ? others : { ...others, cookie: kept };
     }
-    const http: WireHttpRequest = {
+    const http: LocalHttpRequest = {
       method: request.method,
       path: where.path,
       params: resolution.params,
@@ -110,6 +111,7 @@ export function apiRoutes(deps: DoorDeps) {
       headers,
       remoteAddress: request.ip,
       body: Buffer.isBuffer(request.body) ? request.body : undefined,
+      ...(request.body instanceof StreamedPayload ? { bodySource: request.body.source } : {}),
       appOrigin,
       apiOrigin: appOrigin + where.base,
     };
@@ -190,9 +192,32 @@ export function apiRoutes(deps: DoorDeps) {
     if (!app.hasDecorator('serializeCookie')) void app.register(fastifyCookie, { hook: false });
     // Every body is forwarded untouched; parsing happens where the handler runs.
     app.removeAllContentTypeParsers();
-    app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body: Buffer, next) =>
-      next(null, body),
-    );
+    // Bodies are read here, not by Fastify's parser: an endpoint with its own maxBodyBytes gets
+    // its body streamed to the provider as it arrives instead of buffered.
+    app.addContentTypeParser('*', (request, payload, next) => {
+      let limit: number | undefined;
+      try {
+        const resolution = endpoints.resolve(request.method, target(request).path);
+        limit = resolution.kind === 'ok' ? resolution.policy?.maxBodyBytes : undefined;
+      } catch (error) {
+        next(error as Error);
+        return;
+      }
+      if (limit === undefined) {
+        readBody(request.raw, options.maxBodyBytes, next);
+        return;
+      }
+      if (Number(request.headers['content-length']) > limit) {
+        next(
+          new SwitchboardError(
+            'SB_ERR_HTTP_BODY_TOO_LARGE',
+            `The request body is larger than this endpoint's limit of ${limit} bytes`,
+          ),
+        );
+        return;
+      }
+      next(null, new StreamedPayload(limitedSource(request.raw, limit)));
+    });
     app.setErrorHandler((error, _request, reply) =>
       sendError(reply, fromFastifyError(error), options.debug),
     );

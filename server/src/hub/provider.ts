@@ -1,12 +1,12 @@
-import type { CallerInfo, SwitchboardError, WireHttpRequest } from '@switchboard/shared';
+import type { CallerInfo, LocalHttpRequest, SwitchboardError } from '@switchboard/shared';
 
 /** A call on its way to a provider, as the dispatcher hands it over. */
 export interface CallRequest {
   /** Function name; for an HTTP request, the endpoint's path pattern. */
   readonly name: string;
   readonly args: unknown[];
-  /** Present for an HTTP request to an endpoint (then `args` is empty). */
-  readonly http?: WireHttpRequest;
+  /** Present for an HTTP request to an endpoint (then `args` is empty); a streamed body as `bodySource`. */
+  readonly http?: LocalHttpRequest;
   /** Deadline relative to now; the provider enforces it. */
   readonly timeoutMs: number;
   readonly caller: CallerInfo;

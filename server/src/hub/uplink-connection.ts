@@ -5,6 +5,9 @@ import {
   CLOSE_CODES,
   FrameBatcher,
   StreamReceiver,
+  StreamSender,
+  type LocalHttpRequest,
+  type WireHttpRequest,
   PROTOCOL_VERSION,
   PendingCalls,
   SwitchboardError,
@@ -68,6 +71,8 @@ export class UplinkConnection implements Provider {
   private readonly registrations: ProviderRegistrations;
   /** Response bodies the uplink streams to the door. */
   private readonly streams: StreamReceiver;
+  /** Request bodies the door streams to the uplink. */
+  private readonly bodies: StreamSender;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
 
@@ -87,6 +92,9 @@ export class UplinkConnection implements Provider {
       deps.options.streamWindowBytes,
       deps.options.streamStallTimeoutMs,
     );
+    this.bodies = new StreamSender((frame) => {
+      if (this.state === 'open') this.send(frame);
+    }, deps.options.streamWindowBytes);
     this.authTimer = setTimeout(() => {
       this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
     }, deps.options.authTimeoutMs);
@@ -125,10 +133,12 @@ export class UplinkConnection implements Provider {
     const frame: CallFrame | RequestFrame =
       http === undefined
         ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
-        : { type: 'request', id, endpoint, request: http, timeoutMs, caller };
+        : { type: 'request', id, endpoint, request: this.wireRequest(http), timeoutMs, caller };
     try {
       this.batcher.push(encodeValue(frame));
     } catch (error) {
+      if (frame.type === 'request' && frame.request.bodyStream !== undefined)
+        this.bodies.abort(frame.request.bodyStream);
       sink.reject(toSwitchboardError(error));
       return NOOP_HANDLE;
     }
@@ -136,6 +146,13 @@ export class UplinkConnection implements Provider {
     call.isRequest = http !== undefined;
     this.outbound.add(id, call);
     return call;
+  }
+
+  /** A streamed body goes out as a stream of its own, pulled as the uplink grants credit. */
+  private wireRequest(http: LocalHttpRequest): WireHttpRequest {
+    const { bodySource, ...wire } = http;
+    if (bodySource === undefined) return http;
+    return { ...wire, bodyStream: this.bodies.start(bodySource) };
   }
 
   cancelOutbound(id: number): void {
@@ -272,8 +289,11 @@ export class UplinkConnection implements Provider {
         this.streams.received(frame);
         return;
       case 'credit':
+        this.bodies.credit(frame.stream, frame.bytes);
+        return;
       case 'abort':
-        return; // the server sends no streams to uplinks yet; the gate checked the frame
+        this.bodies.abort(frame.stream);
+        return;
       case 'error': {
         if (frame.id === undefined) {
           this.deps.log.warn(
@@ -414,6 +434,7 @@ export class UplinkConnection implements Provider {
     clearTimeout(this.authTimer);
     this.batcher.clear();
     this.registrations.clear();
+    this.bodies.abortAll();
     this.streams.failAll(
       new SwitchboardError(
         'SB_ERR_UPLINK_DISCONNECTED',

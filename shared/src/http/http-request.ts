@@ -4,7 +4,11 @@ import type { User } from '../users/user.ts';
 import { Media } from '../values/media.ts';
 import { CookieJar } from './cookie-jar.ts';
 import { SessionTracker } from './session-tracker.ts';
+import { StreamedBody } from './streamed-body.ts';
 import { parseMultipart, parseUrlEncoded, type FormValues } from './form-data.ts';
+
+/** A request as the provider holds it: a streamed body arrives as a byte source. */
+export type LocalHttpRequest = WireHttpRequest & { bodySource?: AsyncIterable<Buffer> };
 
 /**
  * The request object an endpoint handler receives (parity with Anvil's `anvil.server.request`).
@@ -33,7 +37,7 @@ export class HttpRequest {
   private readonly rawQuery: string;
   private readonly rawBody: Uint8Array | undefined;
   private cachedQuery: Readonly<Record<string, string>> | undefined;
-  private cachedBody: { value: Media | undefined } | undefined;
+  private cachedBody: { value: Media | StreamedBody | undefined } | undefined;
   private cachedBasic: { value: { username: string; password: string } | undefined } | undefined;
   private parsedJson: { value: unknown } | undefined;
   private readonly wire: WireHttpRequest;
@@ -142,12 +146,26 @@ export class HttpRequest {
     return single(this.headers.origin);
   }
 
-  /** The raw body with its content type and length; undefined when there was none. */
-  get body(): Media | undefined {
+  /**
+   * The body with its content type: a `Media` when buffered, a `StreamedBody` on endpoints with
+   * `maxBodyBytes` (read it with `for await`, which works for both); undefined when there was none.
+   */
+  get body(): Media | StreamedBody | undefined {
     if (this.cachedBody === undefined) {
       const contentType = single(this.headers['content-type']) ?? 'application/octet-stream';
+      const { bodySource } = this.wire as LocalHttpRequest;
+      const length = Number(single(this.headers['content-length']) ?? Number.NaN);
       this.cachedBody = {
-        value: this.rawBody === undefined ? undefined : new Media(contentType, this.rawBody),
+        value:
+          bodySource !== undefined
+            ? new StreamedBody(
+                contentType,
+                bodySource,
+                Number.isSafeInteger(length) ? length : undefined,
+              )
+            : this.rawBody === undefined
+              ? undefined
+              : new Media(contentType, this.rawBody),
       };
     }
     return this.cachedBody.value;
@@ -175,9 +193,16 @@ export class HttpRequest {
     if (this.parsedJson !== undefined) return this.parsedJson.value;
     const type = this.body?.contentType.toLowerCase().split(';', 1)[0]?.trim() ?? '';
     let value: unknown;
-    if (this.body !== undefined && (type === 'application/json' || type.endsWith('+json'))) {
+    const body = this.body;
+    if (body !== undefined && (type === 'application/json' || type.endsWith('+json'))) {
+      if (body instanceof StreamedBody) {
+        throw new SwitchboardError(
+          'SB_ERR_HTTP_BAD_BODY',
+          'This endpoint streams its body (maxBodyBytes): use JSON.parse(await req.body.text())',
+        );
+      }
       try {
-        value = JSON.parse(this.body.text());
+        value = JSON.parse(body.text());
       } catch (error) {
         throw new SwitchboardError(
           'SB_ERR_HTTP_BAD_BODY',

@@ -58,9 +58,6 @@ export function toWireResponse(value: unknown): MappedResponse {
     };
   }
   if (value === undefined) return { status: 204, headers: {} };
-  const source = asByteSource(value);
-  if (source !== undefined)
-    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, source };
   if (typeof value === 'string') return ok(TEXT_TYPE, Buffer.from(value, 'utf8'));
   if (value instanceof Media) {
     const headers: Record<string, string> = { 'content-type': value.contentType };
@@ -68,6 +65,9 @@ export function toWireResponse(value: unknown): MappedResponse {
     return { status: 200, headers, body: value.bytes };
   }
   if (value instanceof Uint8Array) return ok('application/octet-stream', value);
+  const source = asByteSource(value);
+  if (source !== undefined)
+    return { status: 200, headers: { 'content-type': 'application/octet-stream' }, source };
   let json: string | undefined;
   try {
     // A replacer makes V8 call back into JS for every key; only pay for it when needed.

@@ -52,6 +52,7 @@ const POLICY_KEYS = new Set([
   'crossSiteSession',
   'enableCors',
   'rateLimit',
+  'maxBodyBytes',
 ]);
 
 /**
@@ -77,6 +78,12 @@ export function normalizePolicy(value: unknown): EndpointPolicy | undefined {
   }
   const limit = raw.rateLimit;
   if (limit !== undefined) policy.rateLimit = rateLimitOf(limit, 'rateLimit');
+  const maxBodyBytes = raw.maxBodyBytes;
+  if (maxBodyBytes !== undefined) {
+    if (!Number.isSafeInteger(maxBodyBytes) || (maxBodyBytes as number) < 1)
+      throw invalid('maxBodyBytes must be a positive integer');
+    policy.maxBodyBytes = maxBodyBytes as number;
+  }
   for (const key of Object.keys(raw)) {
     if (!POLICY_KEYS.has(key)) throw invalid(`unknown endpoint option ${JSON.stringify(key)}`);
   }
@@ -107,7 +114,8 @@ export function samePolicy(a: EndpointPolicy | undefined, b: EndpointPolicy | un
     a.crossSiteSession === b.crossSiteSession &&
     a.enableCors === b.enableCors &&
     a.rateLimit?.max === b.rateLimit?.max &&
-    a.rateLimit?.windowMs === b.rateLimit?.windowMs
+    a.rateLimit?.windowMs === b.rateLimit?.windowMs &&
+    a.maxBodyBytes === b.maxBodyBytes
   );
 }
 

@@ -153,8 +153,12 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamF
 }
 
 function streamId(raw: Obj): number {
-  const id = uint(raw, 'stream');
-  if (id > MAX_CALL_ID) throw bad('stream must fit in 32 bits');
+  return streamIdOf(raw, 'stream');
+}
+
+function streamIdOf(raw: Obj, key: string): number {
+  const id = uint(raw, key);
+  if (id > MAX_CALL_ID) throw bad(`${key} must fit in 32 bits`);
   return id;
 }
 
@@ -255,6 +259,7 @@ function httpRequest(value: unknown): WireHttpRequest {
     headers: headers as Record<string, string | string[]>,
     remoteAddress: str(value, 'remoteAddress'),
     ...(body instanceof Uint8Array ? { body } : {}),
+    ...optional(value, 'bodyStream', streamIdOf),
     appOrigin: str(value, 'appOrigin'),
     apiOrigin: str(value, 'apiOrigin'),
     ...(value.user === undefined ? {} : { user: user(value.user) }),

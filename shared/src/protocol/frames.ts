@@ -59,6 +59,11 @@ export interface EndpointPolicy {
   enableCors?: boolean | string;
   /** Per client address; replaces the server's default limit for this endpoint. */
   rateLimit?: { max: number; windowMs: number };
+  /**
+   * Accept bodies up to this size, streamed to the handler as they arrive (`req.body` is then
+   * read with `for await`), instead of the server's buffered limit.
+   */
+  maxBodyBytes?: number;
 }
 
 export interface EndpointRegistration {
@@ -108,6 +113,8 @@ export interface WireHttpRequest {
   remoteAddress: string;
   /** The body bytes as received (absent when there was none). */
   body?: Uint8Array;
+  /** Instead of `body`: the id of a stream the server sends the body on (endpoints with `maxBodyBytes`). */
+  bodyStream?: number;
   /** Where the server is reached, honouring a configured public origin. */
   appOrigin: string;
   apiOrigin: string;

@@ -22,6 +22,13 @@ export class Media {
     return this.bytes.byteLength;
   }
 
+  /** Its bytes as one chunk, so a handler reads a buffered and a streamed body alike. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
+    await Promise.resolve();
+    const bytes = this.bytes;
+    yield Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+
   /** The bytes decoded as UTF-8 text. */
   text(): string {
     const bytes = this.bytes;

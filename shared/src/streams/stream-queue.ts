@@ -1,0 +1,74 @@
+import type { SwitchboardError } from '../errors/switchboard-error.ts';
+import type { StreamTarget } from './stream-receiver.ts';
+
+interface Piece {
+  data: Uint8Array;
+  flushed: () => void;
+}
+
+/**
+ * A received stream as an async iterable: bytes count as consumed (and their credit goes back
+ * to the sender) only when the reader takes them, so a slow reader slows the sender. Read once;
+ * a reader that stops early (`break`) aborts the stream.
+ */
+export class StreamQueue implements StreamTarget, AsyncIterable<Buffer> {
+  private readonly pieces: Piece[] = [];
+  private ended = false;
+  private failure: SwitchboardError | undefined;
+  private wake: (() => void) | undefined;
+  private taken = false;
+
+  constructor(private readonly abort: () => void) {}
+
+  write(data: Uint8Array, flushed: () => void): void {
+    this.pieces.push({ data, flushed });
+    this.resume();
+  }
+
+  end(): void {
+    this.ended = true;
+    this.resume();
+  }
+
+  fail(error: SwitchboardError): void {
+    this.failure = error;
+    this.resume();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Buffer> {
+    if (this.taken) throw new TypeError('A streamed body can be read only once');
+    this.taken = true;
+    return {
+      next: async (): Promise<IteratorResult<Buffer>> => {
+        for (;;) {
+          const piece = this.pieces.shift();
+          if (piece !== undefined) {
+            piece.flushed();
+            const { data } = piece;
+            return {
+              done: false,
+              value: Buffer.isBuffer(data)
+                ? data
+                : Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+            };
+          }
+          if (this.failure !== undefined) throw this.failure;
+          if (this.ended) return { done: true, value: undefined };
+          await new Promise<void>((resolve) => (this.wake = resolve));
+        }
+      },
+      return: (): Promise<IteratorResult<Buffer>> => {
+        if (!this.ended && this.failure === undefined) this.abort();
+        this.ended = true;
+        this.pieces.length = 0;
+        return Promise.resolve({ done: true, value: undefined });
+      },
+    };
+  }
+
+  private resume(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
