@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { test } from 'node:test';
 import { SwitchboardError, getCallContext } from '@switchboard/server';
+import { connect } from '@switchboard/uplink';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { SERVER_KEY, startServer, until, type TestServer } from './helpers/server.ts';
 
@@ -279,4 +280,53 @@ test('streamed bodies: echo back as a stream; over the endpoint limit is 413, by
   assert.equal((JSON.parse(chunked.body) as { code: string }).code, 'SB_ERR_HTTP_BODY_TOO_LARGE');
   const within = await upload(`${url}/_/api/small-upload`, 3);
   assert.deepEqual(JSON.parse(within.body), { bytes: 3 * 1024 * 1024 });
+});
+
+test('stream(): progressive results from an async generator, for app code, uplinks and HTTP', async (t) => {
+  const { sb, url, uplink } = await withStreamUplink(t);
+  const parts: unknown[] = [];
+  for await (const part of sb.stream('count', 3)) parts.push(part);
+  assert.deepEqual(parts, [
+    { n: 1, at: new Date(0) },
+    { n: 2, at: new Date(0) },
+    { n: 3, at: new Date(0) },
+  ]);
+  // call() on a streaming function answers all parts at once; so does HTTP RPC.
+  assert.equal(((await sb.call('count', 4)) as unknown[]).length, 4);
+  const overHttp = await fetch(`${url}/_/call/count`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' },
+    body: '[2]',
+  });
+  assert.deepEqual(await overHttp.json(), [
+    { n: 1, at: '1970-01-01T00:00:00.000Z' },
+    { n: 2, at: '1970-01-01T00:00:00.000Z' },
+  ]);
+
+  // Uplink → uplink through the server; stopping early stops the producer (its signal fires).
+  const caller = await connect({ url, key: SERVER_KEY });
+  t.after(() => caller.close());
+  const seen: number[] = [];
+  for await (const part of caller.stream('count', Infinity)) {
+    seen.push((part as { n: number }).n);
+    if (seen.length === 5) break;
+  }
+  assert.deepEqual(seen, [1, 2, 3, 4, 5]);
+  await uplink.waitFor(/^count aborted SB_ERR_CALL_CANCELLED$/);
+
+  // An app function that streams, read by an uplink.
+  sb.callable('letters', async function* () {
+    for (const letter of 'abc') {
+      await Promise.resolve();
+      yield letter;
+    }
+  });
+  const letters: unknown[] = [];
+  for await (const letter of caller.stream('letters')) letters.push(letter);
+  assert.deepEqual(letters, ['a', 'b', 'c']);
+  // A plain function read with stream() yields its value once.
+  sb.callable('plain', () => 42);
+  const plain: unknown[] = [];
+  for await (const value of caller.stream('plain')) plain.push(value);
+  assert.deepEqual(plain, [42]);
 });

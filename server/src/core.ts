@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import {
   SERVER_ONLY,
+  ValueStream,
   accessOf,
   assertCallable,
   endpointRegistration,
@@ -98,11 +99,25 @@ export class SwitchboardCore {
 
   /** Calls a registered function (in an uplink or in this process) from app code. */
   call(name: string, ...args: unknown[]): Promise<unknown> {
-    return this.dispatcher.call(name, args, APP_CALLER);
+    return this.callWithOptions(name, args);
   }
 
+  /** A function that streams its result answers with all its parts at once. */
   callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
-    return this.dispatcher.call(name, args, APP_CALLER, options);
+    return this.dispatcher
+      .call(name, args, APP_CALLER, options)
+      .then((value) => (value instanceof ValueStream ? value.collect() : value));
+  }
+
+  /** Yields a streaming function's parts as they are produced (a plain value once). */
+  async *streamWithOptions(
+    name: string,
+    args: unknown[],
+    options: CallOptions = {},
+  ): AsyncGenerator<unknown> {
+    const value = await this.dispatcher.call(name, args, APP_CALLER, options);
+    if (value instanceof ValueStream) yield* value;
+    else yield value;
   }
 
   /**

@@ -31,6 +31,12 @@ export interface Switchboard {
   call(name: string, ...args: unknown[]): Promise<unknown>;
   callWithOptions(name: string, args: unknown[], options?: CallOptions): Promise<unknown>;
   /**
+   * Calls a function that returns an async iterable and yields its parts as they come:
+   * `for await (const part of switchboard.stream('fn', ...args))`; stopping early stops it.
+   */
+  stream(name: string, ...args: unknown[]): AsyncIterable<unknown>;
+  streamWithOptions(name: string, args: unknown[], options?: CallOptions): AsyncIterable<unknown>;
+  /**
    * Registers an in-process function (server keys and app code only, unless `allowClients`);
    * returns a function that unregisters it.
    */
@@ -80,6 +86,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     },
     call: (name, ...args) => core.call(name, ...args),
     callWithOptions: (name, args, callOptions) => core.callWithOptions(name, args, callOptions),
+    stream: (name, ...args) => core.streamWithOptions(name, args),
+    streamWithOptions: (name, args, callOptions) => core.streamWithOptions(name, args, callOptions),
     callable: (name, fn, callableOptions) => core.callable(name, fn, callableOptions),
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),

@@ -32,6 +32,7 @@ export {
   getApiOrigin,
   getAppOrigin,
   runWithCallContext,
+  inCallContext,
   type CallContext,
 } from './calls/call-context.ts';
 export { HttpRequest, type LocalHttpRequest } from './http/http-request.ts';
@@ -93,3 +94,4 @@ export { asByteSource } from './streams/byte-source.ts';
 export { sse, formatEvent, type ServerSentEvent } from './http/sse.ts';
 export { StreamQueue } from './streams/stream-queue.ts';
 export { StreamedBody } from './http/streamed-body.ts';
+export { ValueStream, isValueSource } from './streams/value-stream.ts';

@@ -7,6 +7,9 @@ import {
   type CallFrame,
   type EndpointHandler,
   StreamQueue,
+  ValueStream,
+  inCallContext,
+  isValueSource,
   type ByteSource,
   type IncomingStream,
   type LocalHttpRequest,
@@ -21,10 +24,14 @@ export type UplinkFunction = (...args: never[]) => unknown;
 
 /** How the executor reports an outcome; the owner turns it into a result or error frame. */
 export interface Answer {
-  result(id: number, value: unknown): void;
+  /** With `stream`: the result is that value stream's parts (`value` is then ignored). */
+  result(id: number, value: unknown, stream?: number): void;
   error(id: number, error: WireError): void;
-  /** Starts sending `source` as a stream; returns its id. `done` learns how it ended. */
-  stream(source: ByteSource, done: (outcome: StreamOutcome) => void): number;
+  /**
+   * Starts sending `source` as a stream; returns its id. `done` learns how it ended. `whole`:
+   * each item is one chunk (a value stream).
+   */
+  stream(source: ByteSource, done: (outcome: StreamOutcome) => void, whole?: boolean): number;
   /** Stops sending stream `id` (its call was cancelled). */
   abortStream(id: number): void;
   /** The stream `id` the server sends (a request body). */
@@ -113,6 +120,10 @@ export class IncomingCalls {
       this.stream(call, outcome as MappedResponse); // may still be reading the request body
       return;
     }
+    if (!call.cancelled && ok && call.frame.type === 'call' && isValueSource(outcome)) {
+      this.streamValues(call, outcome);
+      return;
+    }
     call.body?.abort(); // a body the handler did not read to the end is not wanted any more
     this.running--;
     if (!call.cancelled) {
@@ -120,6 +131,27 @@ export class IncomingCalls {
       if (ok) this.answer.result(id, outcome);
       else this.answer.error(id, handlerErrorToWire(outcome));
     }
+    this.drain();
+  }
+
+  /** A function that returns an async iterable: its parts go out as a value stream. */
+  private streamValues(call: IncomingCall, parts: AsyncIterable<unknown>): void {
+    const { id } = call.frame;
+    call.streamId = this.answer.stream(
+      ValueStream.fromValues(inCallContext(call.scope, parts)).raw(),
+      (end) => this.streamEnded(call, end),
+      true,
+    );
+    this.answer.result(id, undefined, call.streamId);
+  }
+
+  private streamEnded(call: IncomingCall, end: StreamOutcome): void {
+    const { id } = call.frame;
+    call.streamId = undefined;
+    call.body?.abort();
+    if (this.calls.get(id) === call) this.calls.delete(id);
+    if (end === 'aborted') call.scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+    this.running--;
     this.drain();
   }
 
@@ -141,14 +173,9 @@ export class IncomingCalls {
   private stream(call: IncomingCall, response: MappedResponse): void {
     const { id } = call.frame;
     const { source, ...head } = response;
-    call.streamId = this.answer.stream(source!, (end) => {
-      call.streamId = undefined;
-      call.body?.abort();
-      if (this.calls.get(id) === call) this.calls.delete(id);
-      if (end === 'aborted') call.scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
-      this.running--;
-      this.drain();
-    });
+    call.streamId = this.answer.stream(inCallContext(call.scope, source!), (end) =>
+      this.streamEnded(call, end),
+    );
     this.answer.result(id, { ...head, stream: call.streamId });
   }
 

@@ -2,8 +2,10 @@ import { performance } from 'node:perf_hooks';
 import {
   DEFAULT_STREAM_WINDOW_BYTES,
   PendingCalls,
+  StreamQueue,
   StreamReceiver,
   StreamSender,
+  ValueStream,
   assertCallable,
   accessOf,
   endpointRegistration,
@@ -72,7 +74,7 @@ export class Uplink {
     DEFAULT_STREAM_WINDOW_BYTES,
   );
   /** Request bodies the server streams to handlers. */
-  private readonly bodies = new StreamReceiver(
+  private readonly inbound = new StreamReceiver(
     (frame) => this.connection?.send(frame),
     DEFAULT_STREAM_WINDOW_BYTES,
     BODY_STALL_TIMEOUT_MS,
@@ -93,11 +95,14 @@ export class Uplink {
       this.functions,
       this.endpointHandlers,
       {
-        result: (id, value) => this.answer({ type: 'result', id, value }),
+        result: (id, value, stream) =>
+          this.answer(
+            stream === undefined ? { type: 'result', id, value } : { type: 'result', id, stream },
+          ),
         error: (id, error) => this.answer({ type: 'error', id, error }),
-        stream: (source, done) => this.streams.start(source, done),
+        stream: (source, done, whole) => this.streams.start(source, done, whole),
         abortStream: (id) => this.streams.abort(id),
-        receive: (id) => this.bodies.open(id),
+        receive: (id) => this.inbound.open(id),
       },
       options.maxConcurrentCalls,
     );
@@ -193,6 +198,32 @@ export class Uplink {
   }
 
   callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {
+    // A function that streams its result answers call() with all its parts at once.
+    return this.startCall(name, args, options).then((value) =>
+      value instanceof ValueStream ? value.collect() : value,
+    );
+  }
+
+  /**
+   * Calls a function that returns an async iterable (an async generator) and yields its parts
+   * as they are produced: `for await (const part of uplink.stream('fn', ...args))`. Stopping early
+   * stops the producer (its signal fires). A function returning a plain value yields it once.
+   */
+  stream(name: string, ...args: unknown[]): AsyncIterable<unknown> {
+    return this.streamWithOptions(name, args);
+  }
+
+  async *streamWithOptions(
+    name: string,
+    args: unknown[],
+    options: CallOptions = {},
+  ): AsyncGenerator<unknown> {
+    const value = await this.startCall(name, args, options);
+    if (value instanceof ValueStream) yield* value;
+    else yield value;
+  }
+
+  private startCall(name: string, args: unknown[], options: CallOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
     if (!isFunctionName(name)) {
       return Promise.reject(
@@ -218,6 +249,14 @@ export class Uplink {
     const onAbort = () => this.cancelOutgoing(promise.id);
     signal.addEventListener('abort', onAbort, { once: true });
     return promise.promise.finally(() => signal.removeEventListener('abort', onAbort));
+  }
+
+  /** Progressive results arriving on stream `id`. */
+  private valueStream(id: number): ValueStream {
+    const incoming = this.inbound.open(id);
+    const queue = new StreamQueue(() => incoming.abort());
+    incoming.attach(queue);
+    return ValueStream.fromChunks(queue);
   }
 
   /** Closes for good: outgoing calls fail with SB_ERR_CLIENT_CLOSED, running handlers see abort. */
@@ -279,9 +318,13 @@ export class Uplink {
       case 'cancel':
         this.incoming.cancel(frame.id, cancelled());
         return;
-      case 'result':
-        this.outgoing.take(frame.id)?.resolve(frame.value);
+      case 'result': {
+        const call = this.outgoing.take(frame.id);
+        if (frame.stream === undefined) call?.resolve(frame.value);
+        else if (call === undefined) this.connection?.send({ type: 'abort', stream: frame.stream });
+        else call.resolve(this.valueStream(frame.stream));
         return;
+      }
       case 'error':
         if (frame.id !== undefined)
           this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
@@ -294,7 +337,7 @@ export class Uplink {
         return;
       case 'chunk':
       case 'end':
-        this.bodies.received(frame);
+        this.inbound.received(frame);
         return;
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly
@@ -309,7 +352,7 @@ export class Uplink {
     this.connection = undefined;
     this.welcome = undefined;
     this.streams.abortAll();
-    this.bodies.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
+    this.inbound.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     // Calls already sent are lost with the connection (the server cancelled them); calls not
     // yet sent wait for the next connection within their own deadline.
@@ -434,7 +477,7 @@ export class Uplink {
     for (const [, call] of this.outgoing.drain()) call.reject(error);
     this.outgoing.dispose();
     this.streams.abortAll();
-    this.bodies.failAll(error);
+    this.inbound.failAll(error);
     this.incoming.cancelAll(error);
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });

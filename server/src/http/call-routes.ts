@@ -1,5 +1,6 @@
 import {
   SwitchboardError,
+  ValueStream,
   type CallerInfo,
   decodeValue,
   encodeValue,
@@ -157,10 +158,12 @@ export function callRoutes(deps: {
         });
         const caller = await callerOf(request);
         try {
-          const value = await dispatcher.call(name, args, caller, {
+          const answer = await dispatcher.call(name, args, caller, {
             signal: controller.signal,
             timeoutMs: timeoutOf(request),
           });
+          // A streaming function answers with all its parts, as call() does.
+          const value = answer instanceof ValueStream ? await answer.collect() : answer;
           return sendValue(request, reply, value);
         } catch (error) {
           // Nobody signed in and no key: say a key is what is missing.

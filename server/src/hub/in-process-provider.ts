@@ -2,6 +2,9 @@ import { performance } from 'node:perf_hooks';
 import {
   CallScope,
   LocalStream,
+  ValueStream,
+  inCallContext,
+  isValueSource,
   type MappedResponse,
   PendingCalls,
   SwitchboardError,
@@ -103,7 +106,7 @@ export class InProcessProvider implements Provider {
   settle(id: number, error: SwitchboardError | undefined, value?: unknown): void {
     const call = this.pending.take(id);
     if (call === undefined) return;
-    if (error === undefined) call.sink.resolve(withLocalStream(value, call.scope));
+    if (error === undefined) call.sink.resolve(withLocalStreams(value, call.scope));
     else {
       if (error.code === 'SB_ERR_CALL_CANCELLED') call.scope.abort(error);
       call.sink.reject(error);
@@ -124,15 +127,40 @@ export class InProcessProvider implements Provider {
  * An app endpoint's streamed body (`source`) becomes a stream the door pulls as it writes; when
  * the client goes away the handler's signal fires.
  */
-function withLocalStream(value: unknown, scope: CallScope): unknown {
+function withLocalStreams(value: unknown, scope: CallScope): unknown {
+  if (isValueSource(value) && !isMappedResponse(value)) {
+    return ValueStream.fromValues(
+      watched(inCallContext(scope, value), () =>
+        scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED')),
+      ),
+    );
+  }
   const response = value as MappedResponse | null;
   if (typeof response !== 'object' || response === null || response.source === undefined)
     return value;
   const { source, ...head } = response;
-  const stream = new LocalStream(source, () =>
+  const stream = new LocalStream(inCallContext(scope, source), () =>
     scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED')),
   );
   return { ...head, stream };
+}
+
+function isMappedResponse(value: object): boolean {
+  return 'status' in value && 'headers' in value;
+}
+
+/** Yields `values`; when the reader stops before the end, `stopped` runs (the signal fires). */
+async function* watched(
+  values: AsyncIterable<unknown>,
+  stopped: () => void,
+): AsyncGenerator<unknown> {
+  let complete = false;
+  try {
+    yield* values;
+    complete = true;
+  } finally {
+    if (!complete) stopped();
+  }
 }
 
 /** An app function's exception, in the same shape an uplink's would arrive. */

@@ -1,4 +1,4 @@
-import type { PendingEntry, SwitchboardError } from '@switchboard/shared';
+import { ValueStream, type PendingEntry, type SwitchboardError } from '@switchboard/shared';
 import type { CallHandle, CallSink } from './provider.ts';
 import type { UplinkConnection } from './uplink-connection.ts';
 
@@ -29,7 +29,8 @@ export class InboundCall implements CallSink {
   ) {}
 
   resolve(value: unknown): void {
-    this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
+    if (value instanceof ValueStream) this.connection.answerInboundStream(this.id, value);
+    else this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
   }
 
   reject(error: SwitchboardError): void {

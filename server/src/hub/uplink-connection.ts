@@ -5,7 +5,9 @@ import {
   CLOSE_CODES,
   FrameBatcher,
   StreamReceiver,
+  StreamQueue,
   StreamSender,
+  ValueStream,
   type LocalHttpRequest,
   type WireHttpRequest,
   PROTOCOL_VERSION,
@@ -71,7 +73,7 @@ export class UplinkConnection implements Provider {
   private readonly registrations: ProviderRegistrations;
   /** Response bodies the uplink streams to the door. */
   private readonly streams: StreamReceiver;
-  /** Request bodies the door streams to the uplink. */
+  /** Streams to the uplink: request bodies, progressive results of its calls. */
   private readonly bodies: StreamSender;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
@@ -178,11 +180,28 @@ export class UplinkConnection implements Provider {
     return { ...answer, stream: this.streams.open(answer.stream) };
   }
 
+  /** Progressive results the uplink sends on stream `id`, for whoever called. */
+  private valueStream(id: number): ValueStream {
+    const incoming = this.streams.open(id);
+    const queue = new StreamQueue(() => incoming.abort());
+    incoming.attach(queue);
+    return ValueStream.fromChunks(queue);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Calls the uplink makes.
 
   answerInbound(id: number, frame: ServerToUplinkFrame): void {
     if (this.inbound.delete(id) && this.state === 'open') this.send(frame);
+  }
+
+  /** Answers the uplink's call `id` with progressive results, relayed as a stream of ours. */
+  answerInboundStream(id: number, parts: ValueStream): void {
+    if (!this.inbound.delete(id) || this.state !== 'open') {
+      void parts[Symbol.asyncIterator]().return?.(); // nobody to send to: stop the producer
+      return;
+    }
+    this.send({ type: 'result', id, stream: this.bodies.start(parts.raw(), undefined, true) });
   }
 
   private call(frame: CallFrame): void {
@@ -276,12 +295,13 @@ export class UplinkConnection implements Provider {
       case 'result': {
         const call = this.outbound.take(frame.id);
         if (call === undefined) {
-          // A late answer to a call that timed out or was cancelled: stop a body it announced.
-          const stream = (frame.value as { stream?: unknown } | null)?.stream;
+          // A late answer to a call that timed out or was cancelled: stop what it announced.
+          const stream = frame.stream ?? (frame.value as { stream?: unknown } | null)?.stream;
           if (typeof stream === 'number') this.send({ type: 'abort', stream });
           return;
         }
-        call.sink.resolve(call.isRequest ? this.withStream(frame.value) : frame.value);
+        if (frame.stream !== undefined) call.sink.resolve(this.valueStream(frame.stream));
+        else call.sink.resolve(call.isRequest ? this.withStream(frame.value) : frame.value);
         return;
       }
       case 'chunk':

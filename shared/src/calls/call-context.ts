@@ -57,3 +57,25 @@ export function getAppOrigin(): string {
 export function runWithCallContext<T>(context: CallContext, fn: () => T): T {
   return storage.run(context, fn);
 }
+
+/**
+ * `source` with every step run inside `context`: an async generator's body runs when it is
+ * pulled, which is after its function returned, so without this it would not see its call.
+ */
+export function inCallContext<T>(context: CallContext, source: AsyncIterable<T>): AsyncIterable<T> {
+  return {
+    [Symbol.asyncIterator](): AsyncIterator<T> {
+      const iterator = storage.run(context, () => source[Symbol.asyncIterator]());
+      return {
+        next: () => storage.run(context, () => iterator.next()),
+        return: (value?: unknown) =>
+          storage.run(
+            context,
+            () =>
+              iterator.return?.(value) ??
+              Promise.resolve({ done: true, value: undefined } as IteratorResult<T>),
+          ),
+      };
+    },
+  };
+}

@@ -130,7 +130,9 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamF
     case 'cancel':
       return { type, id: callId(raw) };
     case 'result':
-      return { type, id: callId(raw), value: raw.value };
+      return raw.stream === undefined
+        ? { type, id: callId(raw), value: raw.value }
+        : { type, id: callId(raw), stream: streamId(raw) };
     case 'error':
       return errorFrame(raw, type);
     case 'chunk': {

@@ -186,6 +186,11 @@ export interface ResultFrame {
   type: 'result';
   id: number;
   value?: unknown;
+  /**
+   * Instead of `value`: the function produces its result progressively, as the values of this
+   * stream of the sender's (one encoded value per chunk).
+   */
+  stream?: number;
 }
 
 /** Failed answer to the peer's request `id`; without `id`, a connection-level error before close. */

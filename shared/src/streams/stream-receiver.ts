@@ -48,8 +48,10 @@ export class IncomingStream {
   /** @internal */
   chunk(data: Uint8Array): void {
     if (this.finished) return;
+    // A sender may start a chunk while it has any credit left, so one chunk may overdraw.
+    const overrun = this.outstanding >= this.receiver.window;
     this.outstanding += data.byteLength;
-    if (this.outstanding > this.receiver.window) {
+    if (overrun) {
       this.abort();
       this.target?.fail(
         new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', `stream ${this.id} overran its credit`),

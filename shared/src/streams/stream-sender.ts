@@ -23,6 +23,8 @@ class OutgoingStream {
     readonly id: number,
     private readonly sender: StreamSender,
     window: number,
+    /** Each item is one whole chunk (an encoded value), never split. */
+    private readonly whole: boolean,
   ) {
     this.credit = window;
   }
@@ -55,6 +57,12 @@ class OutgoingStream {
         }
         const value = next.value;
         let bytes = typeof value === 'string' ? Buffer.from(value, 'utf8') : toBuffer(value);
+        if (this.whole) {
+          // Whole values: sent once there is any credit (a large one may overdraw it).
+          this.sender.emit({ type: 'chunk', stream: this.id, data: bytes });
+          this.credit -= bytes.byteLength;
+          continue;
+        }
         while (bytes.byteLength > 0) {
           await this.until(() => this.credit > 0);
           if (this.stopped) return 'aborted';
@@ -106,10 +114,13 @@ export class StreamSender {
     return this.streams.size;
   }
 
-  /** Starts sending `source` as a new stream; `done` learns how it ended. Returns its id. */
-  start(source: ByteSource, done?: (outcome: StreamOutcome) => void): number {
+  /**
+   * Starts sending `source` as a new stream; `done` learns how it ended. Returns its id. With
+   * `whole`, each item of the source is sent as one chunk (value streams).
+   */
+  start(source: ByteSource, done?: (outcome: StreamOutcome) => void, whole = false): number {
     const id = this.allocateId();
-    const stream = new OutgoingStream(id, this, this.window);
+    const stream = new OutgoingStream(id, this, this.window, whole);
     this.streams.set(id, stream);
     void stream.pump(source).then((outcome) => {
       this.streams.delete(id);
