@@ -213,6 +213,11 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'A stream sent nothing for too long while it could have',
   },
+  SB_ERR_STREAM_LIMIT: {
+    status: 503,
+    retryable: true,
+    message: 'Too many streams are open on this connection',
+  },
   SB_ERR_NO_CALL_CONTEXT: {
     status: 500,
     retryable: false,

@@ -1,6 +1,9 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { AbortFrame, ChunkFrame, CreditFrame, EndFrame } from '../protocol/frames.ts';
 
+/** Streams one side may have open towards the other at once. */
+export const DEFAULT_MAX_STREAMS = 1024;
+
 /** Where a received stream goes (e.g. an HTTP response being written). */
 export interface StreamTarget {
   /** Takes bytes; calls `flushed` once they left this process (that returns their credit). */
@@ -131,18 +134,33 @@ export class StreamReceiver {
     /** The window granted per stream (what the sender may have unacknowledged). */
     readonly window: number,
     readonly stallTimeoutMs: number,
+    readonly maxStreams = DEFAULT_MAX_STREAMS,
   ) {}
 
   get size(): number {
     return this.streams.size;
   }
 
-  /** Expects stream `id` from the peer (announced in an answer) and returns it. */
+  /**
+   * Expects stream `id` from the peer (announced in an answer) and returns it. Beyond
+   * `maxStreams` open streams, the new one is refused at once (`abort`; its target sees
+   * SB_ERR_STREAM_LIMIT), so a peer cannot pin unbounded memory with streams it never ends.
+   */
   open(id: number): IncomingStream {
     const existing = this.streams.get(id);
     if (existing !== undefined) return existing;
     const stream = new IncomingStream(id, this);
     this.streams.set(id, stream);
+    if (this.streams.size > this.maxStreams) {
+      this.send({ type: 'abort', stream: id });
+      stream.finish(
+        new SwitchboardError(
+          'SB_ERR_STREAM_LIMIT',
+          `More than ${this.maxStreams} streams open on one connection`,
+        ),
+      );
+      this.streams.delete(id);
+    }
     return stream;
   }
 
