@@ -284,6 +284,7 @@ export class Uplink {
     this.welcome = frame;
     this.attempt = 0;
     this.streams.setWindow(frame.limits.streamWindowBytes);
+    this.streams.setMaxFrameBytes(frame.limits.maxFrameBytes);
     if (this.functions.size + this.endpointHandlers.size > 0) {
       if (frame.keyKind === 'client') {
         this.events.emit(

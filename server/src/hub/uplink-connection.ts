@@ -375,6 +375,7 @@ export class UplinkConnection implements Provider {
     this.name = frame.name;
     if (frame.maxFrameBytes !== undefined) {
       this.batcher.setMaxBytes(Math.max(1024, frame.maxFrameBytes));
+      this.bodies.setMaxFrameBytes(Math.max(1024, frame.maxFrameBytes));
     }
     this.callerInfo = {
       kind: 'uplink',

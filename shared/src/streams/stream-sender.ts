@@ -4,8 +4,14 @@ import type { ChunkFrame, EndFrame } from '../protocol/frames.ts';
 /** Default credit per stream: 1 MiB may be in flight before the receiver acknowledges. */
 export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
 
-/** Largest `data` of one chunk frame: 64 KiB keeps frames well under any negotiated maximum. */
-export const MAX_CHUNK_BYTES = 64 * 1024;
+/**
+ * Largest `data` of one chunk frame (less when the peer's frame limit is lower). Measured with
+ * `npm run bench:large`: 256 KiB moved about 1.3× the MiB/s of 64 KiB; the window size (1 vs
+ * 4 MiB) made no difference.
+ */
+export const MAX_CHUNK_BYTES = 256 * 1024;
+/** Room for a chunk frame's own fields around its data. */
+const CHUNK_FRAME_OVERHEAD = 64;
 
 /** What a stream is read from: bytes, or strings (sent as UTF-8). */
 export type ByteSource = AsyncIterable<Uint8Array | string>;
@@ -66,7 +72,7 @@ class OutgoingStream {
         while (bytes.byteLength > 0) {
           await this.until(() => this.credit > 0);
           if (this.stopped) return 'aborted';
-          const size = Math.min(bytes.byteLength, this.credit, MAX_CHUNK_BYTES);
+          const size = Math.min(bytes.byteLength, this.credit, this.sender.maxChunk);
           this.sender.emit({ type: 'chunk', stream: this.id, data: bytes.subarray(0, size) });
           this.credit -= size;
           bytes = bytes.subarray(size);
@@ -99,6 +105,8 @@ class OutgoingStream {
 export class StreamSender {
   private readonly streams = new Map<number, OutgoingStream>();
   private nextId = 1;
+  /** @internal */
+  maxChunk = MAX_CHUNK_BYTES;
 
   constructor(
     private readonly send: (frame: ChunkFrame | EndFrame) => void,
@@ -108,6 +116,11 @@ export class StreamSender {
   /** The receiver's initial credit per stream, learned from hello/welcome. */
   setWindow(window: number): void {
     this.window = window;
+  }
+
+  /** The peer's largest message, learned from hello/welcome: chunks stay below it. */
+  setMaxFrameBytes(maxFrameBytes: number): void {
+    this.maxChunk = Math.max(1, Math.min(MAX_CHUNK_BYTES, maxFrameBytes - CHUNK_FRAME_OVERHEAD));
   }
 
   get size(): number {
