@@ -9,6 +9,7 @@ import {
   type WireHttpRequest,
   type ErrorFrame,
   type ResultFrame,
+  type RequestFrame,
   type FunctionRegistration,
   type KeyKind,
   type Limits,
@@ -101,15 +102,18 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
       return frame;
     }
-    case 'request':
-      return {
+    case 'request': {
+      // Hot path: optional fields assigned, not spread (spreads of computed-key objects cost).
+      const frame: RequestFrame = {
         type,
         id: callId(raw),
         endpoint: str(raw, 'endpoint'),
         request: httpRequest(raw.request),
-        ...optional(raw, 'timeoutMs', positiveInt),
-        ...(raw.caller === undefined ? {} : { caller: caller(raw.caller) }),
       };
+      if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
+      if (raw.caller !== undefined) frame.caller = caller(raw.caller);
+      return frame;
+    }
     default:
       return answerFrame(raw);
   }
@@ -133,20 +137,16 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame {
 function callFrame(raw: Obj, type: 'call') {
   const args = raw.args;
   if (!Array.isArray(args)) throw bad('call.args must be an array');
-  return {
-    type,
-    id: callId(raw),
-    name: functionName(raw, 'name'),
-    args: args as unknown[],
-    ...optional(raw, 'timeoutMs', positiveInt),
-  } as {
+  const frame: {
     type: 'call';
     id: number;
     name: string;
     args: unknown[];
     timeoutMs?: number;
     caller?: CallerInfo;
-  };
+  } = { type, id: callId(raw), name: functionName(raw, 'name'), args: args as unknown[] };
+  if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
+  return frame;
 }
 
 function errorFrame(raw: Obj, type: 'error') {
@@ -206,17 +206,18 @@ function httpRequest(value: unknown): WireHttpRequest {
   const body = value.body;
   if (body !== undefined && body !== null && !(body instanceof Uint8Array))
     throw bad('request.body must be bytes');
-  return {
+  const request: WireHttpRequest = {
     method: str(value, 'method'),
     path: str(value, 'path'),
     params,
     query: str(value, 'query'),
     headers: headers as Record<string, string | string[]>,
     remoteAddress: str(value, 'remoteAddress'),
-    ...(body instanceof Uint8Array ? { body } : {}),
     appOrigin: str(value, 'appOrigin'),
     apiOrigin: str(value, 'apiOrigin'),
   };
+  if (body instanceof Uint8Array) request.body = body;
+  return request;
 }
 
 function stringMap(value: unknown, what: string): Record<string, string> {
@@ -240,13 +241,12 @@ function caller(value: unknown): CallerInfo {
   if (!isPlainObject(value)) throw bad('call.caller must be a map');
   const kind = value.kind;
   if (kind !== 'uplink' && kind !== 'app' && kind !== 'http') throw bad('bad caller.kind');
-  return {
-    kind,
-    ...optional(value, 'keyName', str),
-    ...optional(value, 'keyKind', keyKind),
-    ...optional(value, 'uplinkName', str),
-    ...optional(value, 'connectionId', str),
-  };
+  const info: CallerInfo = { kind };
+  if (value.keyName !== undefined) info.keyName = str(value, 'keyName');
+  if (value.keyKind !== undefined) info.keyKind = keyKind(value, 'keyKind');
+  if (value.uplinkName !== undefined) info.uplinkName = str(value, 'uplinkName');
+  if (value.connectionId !== undefined) info.connectionId = str(value, 'connectionId');
+  return info;
 }
 
 /** Whether `value` is acceptable as a function name (also used by the registries). */
