@@ -14,6 +14,8 @@ const { values } = parseArgs({
     route: { type: 'string', default: 'get' },
     duration: { type: 'string', default: '5' },
     connections: { type: 'string', default: '50' },
+    /** Fixed request rate (req/s), to compare processes at the same load. */
+    rate: { type: 'string' },
     top: { type: 'string', default: '25' },
     /** Also print the call paths (3 frames up) of samples whose function has this name. */
     callers: { type: 'string' },
@@ -82,6 +84,7 @@ const load = startScript('load', 'bench/load/http-load.ts', {
   BENCH_BODY_BYTES: String(route.bodyBytes),
   BENCH_CONNECTIONS: values.connections,
   BENCH_DURATION_S: values.duration,
+  ...(values.rate === undefined ? {} : { BENCH_RATE: values.rate }),
 });
 const result = JSON.parse(
   (await load.line(/^result /, (Number(values.duration) + 60) * 1000)).replace(/^result /, ''),

@@ -203,3 +203,39 @@ test('unknown upgrade paths get 404', async (t) => {
   const result = await upgradeStatus(`${url.replace('http', 'ws')}/elsewhere`, {});
   assert.equal(result.status, 404);
 });
+
+test('the door writes a raw provider answer as is, sets content-length itself and refuses bad headers', async (t) => {
+  const { url, wsUrl } = await startServer(t);
+  const client = await helloClient(t, wsUrl, SERVER_KEY);
+  client.send({ type: 'register', id: 1, endpoints: [{ path: '/raw', methods: ['GET'] }] });
+  assert.equal((await client.next()).type, 'result');
+  const answers = [
+    {
+      status: 201,
+      headers: { 'x-a': 'b', 'set-cookie': ['c=1', 'd=2'], 'Content-Length': '999' },
+      body: Buffer.from('hello'),
+    },
+    { status: 204, headers: { 'x-bad': 'line\nbreak' } },
+    { status: 200, headers: { 'bad name': 'x' }, body: Buffer.from('no') },
+  ];
+  const serve = async () => {
+    for (const value of answers) {
+      const frame = await client.next();
+      assert.equal(frame.type, 'request');
+      if (frame.type === 'request') client.send({ type: 'result', id: frame.id, value });
+    }
+  };
+  const served = serve();
+  const first = await fetch(`${url}/_/api/raw`);
+  assert.equal(first.status, 201);
+  assert.equal(first.headers.get('content-length'), '5');
+  assert.equal(first.headers.get('x-a'), 'b');
+  assert.deepEqual(first.headers.getSetCookie(), ['c=1', 'd=2']);
+  assert.equal(await first.text(), 'hello');
+  for (let i = 0; i < 2; i++) {
+    const bad = await fetch(`${url}/_/api/raw`);
+    assert.equal(bad.status, 500);
+    assert.equal(((await bad.json()) as { code: string }).code, 'SB_ERR_HTTP_BAD_RESPONSE');
+  }
+  await served;
+});

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { Media, SwitchboardError, getCallContext } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
@@ -223,4 +224,23 @@ test('a client key connects and calls, but cannot register', async (t) => {
   assert.equal(await client.call('hello'), 'hi');
   await assert.rejects(client.call('serverOnly'), { code: 'SB_ERR_PERMISSION_DENIED' });
   assert.throws(() => client.callable('mine', () => 1), { code: 'SB_ERR_PERMISSION_DENIED' });
+});
+
+test('calls with a signal leave no abort listener behind, synchronous functions included', async (t) => {
+  const { sb } = await startServer(t);
+  sb.callable('sync', (x: number) => x + 1);
+  sb.callable('later', async (x: number) => {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+    return x * 2;
+  });
+  sb.callable('fails', () => {
+    throw new Error('no');
+  });
+  const controller = new AbortController();
+  for (let i = 0; i < 20; i++) {
+    assert.equal(await sb.callWithOptions('sync', [i], { signal: controller.signal }), i + 1);
+    assert.equal(await sb.callWithOptions('later', [i], { signal: controller.signal }), i * 2);
+    await assert.rejects(sb.callWithOptions('fails', [], { signal: controller.signal }));
+  }
+  assert.equal(getEventListeners(controller.signal, 'abort').length, 0);
 });

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { ServerResponse } from 'node:http';
+import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -373,37 +373,43 @@ function sendResponse(
 ): void {
   const { body, stream } = response;
   const res = reply.raw;
+  // One writeHead with a plain object (Node's fast path, as Fastify's own replies use) instead
+  // of a setHeader per header; the door sets content-length, whatever the provider said.
+  // Checked before anything touches `res`, so a bad header leaves the error reply intact.
+  const headers: Record<string, string | string[] | number> = {};
+  let cookies = setCookies;
   try {
-    for (const [name, value] of Object.entries(response.headers)) {
+    for (const name in response.headers) {
+      if (name.length === 14 && name.toLowerCase() === 'content-length') continue;
+      const value = response.headers[name]!;
+      validateHeaderName(name);
+      if (typeof value === 'string') validateHeaderValue(name, value);
+      else for (const item of value) validateHeaderValue(name, item);
+      if (name.length === 10 && name.toLowerCase() === 'set-cookie') {
+        // The handler's cookies first, then the door's (session, cookie jars).
+        cookies = [...(typeof value === 'string' ? [value] : value), ...cookies];
+        continue;
+      }
       // The door's `Vary: Origin` (CORS) is kept next to the handler's own Vary.
       const door =
         name.length === 4 && name.toLowerCase() === 'vary' ? res.getHeader('vary') : undefined;
-      res.setHeader(name, door === undefined ? value : `${String(door)}, ${String(value)}`);
+      headers[name] = door === undefined ? value : `${String(door)}, ${String(value)}`;
     }
-    if (setCookies.length > 0) {
-      const own = res.getHeader('set-cookie');
-      const handlers = own === undefined ? [] : Array.isArray(own) ? own : [String(own)];
-      res.setHeader('set-cookie', [...handlers, ...setCookies]);
-    }
+    if (cookies.length > 0) headers['set-cookie'] = [...cookies];
   } catch (error) {
-    for (const name of res.getHeaderNames()) res.removeHeader(name);
     throw new SwitchboardError(
       'SB_ERR_HTTP_BAD_RESPONSE',
       `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  if (body !== undefined) headers['content-length'] = body.byteLength;
+  res.writeHead(response.status, headers);
   reply.hijack();
-  res.statusCode = response.status;
   if (stream !== undefined) {
     sendStream(request, res, stream);
     return;
   }
-  if (body === undefined) {
-    res.end();
-    return;
-  }
-  res.setHeader('content-length', body.byteLength);
-  if (request.method === 'HEAD') res.end();
+  if (body === undefined || request.method === 'HEAD') res.end();
   else res.end(body);
 }
 

@@ -81,18 +81,22 @@ function settleAsPromise(
   if (signal?.aborted) return Promise.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   return new Promise((resolve, reject) => {
     let onAbort: (() => void) | undefined;
+    let settled = false;
     const sink: CallSink = {
       resolve(value) {
+        settled = true;
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         resolve(value);
       },
       reject(error) {
+        settled = true;
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
         reject(error);
       },
     };
     const handle = start(sink);
-    if (signal !== undefined) {
+    // A synchronous function settles inside start(): no listener to add (it would never be removed).
+    if (signal !== undefined && !settled) {
       // The provider settles the sink with SB_ERR_CALL_CANCELLED (the CallHandle contract).
       onAbort = () => handle.cancel();
       signal.addEventListener('abort', onAbort, { once: true });

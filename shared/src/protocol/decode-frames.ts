@@ -14,6 +14,7 @@ import {
   type WireHttpRequest,
   type ErrorFrame,
   type ResultFrame,
+  type RequestFrame,
   type FunctionRegistration,
   type KeyKind,
   type Limits,
@@ -109,15 +110,18 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
       return frame;
     }
-    case 'request':
-      return {
+    case 'request': {
+      // Hot path: optional fields assigned, not spread (spreads of computed-key objects cost).
+      const frame: RequestFrame = {
         type,
         id: callId(raw),
         endpoint: str(raw, 'endpoint'),
         request: httpRequest(raw.request),
-        ...optional(raw, 'timeoutMs', positiveInt),
-        ...(raw.caller === undefined ? {} : { caller: caller(raw.caller) }),
       };
+      if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
+      if (raw.caller !== undefined) frame.caller = caller(raw.caller);
+      return frame;
+    }
     default:
       return answerFrame(raw);
   }
@@ -167,20 +171,16 @@ function streamIdOf(raw: Obj, key: string): number {
 function callFrame(raw: Obj, type: 'call') {
   const args = raw.args;
   if (!Array.isArray(args)) throw bad('call.args must be an array');
-  return {
-    type,
-    id: callId(raw),
-    name: functionName(raw, 'name'),
-    args: args as unknown[],
-    ...optional(raw, 'timeoutMs', positiveInt),
-  } as {
+  const frame: {
     type: 'call';
     id: number;
     name: string;
     args: unknown[];
     timeoutMs?: number;
     caller?: CallerInfo;
-  };
+  } = { type, id: callId(raw), name: functionName(raw, 'name'), args: args as unknown[] };
+  if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
+  return frame;
 }
 
 function errorFrame(raw: Obj, type: 'error') {
@@ -253,20 +253,21 @@ function httpRequest(value: unknown): WireHttpRequest {
   const body = value.body;
   if (body !== undefined && body !== null && !(body instanceof Uint8Array))
     throw bad('request.body must be bytes');
-  return {
+  const request: WireHttpRequest = {
     method: str(value, 'method'),
     path: str(value, 'path'),
     params,
     query: str(value, 'query'),
     headers: headers as Record<string, string | string[]>,
     remoteAddress: str(value, 'remoteAddress'),
-    ...(body instanceof Uint8Array ? { body } : {}),
-    ...optional(value, 'bodyStream', streamIdOf),
     appOrigin: str(value, 'appOrigin'),
     apiOrigin: str(value, 'apiOrigin'),
-    ...(value.user === undefined ? {} : { user: user(value.user) }),
-    ...(value.state === undefined ? {} : { state: requestState(value.state) }),
   };
+  if (body instanceof Uint8Array) request.body = body;
+  if (value.bodyStream !== undefined) request.bodyStream = streamIdOf(value, 'bodyStream');
+  if (value.user !== undefined) request.user = user(value.user);
+  if (value.state !== undefined) request.state = requestState(value.state);
+  return request;
 }
 
 function requestState(value: unknown): WireRequestState {
@@ -324,14 +325,13 @@ function caller(value: unknown): CallerInfo {
   if (!isPlainObject(value)) throw bad('call.caller must be a map');
   const kind = value.kind;
   if (kind !== 'uplink' && kind !== 'app' && kind !== 'http') throw bad('bad caller.kind');
-  return {
-    kind,
-    ...optional(value, 'keyName', str),
-    ...optional(value, 'keyKind', keyKind),
-    ...optional(value, 'uplinkName', str),
-    ...optional(value, 'connectionId', str),
-    ...(value.user === undefined ? {} : { user: user(value.user) }),
-  };
+  const info: CallerInfo = { kind };
+  if (value.keyName !== undefined) info.keyName = str(value, 'keyName');
+  if (value.keyKind !== undefined) info.keyKind = keyKind(value, 'keyKind');
+  if (value.uplinkName !== undefined) info.uplinkName = str(value, 'uplinkName');
+  if (value.connectionId !== undefined) info.connectionId = str(value, 'connectionId');
+  if (value.user !== undefined) info.user = user(value.user);
+  return info;
 }
 
 /** Whether `value` is acceptable as a function name (also used by the registries). */
