@@ -41,6 +41,13 @@ export interface DoorDeps {
   limits: RateLimits;
 }
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The endpoint a request with a body was matched to while its body was read. */
+    switchboardRoute: { where: Target; resolution: Resolution } | null;
+  }
+}
+
 /** Where a request points: the endpoint path and the API origin it was reached through. */
 interface Target {
   path: string;
@@ -194,10 +201,13 @@ export function apiRoutes(deps: DoorDeps) {
     app.removeAllContentTypeParsers();
     // Bodies are read here, not by Fastify's parser: an endpoint with its own maxBodyBytes gets
     // its body streamed to the provider as it arrives instead of buffered.
+    app.decorateRequest('switchboardRoute', null);
     app.addContentTypeParser('*', (request, payload, next) => {
       let limit: number | undefined;
       try {
-        const resolution = endpoints.resolve(request.method, target(request).path);
+        const where = target(request);
+        const resolution = endpoints.resolve(request.method, where.path);
+        request.switchboardRoute = { where, resolution }; // the handler needs not resolve again
         limit = resolution.kind === 'ok' ? resolution.policy?.maxBodyBytes : undefined;
       } catch (error) {
         next(error as Error);
@@ -226,9 +236,10 @@ export function apiRoutes(deps: DoorDeps) {
       request: FastifyRequest,
       reply: FastifyReply,
     ): FastifyReply | Promise<FastifyReply> | undefined => {
-      const where = target(request);
+      const cached = request.switchboardRoute;
+      const where = cached?.where ?? target(request);
       const { path } = where;
-      const resolution = endpoints.resolve(request.method, path);
+      const resolution = cached?.resolution ?? endpoints.resolve(request.method, path);
       switch (resolution.kind) {
         case 'not-found':
           throw new SwitchboardError(
