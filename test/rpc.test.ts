@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { test } from 'node:test';
 import { Media, SwitchboardError, getCallContext } from '@switchboard/server';
@@ -200,15 +201,27 @@ test('incoming calls run concurrently up to maxConcurrentCalls, the rest wait th
   assert.equal(await sb.call('maxRunning'), 2);
 });
 
-test('a result over the frame limit is an SB_ERR_PROTO_FRAME_TOO_LARGE error, the uplink stays', async (t) => {
-  const { sb, url } = await startServer(t, { maxFrameBytes: 64 * 1024 });
+test('values above the frame limit travel as large messages; above maxMessageBytes they fail with a code', async (t) => {
+  const { sb, url } = await startServer(t, {
+    maxFrameBytes: 64 * 1024,
+    maxMessageBytes: 2 * 1024 * 1024,
+  });
   await spawnUplink(t, url, SERVER_KEY);
-  await assert.rejects(sb.call('bigResult', 100 * 1024), { code: 'SB_ERR_PROTO_FRAME_TOO_LARGE' });
-  assert.equal(((await sb.call('bigResult', 1000)) as Uint8Array).byteLength, 1000);
-  // Arguments too large for the uplink's limit fail before leaving the server.
+  // A result of 100 KiB from an uplink to a server whose frames stop at 64 KiB.
+  assert.equal(((await sb.call('bigResult', 100 * 1024)) as Uint8Array).byteLength, 100 * 1024);
+  // Arguments of 1 MiB through the server to another uplink whose frames stop at 32 KiB, and back.
   const caller = await connect({ url, key: SERVER_KEY, maxFrameBytes: 32 * 1024 });
   t.after(() => caller.close());
-  await assert.rejects(caller.call('echo', new Uint8Array(100 * 1024)), {
+  const sent = new Media('application/octet-stream', randomBytes(1024 * 1024), 'blob.bin');
+  const echoed = (await caller.call('echo', sent)) as Media;
+  assert.ok(echoed instanceof Media);
+  assert.equal(echoed.name, 'blob.bin');
+  assert.equal(Buffer.compare(Buffer.from(echoed.bytes), Buffer.from(sent.bytes)), 0);
+  // Beyond the server's maxMessageBytes (learned from welcome): refused at the sender.
+  await assert.rejects(caller.call('echo', new Uint8Array(3 * 1024 * 1024)), {
+    code: 'SB_ERR_PROTO_FRAME_TOO_LARGE',
+  });
+  await assert.rejects(sb.call('bigResult', 3 * 1024 * 1024), {
     code: 'SB_ERR_PROTO_FRAME_TOO_LARGE',
   });
   assert.equal(await caller.call('add', 1, 1), 2);

@@ -1,5 +1,10 @@
 import path from 'node:path';
-import { SwitchboardError, rateLimitOf, type KeyKind } from '@switchboard/shared';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  SwitchboardError,
+  rateLimitOf,
+  type KeyKind,
+} from '@switchboard/shared';
 
 /** Default TCP port of the front door. */
 export const DEFAULT_PORT = 3030;
@@ -78,6 +83,11 @@ export interface SwitchboardOptions {
   rateLimit?: { max: number; windowMs: number };
   /** Failed sign-ins allowed per login name per window (per address: four times as many). @default { max: 5, windowMs: 60000 } */
   signInThrottle?: { max: number; windowMs: number };
+  /**
+   * Largest message (a call or answer with a big value) either side sends as a stream of frames
+   * and the other reassembles. @default 1073741824 (1 GiB)
+   */
+  maxMessageBytes?: number;
   /** Per-stream flow-control window (bytes in flight before credit). @default 1048576 (1 MiB) */
   streamWindowBytes?: number;
   /** A stream with credit that sends nothing for this long is aborted. @default 30000 */
@@ -149,6 +159,7 @@ export function resolveOptions(
     ),
     sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
     streamWindowBytes: options.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     streamStallTimeoutMs: options.streamStallTimeoutMs ?? DEFAULT_STREAM_STALL_TIMEOUT_MS,
     sharedCookieDomain: options.sharedCookieDomain,
     debug: options.debug ?? false,
@@ -167,6 +178,7 @@ export function resolveOptions(
     'sessionTtlMs',
     'streamWindowBytes',
     'streamStallTimeoutMs',
+    'maxMessageBytes',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value <= 0)

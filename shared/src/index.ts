@@ -95,3 +95,4 @@ export { sse, formatEvent, type ServerSentEvent } from './http/sse.ts';
 export { StreamQueue } from './streams/stream-queue.ts';
 export { StreamedBody } from './http/streamed-body.ts';
 export { ValueStream, isValueSource } from './streams/value-stream.ts';
+export { LargeMessages, DEFAULT_MAX_MESSAGE_BYTES } from './streams/large-messages.ts';

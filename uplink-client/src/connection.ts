@@ -12,6 +12,7 @@ import {
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
+  type LargeFrame,
 } from '@switchboard/shared';
 import type { ResolvedConnectOptions } from './options.ts';
 
@@ -19,6 +20,8 @@ export interface ConnectionHandlers {
   welcome(frame: WelcomeFrame): void;
   /** Every frame after welcome. */
   frame(frame: ServerToUplinkFrame): void;
+  /** Starts sending an encoded frame above the server's limit as a stream; returns its announcement. */
+  large(encoded: Buffer): LargeFrame;
   /** Called exactly once; `permanent` when retrying cannot help (bad key, wrong protocol). */
   closed(error: SwitchboardError, permanent: boolean): void;
 }
@@ -86,7 +89,9 @@ export class Connection {
 
   /** Encodes and queues a frame; throws SB_ERR_PROTO_FRAME_TOO_LARGE or SB_ERR_VALUE_NOT_SERIALIZABLE. */
   send(frame: UplinkToServerFrame): void {
-    this.batcher.push(encodeValue(frame));
+    const encoded = encodeValue(frame);
+    if (this.batcher.fits(encoded)) this.batcher.push(encoded);
+    else this.batcher.push(encodeValue(this.handlers.large(Buffer.from(encoded))));
   }
 
   /** Closes on purpose (1000); the closed handler still runs once. */

@@ -1,7 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import {
+  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_STREAM_WINDOW_BYTES,
+  LargeMessages,
   PendingCalls,
+  decodeServerMessage,
   StreamQueue,
   StreamReceiver,
   StreamSender,
@@ -68,16 +71,23 @@ export class Uplink {
   private readonly endpointHandlers = new Map<string, EndpointHandler>();
   private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
   private readonly incoming: IncomingCalls;
-  /** Streamed response bodies being sent; the server's welcome sets the window. */
+  /** Streams we send (response bodies, progressive results, large messages); welcome sets the window. */
   private readonly streams = new StreamSender(
     (frame) => this.connection?.send(frame),
     DEFAULT_STREAM_WINDOW_BYTES,
   );
-  /** Request bodies the server streams to handlers. */
+  /** Streams the server sends: request bodies, progressive results of our calls, large messages. */
   private readonly inbound = new StreamReceiver(
     (frame) => this.connection?.send(frame),
     DEFAULT_STREAM_WINDOW_BYTES,
     BODY_STALL_TIMEOUT_MS,
+  );
+  /** Messages above one frame, both ways (a big Media argument or result). */
+  private readonly large = new LargeMessages(
+    this.streams,
+    this.inbound,
+    (message) => this.reassembled(message),
+    DEFAULT_MAX_MESSAGE_BYTES,
   );
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
@@ -251,6 +261,18 @@ export class Uplink {
     return promise.promise.finally(() => signal.removeEventListener('abort', onAbort));
   }
 
+  /** A large message is complete: its frames are handled as if they had arrived whole. */
+  private reassembled(message: Buffer): void {
+    let frames: ServerToUplinkFrame[];
+    try {
+      frames = decodeServerMessage(message);
+    } catch (error) {
+      this.events.emit('error', toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME'));
+      return;
+    }
+    for (const frame of frames) this.received(frame);
+  }
+
   /** Progressive results arriving on stream `id`. */
   private valueStream(id: number): ValueStream {
     const incoming = this.inbound.open(id);
@@ -276,6 +298,7 @@ export class Uplink {
     this.connection = new Connection(this.options, {
       welcome: (frame) => this.welcomed(frame),
       frame: (frame) => this.received(frame),
+      large: (encoded) => this.large.send(encoded),
       closed: (error, permanent) => this.lost(error, permanent),
     });
   }
@@ -285,6 +308,8 @@ export class Uplink {
     this.attempt = 0;
     this.streams.setWindow(frame.limits.streamWindowBytes);
     this.streams.setMaxFrameBytes(frame.limits.maxFrameBytes);
+    if (frame.limits.maxMessageBytes !== undefined)
+      this.large.setPeerLimit(frame.limits.maxMessageBytes);
     if (this.functions.size + this.endpointHandlers.size > 0) {
       if (frame.keyKind === 'client') {
         this.events.emit(
@@ -339,6 +364,9 @@ export class Uplink {
       case 'chunk':
       case 'end':
         this.inbound.received(frame);
+        return;
+      case 'large':
+        this.large.received(frame);
         return;
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly

@@ -5,6 +5,7 @@ import {
   CLOSE_CODES,
   FrameBatcher,
   StreamReceiver,
+  LargeMessages,
   StreamQueue,
   StreamSender,
   ValueStream,
@@ -73,8 +74,10 @@ export class UplinkConnection implements Provider {
   private readonly registrations: ProviderRegistrations;
   /** Response bodies the uplink streams to the door. */
   private readonly streams: StreamReceiver;
-  /** Streams to the uplink: request bodies, progressive results of its calls. */
+  /** Streams to the uplink: request bodies, progressive results of its calls, large messages. */
   private readonly bodies: StreamSender;
+  /** Messages above one frame, both ways. */
+  private readonly large: LargeMessages;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
 
@@ -97,6 +100,14 @@ export class UplinkConnection implements Provider {
     this.bodies = new StreamSender((frame) => {
       if (this.state === 'open') this.send(frame);
     }, deps.options.streamWindowBytes);
+    this.large = new LargeMessages(
+      this.bodies,
+      this.streams,
+      (message) => {
+        if (this.state === 'open') this.message(message);
+      },
+      deps.options.maxMessageBytes,
+    );
     this.authTimer = setTimeout(() => {
       this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
     }, deps.options.authTimeoutMs);
@@ -137,7 +148,7 @@ export class UplinkConnection implements Provider {
         ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
         : { type: 'request', id, endpoint, request: this.wireRequest(http), timeoutMs, caller };
     try {
-      this.batcher.push(encodeValue(frame));
+      this.push(encodeValue(frame));
     } catch (error) {
       if (frame.type === 'request' && frame.request.bodyStream !== undefined)
         this.bodies.abort(frame.request.bodyStream);
@@ -247,6 +258,11 @@ export class UplinkConnection implements Provider {
       );
       return;
     }
+    this.message(data);
+  }
+
+  /** One message: frames arrived whole, or a large message reassembled from its stream. */
+  private message(data: Buffer): void {
     let frames: UplinkToServerFrame[];
     try {
       frames = decodeUplinkMessage(data);
@@ -313,6 +329,9 @@ export class UplinkConnection implements Provider {
         return;
       case 'abort':
         this.bodies.abort(frame.stream);
+        return;
+      case 'large':
+        this.large.received(frame);
         return;
       case 'error': {
         if (frame.id === undefined) {
@@ -396,6 +415,7 @@ export class UplinkConnection implements Provider {
         pingIntervalMs: options.pingIntervalMs,
         defaultCallTimeoutMs: options.callTimeoutMs,
         streamWindowBytes: options.streamWindowBytes,
+        maxMessageBytes: options.maxMessageBytes,
       },
     });
     this.deps.onOpen(this);
@@ -404,10 +424,16 @@ export class UplinkConnection implements Provider {
   // -------------------------------------------------------------------------------------------
   // Sending and closing.
 
+  /** Queues an encoded frame; one above the uplink's frame limit goes as a large message. */
+  private push(encoded: Buffer): void {
+    if (this.batcher.fits(encoded)) this.batcher.push(encoded);
+    else this.batcher.push(encodeValue(this.large.send(Buffer.from(encoded))));
+  }
+
   private send(frame: ServerToUplinkFrame): void {
     if (this.state === 'closed') return;
     try {
-      this.batcher.push(encodeValue(frame));
+      this.push(encodeValue(frame));
     } catch (error) {
       // An answer that cannot be encoded or is too large for the uplink becomes a bare coded
       // error (no data, no stack), so the caller is still answered and nothing throws upward.

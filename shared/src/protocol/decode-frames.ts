@@ -153,6 +153,8 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamF
       return { type, stream: streamId(raw), bytes: positiveInt(raw, 'bytes') };
     case 'abort':
       return { type, stream: streamId(raw) };
+    case 'large':
+      return { type, stream: streamId(raw), bytes: positiveInt(raw, 'bytes') };
     default:
       throw bad(`unknown frame type ${describe(type)}`);
   }
@@ -309,7 +311,7 @@ function stringMap(value: unknown, what: string): Record<string, string> {
 function limits(raw: Obj): Limits {
   const value = raw.limits;
   if (!isPlainObject(value)) throw bad('welcome.limits must be a map');
-  return {
+  const checked: Limits = {
     maxFrameBytes: uint(value, 'maxFrameBytes'),
     pingIntervalMs: positiveInt(value, 'pingIntervalMs'),
     defaultCallTimeoutMs: positiveInt(value, 'defaultCallTimeoutMs'),
@@ -319,6 +321,9 @@ function limits(raw: Obj): Limits {
         ? DEFAULT_STREAM_WINDOW_BYTES
         : positiveInt(value, 'streamWindowBytes'),
   };
+  if (value.maxMessageBytes !== undefined)
+    checked.maxMessageBytes = positiveInt(value, 'maxMessageBytes');
+  return checked;
 }
 
 function caller(value: unknown): CallerInfo {

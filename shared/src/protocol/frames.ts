@@ -147,6 +147,8 @@ export interface Limits {
   defaultCallTimeoutMs: number;
   /** Bytes a stream's sender may send before the receiver's first `credit`. */
   streamWindowBytes: number;
+  /** Largest message the server reassembles from a `large` stream. */
+  maxMessageBytes?: number;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,7 +232,17 @@ export interface AbortFrame {
   stream: number;
 }
 
-export type StreamFrame = ChunkFrame | EndFrame | CreditFrame | AbortFrame;
+/**
+ * The next message is too large for one frame: its encoded bytes (`bytes` in all) follow as
+ * stream `stream`; the receiver decodes it once complete, as if it had arrived whole.
+ */
+export interface LargeFrame {
+  type: 'large';
+  stream: number;
+  bytes: number;
+}
+
+export type StreamFrame = ChunkFrame | EndFrame | CreditFrame | AbortFrame | LargeFrame;
 
 // ---------------------------------------------------------------------------------------------
 // Uplink → server.

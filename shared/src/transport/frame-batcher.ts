@@ -33,6 +33,11 @@ export class FrameBatcher {
     this.maxBytes = maxBytes;
   }
 
+  /** Whether one encoded frame fits the peer's limit (else it goes as a large message). */
+  fits(frame: Uint8Array): boolean {
+    return frame.byteLength <= this.maxBytes;
+  }
+
   /** Throws SB_ERR_PROTO_FRAME_TOO_LARGE (nothing queued) when the frame alone is too big. */
   push(frame: Buffer): void {
     if (frame.byteLength > this.maxBytes) {
