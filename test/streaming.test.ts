@@ -69,6 +69,16 @@ test('Node Readables, web ReadableStreams and server-sent events are streamed', 
   const { url } = await withStreamUplink(t);
   assert.equal(await (await fetch(`${url}/_/api/readable`)).text(), 'alpha beta gamma');
   assert.equal(await (await fetch(`${url}/_/api/web`)).text(), 'one two three');
+  const file = await fetch(`${url}/_/api/file`);
+  assert.equal(file.headers.get('content-type'), 'text/csv');
+  assert.match(file.headers.get('content-disposition') ?? '', /filename="data.csv"/);
+  assert.equal(await file.text(), 'a,b\n1,2\n');
+  const json = await fetch(`${url}/_/api/json-stream`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"a":[1,2]}',
+  });
+  assert.deepEqual(await json.json(), { got: { a: [1, 2] } });
 
   const events = await fetch(`${url}/_/api/events`);
   assert.equal(events.headers.get('content-type'), 'text/event-stream; charset=utf-8');

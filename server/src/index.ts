@@ -20,6 +20,8 @@ export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts'
 export {
   SwitchboardError,
   Media,
+  MediaStream,
+  StreamedBody,
   HttpResponse,
   HttpRequest,
   sse,

@@ -12,6 +12,7 @@ export {
   type SwitchboardErrorOptions,
 } from './errors/switchboard-error.ts';
 export { Media } from './values/media.ts';
+export { MediaStream } from './values/media-stream.ts';
 export { encodeValue, decodeValue, decodeValues, MEDIA_EXT_TYPE } from './codec/msgpack-codec.ts';
 export * from './protocol/frames.ts';
 export {

@@ -16,6 +16,8 @@ export {
 export {
   SwitchboardError,
   Media,
+  MediaStream,
+  StreamedBody,
   HttpResponse,
   HttpRequest,
   sse,

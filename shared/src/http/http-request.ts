@@ -198,7 +198,7 @@ export class HttpRequest {
       if (body instanceof StreamedBody) {
         throw new SwitchboardError(
           'SB_ERR_HTTP_BAD_BODY',
-          'This endpoint streams its body (maxBodyBytes): use JSON.parse(await req.body.text())',
+          'This endpoint streams its body (maxBodyBytes): use await req.body.json()',
         );
       }
       try {

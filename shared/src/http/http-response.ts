@@ -1,6 +1,7 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { WireHttpResponse } from '../protocol/frames.ts';
 import { Media } from '../values/media.ts';
+import { MediaStream } from '../values/media-stream.ts';
 import { asByteSource } from '../streams/byte-source.ts';
 import type { ByteSource } from '../streams/stream-sender.ts';
 
@@ -59,9 +60,10 @@ export function toWireResponse(value: unknown): MappedResponse {
   }
   if (value === undefined) return { status: 204, headers: {} };
   if (typeof value === 'string') return ok(TEXT_TYPE, Buffer.from(value, 'utf8'));
-  if (value instanceof Media) {
+  if (value instanceof Media || value instanceof MediaStream) {
     const headers: Record<string, string> = { 'content-type': value.contentType };
     if (value.name !== undefined) headers['content-disposition'] = contentDisposition(value.name);
+    if (value instanceof MediaStream) return { status: 200, headers, source: value.source };
     return { status: 200, headers, body: value.bytes };
   }
   if (value instanceof Uint8Array) return ok('application/octet-stream', value);

@@ -41,4 +41,17 @@ export class StreamedBody implements AsyncIterable<Buffer> {
   async text(limit?: number): Promise<string> {
     return (await this.bytes(limit)).toString('utf8');
   }
+
+  /** The body parsed as JSON; SB_ERR_HTTP_BAD_BODY when it is not. */
+  async json(limit?: number): Promise<unknown> {
+    const text = await this.text(limit);
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw new SwitchboardError(
+        'SB_ERR_HTTP_BAD_BODY',
+        `Malformed JSON body: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+  }
 }
