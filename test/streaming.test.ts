@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import http from 'node:http';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { SwitchboardError, getCallContext } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { spawnScript, type Child } from './helpers/child.ts';
@@ -23,6 +23,31 @@ async function withStreamUplink(
   return { ...server, uplink };
 }
 
+/** Runs `work` and returns how far the RSS of this process (server and client) peaked above its start. */
+async function peakRssGrowthMiB<T>(
+  work: () => Promise<T>,
+): Promise<{ growthMiB: number; result: T }> {
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 20);
+  try {
+    const result = await work();
+    return { growthMiB: (peak - before) / 1024 / 1024, result };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+function assertRssBound(t: TestContext, growthMiB: number, what: string): void {
+  t.diagnostic(`RSS growth ${growthMiB.toFixed(1)} MiB for ${what}`);
+  assert.ok(
+    growthMiB < RSS_GROWTH_BOUND_MIB,
+    `RSS grew by ${growthMiB.toFixed(1)} MiB for ${what} (bound ${RSS_GROWTH_BOUND_MIB} MiB)`,
+  );
+}
+
 function readerOf(response: Response): ReadableStreamDefaultReader<Uint8Array> {
   return (response.body as ReadableStream<Uint8Array>).getReader();
 }
@@ -38,31 +63,21 @@ test('200 MiB streamed from an uplink arrive whole (SHA-256) with bounded memory
   const { sb, url } = await withStreamUplink(t);
   const mib = 200;
   const expected = await sb.call('sha256OfDownload', mib);
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
-  t.after(() => clearInterval(sampler));
-  const response = await fetch(`${url}/_/api/download?mib=${mib}`);
-  assert.equal(response.status, 200);
-  assert.equal(response.headers.get('transfer-encoding'), 'chunked');
-  assert.equal(response.headers.get('content-type'), 'application/octet-stream');
-  const hash = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of response.body! as AsyncIterable<Uint8Array>) {
-    hash.update(chunk);
-    bytes += chunk.byteLength;
-  }
-  clearInterval(sampler);
-  assert.equal(bytes, mib * 1024 * 1024);
-  assert.equal(hash.digest('hex'), expected);
-  const growthMiB = (peak - before) / 1024 / 1024;
-  t.diagnostic(`RSS growth ${growthMiB.toFixed(1)} MiB for ${mib} MiB`);
-  assert.ok(
-    growthMiB < RSS_GROWTH_BOUND_MIB,
-    `RSS grew by ${growthMiB.toFixed(1)} MiB while ${mib} MiB passed (bound ${RSS_GROWTH_BOUND_MIB})`,
-  );
+  const { growthMiB } = await peakRssGrowthMiB(async () => {
+    const response = await fetch(`${url}/_/api/download?mib=${mib}`);
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get('transfer-encoding'), 'chunked');
+    assert.equal(response.headers.get('content-type'), 'application/octet-stream');
+    const hash = createHash('sha256');
+    let bytes = 0;
+    for await (const chunk of response.body! as AsyncIterable<Uint8Array>) {
+      hash.update(chunk);
+      bytes += chunk.byteLength;
+    }
+    assert.equal(bytes, mib * 1024 * 1024);
+    assert.equal(hash.digest('hex'), expected);
+  });
+  assertRssBound(t, growthMiB, `${mib} MiB downloaded`);
 });
 
 test('Node Readables, web ReadableStreams and server-sent events are streamed', async (t) => {
@@ -227,22 +242,12 @@ async function upload(
 test('200 MiB uploaded to a streaming endpoint arrive whole (SHA-256) with bounded memory', async (t) => {
   const { url } = await withStreamUplink(t);
   const mib = 200;
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
-  t.after(() => clearInterval(sampler));
-  const sent = await upload(`${url}/_/api/upload`, mib);
-  clearInterval(sampler);
+  const { growthMiB, result: sent } = await peakRssGrowthMiB(() =>
+    upload(`${url}/_/api/upload`, mib),
+  );
   assert.equal(sent.status, 200, sent.body);
   assert.deepEqual(JSON.parse(sent.body), { bytes: mib * 1024 * 1024, sha256: sent.sha256 });
-  const growthMiB = (peak - before) / 1024 / 1024;
-  t.diagnostic(`RSS growth ${growthMiB.toFixed(1)} MiB for ${mib} MiB uploaded`);
-  assert.ok(
-    growthMiB < RSS_GROWTH_BOUND_MIB,
-    `RSS grew by ${growthMiB.toFixed(1)} MiB while ${mib} MiB passed (bound ${RSS_GROWTH_BOUND_MIB})`,
-  );
+  assertRssBound(t, growthMiB, `${mib} MiB uploaded`);
 });
 
 test('a slow handler slows the upload: the client is at most a window and the socket buffers ahead', async (t) => {

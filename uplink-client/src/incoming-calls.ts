@@ -6,7 +6,6 @@ import {
   serveHttpWith,
   type CallFrame,
   type EndpointHandler,
-  StreamQueue,
   ValueStream,
   inCallContext,
   isValueSource,
@@ -160,9 +159,7 @@ export class IncomingCalls {
     if (request.bodyStream === undefined) return request;
     const incoming = this.answer.receive(request.bodyStream);
     call.body = incoming;
-    const queue = new StreamQueue(() => incoming.abort());
-    incoming.attach(queue);
-    return { ...request, bodySource: queue };
+    return { ...request, bodySource: incoming.readable() };
   }
 
   /**

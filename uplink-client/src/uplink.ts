@@ -5,7 +5,6 @@ import {
   LargeMessages,
   PendingCalls,
   decodeServerMessage,
-  StreamQueue,
   StreamReceiver,
   StreamSender,
   ValueStream,
@@ -275,10 +274,7 @@ export class Uplink {
 
   /** Progressive results arriving on stream `id`. */
   private valueStream(id: number): ValueStream {
-    const incoming = this.inbound.open(id);
-    const queue = new StreamQueue(() => incoming.abort());
-    incoming.attach(queue);
-    return ValueStream.fromChunks(queue);
+    return ValueStream.fromChunks(this.inbound.open(id).readable());
   }
 
   /** Closes for good: outgoing calls fail with SB_ERR_CLIENT_CLOSED, running handlers see abort. */

@@ -6,7 +6,6 @@ import {
   FrameBatcher,
   StreamReceiver,
   LargeMessages,
-  StreamQueue,
   StreamSender,
   ValueStream,
   type LocalHttpRequest,
@@ -193,10 +192,7 @@ export class UplinkConnection implements Provider {
 
   /** Progressive results the uplink sends on stream `id`, for whoever called. */
   private valueStream(id: number): ValueStream {
-    const incoming = this.streams.open(id);
-    const queue = new StreamQueue(() => incoming.abort());
-    incoming.attach(queue);
-    return ValueStream.fromChunks(queue);
+    return ValueStream.fromChunks(this.streams.open(id).readable());
   }
 
   // -------------------------------------------------------------------------------------------

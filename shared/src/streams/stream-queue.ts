@@ -1,5 +1,13 @@
 import type { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { StreamTarget } from './stream-receiver.ts';
+/** Where a received stream goes (e.g. an HTTP response being written, or a reader). */
+export interface StreamTarget {
+  /** Takes bytes; calls `flushed` once they left this process (that returns their credit). */
+  write(data: Uint8Array, flushed: () => void): void;
+  /** The stream is complete. */
+  end(): void;
+  /** The stream broke off (sender failed, connection lost, stalled): it is incomplete. */
+  fail(error: SwitchboardError): void;
+}
 
 interface Piece {
   data: Uint8Array;

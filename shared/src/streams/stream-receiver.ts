@@ -1,18 +1,11 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { AbortFrame, ChunkFrame, CreditFrame, EndFrame } from '../protocol/frames.ts';
+import { StreamQueue, type StreamTarget } from './stream-queue.ts';
+
+export type { StreamTarget } from './stream-queue.ts';
 
 /** Streams one side may have open towards the other at once. */
 export const DEFAULT_MAX_STREAMS = 1024;
-
-/** Where a received stream goes (e.g. an HTTP response being written). */
-export interface StreamTarget {
-  /** Takes bytes; calls `flushed` once they left this process (that returns their credit). */
-  write(data: Uint8Array, flushed: () => void): void;
-  /** The stream is complete. */
-  end(): void;
-  /** The stream broke off (sender failed, connection lost, stalled): it is incomplete. */
-  fail(error: SwitchboardError): void;
-}
 
 /** One stream being received: credit goes back only for bytes its target has flushed. */
 export class IncomingStream {
@@ -33,6 +26,13 @@ export class IncomingStream {
     readonly id: number,
     private readonly receiver: StreamReceiver,
   ) {}
+
+  /** Attaches a queue and returns it: the stream as an async iterable (see StreamQueue). */
+  readable(): StreamQueue {
+    const queue = new StreamQueue(() => this.abort());
+    this.attach(queue);
+    return queue;
+  }
 
   attach(target: StreamTarget): void {
     this.target = target;
