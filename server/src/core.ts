@@ -18,6 +18,7 @@ import {
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { apiRoutes } from './http/api-routes.ts';
 import { callRoutes } from './http/call-routes.ts';
+import { healthRoutes } from './http/health-routes.ts';
 import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
@@ -57,6 +58,8 @@ export class SwitchboardCore {
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
   private closed = false;
+  /** Set when shutdown begins: /readyz answers 503 from then on. */
+  private closing = false;
 
   constructor(
     readonly options: ResolvedOptions,
@@ -93,6 +96,7 @@ export class SwitchboardCore {
     const { options, keys, endpoints, dispatcher, state } = this;
     const limits = await RateLimits.register(app);
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
+    await app.register(healthRoutes({ db: this.db, isClosing: () => this.closing }));
     await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
     await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
   }
@@ -180,6 +184,7 @@ export class SwitchboardCore {
       socket.once('close', () => sockets.delete(socket));
     });
     app.addHook('preClose', (done) => {
+      this.closing = true;
       this.hub.close();
       this.app.close();
       for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import type Database from 'better-sqlite3';
+import { SwitchboardError } from '@switchboard/shared';
+import { sendError } from './error-reply.ts';
+
+/**
+ * `GET /healthz`: the process is up and answering. `GET /readyz`: the store answers a query and
+ * the server is not shutting down (503 SB_ERR_SERVER_CLOSING otherwise), for load balancers.
+ */
+export function healthRoutes(deps: { db: Database.Database; isClosing: () => boolean }) {
+  return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
+    app.get('/healthz', (_request, reply) => {
+      void reply.header('cache-control', 'no-store').send({ status: 'ok' });
+    });
+    app.get('/readyz', (_request, reply) => {
+      void reply.header('cache-control', 'no-store');
+      if (deps.isClosing()) {
+        sendError(reply, new SwitchboardError('SB_ERR_SERVER_CLOSING'), false);
+        return;
+      }
+      try {
+        deps.db.prepare('SELECT 1').get();
+      } catch (error) {
+        sendError(
+          reply,
+          new SwitchboardError('SB_ERR_INTERNAL', `The store does not answer: ${String(error)}`),
+          false,
+        );
+        return;
+      }
+      void reply.send({ status: 'ready' });
+    });
+    done();
+  };
+}
