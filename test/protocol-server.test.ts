@@ -56,7 +56,7 @@ test('the key may come in hello instead; a good one gets welcome with limits', a
     pingIntervalMs: 1000,
     defaultCallTimeoutMs: 777,
     streamWindowBytes: 1024 * 1024,
-    maxMessageBytes: 1024 * 1024 * 1024,
+    maxMessageBytes: 256 * 1024 * 1024,
   });
 });
 

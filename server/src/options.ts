@@ -85,7 +85,8 @@ export interface SwitchboardOptions {
   signInThrottle?: { max: number; windowMs: number };
   /**
    * Largest message (a call or answer with a big value) either side sends as a stream of frames
-   * and the other reassembles. @default 1073741824 (1 GiB)
+   * and the other reassembles; also what one connection may have being reassembled in all.
+   * @default 268435456 (256 MiB)
    */
   maxMessageBytes?: number;
   /** Per-stream flow-control window (bytes in flight before credit). @default 1048576 (1 MiB) */

@@ -72,6 +72,9 @@ export class IncomingCalls {
   accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame);
+    // Its body starts arriving now, even if the call waits for a slot: hold it (one window).
+    if (frame.type === 'request' && frame.request.bodyStream !== undefined)
+      call.body = this.answer.receive(frame.request.bodyStream);
     this.calls.set(frame.id, call);
     if (this.running < this.maxConcurrent) this.run(call);
     else this.queue.push(call);
@@ -129,7 +132,7 @@ export class IncomingCalls {
       this.calls.delete(id);
       if (ok) this.answer.result(id, outcome);
       else this.answer.error(id, handlerErrorToWire(outcome));
-    }
+    } else if (ok) discard(outcome); // nobody will read what it returned: release it
     this.drain();
   }
 
@@ -156,10 +159,8 @@ export class IncomingCalls {
 
   /** A request whose body the server streams: the handler reads it as an async iterable. */
   private withBody(call: IncomingCall, request: RequestFrame['request']): LocalHttpRequest {
-    if (request.bodyStream === undefined) return request;
-    const incoming = this.answer.receive(request.bodyStream);
-    call.body = incoming;
-    return { ...request, bodySource: incoming.readable() };
+    if (call.body === undefined) return request;
+    return { ...request, bodySource: call.body.readable() };
   }
 
   /**
@@ -189,4 +190,16 @@ export class IncomingCalls {
       this.draining = false;
     }
   }
+}
+
+/** Stops a body or parts source nobody will read (closes files, ends generators). */
+function discard(outcome: unknown): void {
+  const source = (outcome as MappedResponse | null)?.source ?? outcome;
+  if (!isValueSource(source)) return;
+  const destroy = (source as { destroy?: unknown }).destroy;
+  if (typeof destroy === 'function') (destroy as () => void).call(source);
+  else
+    void source[Symbol.asyncIterator]()
+      .return?.()
+      ?.catch(() => undefined);
 }

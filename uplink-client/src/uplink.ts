@@ -487,6 +487,12 @@ export class Uplink {
     try {
       this.connection?.send(frame);
     } catch (error) {
+      // A stream it announced has nobody to go to: stop it (its handler's signal fires).
+      const stream =
+        frame.type === 'result'
+          ? (frame.stream ?? (frame.value as { stream?: unknown } | null)?.stream)
+          : undefined;
+      if (typeof stream === 'number') this.streams.abort(stream);
       const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
       this.events.emit('error', coded);
       this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });

@@ -413,14 +413,15 @@ function sendResponse(
       `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
-  if (body !== undefined) headers['content-length'] = body.byteLength;
+  const bodiless = response.status === 204 || response.status === 304;
+  if (body !== undefined && !bodiless) headers['content-length'] = body.byteLength;
   res.writeHead(response.status, headers);
   reply.hijack();
   if (stream !== undefined) {
     sendStream(request, res, stream);
     return;
   }
-  if (body === undefined || request.method === 'HEAD') res.end();
+  if (body === undefined || bodiless || request.method === 'HEAD') res.end();
   else res.end(body);
 }
 

@@ -163,7 +163,10 @@ export function callRoutes(deps: {
             timeoutMs: timeoutOf(request),
           });
           // A streaming function answers with all its parts, as call() does.
-          const value = answer instanceof ValueStream ? await answer.collect() : answer;
+          const value =
+            answer instanceof ValueStream
+              ? await answer.collect({ signal: controller.signal })
+              : answer;
           return sendValue(request, reply, value);
         } catch (error) {
           // Nobody signed in and no key: say a key is what is missing.

@@ -6,6 +6,8 @@ import type { UplinkConnection } from './uplink-connection.ts';
 export class OutboundCall implements PendingEntry, CallHandle {
   /** An HTTP request: its answer may announce a streamed body. */
   isRequest = false;
+  /** The stream carrying its request body, while it may still be sent. */
+  bodyStream: number | undefined;
 
   constructor(
     readonly connection: UplinkConnection,

@@ -156,6 +156,7 @@ export class UplinkConnection implements Provider {
     }
     const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
     call.isRequest = http !== undefined;
+    if (frame.type === 'request') call.bodyStream = frame.request.bodyStream;
     this.outbound.add(id, call);
     return call;
   }
@@ -170,11 +171,13 @@ export class UplinkConnection implements Provider {
   cancelOutbound(id: number): void {
     const call = this.outbound.take(id);
     if (call === undefined) return;
+    if (call.bodyStream !== undefined) this.bodies.abort(call.bodyStream);
     this.send({ type: 'cancel', id });
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 
   private expired(id: number, call: OutboundCall): void {
+    if (call.bodyStream !== undefined) this.bodies.abort(call.bodyStream);
     this.send({ type: 'cancel', id });
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
@@ -306,12 +309,9 @@ export class UplinkConnection implements Provider {
       }
       case 'result': {
         const call = this.outbound.take(frame.id);
-        if (call === undefined) {
-          // A late answer to a call that timed out or was cancelled: stop what it announced.
-          const stream = frame.stream ?? (frame.value as { stream?: unknown } | null)?.stream;
-          if (typeof stream === 'number') this.send({ type: 'abort', stream });
-          return;
-        }
+        // undefined: a late answer to a call that timed out or was cancelled; the uplink stops
+        // any stream it announced when it gets our cancel.
+        if (call === undefined) return;
         if (frame.stream !== undefined) call.sink.resolve(this.valueStream(frame.stream));
         else call.sink.resolve(call.isRequest ? this.withStream(frame.value) : frame.value);
         return;

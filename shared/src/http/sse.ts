@@ -1,5 +1,11 @@
 import { HttpResponse } from './http-response.ts';
 
+/**
+ * A comment line sent when no event came for this long: keeps proxies and the stall timeout
+ * (30 s) from cutting a quiet event stream: 15 s.
+ */
+export const SSE_HEARTBEAT_MS = 15_000;
+
 /** One server-sent event; `data` that is not a string is sent as JSON. */
 export interface ServerSentEvent {
   data: unknown;
@@ -14,8 +20,12 @@ export interface ServerSentEvent {
  * `data`): `return sse(ticks())` in an endpoint handler. Each event is sent as it is produced;
  * when the client goes away the handler's signal fires and the iterable is no longer pulled.
  */
-export function sse(events: AsyncIterable<ServerSentEvent | string>): HttpResponse {
-  return new HttpResponse(200, encodeEvents(events), {
+export function sse(
+  events: AsyncIterable<ServerSentEvent | string>,
+  options: { heartbeatMs?: number } = {},
+): HttpResponse {
+  const heartbeatMs = options.heartbeatMs ?? SSE_HEARTBEAT_MS;
+  return new HttpResponse(200, withHeartbeat(encodeEvents(events), heartbeatMs), {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     'x-accel-buffering': 'no',
@@ -42,4 +52,33 @@ export function formatEvent(event: ServerSentEvent): string {
 
 function singleLine(value: string): string {
   return value.replace(/[\r\n]/g, ' ');
+}
+
+/** Yields `texts`, and a comment line (`:`) whenever nothing came for `everyMs`. */
+async function* withHeartbeat(
+  texts: AsyncIterable<string>,
+  everyMs: number,
+): AsyncGenerator<string> {
+  const iterator = texts[Symbol.asyncIterator]();
+  let pending: Promise<IteratorResult<string>> | undefined;
+  try {
+    for (;;) {
+      pending ??= iterator.next();
+      let timer: NodeJS.Timeout | undefined;
+      const beat = new Promise<'beat'>(
+        (resolve) => (timer = setTimeout(() => resolve('beat'), everyMs)),
+      );
+      const next = await Promise.race([pending, beat]);
+      clearTimeout(timer);
+      if (next === 'beat') {
+        yield ':\n\n';
+        continue;
+      }
+      pending = undefined;
+      if (next.done === true) return;
+      yield next.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
 }

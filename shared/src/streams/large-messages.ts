@@ -3,8 +3,11 @@ import type { LargeFrame } from '../protocol/frames.ts';
 import type { StreamReceiver } from './stream-receiver.ts';
 import type { StreamSender } from './stream-sender.ts';
 
-/** Largest message (one or more frames) sent as a stream: 1 GiB. */
-export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 * 1024;
+/**
+ * Largest message (one or more frames) sent as a stream: 256 MiB. It is also what one
+ * connection may have being reassembled at once, in all.
+ */
+export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
  * Messages larger than the peer's frame limit (a big `Media` argument or result, a large byte
@@ -25,6 +28,8 @@ export class LargeMessages {
 
   /** Largest message the peer accepts (from hello/welcome); larger ones fail at the sender. */
   private peerLimit: number;
+  /** Announced bytes of the messages being reassembled now. */
+  private reassembling = 0;
 
   setPeerLimit(bytes: number): void {
     this.peerLimit = bytes;
@@ -44,16 +49,24 @@ export class LargeMessages {
 
   received(frame: LargeFrame): void {
     const incoming = this.receiver.open(frame.stream);
-    if (frame.bytes > this.limit) {
+    // One connection may not hold more than `limit` bytes of unfinished messages in all.
+    if (this.reassembling + frame.bytes > this.limit) {
       incoming.abort();
       return;
     }
+    this.reassembling += frame.bytes;
+    let released = false;
+    const release = () => {
+      if (!released) this.reassembling -= frame.bytes;
+      released = true;
+    };
     const parts: Uint8Array[] = [];
     let total = 0;
     incoming.attach({
       write: (data, flushed) => {
         total += data.byteLength;
         if (total > frame.bytes) {
+          release();
           incoming.abort();
           return;
         }
@@ -61,9 +74,10 @@ export class LargeMessages {
         flushed(); // held until complete anyway, bounded by the announced size
       },
       end: () => {
+        release();
         if (total === frame.bytes) this.deliver(Buffer.concat(parts, total));
       },
-      fail: () => undefined, // the call it carried times out at its caller
+      fail: release, // the call it carried times out at its caller
     });
   }
 }

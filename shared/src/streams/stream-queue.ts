@@ -69,6 +69,7 @@ export class StreamQueue implements StreamTarget, AsyncIterable<Buffer> {
         if (!this.ended && this.failure === undefined) this.abort();
         this.ended = true;
         this.pieces.length = 0;
+        this.resume(); // a reader waiting in next() is done too
         return Promise.resolve({ done: true, value: undefined });
       },
     };

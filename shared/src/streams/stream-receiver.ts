@@ -37,8 +37,13 @@ export class IncomingStream {
   attach(target: StreamTarget): void {
     this.target = target;
     for (const data of this.early.splice(0)) this.deliver(data);
-    if (this.earlyEnd !== undefined) this.finish(this.earlyEnd.error);
-    else if (!this.finished) this.armStallTimer();
+    const ended = this.earlyEnd;
+    if (ended !== undefined) {
+      this.earlyEnd = undefined;
+      if (!this.finished) this.close();
+      if (ended.error === undefined) target.end();
+      else target.fail(ended.error);
+    } else if (!this.finished) this.armStallTimer();
   }
 
   /** The consumer wants no more: tell the sender to stop. */
@@ -55,10 +60,13 @@ export class IncomingStream {
     const overrun = this.outstanding >= this.receiver.window;
     this.outstanding += data.byteLength;
     if (overrun) {
-      this.abort();
-      this.target?.fail(
-        new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', `stream ${this.id} overran its credit`),
+      const error = new SwitchboardError(
+        'SB_ERR_PROTO_BAD_FRAME',
+        `stream ${this.id} overran its credit`,
       );
+      this.abort();
+      if (this.target === undefined) this.earlyEnd = { error };
+      else this.target.fail(error);
       return;
     }
     if (this.target === undefined) this.early.push(data);
@@ -79,7 +87,7 @@ export class IncomingStream {
 
   private deliver(data: Uint8Array): void {
     this.unflushed += data.byteLength;
-    this.clearStallTimer();
+    this.armStallTimer(); // progress
     this.target!.write(data, () => {
       this.unflushed -= data.byteLength;
       if (this.finished) return;
@@ -89,11 +97,15 @@ export class IncomingStream {
         this.outstanding -= this.unacknowledged;
         this.unacknowledged = 0;
       }
-      if (this.unflushed === 0) this.armStallTimer();
+      this.armStallTimer(); // progress
     });
   }
 
-  /** Runs only while the sender has credit and sends nothing: a stall, not a slow consumer. */
+  /**
+   * Fires when nothing moved for the stall timeout: neither a chunk from the sender nor bytes
+   * taken by the reader. Covers a producer that stopped and a reader that stopped reading (an
+   * HTTP client that never reads would otherwise hold the producer's call slot forever).
+   */
   private armStallTimer(): void {
     this.clearStallTimer();
     const ms = this.receiver.stallTimeoutMs;
@@ -101,7 +113,10 @@ export class IncomingStream {
       if (this.finished) return;
       this.receiver.send({ type: 'abort', stream: this.id });
       this.finish(
-        new SwitchboardError('SB_ERR_STREAM_STALLED', `No data for ${ms} ms on stream ${this.id}`),
+        new SwitchboardError(
+          'SB_ERR_STREAM_STALLED',
+          `Nothing moved on stream ${this.id} for ${ms} ms`,
+        ),
       );
     }, ms);
     this.stallTimer.unref();

@@ -23,6 +23,8 @@ class OutgoingStream {
   credit: number;
   stopped = false;
   private wake: (() => void) | undefined;
+  /** Ends a pending `next()` wait at once when stopped (the source may not settle for long). */
+  private onStop: (() => void) | undefined;
   private iterator: AsyncIterator<Uint8Array | string> | undefined;
 
   constructor(
@@ -44,6 +46,7 @@ class OutgoingStream {
     if (this.stopped) return;
     this.stopped = true;
     this.resume();
+    this.onStop?.();
     // Lets a generator run its `finally` (close files, stop producing); errors are moot now.
     this.iterator?.return?.().catch(() => undefined);
   }
@@ -55,8 +58,8 @@ class OutgoingStream {
       for (;;) {
         await this.until(() => this.credit > 0);
         if (this.stopped) return 'aborted';
-        const next = await this.iterator.next();
-        if (this.stopped) return 'aborted';
+        const next = await this.nextOrStop(this.iterator);
+        if (next === undefined || this.stopped) return 'aborted';
         if (next.done === true) {
           this.sender.emit({ type: 'end', stream: this.id });
           return 'ended';
@@ -83,6 +86,18 @@ class OutgoingStream {
       this.sender.emit({ type: 'end', stream: this.id, error: handlerErrorToWire(error) });
       return 'failed';
     }
+  }
+
+  /** The source's next item, or undefined as soon as the stream is stopped. */
+  private nextOrStop(
+    iterator: AsyncIterator<Uint8Array | string>,
+  ): Promise<IteratorResult<Uint8Array | string> | undefined> {
+    return new Promise((resolve, reject) => {
+      this.onStop = () => resolve(undefined);
+      iterator.next().then(resolve, reject);
+    }).finally(() => (this.onStop = undefined)) as Promise<
+      IteratorResult<Uint8Array | string> | undefined
+    >;
   }
 
   private async until(ready: () => boolean): Promise<void> {

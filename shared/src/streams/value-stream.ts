@@ -1,6 +1,11 @@
 import { decodeValue, encodeValue } from '../codec/msgpack-codec.ts';
+import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { Media } from '../values/media.ts';
 import type { ByteSource } from './stream-sender.ts';
+
+/** What `call()` collects of a streaming function at most: parts, and bytes over a connection. */
+export const MAX_COLLECTED_PARTS = 100_000;
+export const MAX_COLLECTED_BYTES = 64 * 1024 * 1024;
 
 /**
  * Progressive results of a function that returns an async iterable (an async generator): read
@@ -35,11 +40,39 @@ export class ValueStream implements AsyncIterable<unknown> {
     return this.chunks ?? encodeEach(this.values!);
   }
 
-  /** Reads every part into an array (what `call()` answers for a streaming function). */
-  async collect(): Promise<unknown[]> {
+  /**
+   * Reads every part into an array (what `call()` answers for a streaming function): at most
+   * `maxParts` parts and, arriving over a connection, `maxBytes` of them; beyond that, or when
+   * `signal` aborts, the producer is stopped and this rejects (SB_ERR_PROTO_FRAME_TOO_LARGE,
+   * SB_ERR_CALL_CANCELLED). Endless streams are for `stream()`.
+   */
+  async collect(
+    options: { maxParts?: number; maxBytes?: number; signal?: AbortSignal } = {},
+  ): Promise<unknown[]> {
+    const { maxParts = MAX_COLLECTED_PARTS, maxBytes = MAX_COLLECTED_BYTES, signal } = options;
     const parts: unknown[] = [];
-    for await (const part of this) parts.push(part);
-    return parts;
+    let bytes = 0;
+    const iterator = (this.chunks ?? this.values!)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        if (signal?.aborted === true) throw new SwitchboardError('SB_ERR_CALL_CANCELLED');
+        const next = await iterator.next();
+        if (next.done === true) return parts;
+        if (this.chunks !== undefined) {
+          bytes += (next.value as Buffer).byteLength;
+          parts.push(decodeValue(next.value as Buffer));
+        } else parts.push(next.value);
+        if (parts.length > maxParts || bytes > maxBytes) {
+          throw new SwitchboardError(
+            'SB_ERR_PROTO_FRAME_TOO_LARGE',
+            `The function's parts exceed ${maxParts} parts or ${maxBytes} bytes: read them with stream()`,
+          );
+        }
+      }
+    } catch (error) {
+      await iterator.return?.();
+      throw error;
+    }
   }
 }
 
