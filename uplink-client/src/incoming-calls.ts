@@ -118,11 +118,17 @@ export class IncomingCalls {
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
   private finish(call: IncomingCall, ok: boolean, outcome: unknown): void {
     const { id } = call.frame;
-    if (!call.cancelled && ok && (outcome as MappedResponse | null)?.source !== undefined) {
+    const { frame } = call;
+    if (
+      !call.cancelled &&
+      ok &&
+      frame.type === 'request' &&
+      (outcome as MappedResponse).source !== undefined
+    ) {
       this.stream(call, outcome as MappedResponse); // may still be reading the request body
       return;
     }
-    if (!call.cancelled && ok && call.frame.type === 'call' && isValueSource(outcome)) {
+    if (!call.cancelled && ok && frame.type === 'call' && isValueSource(outcome)) {
       this.streamValues(call, outcome);
       return;
     }

@@ -186,7 +186,7 @@ export function apiRoutes(deps: DoorDeps) {
         }
       }
     }
-    const keepsState = policy?.crossSiteSession === true || !isCrossSiteRequest(request, options);
+    const keepsState = mayKeepState(request, policy, options);
     const incoming = keepsState ? deps.state.read(request.headers.cookie) : EMPTY_STATE;
     user ??= deps.state.sessionUser(incoming);
     return { user, incoming, keepsState };
@@ -303,6 +303,15 @@ export function apiRoutes(deps: DoorDeps) {
 }
 
 const HTTP_CALLER: CallerInfo = { kind: 'http' };
+
+/** Same-site requests, and any request to an endpoint with `crossSiteSession`, keep state. */
+function mayKeepState(
+  request: FastifyRequest,
+  policy: EndpointPolicy | undefined,
+  options: ResolvedOptions,
+): boolean {
+  return policy?.crossSiteSession === true || !isCrossSiteRequest(request, options);
+}
 const NO_COOKIES: readonly string[] = [];
 
 function digest(key: string): string {
@@ -364,10 +373,7 @@ class ReplySink implements CallSink {
     const { admission, policy } = this.context;
     const { request } = this;
     const { options, state } = this.deps;
-    const keeps =
-      admission.keepsState ??
-      (policy?.crossSiteSession === true || !isCrossSiteRequest(request, options));
-    if (!keeps) return NO_COOKIES;
+    if (!(admission.keepsState ?? mayKeepState(request, policy, options))) return NO_COOKIES;
     return state.apply(admission.incoming, effects, isSecure(request, options));
   }
 }

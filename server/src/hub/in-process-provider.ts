@@ -124,29 +124,21 @@ export class InProcessProvider implements Provider {
 }
 
 /**
- * An app endpoint's streamed body (`source`) becomes a stream the door pulls as it writes; when
- * the client goes away the handler's signal fires.
+ * An app endpoint's streamed body (`source`) becomes a stream the door pulls as it writes; an
+ * app function's async iterable becomes its progressive results. When the reader goes away the
+ * handler's signal fires.
  */
 function withLocalStreams(value: unknown, scope: CallScope): unknown {
-  if (isValueSource(value) && !isMappedResponse(value)) {
-    return ValueStream.fromValues(
-      watched(inCallContext(scope, value), () =>
-        scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED')),
-      ),
-    );
+  const cancelled = () => scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+  if (scope.request === undefined) {
+    // A function call (endpoint handlers run with their request in scope).
+    return isValueSource(value)
+      ? ValueStream.fromValues(watched(inCallContext(scope, value), cancelled))
+      : value;
   }
-  const response = value as MappedResponse | null;
-  if (typeof response !== 'object' || response === null || response.source === undefined)
-    return value;
-  const { source, ...head } = response;
-  const stream = new LocalStream(inCallContext(scope, source), () =>
-    scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED')),
-  );
-  return { ...head, stream };
-}
-
-function isMappedResponse(value: object): boolean {
-  return 'status' in value && 'headers' in value;
+  const { source, ...head } = value as MappedResponse;
+  if (source === undefined) return value;
+  return { ...head, stream: new LocalStream(inCallContext(scope, source), cancelled) };
 }
 
 /** Yields `values`; when the reader stops before the end, `stopped` runs (the signal fires). */

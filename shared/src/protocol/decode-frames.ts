@@ -6,6 +6,7 @@ import { normalizePolicy } from './access-policy.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
 import {
   KEY_KINDS,
+  type CallFrame,
   type CallerInfo,
   type CancelFrame,
   type CookieJarContent,
@@ -170,17 +171,15 @@ function streamIdOf(raw: Obj, key: string): number {
   return id;
 }
 
-function callFrame(raw: Obj, type: 'call') {
+function callFrame(raw: Obj, type: 'call'): CallFrame {
   const args = raw.args;
   if (!Array.isArray(args)) throw bad('call.args must be an array');
-  const frame: {
-    type: 'call';
-    id: number;
-    name: string;
-    args: unknown[];
-    timeoutMs?: number;
-    caller?: CallerInfo;
-  } = { type, id: callId(raw), name: functionName(raw, 'name'), args: args as unknown[] };
+  const frame: CallFrame = {
+    type,
+    id: callId(raw),
+    name: functionName(raw, 'name'),
+    args: args as unknown[],
+  };
   if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
   return frame;
 }

@@ -1,4 +1,4 @@
-import { SwitchboardError, toSwitchboardError } from '../errors/switchboard-error.ts';
+import { toSwitchboardError } from '../errors/switchboard-error.ts';
 import type { StreamTarget } from './stream-receiver.ts';
 import type { ByteSource } from './stream-sender.ts';
 
@@ -52,10 +52,7 @@ export class LocalStream implements ResponseStream {
     } catch (error) {
       if (this.stopped) return;
       this.stopped = true;
-      const coded = toSwitchboardError(error);
-      target.fail(
-        coded instanceof SwitchboardError ? coded : new SwitchboardError('SB_ERR_REMOTE_ERROR'),
-      );
+      target.fail(toSwitchboardError(error));
     }
   }
 }
