@@ -122,11 +122,15 @@ export function getFrom(
   });
 }
 
-/** Flips one bit of a character of a base64url string (keeping it base64url). */
+/**
+ * Flips one bit of a character of a base64 or base64url string, keeping it in its alphabet
+ * (signatures are base64 and may hold `+` and `/`; sealed values are base64url).
+ */
 export function flipChar(value: string, index: number): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const digits = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+  const alphabet = /[+/]/.test(value) ? `${digits}+/` : `${digits}-_`;
   const at = index < 0 ? value.length + index : index;
   const position = alphabet.indexOf(value[at]!);
-  assert.ok(position !== -1, `not base64url at ${at}: ${value}`);
+  assert.ok(position !== -1, `not base64 at ${at}: ${value}`);
   return value.slice(0, at) + alphabet[position ^ 1] + value.slice(at + 1);
 }
