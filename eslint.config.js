@@ -36,4 +36,22 @@ export default tseslint.config(
     files: ['**/*.js', '**/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The dashboard's scripts run in the browser as plain ES modules (no build step).
+    files: ['server/src/admin/dashboard/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'AbortController',
+          'clearTimeout',
+          'confirm',
+          'document',
+          'fetch',
+          'sessionStorage',
+          'setTimeout',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

@@ -19,6 +19,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { apiRoutes } from './http/api-routes.ts';
 import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
+import { dashboardRoutes } from './admin/dashboard-routes.ts';
 import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
@@ -99,6 +100,7 @@ export class SwitchboardCore {
     await app.register(healthRoutes({ db: this.db, isClosing: () => this.closing }));
     await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
     await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
+    await app.register(dashboardRoutes());
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */

@@ -1,0 +1,84 @@
+// The admin API client: `Authorization: Token`, coded errors, bounded waits and page counts.
+
+/** Relative to the page (`/_/admin/`), so the dashboard works wherever the server is mounted. */
+const API_BASE = 'api/v1/';
+const REQUEST_TIMEOUT_MS = 8000;
+/** Lists are read up to this many pages (50 objects each) per poll. */
+const MAX_PAGES = 10;
+
+/** A refused or failed request: `status` 0 means the server did not answer at all. */
+export class ApiError extends Error {
+  constructor(status, code, message, retryAfterSeconds) {
+    super(message);
+    this.status = status;
+    this.code = code;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+
+  get unreachable() {
+    return this.status === 0 || this.status >= 500;
+  }
+}
+
+async function errorOf(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: a proxy's page or an empty body; the status says enough
+  }
+  const code = body && typeof body.code === 'string' ? body.code : `HTTP_${response.status}`;
+  const message =
+    body && typeof body.message === 'string' ? body.message : `HTTP ${response.status}`;
+  const retryAfter = Number(response.headers.get('retry-after'));
+  return new ApiError(response.status, code, message, retryAfter > 0 ? retryAfter : undefined);
+}
+
+/** One request; resolves with the parsed JSON body (null for 204), throws ApiError. */
+export async function request(token, method, path) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  let response;
+  try {
+    response = await fetch(API_BASE + path, {
+      method,
+      headers: { authorization: `Token ${token}`, accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+      signal: controller.signal,
+    });
+  } catch (error) {
+    throw new ApiError(0, 'UNREACHABLE', `The server does not answer (${error.message})`);
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!response.ok) throw await errorOf(response);
+  return response.status === 204 ? null : response.json();
+}
+
+/** Every object of a paginated list, up to MAX_PAGES pages. */
+export async function list(token, path) {
+  const objects = [];
+  let totalPages = 1;
+  for (let page = 1; page <= Math.min(totalPages, MAX_PAGES); page++) {
+    const body = await request(token, 'GET', page === 1 ? path : `${path}?page=${page}`);
+    if (!body || !Array.isArray(body.objects)) {
+      throw new ApiError(0, 'BAD_ANSWER', `${path} did not answer with a list`);
+    }
+    objects.push(...body.objects);
+    totalPages = Number(body.total_pages) || 1;
+  }
+  return { objects, truncated: totalPages > MAX_PAGES };
+}
+
+/** Everything the dashboard shows, read in parallel. */
+export async function snapshot(token) {
+  const [uplinks, functions, endpoints, errors, keys] = await Promise.all([
+    list(token, 'uplinks/'),
+    list(token, 'functions/'),
+    list(token, 'endpoints/'),
+    list(token, 'errors/'),
+    list(token, 'keys/'),
+  ]);
+  return { uplinks, functions, endpoints, errors, keys, at: Date.now() };
+}
