@@ -97,3 +97,4 @@ export { StreamQueue } from './streams/stream-queue.ts';
 export { StreamedBody } from './http/streamed-body.ts';
 export { ValueStream, isValueSource } from './streams/value-stream.ts';
 export { LargeMessages, DEFAULT_MAX_MESSAGE_BYTES } from './streams/large-messages.ts';
+export { StreamedValue } from './streams/streamed-value.ts';

@@ -12,7 +12,6 @@ import {
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
-  type LargeFrame,
 } from '@switchboard/shared';
 import type { ResolvedConnectOptions } from './options.ts';
 
@@ -20,8 +19,8 @@ export interface ConnectionHandlers {
   welcome(frame: WelcomeFrame): void;
   /** Every frame after welcome. */
   frame(frame: ServerToUplinkFrame): void;
-  /** Starts sending an encoded frame above the server's limit as a stream; returns its announcement. */
-  large(encoded: Buffer): LargeFrame;
+  /** A frame whose encoding is above the server's limit: starts its stream, returns what to send instead. */
+  oversized(frame: UplinkToServerFrame, encoded: Buffer): UplinkToServerFrame;
   /** Called exactly once; `permanent` when retrying cannot help (bad key, wrong protocol). */
   closed(error: SwitchboardError, permanent: boolean): void;
 }
@@ -91,7 +90,7 @@ export class Connection {
   send(frame: UplinkToServerFrame): void {
     const encoded = encodeValue(frame);
     if (this.batcher.fits(encoded)) this.batcher.push(encoded);
-    else this.batcher.push(encodeValue(this.handlers.large(Buffer.from(encoded))));
+    else this.batcher.push(encodeValue(this.handlers.oversized(frame, encoded)));
   }
 
   /** Closes on purpose (1000); the closed handler still runs once. */

@@ -15,7 +15,9 @@ import {
   type MappedResponse,
   type RequestFrame,
   type StreamOutcome,
+  type StreamedPayload,
   type WireError,
+  toSwitchboardError,
 } from '@switchboard/shared';
 
 /** A function this uplink serves. */
@@ -35,6 +37,8 @@ export interface Answer {
   abortStream(id: number): void;
   /** The stream `id` the server sends (a request body). */
   receive(id: number): IncomingStream;
+  /** Collects and decodes a payload the server streams (a call's args above one frame). */
+  decode(payload: StreamedPayload): Promise<unknown>;
 }
 
 class IncomingCall {
@@ -44,8 +48,11 @@ class IncomingCall {
   streamId: number | undefined;
   /** The request body the server streams, while it may still arrive. */
   body: IncomingStream | undefined;
+  /** A function call's arguments (collected first when they came as a payload). */
+  args: unknown[];
 
   constructor(readonly frame: CallFrame | RequestFrame) {
+    this.args = frame.type === 'call' ? frame.args : [];
     const name = frame.type === 'call' ? frame.name : frame.endpoint;
     const deadline = frame.timeoutMs === undefined ? undefined : Date.now() + frame.timeoutMs;
     this.scope = new CallScope(name, frame.caller ?? { kind: 'app' }, deadline);
@@ -76,8 +83,40 @@ export class IncomingCalls {
     if (frame.type === 'request' && frame.request.bodyStream !== undefined)
       call.body = this.answer.receive(frame.request.bodyStream);
     this.calls.set(frame.id, call);
+    if (frame.type === 'call' && frame.payload !== undefined) this.collectArgs(call, frame.payload);
+    else this.schedule(call);
+  }
+
+  private schedule(call: IncomingCall): void {
     if (this.running < this.maxConcurrent) this.run(call);
     else this.queue.push(call);
+  }
+
+  /** Arguments above one frame arrive as a stream: the call waits for them, then for a slot. */
+  private collectArgs(call: IncomingCall, payload: StreamedPayload): void {
+    this.answer.decode(payload).then(
+      (args) => {
+        if (call.cancelled) return;
+        if (!Array.isArray(args)) {
+          this.refuse(
+            call,
+            new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'call args must be an array'),
+          );
+          return;
+        }
+        call.args = args;
+        this.schedule(call);
+      },
+      (error: unknown) => {
+        if (!call.cancelled) this.refuse(call, toSwitchboardError(error));
+      },
+    );
+  }
+
+  /** Answers a call that never ran with `error`. */
+  private refuse(call: IncomingCall, error: SwitchboardError): void {
+    this.calls.delete(call.frame.id);
+    this.answer.error(call.frame.id, error.toWire(false));
   }
 
   /** The server withdrew the call: fire its signal and never answer it. */
@@ -111,7 +150,7 @@ export class IncomingCalls {
       return;
     }
     const settle = (ok: boolean, outcome: unknown) => this.finish(call, ok, outcome);
-    if (frame.type === 'call') invokeWith(scope, fn, frame.args, settle);
+    if (frame.type === 'call') invokeWith(scope, fn, call.args, settle);
     else serveHttpWith(scope, fn as EndpointHandler, this.withBody(call, frame.request), settle);
   }
 

@@ -1,4 +1,4 @@
-import { SwitchboardError, UPLINK_PATH } from '@switchboard/shared';
+import { DEFAULT_MAX_MESSAGE_BYTES, SwitchboardError, UPLINK_PATH } from '@switchboard/shared';
 
 /** First reconnect delay: 250 ms. */
 export const DEFAULT_INITIAL_DELAY_MS = 250;
@@ -37,6 +37,11 @@ export interface ConnectOptions {
   maxConcurrentCalls?: number;
   /** Largest message this uplink accepts. @default 33554432 */
   maxFrameBytes?: number;
+  /**
+   * Largest value (a call's args, a result) this uplink takes as a stream of frames and holds
+   * whole; a larger one fails that call with SB_ERR_PROTO_FRAME_TOO_LARGE. @default 268435456
+   */
+  maxMessageBytes?: number;
   /** Heartbeat interval; by default the server's, learned at welcome. */
   pingIntervalMs?: number;
   /**
@@ -56,6 +61,7 @@ export interface ResolvedConnectOptions {
   readonly callTimeoutMs: number;
   readonly maxConcurrentCalls: number;
   readonly maxFrameBytes: number;
+  readonly maxMessageBytes: number;
   readonly pingIntervalMs: number | undefined;
   readonly maskFrames: boolean;
 }
@@ -85,6 +91,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     maxConcurrentCalls: options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
+    maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     pingIntervalMs: options.pingIntervalMs,
     maskFrames: options.maskFrames ?? false,
   };
@@ -93,6 +100,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     'callTimeoutMs',
     'maxConcurrentCalls',
     'maxFrameBytes',
+    'maxMessageBytes',
   ] as const) {
     if (!(resolved[key] > 0)) throw invalid(`${key} must be positive`);
   }

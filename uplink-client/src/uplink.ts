@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import {
-  DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_STREAM_WINDOW_BYTES,
   LargeMessages,
   PendingCalls,
@@ -14,6 +13,7 @@ import {
   functionRegistration,
   guardedByUser,
   toSwitchboardError,
+  type StreamedPayload,
   type EndpointHandler,
   type CallableOptions,
   type EndpointOptions,
@@ -82,12 +82,7 @@ export class Uplink {
     BODY_STALL_TIMEOUT_MS,
   );
   /** Messages above one frame, both ways (a big Media argument or result). */
-  private readonly large = new LargeMessages(
-    this.streams,
-    this.inbound,
-    (message) => this.reassembled(message),
-    DEFAULT_MAX_MESSAGE_BYTES,
-  );
+  private readonly large: LargeMessages;
   private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
   private connection: Connection | undefined;
@@ -100,6 +95,12 @@ export class Uplink {
     | undefined;
 
   constructor(private readonly options: ResolvedConnectOptions) {
+    this.large = new LargeMessages(
+      this.streams,
+      this.inbound,
+      (message) => this.reassembled(message),
+      options.maxMessageBytes,
+    );
     this.incoming = new IncomingCalls(
       this.functions,
       this.endpointHandlers,
@@ -112,6 +113,7 @@ export class Uplink {
         stream: (source, done, whole) => this.streams.start(source, done, whole),
         abortStream: (id) => this.streams.abort(id),
         receive: (id) => this.inbound.open(id),
+        decode: (payload) => this.large.payload(payload).decode(),
       },
       options.maxConcurrentCalls,
     );
@@ -272,6 +274,22 @@ export class Uplink {
     for (const frame of frames) this.received(frame);
   }
 
+  /**
+   * A result too large for one frame arrives as a stream: the call stays pending (its deadline
+   * still counts) until the value is complete.
+   */
+  private resultPayload(id: number, payload: StreamedPayload): void {
+    const value = this.large.payload(payload);
+    if (!this.outgoing.has(id)) {
+      value.discard(); // a late answer to a call that timed out or was cancelled
+      return;
+    }
+    value.decode().then(
+      (result) => this.outgoing.take(id)?.resolve(result),
+      (error: unknown) => this.outgoing.take(id)?.reject(toSwitchboardError(error)),
+    );
+  }
+
   /** Progressive results arriving on stream `id`. */
   private valueStream(id: number): ValueStream {
     return ValueStream.fromChunks(this.inbound.open(id).readable());
@@ -294,7 +312,7 @@ export class Uplink {
     this.connection = new Connection(this.options, {
       welcome: (frame) => this.welcomed(frame),
       frame: (frame) => this.received(frame),
-      large: (encoded) => this.large.send(encoded),
+      oversized: (frame, encoded) => this.large.oversized(frame, encoded),
       closed: (error, permanent) => this.lost(error, permanent),
     });
   }
@@ -341,6 +359,10 @@ export class Uplink {
         this.incoming.cancel(frame.id, cancelled());
         return;
       case 'result': {
+        if (frame.payload !== undefined) {
+          this.resultPayload(frame.id, frame.payload);
+          return;
+        }
         const call = this.outgoing.take(frame.id);
         if (frame.stream === undefined) call?.resolve(frame.value);
         else if (call === undefined) this.connection?.send({ type: 'abort', stream: frame.stream });

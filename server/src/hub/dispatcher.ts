@@ -1,5 +1,17 @@
-import { SwitchboardError, isTrustedCaller, type CallerInfo } from '@switchboard/shared';
-import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
+import {
+  StreamedValue,
+  SwitchboardError,
+  isTrustedCaller,
+  toSwitchboardError,
+  type CallerInfo,
+} from '@switchboard/shared';
+import {
+  NOOP_HANDLE,
+  type CallHandle,
+  type CallRequest,
+  type CallSink,
+  type Provider,
+} from './provider.ts';
 import type { FunctionRegistry } from './registry.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
@@ -25,6 +37,7 @@ export class Dispatcher {
   dispatch(request: CallRequest, sink: CallSink): CallHandle {
     const provider = this.registry.pick(request.name);
     if (provider === undefined) {
+      request.payload?.discard();
       sink.reject(
         new SwitchboardError(
           'SB_ERR_NO_SUCH_FUNCTION',
@@ -35,9 +48,12 @@ export class Dispatcher {
     }
     const refusal = isTrustedCaller(request.caller) ? undefined : this.refuseClient(request);
     if (refusal !== undefined) {
+      request.payload?.discard();
       sink.reject(refusal);
       return NOOP_HANDLE;
     }
+    if (request.payload !== undefined && provider.relaysPayloads !== true)
+      return startDecoded(provider, request, request.payload, sink);
     return provider.start(request, sink);
   }
 
@@ -73,7 +89,46 @@ export class Dispatcher {
   }
 }
 
-/** Starts a call with a sink that settles a promise; aborting `signal` cancels the call. */
+/**
+ * Args still arriving as a stream, for a provider that needs them whole (a function in this
+ * process): collected and decoded first (bounded by the calling connection's message limit).
+ */
+function startDecoded(
+  provider: Provider,
+  request: CallRequest,
+  payload: StreamedValue,
+  sink: CallSink,
+): CallHandle {
+  let started: CallHandle | undefined;
+  let cancelled = false;
+  payload.decode().then(
+    (args) => {
+      if (cancelled) return;
+      if (!Array.isArray(args)) {
+        sink.reject(new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'call args must be an array'));
+        return;
+      }
+      started = provider.start({ ...request, args, payload: undefined }, sink);
+    },
+    (error: unknown) => {
+      if (!cancelled) sink.reject(toSwitchboardError(error));
+    },
+  );
+  return {
+    cancel() {
+      if (started !== undefined) started.cancel();
+      else if (!cancelled) {
+        cancelled = true;
+        sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+      }
+    },
+  };
+}
+
+/**
+ * Starts a call with a sink that settles a promise; aborting `signal` cancels the call. A
+ * result still arriving as a stream is decoded first.
+ */
 function settleAsPromise(
   start: (sink: CallSink) => CallHandle,
   signal: AbortSignal | undefined,
@@ -86,7 +141,9 @@ function settleAsPromise(
       resolve(value) {
         settled = true;
         if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        resolve(value);
+        if (value instanceof StreamedValue)
+          value.decode().then(resolve, (error: unknown) => reject(toSwitchboardError(error)));
+        else resolve(value);
       },
       reject(error) {
         settled = true;

@@ -1,10 +1,20 @@
-import type { CallerInfo, LocalHttpRequest, SwitchboardError } from '@switchboard/shared';
+import type {
+  CallerInfo,
+  LocalHttpRequest,
+  StreamedValue,
+  SwitchboardError,
+} from '@switchboard/shared';
 
 /** A call on its way to a provider, as the dispatcher hands it over. */
 export interface CallRequest {
   /** Function name; for an HTTP request, the endpoint's path pattern. */
   readonly name: string;
   readonly args: unknown[];
+  /**
+   * Args too large for one frame, still arriving from the calling uplink (then `args` is
+   * empty): forwarded by providers that `relaysPayloads`, decoded first for the others.
+   */
+  readonly payload?: StreamedValue;
   /** Present for an HTTP request to an endpoint (then `args` is empty); a streamed body as `bodySource`. */
   readonly http?: LocalHttpRequest;
   /** Deadline relative to now; the provider enforces it. */
@@ -12,7 +22,11 @@ export interface CallRequest {
   readonly caller: CallerInfo;
 }
 
-/** Where the outcome of a call goes; exactly one of the two is called, exactly once. */
+/**
+ * Where the outcome of a call goes; exactly one of the two is called, exactly once. A value
+ * may be a `StreamedValue` (a result still arriving from an uplink) or a `ValueStream`
+ * (progressive results): sinks that need the value itself decode or collect it.
+ */
 export interface CallSink {
   resolve(value: unknown): void;
   reject(error: SwitchboardError): void;
@@ -34,6 +48,8 @@ export interface Provider {
   readonly providerId: string;
   /** Calls started and not yet settled; the balancing policy reads it. */
   readonly inFlight: number;
+  /** Takes a request's `payload` as it is (an uplink forwards the bytes without decoding them). */
+  readonly relaysPayloads?: boolean;
   /** Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. */
   start(request: CallRequest, sink: CallSink): CallHandle;
 }

@@ -1,4 +1,9 @@
-import { ValueStream, type PendingEntry, type SwitchboardError } from '@switchboard/shared';
+import {
+  StreamedValue,
+  ValueStream,
+  type PendingEntry,
+  type SwitchboardError,
+} from '@switchboard/shared';
 import type { CallHandle, CallSink } from './provider.ts';
 import type { UplinkConnection } from './uplink-connection.ts';
 
@@ -6,7 +11,7 @@ import type { UplinkConnection } from './uplink-connection.ts';
 export class OutboundCall implements PendingEntry, CallHandle {
   /** An HTTP request: its answer may announce a streamed body. */
   isRequest = false;
-  /** The stream carrying its request body, while it may still be sent. */
+  /** The stream carrying its request body or its args, while it may still be sent. */
   bodyStream: number | undefined;
 
   constructor(
@@ -32,6 +37,7 @@ export class InboundCall implements CallSink {
 
   resolve(value: unknown): void {
     if (value instanceof ValueStream) this.connection.answerInboundStream(this.id, value);
+    else if (value instanceof StreamedValue) this.connection.answerInboundPayload(this.id, value);
     else this.connection.answerInbound(this.id, { type: 'result', id: this.id, value });
   }
 

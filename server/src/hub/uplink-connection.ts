@@ -7,6 +7,7 @@ import {
   StreamReceiver,
   LargeMessages,
   StreamSender,
+  type StreamedValue,
   ValueStream,
   type LocalHttpRequest,
   type WireHttpRequest,
@@ -19,6 +20,7 @@ import {
   toSwitchboardError,
   type CallFrame,
   type RequestFrame,
+  type StreamedPayload,
   type CallerInfo,
   type ErrorCode,
   type ServerToUplinkFrame,
@@ -61,6 +63,7 @@ type State = 'awaiting-hello' | 'open' | 'closed';
  */
 export class UplinkConnection implements Provider {
   readonly providerId: string;
+  readonly relaysPayloads = true;
   key: KeyRecord | undefined;
   name: string | undefined;
   /** Monotonic time of the last message or pong, for the heartbeat. */
@@ -146,17 +149,21 @@ export class UplinkConnection implements Provider {
       http === undefined
         ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
         : { type: 'request', id, endpoint, request: this.wireRequest(http), timeoutMs, caller };
+    // Args still arriving from another uplink are forwarded as they come, never held here.
+    if (request.payload !== undefined && frame.type === 'call')
+      frame.payload = this.large.forward(request.payload);
+    let stream = frame.type === 'call' ? frame.payload?.stream : frame.request.bodyStream;
     try {
-      this.push(encodeValue(frame));
+      const sent = this.push(frame);
+      if (sent.type === 'call') stream = sent.payload?.stream; // args above one frame
     } catch (error) {
-      if (frame.type === 'request' && frame.request.bodyStream !== undefined)
-        this.bodies.abort(frame.request.bodyStream);
+      if (stream !== undefined) this.bodies.abort(stream);
       sink.reject(toSwitchboardError(error));
       return NOOP_HANDLE;
     }
     const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
     call.isRequest = http !== undefined;
-    if (frame.type === 'request') call.bodyStream = frame.request.bodyStream;
+    call.bodyStream = stream;
     this.outbound.add(id, call);
     return call;
   }
@@ -193,6 +200,27 @@ export class UplinkConnection implements Provider {
     return { ...answer, stream: this.streams.open(answer.stream) };
   }
 
+  /**
+   * A result too large for one frame, arriving as a stream: handed on as it is (forwarded to a
+   * calling uplink, decoded by app code and HTTP callers); an HTTP answer is decoded here first,
+   * the call staying pending meanwhile.
+   */
+  private resultPayload(id: number, payload: StreamedPayload): void {
+    const value = this.large.payload(payload);
+    const call = this.outbound.get(id);
+    if (call === undefined)
+      value.discard(); // a late answer: nobody wants it
+    else if (!call.isRequest) {
+      this.outbound.take(id);
+      call.sink.resolve(value);
+    } else {
+      value.decode().then(
+        (answer) => this.outbound.take(id)?.sink.resolve(this.withStream(answer)),
+        (error: unknown) => this.outbound.take(id)?.sink.reject(toSwitchboardError(error)),
+      );
+    }
+  }
+
   /** Progressive results the uplink sends on stream `id`, for whoever called. */
   private valueStream(id: number): ValueStream {
     return ValueStream.fromChunks(this.streams.open(id).readable());
@@ -203,6 +231,15 @@ export class UplinkConnection implements Provider {
 
   answerInbound(id: number, frame: ServerToUplinkFrame): void {
     if (this.inbound.delete(id) && this.state === 'open') this.send(frame);
+  }
+
+  /** Answers the uplink's call `id` with a value still arriving from another uplink, forwarded as it comes. */
+  answerInboundPayload(id: number, value: StreamedValue): void {
+    if (!this.inbound.delete(id) || this.state !== 'open') {
+      value.discard();
+      return;
+    }
+    this.send({ type: 'result', id, payload: this.large.forward(value) });
   }
 
   /** Answers the uplink's call `id` with progressive results, relayed as a stream of ours. */
@@ -230,6 +267,7 @@ export class UplinkConnection implements Provider {
       args: frame.args,
       timeoutMs: this.deps.dispatcher.timeoutFor(frame.timeoutMs),
       caller: this.callerInfo,
+      ...(frame.payload === undefined ? {} : { payload: this.large.payload(frame.payload) }),
     };
     const handle = this.deps.dispatcher.dispatch(request, inbound);
     if (this.inbound.has(frame.id)) inbound.handle = handle;
@@ -308,6 +346,10 @@ export class UplinkConnection implements Provider {
         return;
       }
       case 'result': {
+        if (frame.payload !== undefined) {
+          this.resultPayload(frame.id, frame.payload);
+          return;
+        }
         const call = this.outbound.take(frame.id);
         // undefined: a late answer to a call that timed out or was cancelled; the uplink stops
         // any stream it announced when it gets our cancel.
@@ -420,16 +462,22 @@ export class UplinkConnection implements Provider {
   // -------------------------------------------------------------------------------------------
   // Sending and closing.
 
-  /** Queues an encoded frame; one above the uplink's frame limit goes as a large message. */
-  private push(encoded: Buffer): void {
-    if (this.batcher.fits(encoded)) this.batcher.push(encoded);
-    else this.batcher.push(encodeValue(this.large.send(Buffer.from(encoded))));
+  /** Queues a frame; one above the uplink's frame limit has its payload streamed (see LargeMessages). */
+  private push(frame: ServerToUplinkFrame): ServerToUplinkFrame {
+    const encoded = encodeValue(frame);
+    if (this.batcher.fits(encoded)) {
+      this.batcher.push(encoded);
+      return frame;
+    }
+    const sent = this.large.oversized(frame, encoded);
+    this.batcher.push(encodeValue(sent));
+    return sent;
   }
 
   private send(frame: ServerToUplinkFrame): void {
     if (this.state === 'closed') return;
     try {
-      this.push(encodeValue(frame));
+      this.push(frame);
     } catch (error) {
       // An answer that cannot be encoded or is too large for the uplink becomes a bare coded
       // error (no data, no stack), so the caller is still answered and nothing throws upward.

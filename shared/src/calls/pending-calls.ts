@@ -38,6 +38,14 @@ export class PendingCalls<E extends PendingEntry> {
     if (entry.deadlineAt < this.timerAt) this.arm(entry.deadlineAt);
   }
 
+  get(id: number): E | undefined {
+    return this.entries.get(id);
+  }
+
+  has(id: number): boolean {
+    return this.entries.has(id);
+  }
+
   /** Removes and returns the entry, or undefined if it was already settled. */
   take(id: number): E | undefined {
     const entry = this.entries.get(id);

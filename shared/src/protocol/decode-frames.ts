@@ -21,6 +21,7 @@ import {
   type Limits,
   type ServerToUplinkFrame,
   type StreamFrame,
+  type StreamedPayload,
   type UplinkToServerFrame,
 } from './frames.ts';
 
@@ -135,6 +136,11 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamF
     case 'cancel':
       return { type, id: callId(raw) };
     case 'result':
+      if (raw.payload !== undefined) {
+        if (raw.stream !== undefined || raw.value !== undefined)
+          throw bad('result.payload excludes value and stream');
+        return { type, id: callId(raw), payload: payload(raw.payload) };
+      }
       return raw.stream === undefined
         ? { type, id: callId(raw), value: raw.value }
         : { type, id: callId(raw), stream: streamId(raw) };
@@ -181,7 +187,16 @@ function callFrame(raw: Obj, type: 'call'): CallFrame {
     args: args as unknown[],
   };
   if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
+  if (raw.payload !== undefined) {
+    if (args.length > 0) throw bad('call.payload requires empty args');
+    frame.payload = payload(raw.payload);
+  }
   return frame;
+}
+
+function payload(value: unknown): StreamedPayload {
+  if (!isPlainObject(value)) throw bad('payload must be a map');
+  return { stream: streamId(value), bytes: positiveInt(value, 'bytes') };
 }
 
 function errorFrame(raw: Obj, type: 'error') {

@@ -159,11 +159,14 @@ export interface CallFrame {
   type: 'call';
   id: number;
   name: string;
+  /** Empty when `payload` is set. */
   args: unknown[];
   /** Relative deadline; the receiver cancels the work when it passes. */
   timeoutMs?: number;
   /** Only on server → uplink calls. */
   caller?: CallerInfo;
+  /** The args are too large for one frame: their encoding (one array) follows as this stream. */
+  payload?: StreamedPayload;
 }
 
 /** Server → uplink: serve an HTTP request with the endpoint registered under `path`. */
@@ -193,6 +196,19 @@ export interface ResultFrame {
    * stream of the sender's (one encoded value per chunk).
    */
   stream?: number;
+  /** Instead of `value`: the value is too large for one frame; its encoding follows as this stream. */
+  payload?: StreamedPayload;
+}
+
+/**
+ * A call's args or a result's value whose encoding is above one frame: the bytes follow as
+ * stream `stream` of the sender's (`bytes` in all), under the usual credit flow control. The
+ * frame announcing it is small and keeps its place in order; the server forwards the stream
+ * between uplinks chunk by chunk without holding the value.
+ */
+export interface StreamedPayload {
+  stream: number;
+  bytes: number;
 }
 
 /** Failed answer to the peer's request `id`; without `id`, a connection-level error before close. */

@@ -1,7 +1,15 @@
+import { decodeValue, encodeValue } from '../codec/msgpack-codec.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { LargeFrame } from '../protocol/frames.ts';
-import type { StreamReceiver } from './stream-receiver.ts';
+import type {
+  AnyFrame,
+  LargeFrame,
+  ServerToUplinkFrame,
+  StreamedPayload,
+  UplinkToServerFrame,
+} from '../protocol/frames.ts';
+import type { IncomingStream, StreamReceiver } from './stream-receiver.ts';
 import type { StreamSender } from './stream-sender.ts';
+import { StreamedValue } from './streamed-value.ts';
 
 /**
  * Largest message (one or more frames) sent as a stream: 256 MiB. It is also what one
@@ -10,10 +18,13 @@ import type { StreamSender } from './stream-sender.ts';
 export const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
 /**
- * Messages larger than the peer's frame limit (a big `Media` argument or result, a large byte
- * array): sent as a stream of chunks with the usual credit flow control after a `large` frame
- * announcing it, and reassembled on the other side before they are decoded. No frame on the wire
- * is ever above the negotiated maximum; the receiver holds at most `limit` bytes for one.
+ * Messages larger than the peer's frame limit. A call's args or a result's value (a big `Media`,
+ * a large byte array) go as a streamed payload after a small frame that keeps its place in
+ * order, so the server can forward them between uplinks without holding them. Anything else
+ * (an HTTP request or answer with a big buffered body, a huge registration) goes whole as a
+ * `large` frame followed by its bytes. Both use the usual credit flow control: no frame on the
+ * wire is ever above the negotiated maximum, and the receiver holds at most `limit` bytes of
+ * unfinished messages and payloads it decodes.
  */
 export class LargeMessages {
   constructor(
@@ -35,49 +46,112 @@ export class LargeMessages {
     this.peerLimit = bytes;
   }
 
-  /** Starts sending `message` as a stream; returns the frame that announces it (send it first). */
-  send(message: Buffer): LargeFrame {
+  /**
+   * `frame` encoded to `encoded`, which is above one frame: returns what to send instead (the
+   * frame with its payload streamed, or a `large` announcement), having started the stream.
+   */
+  oversized(frame: UplinkToServerFrame, encoded: Buffer): UplinkToServerFrame;
+  oversized(frame: ServerToUplinkFrame, encoded: Buffer): ServerToUplinkFrame;
+  oversized(frame: AnyFrame, encoded: Buffer): AnyFrame {
+    if (frame.type === 'call') return { ...frame, args: [], payload: this.stream(frame.args) };
+    if (frame.type === 'result' && frame.stream === undefined && frame.value !== undefined) {
+      const { value, ...head } = frame;
+      return { ...head, payload: this.stream(value) };
+    }
+    const stream = this.sender.start(single(this.checked(Buffer.from(encoded))));
+    return { type: 'large', stream, bytes: encoded.byteLength };
+  }
+
+  /** A `large` announcement: the message is delivered once its stream is complete. */
+  received(frame: LargeFrame): void {
+    // On failure the call it carried times out at its caller.
+    this.reassemble(this.receiver.open(frame.stream), frame.bytes).then(
+      this.deliver,
+      () => undefined,
+    );
+  }
+
+  /**
+   * A payload the peer announced, to forward (`relay`) or decode here. Its stream is expected
+   * from now on (chunks that arrive before it is used wait, one window at most).
+   */
+  payload({ stream, bytes }: StreamedPayload): StreamedValue {
+    const incoming = this.receiver.open(stream);
+    return new StreamedValue(bytes, {
+      relay: () => incoming.readable(),
+      decode: () => this.reassemble(incoming, bytes).then(decodeValue),
+      discard: () => incoming.abort(),
+    });
+  }
+
+  /** Forwards a payload that is still arriving from elsewhere, chunk by chunk as credit allows. */
+  forward(value: StreamedValue): StreamedPayload {
+    return { stream: this.sender.start(value.relay()), bytes: value.bytes };
+  }
+
+  private stream(value: unknown): StreamedPayload {
+    const encoded = this.checked(encodeValue(value));
+    return { stream: this.sender.start(single(encoded)), bytes: encoded.byteLength };
+  }
+
+  private checked(message: Buffer): Buffer {
     if (message.byteLength > this.peerLimit) {
       throw new SwitchboardError(
         'SB_ERR_PROTO_FRAME_TOO_LARGE',
         `A message of ${message.byteLength} bytes exceeds the peer's limit of ${this.peerLimit} bytes`,
       );
     }
-    const stream = this.sender.start(single(message));
-    return { type: 'large', stream, bytes: message.byteLength };
+    return message;
   }
 
-  received(frame: LargeFrame): void {
-    const incoming = this.receiver.open(frame.stream);
+  /** Collects `incoming` (`bytes` long), within this side's budget for unfinished messages. */
+  private reassemble(incoming: IncomingStream, bytes: number): Promise<Buffer> {
     // One connection may not hold more than `limit` bytes of unfinished messages in all.
-    if (this.reassembling + frame.bytes > this.limit) {
+    if (this.reassembling + bytes > this.limit) {
       incoming.abort();
-      return;
+      return Promise.reject(
+        new SwitchboardError(
+          'SB_ERR_PROTO_FRAME_TOO_LARGE',
+          `A message of ${bytes} bytes is above what this side accepts (${this.limit} bytes, less messages still arriving)`,
+        ),
+      );
     }
-    this.reassembling += frame.bytes;
-    let released = false;
-    const release = () => {
-      if (!released) this.reassembling -= frame.bytes;
-      released = true;
-    };
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    incoming.attach({
-      write: (data, flushed) => {
-        total += data.byteLength;
-        if (total > frame.bytes) {
+    this.reassembling += bytes;
+    return new Promise((resolve, reject) => {
+      let released = false;
+      const release = () => {
+        if (!released) this.reassembling -= bytes;
+        released = true;
+      };
+      const parts: Uint8Array[] = [];
+      let total = 0;
+      const wrongSize = () =>
+        new SwitchboardError(
+          'SB_ERR_PROTO_BAD_FRAME',
+          `stream ${incoming.id} did not carry the ${bytes} bytes it announced`,
+        );
+      incoming.attach({
+        write: (data, flushed) => {
+          total += data.byteLength;
+          if (total > bytes) {
+            release();
+            incoming.abort();
+            reject(wrongSize());
+            return;
+          }
+          parts.push(data);
+          flushed(); // held until complete anyway, bounded by the announced size
+        },
+        end: () => {
           release();
-          incoming.abort();
-          return;
-        }
-        parts.push(data);
-        flushed(); // held until complete anyway, bounded by the announced size
-      },
-      end: () => {
-        release();
-        if (total === frame.bytes) this.deliver(Buffer.concat(parts, total));
-      },
-      fail: release, // the call it carried times out at its caller
+          if (total === bytes) resolve(Buffer.concat(parts, total));
+          else reject(wrongSize());
+        },
+        fail: (error) => {
+          release();
+          reject(error);
+        },
+      });
     });
   }
 }

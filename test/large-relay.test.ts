@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { randomBytes, createHash } from 'node:crypto';
+import { test, type TestContext } from 'node:test';
+import { Media } from '@switchboard/server';
+import { spawnScript, type Child } from './helpers/child.ts';
+import { SERVER_KEY, startServer, type TestServer } from './helpers/server.ts';
+
+const MIB = 1024 * 1024;
+/** Peak RSS growth of the server process allowed while 200 MiB values pass between uplinks. */
+const RELAY_RSS_BOUND_MIB = 64;
+
+interface Digest {
+  bytes: number;
+  sha256: string;
+}
+
+async function blobUplink(
+  t: TestContext,
+  server: TestServer,
+  role: 'store' | 'client',
+  env: Record<string, string> = {},
+): Promise<Child> {
+  const child = spawnScript(t, 'test/fixtures/blob-uplink.ts', {
+    SB_URL: server.url,
+    SB_KEY: SERVER_KEY,
+    SB_ROLE: role,
+    ...env,
+  });
+  await child.waitFor(/^ready /, 20_000);
+  return child;
+}
+
+/** Runs `work` and returns how far the RSS of this process (the server) peaked above its start. */
+async function peakRssGrowthMiB<T>(work: () => Promise<T>): Promise<{ growth: number; result: T }> {
+  const before = process.memoryUsage().rss;
+  let peak = before;
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, process.memoryUsage().rss);
+  }, 10);
+  try {
+    const result = await work();
+    return { growth: (peak - before) / MIB, result };
+  } finally {
+    clearInterval(sampler);
+  }
+}
+
+test('200 MiB values pass uplink → server → uplink both ways whole, without the server holding them', async (t) => {
+  const server = await startServer(t, { callTimeoutMs: 120_000 });
+  await blobUplink(t, server, 'store');
+  await blobUplink(t, server, 'client');
+  const { sb } = server;
+  // Warm up both paths (first-use allocations are not what this measures).
+  await sb.call('client.send', 'store.digest', 8, 1);
+  await sb.call('client.fetch', 8, 1);
+
+  // Arguments: the client uplink sends a 200 MiB Media to the store uplink.
+  const up = await peakRssGrowthMiB(
+    () =>
+      sb.call('client.send', 'store.digest', 200, 7) as Promise<{
+        local: Digest;
+        remote: Digest & { name: string };
+      }>,
+  );
+  assert.equal(up.result.remote.bytes, 200 * MIB);
+  assert.equal(up.result.remote.sha256, up.result.local.sha256);
+  assert.equal(up.result.remote.name, 'up.bin');
+  t.diagnostic(`server RSS growth ${up.growth.toFixed(1)} MiB for 200 MiB of arguments`);
+  assert.ok(up.growth < RELAY_RSS_BOUND_MIB, `server RSS grew ${up.growth.toFixed(1)} MiB`);
+
+  // Results: the client uplink fetches a 200 MiB Media from the store uplink.
+  const expected = (await sb.call('store.expected', 200, 9)) as Digest;
+  const down = await peakRssGrowthMiB(
+    () => sb.call('client.fetch', 200, 9) as Promise<Digest & { name: string }>,
+  );
+  assert.deepEqual(down.result, { name: 'blob', ...expected });
+  t.diagnostic(`server RSS growth ${down.growth.toFixed(1)} MiB for a 200 MiB result`);
+  assert.ok(down.growth < RELAY_RSS_BOUND_MIB, `server RSS grew ${down.growth.toFixed(1)} MiB`);
+});
+
+test("a value above the receiving uplink's maxMessageBytes fails that call with a code; both stay usable", async (t) => {
+  const server = await startServer(t, { maxFrameBytes: 1 * MIB });
+  const limit = String(8 * MIB);
+  await blobUplink(t, server, 'store', { SB_MAX_MESSAGE_BYTES: limit });
+  await blobUplink(t, server, 'client', { SB_MAX_MESSAGE_BYTES: limit });
+  const { sb } = server;
+  // Arguments too large for the store; a result too large for the client.
+  await assert.rejects(sb.call('client.send', 'store.digest', 16, 1), {
+    code: 'SB_ERR_PROTO_FRAME_TOO_LARGE',
+  });
+  await assert.rejects(sb.call('client.fetch', 16, 1), { code: 'SB_ERR_PROTO_FRAME_TOO_LARGE' });
+  // Values within the limit still pass (several frames each), and the connections are fine.
+  const sent = (await sb.call('client.send', 'store.digest', 4, 2)) as {
+    local: Digest;
+    remote: Digest;
+  };
+  assert.deepEqual(sent.remote, { name: 'up.bin', ...sent.local });
+  const fetched = (await sb.call('client.fetch', 4, 3)) as Digest;
+  assert.deepEqual(fetched, {
+    name: 'blob',
+    ...((await sb.call('store.expected', 4, 3)) as Digest),
+  });
+  assert.equal(await sb.call('client.ping'), 'pong');
+});
+
+test('app code sends and receives values above one frame to and from uplinks', async (t) => {
+  const server = await startServer(t, { maxFrameBytes: 1 * MIB });
+  await blobUplink(t, server, 'store');
+  await blobUplink(t, server, 'client');
+  const { sb } = server;
+  const hash = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  // App → uplink: args above the uplink's frame limit.
+  const bytes = randomBytes(6 * MIB);
+  const digest = await sb.call('store.digest', new Media('application/octet-stream', bytes, 'x'));
+  assert.deepEqual(digest, { name: 'x', bytes: bytes.byteLength, sha256: hash(bytes) });
+  // Uplink → app: a result above the server's frame limit.
+  const media = (await sb.call('store.blob', 6, 5)) as Media;
+  assert.ok(media instanceof Media);
+  assert.equal(hash(media.bytes), ((await sb.call('store.expected', 6, 5)) as Digest).sha256);
+  // Uplink → function in the app's process: the streamed args are decoded for it.
+  sb.callable('app.digest', (m: Media) => ({
+    name: m.name,
+    bytes: m.bytes.byteLength,
+    sha256: hash(m.bytes),
+  }));
+  const sent = (await sb.call('client.send', 'app.digest', 6, 4)) as {
+    local: Digest;
+    remote: Digest;
+  };
+  assert.deepEqual(sent.remote, { name: 'up.bin', ...sent.local });
+});
