@@ -37,6 +37,7 @@ import { RequestState } from './http/request-state.ts';
 import { loadSecret } from './store/secrets.ts';
 import { SessionStore } from './store/session-store.ts';
 import { userFunctions } from './builtins/user-functions.ts';
+import { CallStats } from './observe/call-stats.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 
@@ -54,6 +55,8 @@ export class SwitchboardCore {
   readonly registry = functionRegistry();
   readonly endpoints = new EndpointTable();
   readonly dispatcher: Dispatcher;
+  /** Live call statistics per function, endpoint and provider, and the recent errors. */
+  readonly stats: CallStats;
   readonly hub: UplinkHub;
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
@@ -80,7 +83,8 @@ export class SwitchboardCore {
       deriveKey(secret, 'session signing'),
       options.sharedCookieDomain,
     );
-    this.dispatcher = new Dispatcher(this.registry, options);
+    this.stats = new CallStats(log);
+    this.dispatcher = new Dispatcher(this.registry, options, this.stats);
     this.hub = new UplinkHub(server, {
       options,
       keys: this.keys,
@@ -99,7 +103,9 @@ export class SwitchboardCore {
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
     await app.register(healthRoutes({ db: this.db, isClosing: () => this.closing }));
     await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
-    await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
+    await app.register(
+      apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
+    );
     await app.register(dashboardRoutes());
   }
 

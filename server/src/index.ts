@@ -15,6 +15,7 @@ export {
   type ProvisionedKey,
 } from './options.ts';
 export type { CallOptions } from './hub/dispatcher.ts';
+export type { CallStats, StatsSnapshot, LastError, RecentError } from './observe/call-stats.ts';
 export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
 export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts';
 export {

@@ -14,6 +14,7 @@ import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
 import type { KeyStore } from './store/key-store.ts';
 import type { UserStore } from './store/user-store.ts';
+import type { CallStats } from './observe/call-stats.ts';
 
 /** The public face of a Switchboard server. */
 export interface Switchboard {
@@ -25,6 +26,8 @@ export interface Switchboard {
   readonly keys: KeyStore;
   /** Users (create, find, list, update, remove, verify); never exposes password hashes. */
   readonly users: UserStore;
+  /** Live call statistics: forFunction(name), forEndpoint(pattern), forProvider(id), recentErrors(). */
+  readonly stats: CallStats;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<{ url: string }>;
   /** Calls a registered function with the default deadline. */
@@ -77,6 +80,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     initialKey: core.initialKey,
     keys: core.keys,
     users: core.users,
+    stats: core.stats,
     async listen() {
       await app.listen({ host: resolved.host, port: resolved.port });
       const address = app.server.address();

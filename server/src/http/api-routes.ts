@@ -15,9 +15,10 @@ import {
 import { parseBasicCredentials } from '../auth/basic-credentials.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
-import type { CallSink } from '../hub/provider.ts';
+import type { CallRequest, CallSink } from '../hub/provider.ts';
 import type { EndpointTable, Resolution } from '../hub/endpoint-table.ts';
 import type { ResolvedOptions } from '../options.ts';
+import type { CallStats } from '../observe/call-stats.ts';
 import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { StreamedPayload, limitedSource, readBody } from './request-body.ts';
@@ -39,6 +40,7 @@ export interface DoorDeps {
   state: RequestState;
   signIn: SignIn;
   limits: RateLimits;
+  stats: CallStats;
 }
 
 declare module 'fastify' {
@@ -130,16 +132,15 @@ export function apiRoutes(deps: DoorDeps) {
       policy: resolution.policy,
       admission,
     });
-    const handle = resolution.provider.start(
-      {
-        name: resolution.pattern,
-        args: [],
-        http,
-        timeoutMs: dispatcher.timeoutFor(undefined),
-        caller: admission.user === undefined ? HTTP_CALLER : { kind: 'http', user: admission.user },
-      },
-      sink,
-    );
+    const call: CallRequest = {
+      name: resolution.pattern,
+      args: [],
+      http,
+      timeoutMs: dispatcher.timeoutFor(undefined),
+      caller: admission.user === undefined ? HTTP_CALLER : { kind: 'http', user: admission.user },
+    };
+    const { provider } = resolution;
+    const handle = provider.start(call, deps.stats.track(call, provider.providerId, sink));
     if (!sink.settled) {
       reply.raw.once('close', () => {
         if (!sink.settled) handle.cancel();

@@ -13,6 +13,7 @@ import {
   type Provider,
 } from './provider.ts';
 import type { FunctionRegistry } from './registry.ts';
+import type { CallStats } from '../observe/call-stats.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
 export interface CallOptions {
@@ -27,6 +28,7 @@ export class Dispatcher {
   constructor(
     private readonly registry: FunctionRegistry,
     private readonly limits: { callTimeoutMs: number; maxCallTimeoutMs: number },
+    private readonly stats: CallStats,
   ) {}
 
   /** Effective deadline: the caller's wish, else the default, never above the maximum. */
@@ -38,6 +40,7 @@ export class Dispatcher {
     const provider = this.registry.pick(request.name);
     if (provider === undefined) {
       request.payload?.discard();
+      this.stats.refuse('SB_ERR_NO_SUCH_FUNCTION');
       sink.reject(
         new SwitchboardError(
           'SB_ERR_NO_SUCH_FUNCTION',
@@ -49,12 +52,15 @@ export class Dispatcher {
     const refusal = isTrustedCaller(request.caller) ? undefined : this.refuseClient(request);
     if (refusal !== undefined) {
       request.payload?.discard();
+      this.stats.refuse(refusal.code);
       sink.reject(refusal);
       return NOOP_HANDLE;
     }
+    // Counted from here: the call reached a provider (one wrapper per call, settled once).
+    const tracked = this.stats.track(request, provider.providerId, sink);
     if (request.payload !== undefined && provider.relaysPayloads !== true)
-      return startDecoded(provider, request, request.payload, sink);
-    return provider.start(request, sink);
+      return startDecoded(provider, request, request.payload, tracked);
+    return provider.start(request, tracked);
   }
 
   /** Client keys and HTTP callers without a server key: only `allowClients` functions. */

@@ -20,6 +20,8 @@ export interface CallRequest {
   /** Deadline relative to now; the provider enforces it. */
   readonly timeoutMs: number;
   readonly caller: CallerInfo;
+  /** The id of the HTTP request this call serves, carried into logs and on to the provider. */
+  readonly requestId?: string;
 }
 
 /**
