@@ -20,6 +20,7 @@ import { apiRoutes } from './http/api-routes.ts';
 import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { dashboardRoutes } from './admin/dashboard-routes.ts';
+import { openApiRoutes } from './http/openapi-routes.ts';
 import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
@@ -107,6 +108,10 @@ export class SwitchboardCore {
       apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
     );
     await app.register(dashboardRoutes());
+    if (options.openapi !== undefined) {
+      const { openapi: info, publicOrigin } = options;
+      await app.register(openApiRoutes({ endpoints, info, publicOrigin }));
+    }
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */
@@ -154,7 +159,8 @@ export class SwitchboardCore {
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
     const registration = endpointRegistration(path, options, handler);
-    this.endpoints.add(path, registration, this.app); // throws SB_ERR_ENDPOINT_CONFLICT first
+    // Throws SB_ERR_ENDPOINT_CONFLICT or SB_ERR_SCHEMA_INVALID before changing anything.
+    this.endpoints.add(path, registration, this.app);
     this.app.setEndpoint(path, handler);
     return () => {
       this.endpoints.remove(path, registration.methods, this.app);

@@ -11,6 +11,7 @@ export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_MAX_CALL_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_OPENAPI_INFO,
   type SwitchboardOptions,
   type ProvisionedKey,
 } from './options.ts';
@@ -33,6 +34,8 @@ export {
   getAppOrigin,
   type EndpointHandler,
   type EndpointOptions,
+  type EndpointSchema,
+  type JsonSchema,
   type CallableOptions,
   CookieJar,
   type CallContext,

@@ -30,6 +30,8 @@ export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
 export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
 /** Sessions unused for this long expire: 30 days. */
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
+/** `info` of /_/openapi.json unless the `openapi` option says otherwise. */
+export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', version: '1.0.0' });
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
 export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
 
@@ -99,6 +101,11 @@ export interface SwitchboardOptions {
   sharedCookieDomain?: string;
   /** Include stacks of handler errors in HTTP error bodies. @default false */
   debug?: boolean;
+  /**
+   * `info` of the OpenAPI document of the live endpoints at `/_/openapi.json`; `false` serves
+   * none (404). @default { title: 'Switchboard API', version: '1.0.0' }
+   */
+  openapi?: false | { title?: string; version?: string; description?: string };
   /** Fastify logger option (true, false or a pino options object). @default false */
   logger?: boolean | Record<string, unknown>;
 }
@@ -114,6 +121,7 @@ export type ResolvedOptions = Readonly<
       | 'privateApiKeys'
       | 'rateLimit'
       | 'sharedCookieDomain'
+      | 'openapi'
     >
   > & {
     keys: readonly ProvisionedKey[];
@@ -123,6 +131,8 @@ export type ResolvedOptions = Readonly<
     privateApiKeys: readonly string[];
     rateLimit: { max: number; windowMs: number } | undefined;
     sharedCookieDomain: string | undefined;
+    /** Undefined when the document is switched off. */
+    openapi: Readonly<{ title: string; version: string; description?: string }> | undefined;
   }
 >;
 
@@ -165,6 +175,7 @@ export function resolveOptions(
     sharedCookieDomain: options.sharedCookieDomain,
     debug: options.debug ?? false,
     logger: options.logger ?? false,
+    openapi: openApiInfo(options.openapi),
   };
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw invalid(`port must be an integer 0-65535, got ${resolved.port}`);
@@ -202,6 +213,26 @@ export function resolveOptions(
     }
   }
   return Object.freeze(resolved);
+}
+
+function openApiInfo(
+  value: SwitchboardOptions['openapi'],
+): { title: string; version: string; description?: string } | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return DEFAULT_OPENAPI_INFO;
+  if (typeof value !== 'object' || value === null)
+    throw invalid('openapi must be false or { title?, version?, description? }');
+  const info: { title: string; version: string; description?: string } = {
+    ...DEFAULT_OPENAPI_INFO,
+  };
+  for (const key of ['title', 'version', 'description'] as const) {
+    const item = value[key];
+    if (item === undefined) continue;
+    if (typeof item !== 'string' || item === '')
+      throw invalid(`openapi.${key} must be a non-empty string`);
+    info[key] = item;
+  }
+  return Object.freeze(info);
 }
 
 function publicOrigin(value: string | undefined): string | undefined {

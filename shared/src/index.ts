@@ -62,6 +62,13 @@ export {
   type CallableOptions,
 } from './protocol/access-policy.ts';
 export { cookieJar } from './protocol/decode-frames.ts';
+export {
+  endpointDoc,
+  sameDoc,
+  canonicalJson,
+  MAX_SCHEMA_BYTES,
+  MAX_SCHEMA_DEPTH,
+} from './protocol/endpoint-doc.ts';
 export { isTrustedCaller, guardedByUser } from './calls/access-guard.ts';
 export {
   CookieJar,

@@ -181,7 +181,7 @@ export class Uplink {
    * Serves HTTP requests to `/_/api<path>` (`/users/:id`, several `:params` allowed) with
    * `handler(request)`; what it returns becomes the response (see HttpResponse). Returns a
    * function that withdraws it. A conflicting path is refused: `synced()` rejects with
-   * SB_ERR_ENDPOINT_CONFLICT.
+   * SB_ERR_ENDPOINT_CONFLICT (or SB_ERR_SCHEMA_INVALID for a schema the server cannot compile).
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
     const registration = endpointRegistration(path, options, handler);

@@ -23,6 +23,7 @@ import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { StreamedPayload, limitedSource, readBody } from './request-body.ts';
 import type { RateLimits } from './rate-limits.ts';
+import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
 
@@ -103,6 +104,17 @@ export function apiRoutes(deps: DoorDeps) {
     admission: Admission,
   ): void {
     const { target: where, resolution } = to;
+    const { validators } = resolution;
+    if (validators !== undefined) {
+      // After the door's own checks (rate limit, sign-in), before anything reaches the provider.
+      validators.checkRequest({
+        method: request.method,
+        contentType: request.headers['content-type'],
+        body: request.body,
+        query: where.query,
+        params: resolution.params,
+      });
+    }
     const appOrigin = appOriginOf(request, options);
     let headers = request.headers as Record<string, string | string[]>;
     const cookie = request.headers.cookie;
@@ -131,6 +143,7 @@ export function apiRoutes(deps: DoorDeps) {
     const sink = new ReplySink(deps, request, reply, {
       policy: resolution.policy,
       admission,
+      validators,
     });
     const call: CallRequest = {
       name: resolution.pattern,
@@ -327,7 +340,11 @@ class ReplySink implements CallSink {
     private readonly deps: DoorDeps,
     private readonly request: FastifyRequest,
     private readonly reply: FastifyReply,
-    private readonly context: { policy: EndpointPolicy | undefined; admission: Admission },
+    private readonly context: {
+      policy: EndpointPolicy | undefined;
+      admission: Admission;
+      validators: EndpointValidators | undefined;
+    },
   ) {}
 
   resolve(value: unknown): void {
@@ -336,6 +353,9 @@ class ReplySink implements CallSink {
     let response: DoorResponse | undefined;
     try {
       response = checkResponse(value);
+      // A response schema checks buffered answers only: a streamed body is sent as it is made.
+      if (this.context.validators !== undefined && response.stream === undefined)
+        this.context.validators.checkResponse(response);
       // Header names from a provider are not necessarily lower-case (another uplink library).
       const cookieHeaders = Object.entries(response.headers).filter(
         ([name]) => name.toLowerCase() === 'set-cookie',

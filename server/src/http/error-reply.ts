@@ -9,6 +9,8 @@ export interface HttpErrorBody {
   type?: string;
   /** Only with the `debug` server option. */
   stack?: string;
+  /** SB_ERR_VALIDATION: where the request broke the endpoint's schema ({in, path, message, keyword}). */
+  errors?: unknown[];
 }
 
 /** Maps Fastify's own request errors (body parsing, limits) onto Switchboard codes. */
@@ -34,6 +36,10 @@ export function sendError(
 ): FastifyReply {
   const body: HttpErrorBody = { code: error.code, message: error.message };
   if (error.remoteType !== undefined) body.type = error.remoteType;
+  if (error.code === 'SB_ERR_VALIDATION') {
+    const errors = (error.data as { errors?: unknown } | undefined)?.errors;
+    if (Array.isArray(errors)) body.errors = errors;
+  }
   if (debug && (error.remoteStack ?? error.stack) !== undefined)
     body.stack = error.remoteStack ?? error.stack;
   if (error.code === 'SB_ERR_AUTH_MISSING_KEY' || error.code === 'SB_ERR_AUTH_BAD_KEY') {

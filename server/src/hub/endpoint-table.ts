@@ -2,13 +2,30 @@ import FindMyWay from 'find-my-way';
 import {
   HTTP_METHODS,
   SwitchboardError,
+  canonicalJson,
   endpointShape,
   samePolicy,
+  type EndpointDoc,
   type EndpointPolicy,
   type HttpMethod,
 } from '@switchboard/shared';
+import { EndpointValidators } from '../schema/endpoint-validators.ts';
+import { SchemaCompiler } from '../schema/schema-compiler.ts';
 import type { Provider } from './provider.ts';
 import { Registry } from './registry.ts';
+
+/** What a registration brings besides its methods: the door's policy, docs and schemas. */
+export interface EndpointSpec extends EndpointDoc {
+  policy?: EndpointPolicy;
+}
+
+/** A pattern with at least one live method, as /_/openapi.json describes it. */
+export interface LiveEndpoint {
+  readonly pattern: string;
+  readonly methods: readonly HttpMethod[];
+  readonly policy: EndpointPolicy | undefined;
+  readonly doc: EndpointDoc;
+}
 
 interface Entry {
   readonly pattern: string;
@@ -18,6 +35,12 @@ interface Entry {
   readonly declared: Set<HttpMethod>;
   /** What the door enforces; every live provider registered this same policy. */
   policy: EndpointPolicy | undefined;
+  /** Summary, description, tags and schemas, which every live provider also agrees on. */
+  doc: EndpointDoc;
+  /** `doc` as canonical JSON, to compare registrations by content. */
+  docKey: string;
+  /** The compiled schemas; undefined when the endpoint declares none (the door's fast path). */
+  validators: EndpointValidators | undefined;
 }
 
 /** How the door should treat a request, decided before any frame is sent. */
@@ -32,6 +55,7 @@ export type Resolution =
       params: Record<string, string>;
       provider: Provider;
       policy: EndpointPolicy | undefined;
+      validators: EndpointValidators | undefined;
     };
 
 /**
@@ -48,35 +72,54 @@ export class EndpointTable {
   });
   private readonly byShape = new Map<string, Entry>();
   private readonly providers = new Registry();
+  private readonly compiler = new SchemaCompiler();
+  private changes = 0;
+
+  /** Grows with every registration and withdrawal: what was derived from an older count is stale. */
+  get version(): number {
+    return this.changes;
+  }
 
   /**
-   * Refuses (SB_ERR_ENDPOINT_CONFLICT) a pattern whose shape is live under another pattern, or
-   * live under this pattern with another policy from a provider other than `provider`.
+   * Compiles the registration's schemas (SB_ERR_SCHEMA_INVALID) and refuses
+   * (SB_ERR_ENDPOINT_CONFLICT) a pattern whose shape is live under another pattern, or live under
+   * this pattern with another policy, summary, description, tags or schema from a provider other
+   * than `provider`. Returns the compiled schemas.
    */
-  check(pattern: string, policy: EndpointPolicy | undefined, provider: Provider): void {
+  check(pattern: string, spec: EndpointSpec, provider: Provider): EndpointValidators | undefined {
+    const validators = EndpointValidators.compile(spec.schema, this.compiler);
     const existing = this.byShape.get(endpointShape(pattern));
-    if (existing === undefined || !this.isLive(existing)) return;
+    if (existing === undefined || !this.isLive(existing)) return validators;
     if (existing.pattern !== pattern) {
       throw new SwitchboardError(
         'SB_ERR_ENDPOINT_CONFLICT',
         `Endpoint ${pattern} conflicts with the live endpoint ${existing.pattern}`,
       );
     }
-    if (!samePolicy(existing.policy, policy) && this.servedByOthers(existing, provider)) {
+    if (!this.servedByOthers(existing, provider)) return validators;
+    if (!samePolicy(existing.policy, spec.policy)) {
       throw new SwitchboardError(
         'SB_ERR_ENDPOINT_CONFLICT',
         `Endpoint ${pattern} is live with different options (auth, CORS, sessions, rate limit); every provider of a path must register the same options`,
       );
     }
+    if (existing.docKey !== canonicalJson(docOf(spec))) {
+      throw new SwitchboardError(
+        'SB_ERR_ENDPOINT_CONFLICT',
+        `Endpoint ${pattern} is live with a different summary, description, tags or schema; every provider of a path must register the same`,
+      );
+    }
+    return validators;
   }
 
   add(
     pattern: string,
-    registration: { methods: readonly HttpMethod[]; policy?: EndpointPolicy },
+    registration: EndpointSpec & { methods: readonly HttpMethod[] },
     provider: Provider,
   ): void {
     const { methods, policy } = registration;
-    this.check(pattern, policy, provider);
+    const validators = this.check(pattern, registration, provider);
+    const doc = docOf(registration);
     const shape = endpointShape(pattern);
     let entry = this.byShape.get(shape);
     if (entry !== undefined && entry.pattern !== pattern) {
@@ -85,11 +128,15 @@ export class EndpointTable {
     }
     if (entry === undefined) {
       const keys = new Map(HTTP_METHODS.map((method) => [method, `${method} ${pattern}`]));
-      entry = { pattern, keys, declared: new Set(), policy };
+      entry = { pattern, keys, declared: new Set(), policy, doc, docKey: '', validators };
       this.byShape.set(shape, entry);
       this.router.on('GET', pattern, () => undefined, entry);
     }
     entry.policy = policy;
+    entry.doc = doc;
+    entry.docKey = canonicalJson(doc);
+    entry.validators = validators;
+    this.changes++;
     for (const method of methods) {
       this.providers.add(entry.keys.get(method)!, provider, undefined);
       entry.declared.add(method);
@@ -99,7 +146,19 @@ export class EndpointTable {
   remove(pattern: string, methods: readonly HttpMethod[], provider: Provider): void {
     const entry = this.byShape.get(endpointShape(pattern));
     if (entry === undefined || entry.pattern !== pattern) return;
+    this.changes++;
     for (const method of methods) this.providers.remove(entry.keys.get(method)!, provider);
+  }
+
+  /** Every pattern some provider serves now, with its live methods. */
+  live(): LiveEndpoint[] {
+    const result: LiveEndpoint[] = [];
+    for (const entry of this.byShape.values()) {
+      const methods = this.liveMethods(entry);
+      if (methods.length === 0) continue;
+      result.push({ pattern: entry.pattern, methods, policy: entry.policy, doc: entry.doc });
+    }
+    return result;
   }
 
   resolve(method: string, path: string): Resolution {
@@ -111,7 +170,14 @@ export class EndpointTable {
     const provider = key === undefined ? undefined : this.providers.pick(key);
     if (provider !== undefined) {
       const params = { ...found.params } as Record<string, string>;
-      return { kind: 'ok', pattern: entry.pattern, params, provider, policy: entry.policy };
+      return {
+        kind: 'ok',
+        pattern: entry.pattern,
+        params,
+        provider,
+        policy: entry.policy,
+        validators: entry.validators,
+      };
     }
     // The rare paths: work out why there is no provider.
     const live = this.liveMethods(entry);
@@ -136,4 +202,14 @@ export class EndpointTable {
   private isLive(entry: Entry): boolean {
     return this.liveMethods(entry).length > 0;
   }
+}
+
+/** The documentation part of a registration, without unset fields. */
+function docOf(spec: EndpointSpec): EndpointDoc {
+  const doc: EndpointDoc = {};
+  if (spec.summary !== undefined) doc.summary = spec.summary;
+  if (spec.description !== undefined) doc.description = spec.description;
+  if (spec.tags !== undefined) doc.tags = spec.tags;
+  if (spec.schema !== undefined) doc.schema = spec.schema;
+  return doc;
 }

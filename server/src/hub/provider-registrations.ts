@@ -27,15 +27,16 @@ export class ProviderRegistrations {
   ) {}
 
   /**
-   * All or nothing: throws SB_ERR_ENDPOINT_CONFLICT or SB_ERR_FUNCTION_CONFLICT before
-   * changing anything.
+   * All or nothing: throws SB_ERR_ENDPOINT_CONFLICT, SB_ERR_SCHEMA_INVALID or
+   * SB_ERR_FUNCTION_CONFLICT before changing anything.
    */
   add(
     functions: readonly FunctionRegistration[],
     endpoints: readonly EndpointRegistration[],
   ): number {
     for (const { name } of functions) if (isReservedName(name)) throw reservedNameError(name);
-    for (const { path, policy } of endpoints) this.table.check(path, policy, this.provider);
+    for (const registration of endpoints)
+      this.table.check(registration.path, registration, this.provider);
     for (const registration of functions)
       checkAccess(
         this.registry,

@@ -153,6 +153,21 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The endpoint path conflicts with a different live registration',
   },
+  SB_ERR_SCHEMA_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'An endpoint schema is not a valid JSON Schema',
+  },
+  SB_ERR_VALIDATION: {
+    status: 400,
+    retryable: false,
+    message: "The request does not match the endpoint's schema",
+  },
+  SB_ERR_RESPONSE_INVALID: {
+    status: 502,
+    retryable: false,
+    message: "The handler's response does not match the endpoint's response schema",
+  },
   SB_ERR_AUTH_REQUIRED: {
     status: 401,
     retryable: false,

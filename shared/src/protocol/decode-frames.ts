@@ -3,6 +3,7 @@ import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts
 import type { User } from '../users/user.ts';
 import { DEFAULT_STREAM_WINDOW_BYTES } from '../streams/stream-sender.ts';
 import { normalizePolicy } from './access-policy.ts';
+import { endpointDoc } from './endpoint-doc.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
 import {
   KEY_KINDS,
@@ -11,6 +12,7 @@ import {
   type CancelFrame,
   type CookieJarContent,
   type WireRequestState,
+  type EndpointDoc,
   type EndpointRegistration,
   type WireHttpRequest,
   type ErrorFrame,
@@ -238,7 +240,8 @@ function endpointRegistrations(raw: Obj): EndpointRegistration[] {
       const registration: EndpointRegistration = { path, methods: endpointMethods(item.methods) };
       const policy = normalizePolicy(item.policy);
       if (policy !== undefined) registration.policy = policy;
-      return registration;
+      // Summary, description, tags and schemas: shape and size only (plain JSON, capped).
+      return Object.assign(registration, endpointDoc(item as EndpointDoc, policy));
     } catch (error) {
       throw bad(error instanceof Error ? error.message : String(error));
     }

@@ -1,7 +1,9 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { normalizePolicy } from './access-policy.ts';
+import { endpointDoc } from './endpoint-doc.ts';
 import {
   HTTP_METHODS,
+  type EndpointDoc,
   type EndpointPolicy,
   type EndpointRegistration,
   type HttpMethod,
@@ -62,15 +64,19 @@ export function endpointMethods(methods: unknown): HttpMethod[] {
   return [...result];
 }
 
-/** What `httpEndpoint(path, options, handler)` accepts, on the server and in uplinks alike. */
-export interface EndpointOptions extends EndpointPolicy {
+/**
+ * What `httpEndpoint(path, options, handler)` accepts, on the server and in uplinks alike: the
+ * door's policy, and the summary, description, tags and JSON Schemas of the endpoint.
+ */
+export interface EndpointOptions extends EndpointPolicy, EndpointDoc {
   /** Methods served; HEAD (for GET) and OPTIONS are answered automatically. @default ['GET', 'POST'] */
   methods?: HttpMethod[];
 }
 
 /**
  * Checks the arguments of an `httpEndpoint(path, options, handler)` and returns what is
- * registered. Throws SB_ERR_ENDPOINT_PATH_INVALID or SB_ERR_OPTIONS_INVALID.
+ * registered. Throws SB_ERR_ENDPOINT_PATH_INVALID or SB_ERR_OPTIONS_INVALID (also for a
+ * schema that is not plain JSON or too large).
  */
 export function endpointRegistration(
   path: string,
@@ -80,14 +86,14 @@ export function endpointRegistration(
   endpointShape(path);
   if (typeof options !== 'object' || options === null)
     throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint options must be an object');
-  const { methods, ...rest } = options;
+  const { methods, summary, description, tags, schema, ...rest } = options;
   const registration: EndpointRegistration = { path, methods: endpointMethods(methods) };
   if (typeof handler !== 'function') {
     throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'httpEndpoint needs a handler function');
   }
   const policy = normalizePolicy(rest);
   if (policy !== undefined) registration.policy = policy;
-  return registration;
+  return Object.assign(registration, endpointDoc({ summary, description, tags, schema }, policy));
 }
 
 function invalid(message: string, value: unknown): SwitchboardError {

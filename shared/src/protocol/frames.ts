@@ -66,11 +66,39 @@ export interface EndpointPolicy {
   maxBodyBytes?: number;
 }
 
-export interface EndpointRegistration {
+/** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1): an object, or `true`/`false`. */
+export type JsonSchema = boolean | { [keyword: string]: unknown };
+
+/**
+ * JSON Schemas the door enforces for an endpoint (and publishes in /_/openapi.json). `body`
+ * describes a JSON request body, `query` and `params` the object of query string and path
+ * parameters (values are strings, coerced to the schema's types before checking), `response`
+ * the JSON body per status code (`"200"`, `"404"`) or `"default"` for any status not listed.
+ */
+export interface EndpointSchema {
+  body?: JsonSchema;
+  query?: JsonSchema;
+  params?: JsonSchema;
+  response?: Record<string, JsonSchema>;
+}
+
+/** What an endpoint says about itself: documentation and schemas. */
+export interface EndpointDoc {
+  /** One line, for the OpenAPI operation's `summary`. */
+  summary?: string;
+  description?: string;
+  tags?: string[];
+  schema?: EndpointSchema;
+}
+
+export interface EndpointRegistration extends EndpointDoc {
   /** Path under /_/api, e.g. `/users/:id/history/:itemId`. */
   path: string;
   methods: HttpMethod[];
-  /** Absent: no policy. Every provider of a path must register the same policy. */
+  /**
+   * Absent: no policy. Every provider of a path must register the same policy (and the same
+   * summary, description, tags and schema).
+   */
   policy?: EndpointPolicy;
 }
 
