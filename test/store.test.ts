@@ -64,6 +64,6 @@ test('the CLI creates, lists and revokes keys in a data folder', async (t) => {
   assert.equal((await run('keys', 'revoke', 'laptop')).code, 0);
   assert.match((await run('keys', 'list')).out, /\tlaptop\tclient\t.*\trevoked /m);
   assert.equal((await run('keys', 'revoke', 'laptop')).code, 1);
-  assert.equal((await run('bogus')).code, 1);
+  assert.equal((await run('bogus')).code, 2); // a usage mistake
   assert.equal((await run('--help')).code, 0);
 });

@@ -269,8 +269,8 @@ test('the CLI adds, lists, changes passwords of, disables and removes users', as
   const gone = await run(['users', 'remove', 'gus@example.com']);
   assert.equal(gone.code, 1);
   assert.match(gone.err, /SB_ERR_NO_SUCH_USER/);
-  assert.equal((await run(['users', 'bogus', 'x@y'])).code, 1);
-  assert.equal((await run(['users', 'add'])).code, 1);
+  assert.equal((await run(['users', 'bogus', 'x@y'])).code, 2); // usage mistakes
+  assert.equal((await run(['users', 'add'])).code, 2);
   assert.equal((await run(['keys', 'create', 'still-works'])).code, 0);
 });
 

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import {
   SERVER_ONLY,
+  SwitchboardError,
   ValueStream,
   accessOf,
   assertCallable,
@@ -39,6 +40,8 @@ import { loadSecret } from './store/secrets.ts';
 import { SessionStore } from './store/session-store.ts';
 import { userFunctions } from './builtins/user-functions.ts';
 import { CallStats } from './observe/call-stats.ts';
+import { AdminTokenStore } from './store/admin-token-store.ts';
+import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 
@@ -49,6 +52,8 @@ const APP_CALLER: CallerInfo = { kind: 'app' };
 export class SwitchboardCore {
   readonly db: Database.Database;
   readonly keys: KeyStore;
+  /** Tokens of the admin API (created with `switchboard tokens create`). */
+  readonly adminTokens: AdminTokenStore;
   /** Users who sign in with a login name and password. */
   readonly users: UserStore;
   /** Sessions and the encrypted cookie jars. */
@@ -77,6 +82,7 @@ export class SwitchboardCore {
       this.initialKey = this.keys.create('default', 'server').key;
     }
     this.users = new UserStore(this.db);
+    this.adminTokens = new AdminTokenStore(this.db);
     const secret = loadSecret(options.dataDir);
     this.state = new RequestState(
       { sessions: new SessionStore(this.db, options.sessionTtlMs), users: this.users },
@@ -112,6 +118,27 @@ export class SwitchboardCore {
       const { openapi: info, publicOrigin } = options;
       await app.register(openApiRoutes({ endpoints, info, publicOrigin }));
     }
+    await app.register(adminApi(this, limits), { prefix: ADMIN_API_PREFIX });
+  }
+
+  /**
+   * Revokes the stored key `id` and closes its live uplink connections (they are told
+   * SB_ERR_AUTH_BAD_KEY and do not reconnect). SB_ERR_NO_SUCH_KEY if there is no such key,
+   * SB_ERR_ADMIN_BAD_REQUEST for a key provisioned through options. Revoking twice is harmless.
+   */
+  revokeKey(id: string): void {
+    const key = this.keys.get(id);
+    if (key === undefined) {
+      throw new SwitchboardError('SB_ERR_NO_SUCH_KEY', `No key with id ${JSON.stringify(id)}`);
+    }
+    if (key.source === 'options') {
+      throw new SwitchboardError(
+        'SB_ERR_ADMIN_BAD_REQUEST',
+        `Key ${JSON.stringify(key.name)} is provisioned through options; remove it there`,
+      );
+    }
+    if (key.revokedAt === null) this.keys.revoke(id);
+    this.hub.closeKey(id);
   }
 
   /** Calls a registered function (in an uplink or in this process) from app code. */

@@ -35,6 +35,15 @@ export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', ve
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
 export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
 
+/**
+ * Admin API requests allowed per token, per endpoint and method, per window: reads (GET) and
+ * writes (POST, PATCH, DELETE). Failed authentications count against the client address.
+ */
+export const DEFAULT_ADMIN_RATE_LIMITS = Object.freeze({
+  read: Object.freeze({ max: 120, windowMs: 60_000 }),
+  write: Object.freeze({ max: 30, windowMs: 60_000 }),
+});
+
 /** A key provisioned from options rather than the store (e.g. from a secret manager). */
 export interface ProvisionedKey {
   name: string;
@@ -99,6 +108,15 @@ export interface SwitchboardOptions {
   sessionTtlMs?: number;
   /** Domain attribute of the `shared` cookie (e.g. `example.com`), so sibling hosts share it. */
   sharedCookieDomain?: string;
+  /**
+   * Rate limits of the admin API (`/_/admin/api/v1/`), per admin token, endpoint and method;
+   * either half may be given alone. 429 with Retry-After beyond them.
+   * @default { read: { max: 120, windowMs: 60000 }, write: { max: 30, windowMs: 60000 } }
+   */
+  adminRateLimits?: {
+    read?: { max: number; windowMs: number };
+    write?: { max: number; windowMs: number };
+  };
   /** Include stacks of handler errors in HTTP error bodies. @default false */
   debug?: boolean;
   /**
@@ -122,6 +140,7 @@ export type ResolvedOptions = Readonly<
       | 'rateLimit'
       | 'sharedCookieDomain'
       | 'openapi'
+      | 'adminRateLimits'
     >
   > & {
     keys: readonly ProvisionedKey[];
@@ -133,6 +152,10 @@ export type ResolvedOptions = Readonly<
     sharedCookieDomain: string | undefined;
     /** Undefined when the document is switched off. */
     openapi: Readonly<{ title: string; version: string; description?: string }> | undefined;
+    adminRateLimits: Readonly<{
+      read: { max: number; windowMs: number };
+      write: { max: number; windowMs: number };
+    }>;
   }
 >;
 
@@ -173,6 +196,16 @@ export function resolveOptions(
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     streamStallTimeoutMs: options.streamStallTimeoutMs ?? DEFAULT_STREAM_STALL_TIMEOUT_MS,
     sharedCookieDomain: options.sharedCookieDomain,
+    adminRateLimits: Object.freeze({
+      read: rateLimitOf(
+        options.adminRateLimits?.read ?? DEFAULT_ADMIN_RATE_LIMITS.read,
+        'adminRateLimits.read',
+      ),
+      write: rateLimitOf(
+        options.adminRateLimits?.write ?? DEFAULT_ADMIN_RATE_LIMITS.write,
+        'adminRateLimits.write',
+      ),
+    }),
     debug: options.debug ?? false,
     logger: options.logger ?? false,
     openapi: openApiInfo(options.openapi),

@@ -11,17 +11,33 @@ export interface CliRun {
   err: string;
 }
 
-/** Runs the real CLI against `dataDir`, feeding `stdin` if given. */
+/** What a CLI run reads: stdin, and variables added to this process's environment. */
+export interface CliInput {
+  stdin?: string;
+  env?: Record<string, string | undefined>;
+}
+
+/**
+ * Runs the real CLI with `--data-dir dataDir` appended (none when `dataDir` is null), feeding
+ * `input` (a string is stdin).
+ */
 export function runCli(
   t: TestContext,
-  dataDir: string,
+  dataDir: string | null,
   args: string[],
-  stdin = '',
+  input: string | CliInput = '',
 ): Promise<CliRun> {
+  const { stdin = '', env = {} } = typeof input === 'string' ? { stdin: input } : input;
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', path.join(ROOT, 'server/src/cli/main.ts'), ...args, '--data-dir', dataDir],
-    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] },
+    [
+      '--import',
+      'tsx',
+      path.join(ROOT, 'server/src/cli/main.ts'),
+      ...args,
+      ...(dataDir === null ? [] : ['--data-dir', dataDir]),
+    ],
+    { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } },
   );
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -189,6 +189,22 @@ export class EndpointTable {
       : { kind: 'method-not-allowed', allow };
   }
 
+  /** Live endpoints (at least one provider) with their methods and providers, for admin views. */
+  list(): Array<{ path: string; methods: HttpMethod[]; providers: Provider[] }> {
+    const live = [];
+    for (const entry of this.byShape.values()) {
+      const methods = this.liveMethods(entry);
+      if (methods.length === 0) continue;
+      const providers = new Set<Provider>();
+      for (const method of methods) {
+        for (const provider of this.providers.providersOf(entry.keys.get(method)!))
+          providers.add(provider);
+      }
+      live.push({ path: entry.pattern, methods, providers: [...providers] });
+    }
+    return live;
+  }
+
   private liveMethods(entry: Entry): HttpMethod[] {
     return [...entry.declared].filter((method) => this.providers.has(entry.keys.get(method)!));
   }

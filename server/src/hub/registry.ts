@@ -71,6 +71,16 @@ export class Registry<M = undefined> {
   has(name: string): boolean {
     return this.functions.has(name);
   }
+
+  /** The providers serving `name` (a copy), for admin views; empty if none. */
+  providersOf(name: string): Provider[] {
+    return [...(this.functions.get(name) ?? [])];
+  }
+
+  /** Every served name with its meta, in registration order, for admin views. */
+  names(): Array<{ name: string; meta: M }> {
+    return [...this.functions.keys()].map((name) => ({ name, meta: this.metas.get(name)! }));
+  }
 }
 
 /** The registry of functions: each name with its access rules. */

@@ -47,6 +47,21 @@ export class UplinkHub {
     return [...this.connections].filter((c) => c.isOpen);
   }
 
+  /**
+   * Closes every connection that authenticated with key `keyId` (just revoked), with
+   * SB_ERR_AUTH_BAD_KEY so the uplink does not reconnect; their calls in flight fail at once.
+   * Returns how many were closed.
+   */
+  closeKey(keyId: string): number {
+    let closed = 0;
+    for (const connection of [...this.connections]) {
+      if (connection.key?.id !== keyId) continue;
+      connection.fail('SB_ERR_AUTH_BAD_KEY', CLOSE_CODES.AUTH_FAILED, 'The key was revoked');
+      closed++;
+    }
+    return closed;
+  }
+
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (pathname !== UPLINK_PATH) {

@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type Database from 'better-sqlite3';
 import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import type { ProvisionedKey } from '../options.ts';
+import { recordName } from './record-name.ts';
 
 /** What the server knows about a key (never the key itself). */
 export interface KeyRecord {
@@ -80,14 +81,21 @@ export class KeyStore {
     return toRecord(row);
   }
 
+  /** SB_ERR_KEY_INVALID for an empty, overlong or control-character name, or an unknown kind. */
   create(name: string, kind: KeyKind): CreatedKey {
-    if (name.trim() === '')
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'A key needs a name');
+    checkKey(name, kind);
     const key = KEY_PREFIX[kind] + randomBytes(32).toString('base64url');
     const id = randomUUID();
     const createdAt = Date.now();
     this.insert.run(id, name, kind, hashKey(key).toString('hex'), createdAt);
     return { key, record: { id, name, kind, createdAt, revokedAt: null, source: 'store' } };
+  }
+
+  /** The key with this id (stored or provisioned, revoked or not); undefined if none. */
+  get(id: string): KeyRecord | undefined {
+    for (const { record } of this.provisioned.values()) if (record.id === id) return record;
+    const row = this.db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE id = ?').get(id);
+    return row === undefined ? undefined : toRecord(row);
   }
 
   list(): KeyRecord[] {
@@ -111,6 +119,13 @@ export class KeyStore {
   /** Number of stored keys, revoked ones included. */
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM keys').get() as { n: number }).n;
+  }
+}
+
+function checkKey(name: unknown, kind: unknown): void {
+  recordName(name, 'key', 'SB_ERR_KEY_INVALID');
+  if (kind !== 'server' && kind !== 'client') {
+    throw new SwitchboardError('SB_ERR_KEY_INVALID', 'A key kind is "server" or "client"');
   }
 }
 

@@ -223,6 +223,46 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The function is live with different permissions',
   },
+  SB_ERR_ADMIN_TOKEN_MISSING: {
+    status: 401,
+    retryable: false,
+    message: 'The admin API needs an admin token (Authorization: Token <token>)',
+  },
+  SB_ERR_ADMIN_TOKEN_INVALID: {
+    status: 401,
+    retryable: false,
+    message: 'The admin token is unknown or revoked',
+  },
+  SB_ERR_ADMIN_TOKEN_EXISTS: {
+    status: 409,
+    retryable: false,
+    message: 'An active admin token with that name exists',
+  },
+  SB_ERR_NO_SUCH_ADMIN_TOKEN: {
+    status: 404,
+    retryable: false,
+    message: 'No active admin token with that id or name',
+  },
+  SB_ERR_ADMIN_BAD_REQUEST: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid admin request: a field is missing, unknown or of the wrong type',
+  },
+  SB_ERR_KEY_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid key name or kind',
+  },
+  SB_ERR_NO_SUCH_KEY: {
+    status: 404,
+    retryable: false,
+    message: 'No key with that id',
+  },
+  SB_ERR_NO_SUCH_UPLINK: {
+    status: 404,
+    retryable: false,
+    message: 'No connected uplink with that id',
+  },
   SB_ERR_STREAM_STALLED: {
     status: 504,
     retryable: true,

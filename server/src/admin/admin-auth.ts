@@ -1,0 +1,27 @@
+import { SwitchboardError } from '@switchboard/shared';
+import type { AdminTokenRecord, AdminTokenStore } from '../store/admin-token-store.ts';
+
+/** `WWW-Authenticate` of a 401 from the admin API. */
+export const ADMIN_CHALLENGE = 'Token realm="switchboard-admin"';
+
+/** The token of an `Authorization: Token <token>` header, or undefined when it is not one. */
+export function parseTokenHeader(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return /^Token\s+(\S+)\s*$/i.exec(header)?.[1];
+}
+
+/**
+ * The admin token a request authenticates with. No header, or another scheme, is
+ * SB_ERR_ADMIN_TOKEN_MISSING; an unknown or revoked token SB_ERR_ADMIN_TOKEN_INVALID. The store
+ * looks tokens up by SHA-256 and compares in constant time.
+ */
+export function authenticate(
+  tokens: AdminTokenStore,
+  header: string | undefined,
+): AdminTokenRecord {
+  const token = parseTokenHeader(header);
+  if (token === undefined) throw new SwitchboardError('SB_ERR_ADMIN_TOKEN_MISSING');
+  const record = tokens.verify(token);
+  if (record === undefined) throw new SwitchboardError('SB_ERR_ADMIN_TOKEN_INVALID');
+  return record;
+}

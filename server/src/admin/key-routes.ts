@@ -1,0 +1,38 @@
+import { SwitchboardError, type KeyKind } from '@switchboard/shared';
+import type { FastifyInstance } from 'fastify';
+import type { SwitchboardCore } from '../core.ts';
+import { adminRoute } from './admin-route.ts';
+import { paginate } from './pagination.ts';
+import { checkBody } from './request-body.ts';
+import { keyView } from './views.ts';
+
+/** `keys/`: list, create (the secret in the answer, once), get, revoke (closes live uplinks). */
+export function keyRoutes(app: FastifyInstance, core: SwitchboardCore): void {
+  adminRoute(app, 'GET', '/keys/', (request) => paginate(core.keys.list(), request.query, keyView));
+
+  adminRoute(app, 'POST', '/keys/', (request, reply) => {
+    const body = checkBody(request.body, {
+      name: { type: 'string', required: true },
+      kind: { type: 'string', required: true },
+    });
+    const created = core.keys.create(body.name as string, body.kind as KeyKind);
+    void reply.code(201);
+    return { ...keyView(created.record), key: created.key };
+  });
+
+  adminRoute(app, 'GET', '/keys/:id/', (request) => keyView(keyOf(core, request.params)));
+
+  adminRoute(app, 'DELETE', '/keys/:id/', (request, reply) => {
+    core.revokeKey(keyOf(core, request.params).id);
+    void reply.code(204).send();
+  });
+}
+
+function keyOf(core: SwitchboardCore, params: unknown) {
+  const { id } = params as { id: string };
+  const key = core.keys.get(id);
+  if (key === undefined) {
+    throw new SwitchboardError('SB_ERR_NO_SUCH_KEY', `No key with id ${JSON.stringify(id)}`);
+  }
+  return key;
+}

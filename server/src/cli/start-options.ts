@@ -1,0 +1,172 @@
+import { SwitchboardError } from '@switchboard/shared';
+import { resolveOptions, type SwitchboardOptions } from '../options.ts';
+import { DATA_DIR_FLAG, UsageError, type Command, type FlagSpec, type Parsed } from './command.ts';
+
+/** Levels of Fastify's logger (pino). */
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+type IntegerOption =
+  'maxBodyBytes' | 'maxFrameBytes' | 'maxMessageBytes' | 'callTimeoutMs' | 'maxCallTimeoutMs';
+
+interface StartFlag extends FlagSpec {
+  /** The environment variable the flag falls back to. */
+  env: string;
+}
+
+/** Flags of `switchboard start`, each with its SWITCHBOARD_* variable (the flag wins). */
+export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
+  host: {
+    type: 'string',
+    placeholder: 'HOST',
+    env: 'SWITCHBOARD_HOST',
+    description: 'interface to listen on (default 127.0.0.1)',
+  },
+  port: {
+    type: 'string',
+    placeholder: 'PORT',
+    env: 'SWITCHBOARD_PORT',
+    description: 'port to listen on, 0 for any free one (default 3030)',
+  },
+  'data-dir': { ...DATA_DIR_FLAG, env: 'SWITCHBOARD_DATA_DIR' },
+  'public-origin': {
+    type: 'string',
+    placeholder: 'URL',
+    env: 'SWITCHBOARD_PUBLIC_ORIGIN',
+    description: 'origin the server is reached at from outside, e.g. https://api.example.com',
+  },
+  'max-body-bytes': {
+    type: 'string',
+    placeholder: 'N',
+    env: 'SWITCHBOARD_MAX_BODY_BYTES',
+    description: 'largest buffered HTTP body (default 20971520, 20 MiB)',
+  },
+  'max-frame-bytes': {
+    type: 'string',
+    placeholder: 'N',
+    env: 'SWITCHBOARD_MAX_FRAME_BYTES',
+    description: 'largest WebSocket message (default 33554432, 32 MiB)',
+  },
+  'max-message-bytes': {
+    type: 'string',
+    placeholder: 'N',
+    env: 'SWITCHBOARD_MAX_MESSAGE_BYTES',
+    description: 'largest value sent as a stream of frames (default 268435456, 256 MiB)',
+  },
+  'call-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_CALL_TIMEOUT_MS',
+    description: 'deadline of a call that names none (default 30000)',
+  },
+  'max-call-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_MAX_CALL_TIMEOUT_MS',
+    description: 'longest deadline a caller may ask for (default 3600000)',
+  },
+  'log-level': {
+    type: 'string',
+    placeholder: 'LEVEL',
+    env: 'SWITCHBOARD_LOG_LEVEL',
+    description: `${LOG_LEVELS.join('|')} (default: no log)`,
+  },
+});
+
+/** Each description names its variable (the data folder's already does). */
+function withEnvNoted(flags: Record<string, StartFlag>): Readonly<Record<string, StartFlag>> {
+  for (const flag of Object.values(flags)) {
+    if (!flag.description.includes(flag.env)) flag.description += `; env ${flag.env}`;
+  }
+  return Object.freeze(flags);
+}
+
+const INTEGER_FLAGS: ReadonlyArray<[string, IntegerOption]> = [
+  ['max-body-bytes', 'maxBodyBytes'],
+  ['max-frame-bytes', 'maxFrameBytes'],
+  ['max-message-bytes', 'maxMessageBytes'],
+  ['call-timeout-ms', 'callTimeoutMs'],
+  ['max-call-timeout-ms', 'maxCallTimeoutMs'],
+];
+
+/** What `switchboard start` runs with. */
+export interface StartConfig {
+  options: SwitchboardOptions;
+  logLevel: (typeof LOG_LEVELS)[number] | undefined;
+}
+
+/**
+ * The options of `switchboard start` from its flags, else the SWITCHBOARD_* environment, else
+ * the defaults. A bad value is a UsageError naming the flag or variable it came from; the whole
+ * set is checked by resolveOptions (e.g. a call timeout above the maximum) before anything starts.
+ */
+export function startConfig(parsed: Parsed, env: NodeJS.ProcessEnv = process.env): StartConfig {
+  const setting = (flag: string): { value: string; from: string } | undefined => {
+    const given = parsed.values[flag];
+    if (typeof given === 'string') return { value: given, from: `--${flag}` };
+    const spec = START_FLAGS[flag]!;
+    const fromEnv = env[spec.env];
+    return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, from: spec.env };
+  };
+  const options: SwitchboardOptions = {};
+  const host = setting('host');
+  if (host !== undefined) options.host = host.value;
+  const port = setting('port');
+  if (port !== undefined) options.port = integer(port, 0, 65_535);
+  const dataDir = setting('data-dir');
+  if (dataDir !== undefined) options.dataDir = dataDir.value;
+  const origin = setting('public-origin');
+  if (origin !== undefined) options.publicOrigin = origin.value;
+  for (const [flag, key] of INTEGER_FLAGS) {
+    const value = setting(flag);
+    if (value !== undefined) options[key] = integer(value, 1, Number.MAX_SAFE_INTEGER);
+  }
+  const level = setting('log-level');
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level.value)) {
+    throw new UsageError(
+      `${level.from} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level.value)}`,
+      'start',
+    );
+  }
+  try {
+    resolveOptions(options, env);
+  } catch (error) {
+    if (error instanceof SwitchboardError) throw new UsageError(error.message, 'start');
+    throw error;
+  }
+  return { options, logLevel: level?.value as StartConfig['logLevel'] };
+}
+
+function integer(setting: { value: string; from: string }, min: number, max: number): number {
+  const { value, from } = setting;
+  const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
+  if (!Number.isSafeInteger(number) || number < min || number > max) {
+    const range =
+      max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer from ${min} to ${max}`;
+    throw new UsageError(`${from} must be ${range}, got ${JSON.stringify(value)}`, 'start');
+  }
+  return number;
+}
+
+/** What starts the server once the options are known (it lives in main.ts with shutdown). */
+export type StartServer = (
+  options: SwitchboardOptions,
+  logLevel: string | undefined,
+) => Promise<number>;
+
+/** `switchboard start`: flags and environment parsed here, the server started by `start`. */
+export function startCommand(start: StartServer): Command {
+  return {
+    name: 'start',
+    summary: 'Start the server (stop it with Ctrl-C or SIGTERM).',
+    details:
+      'Every flag falls back to its SWITCHBOARD_* environment variable (the flag wins); also\n' +
+      'SWITCHBOARD_ALTERNATE_ORIGINS and SWITCHBOARD_PRIVATE_API_KEYS (comma-separated).',
+    args: '',
+    arity: [0, 0],
+    flags: START_FLAGS,
+    run: (parsed) => {
+      const { options, logLevel } = startConfig(parsed);
+      return start(options, logLevel);
+    },
+  };
+}

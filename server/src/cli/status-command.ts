@@ -1,0 +1,150 @@
+import { AdminClient } from './admin-client.ts';
+import { UsageError, type Command } from './command.ts';
+import { table } from './table.ts';
+
+/** Default server of `switchboard status`. */
+const DEFAULT_URL = 'http://127.0.0.1:3030';
+
+/** An uplink as the admin API lists it. */
+interface UplinkJson {
+  id: string;
+  name: string | null;
+  key_name: string;
+  remote_address: string;
+  connected_since: string;
+  functions: string[];
+  endpoints: Array<{ path: string; methods: string[] }>;
+  in_flight: number;
+  calls_served: number;
+  errors: number;
+  draining: boolean;
+}
+
+interface FunctionJson {
+  name: string;
+  providers: string[];
+}
+
+interface EndpointJson {
+  path: string;
+  methods: string[];
+  providers: string[];
+}
+
+/** `switchboard status`: what is connected, through the admin API. */
+export const statusCommand: Command = {
+  name: 'status',
+  summary: 'Show the connected uplinks with their functions, endpoints and calls in flight.',
+  details:
+    'Reads the admin API of a running server. Prefer SWITCHBOARD_ADMIN_TOKEN to --token, which\n' +
+    'is visible in the process list. Create a token with "switchboard tokens create <name>".',
+  args: '',
+  arity: [0, 0],
+  flags: {
+    url: {
+      type: 'string',
+      placeholder: 'URL',
+      description: `the server (env SWITCHBOARD_URL; default ${DEFAULT_URL})`,
+    },
+    token: {
+      type: 'string',
+      placeholder: 'T',
+      description: 'an admin token (env SWITCHBOARD_ADMIN_TOKEN)',
+    },
+    json: { type: 'boolean', description: 'print the admin API objects as JSON instead' },
+  },
+  async run({ values }) {
+    const url = stringOr(values.url) ?? (process.env.SWITCHBOARD_URL || DEFAULT_URL);
+    if (!/^https?:\/\/[^/]/.test(url)) {
+      throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`, 'status');
+    }
+    const token = stringOr(values.token) ?? (process.env.SWITCHBOARD_ADMIN_TOKEN || undefined);
+    if (token === undefined) {
+      throw new UsageError(
+        'status needs an admin token: SWITCHBOARD_ADMIN_TOKEN or --token',
+        'status',
+      );
+    }
+    const client = new AdminClient(url, token);
+    const [uplinks, functions, endpoints] = await Promise.all([
+      client.list<UplinkJson>('uplinks/'),
+      client.list<FunctionJson>('functions/'),
+      client.list<EndpointJson>('endpoints/'),
+    ]);
+    if (values.json === true) {
+      process.stdout.write(`${JSON.stringify({ uplinks, functions, endpoints }, null, 2)}\n`);
+      return 0;
+    }
+    process.stdout.write(statusText(url, uplinks, functions, endpoints));
+    return 0;
+  },
+};
+
+function statusText(
+  url: string,
+  uplinks: UplinkJson[],
+  functions: FunctionJson[],
+  endpoints: EndpointJson[],
+): string {
+  const inFlight = uplinks.reduce((sum, uplink) => sum + uplink.in_flight, 0);
+  const lines = [
+    `Switchboard at ${url}: ${plural(uplinks.length, 'uplink')} connected, ${plural(inFlight, 'call')} in flight to them`,
+    '',
+  ];
+  if (uplinks.length === 0) {
+    lines.push('No uplinks connected.');
+  } else {
+    lines.push(
+      table([
+        [
+          'ID',
+          'NAME',
+          'KEY',
+          'ADDRESS',
+          'CONNECTED SINCE',
+          'IN FLIGHT',
+          'SERVED',
+          'ERRORS',
+          'STATE',
+        ],
+        ...uplinks.map((uplink) => [
+          uplink.id,
+          uplink.name ?? '-',
+          uplink.key_name,
+          uplink.remote_address,
+          uplink.connected_since,
+          String(uplink.in_flight),
+          String(uplink.calls_served),
+          String(uplink.errors),
+          uplink.draining ? 'draining' : 'serving',
+        ]),
+      ]).trimEnd(),
+    );
+    for (const uplink of uplinks) {
+      lines.push('', `${uplink.id}${uplink.name === null ? '' : ` (${uplink.name})`}`);
+      lines.push(`  functions: ${uplink.functions.join(', ') || '-'}`);
+      const paths = uplink.endpoints.map((e) => `${e.methods.join(',')} ${e.path}`);
+      lines.push(`  endpoints: ${paths.join(', ') || '-'}`);
+    }
+  }
+  const app = functions.filter((f) => f.providers.includes('app') && !f.name.startsWith('sb.'));
+  const appEndpoints = endpoints.filter((e) => e.providers.includes('app'));
+  if (app.length > 0 || appEndpoints.length > 0) {
+    lines.push('', 'Served by the server process:');
+    if (app.length > 0) lines.push(`  functions: ${app.map((f) => f.name).join(', ')}`);
+    if (appEndpoints.length > 0) {
+      lines.push(
+        `  endpoints: ${appEndpoints.map((e) => `${e.methods.join(',')} ${e.path}`).join(', ')}`,
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+function stringOr(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
