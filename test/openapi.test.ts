@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import {
@@ -141,8 +142,15 @@ test('schemas are enforced at the door: valid requests pass, bad body, query and
   assert.deepEqual(await plain.json(), { plain: true });
 });
 
-test('a JSON answer that breaks its response schema is 502 SB_ERR_RESPONSE_INVALID; streamed answers are not checked', async (t) => {
-  const { url } = await startServer(t);
+test('a JSON answer that breaks its response schema is 502 SB_ERR_RESPONSE_INVALID (and logged); streamed answers are not checked', async (t) => {
+  const logged: Array<{ level: number; msg: string; endpoint?: string }> = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      logged.push(JSON.parse(chunk.toString()) as (typeof logged)[number]);
+      done();
+    },
+  });
+  const { url } = await startServer(t, { logger: { level: 'warn', stream } });
   await startUplink(t, url);
   const broken = await expectError(
     await fetch(`${url}/_/api/broken`),
@@ -156,6 +164,12 @@ test('a JSON answer that breaks its response schema is 502 SB_ERR_RESPONSE_INVAL
     'SB_ERR_RESPONSE_INVALID',
   );
   assert.match(text.message, /text\/plain/);
+  const warnings = logged.filter((line) => line.level === 40);
+  assert.deepEqual(
+    warnings.map((line) => line.endpoint),
+    ['/_/api/broken', '/_/api/broken?text=1'],
+  );
+  assert.equal(warnings[0]!.msg, broken.message);
   const streamed = await fetch(`${url}/_/api/stream`);
   assert.equal(streamed.status, 200);
   assert.equal(await streamed.text(), 'not json');

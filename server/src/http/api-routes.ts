@@ -378,7 +378,11 @@ class ReplySink implements CallSink {
       sendResponse(this.request, this.reply, response, setCookies);
     } catch (error) {
       (value as { stream?: Partial<ResponseStream> } | null)?.stream?.abort?.();
-      sendError(this.reply, toSwitchboardError(error), this.deps.options.debug);
+      const coded = toSwitchboardError(error);
+      // The client sees only a 502; the operator learns which handler broke its schema.
+      if (coded.code === 'SB_ERR_RESPONSE_INVALID')
+        this.request.log.warn({ endpoint: this.request.url }, coded.message);
+      sendError(this.reply, coded, this.deps.options.debug);
     }
   }
 
