@@ -42,6 +42,11 @@ import { userFunctions } from './builtins/user-functions.ts';
 import { CallStats } from './observe/call-stats.ts';
 import { AdminTokenStore } from './store/admin-token-store.ts';
 import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
+import { HttpTally } from './observe/http-tally.ts';
+import { observeHttp } from './observe/http-observer.ts';
+import { Metrics } from './observe/metrics.ts';
+import { metricsRoutes } from './observe/metrics-route.ts';
+import { UplinkTraffic } from './observe/uplink-traffic.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 
@@ -64,6 +69,10 @@ export class SwitchboardCore {
   /** Live call statistics per function, endpoint and provider, and the recent errors. */
   readonly stats: CallStats;
   readonly hub: UplinkHub;
+  /** The Prometheus view (`/metrics`), built on first scrape. */
+  readonly metrics: Metrics;
+  private readonly http = new HttpTally();
+  private readonly traffic = new UplinkTraffic();
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
@@ -99,8 +108,23 @@ export class SwitchboardCore {
       endpoints: this.endpoints,
       dispatcher: this.dispatcher,
       log,
+      traffic: this.traffic,
+    });
+    this.metrics = new Metrics({
+      stats: this.stats,
+      http: this.http,
+      traffic: this.traffic,
+      uplinks: () => this.hub.uplinks().length,
     });
     for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);
+  }
+
+  /**
+   * Request ids and HTTP metrics for every route of `app` registered after this call: the
+   * whole server when standalone, the Switchboard routes only when mounted as a plugin.
+   */
+  observe(app: FastifyInstance): void {
+    observeHttp(app, this.options.metrics ? this.http : undefined);
   }
 
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
@@ -119,6 +143,9 @@ export class SwitchboardCore {
       await app.register(openApiRoutes({ endpoints, info, publicOrigin }));
     }
     await app.register(adminApi(this, limits), { prefix: ADMIN_API_PREFIX });
+    if (options.metrics) {
+      await app.register(metricsRoutes({ metrics: this.metrics, token: options.metricsToken }));
+    }
   }
 
   /**

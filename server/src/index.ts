@@ -29,6 +29,7 @@ export {
   sse,
   type ServerSentEvent,
   getCallContext,
+  findCallContext,
   getRequest,
   getApiOrigin,
   getAppOrigin,

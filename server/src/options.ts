@@ -126,6 +126,16 @@ export interface SwitchboardOptions {
   openapi?: false | { title?: string; version?: string; description?: string };
   /** Fastify logger option (true, false or a pino options object). @default false */
   logger?: boolean | Record<string, unknown>;
+  /**
+   * Serve Prometheus metrics at `/metrics` (loopback clients, or anyone with `metricsToken`).
+   * Env SWITCHBOARD_METRICS (`true`/`false`). @default true
+   */
+  metrics?: boolean;
+  /**
+   * Lets non-loopback clients scrape `/metrics` with `Authorization: Bearer <token>` (at least
+   * 16 characters). Env SWITCHBOARD_METRICS_TOKEN. @default none (loopback only)
+   */
+  metricsToken?: string;
 }
 
 export type ResolvedOptions = Readonly<
@@ -141,6 +151,7 @@ export type ResolvedOptions = Readonly<
       | 'sharedCookieDomain'
       | 'openapi'
       | 'adminRateLimits'
+      | 'metricsToken'
     >
   > & {
     keys: readonly ProvisionedKey[];
@@ -156,6 +167,7 @@ export type ResolvedOptions = Readonly<
       read: { max: number; windowMs: number };
       write: { max: number; windowMs: number };
     }>;
+    metricsToken: string | undefined;
   }
 >;
 
@@ -209,6 +221,8 @@ export function resolveOptions(
     debug: options.debug ?? false,
     logger: options.logger ?? false,
     openapi: openApiInfo(options.openapi),
+    metrics: options.metrics ?? envBool(env, 'SWITCHBOARD_METRICS') ?? true,
+    metricsToken: options.metricsToken ?? (env.SWITCHBOARD_METRICS_TOKEN || undefined),
   };
   if (!Number.isInteger(resolved.port) || resolved.port < 0 || resolved.port > 65535) {
     throw invalid(`port must be an integer 0-65535, got ${resolved.port}`);
@@ -232,6 +246,11 @@ export function resolveOptions(
   if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {
     throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
   }
+  if (
+    resolved.metricsToken !== undefined &&
+    (typeof resolved.metricsToken !== 'string' || !/^\S{16,}$/.test(resolved.metricsToken))
+  )
+    throw invalid('metricsToken must be at least 16 characters without spaces');
   if (resolved.maxFrameBytes < 1024) throw invalid('maxFrameBytes must be at least 1024');
   for (const key of resolved.privateApiKeys) {
     if (typeof key !== 'string' || !/^[A-Za-z0-9_-]{16,}$/.test(key))
@@ -294,6 +313,14 @@ function envList(env: NodeJS.ProcessEnv, name: string): string[] {
     .split(',')
     .map((item) => item.trim())
     .filter((item) => item !== '');
+}
+
+function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return undefined;
+  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
+  if (raw === 'false' || raw === '0' || raw === 'no') return false;
+  throw invalid(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
 }
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {

@@ -10,6 +10,7 @@ import {
 import { SwitchboardCore } from './core.ts';
 import { sendError } from './http/error-reply.ts';
 import { resolveOptions, type SwitchboardOptions } from './options.ts';
+import { requestIdFor } from './observe/request-id.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
 import type { KeyStore } from './store/key-store.ts';
@@ -59,10 +60,15 @@ declare module 'fastify' {
 /** Creates a standalone Switchboard server: a Fastify app with the front door and uplink hub. */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
   const resolved = resolveOptions(options);
-  const app = Fastify({ logger: resolved.logger, bodyLimit: resolved.maxBodyBytes });
+  const app = Fastify({
+    logger: resolved.logger,
+    bodyLimit: resolved.maxBodyBytes,
+    genReqId: requestIdFor,
+  });
   const core = new SwitchboardCore(resolved, app.server, app.log);
   app.decorate('switchboard', core);
   core.attachLifecycle(app);
+  core.observe(app);
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
@@ -108,7 +114,10 @@ export const switchboardPlugin = fastifyPlugin<SwitchboardOptions>(
     const core = new SwitchboardCore(resolveOptions(options), app.server, app.log);
     app.decorate('switchboard', core);
     core.attachLifecycle(app);
-    await app.register((scope) => core.routes(scope));
+    await app.register((scope) => {
+      core.observe(scope);
+      return core.routes(scope);
+    });
   },
   { name: '@switchboard/server', fastify: '5.x' },
 );

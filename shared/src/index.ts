@@ -25,10 +25,12 @@ export {
   RESERVED_NAME_PREFIX,
   MAX_CALL_ID,
 } from './protocol/decode-frames.ts';
+export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export {
   getCallContext,
+  findCallContext,
   getRequest,
   getApiOrigin,
   getAppOrigin,

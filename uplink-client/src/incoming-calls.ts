@@ -19,6 +19,8 @@ import {
   type WireError,
   toSwitchboardError,
 } from '@switchboard/shared';
+import { performance } from 'node:perf_hooks';
+import type { UplinkLogger } from './logger.ts';
 
 /** A function this uplink serves. */
 export type UplinkFunction = (...args: never[]) => unknown;
@@ -50,12 +52,23 @@ class IncomingCall {
   body: IncomingStream | undefined;
   /** A function call's arguments (collected first when they came as a payload). */
   args: unknown[];
+  /** When it arrived (performance.now()), only kept when there is a logger. */
+  arrivedAt = 0;
 
   constructor(readonly frame: CallFrame | RequestFrame) {
     this.args = frame.type === 'call' ? frame.args : [];
     const name = frame.type === 'call' ? frame.name : frame.endpoint;
     const deadline = frame.timeoutMs === undefined ? undefined : Date.now() + frame.timeoutMs;
     this.scope = new CallScope(name, frame.caller ?? { kind: 'app' }, deadline);
+    this.scope.requestId = frame.requestId;
+  }
+
+  /** Log fields naming the call: its request id and what was called. */
+  fields(): Record<string, unknown> {
+    const { frame, scope } = this;
+    return frame.type === 'call'
+      ? { reqId: scope.requestId, function: scope.name }
+      : { reqId: scope.requestId, endpoint: scope.name, method: frame.request.method };
   }
 }
 
@@ -68,6 +81,8 @@ export class IncomingCalls {
   private readonly queue: IncomingCall[] = [];
   private running = 0;
   private draining = false;
+  /** Set by the owner when it logs: each call's outcome is logged with its request id. */
+  logger: UplinkLogger | undefined;
 
   constructor(
     private readonly functions: ReadonlyMap<string, UplinkFunction>,
@@ -79,6 +94,7 @@ export class IncomingCalls {
   accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame);
+    if (this.logger !== undefined) call.arrivedAt = performance.now();
     // Its body starts arriving now, even if the call waits for a slot: hold it (one window).
     if (frame.type === 'request' && frame.request.bodyStream !== undefined)
       call.body = this.answer.receive(frame.request.bodyStream);
@@ -125,6 +141,7 @@ export class IncomingCalls {
     if (call === undefined) return;
     this.calls.delete(id);
     call.cancelled = true;
+    this.logger?.debug({ ...call.fields(), code: reason.code }, 'call cancelled');
     call.scope.abort(reason);
     call.body?.abort();
     if (call.streamId !== undefined) this.answer.abortStream(call.streamId);
@@ -158,6 +175,7 @@ export class IncomingCalls {
   private finish(call: IncomingCall, ok: boolean, outcome: unknown): void {
     const { id } = call.frame;
     const { frame } = call;
+    if (!call.cancelled && this.logger !== undefined) this.log(this.logger, call, ok, outcome);
     if (
       !call.cancelled &&
       ok &&
@@ -179,6 +197,19 @@ export class IncomingCalls {
       else this.answer.error(id, handlerErrorToWire(outcome));
     } else if (ok) discard(outcome); // nobody will read what it returned: release it
     this.drain();
+  }
+
+  private log(logger: UplinkLogger, call: IncomingCall, ok: boolean, outcome: unknown): void {
+    const ms = Math.round((performance.now() - call.arrivedAt) * 1000) / 1000;
+    if (ok) {
+      logger.debug({ ...call.fields(), ms }, 'call served');
+      return;
+    }
+    const error = handlerErrorToWire(outcome);
+    logger.warn(
+      { ...call.fields(), ms, code: error.code, type: error.type, reason: error.message },
+      'call failed',
+    );
   }
 
   /** A function that returns an async iterable: its parts go out as a value stream. */

@@ -3,6 +3,7 @@ export { Uplink, type CallOptions } from './uplink.ts';
 export type { UplinkStatus, UplinkEvents } from './events.ts';
 export type { UplinkFunction } from './incoming-calls.ts';
 export type { UsersClient } from './users-client.ts';
+export { jsonLogger, type UplinkLogger, type LogLevel } from './logger.ts';
 export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
@@ -23,6 +24,7 @@ export {
   sse,
   type ServerSentEvent,
   getCallContext,
+  findCallContext,
   getRequest,
   getApiOrigin,
   getAppOrigin,

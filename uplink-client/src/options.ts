@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_MESSAGE_BYTES, SwitchboardError, UPLINK_PATH } from '@switchboard/shared';
+import type { UplinkLogger } from './logger.ts';
 
 /** First reconnect delay: 250 ms. */
 export const DEFAULT_INITIAL_DELAY_MS = 250;
@@ -50,6 +51,12 @@ export interface ConnectOptions {
    * @default false
    */
   maskFrames?: boolean;
+  /**
+   * Where to log connection changes, failed calls (warn) and every call served (debug), each with
+   * the request id (`reqId`) it carries: a pino logger, `jsonLogger()`, or anything with
+   * `debug/info/warn/error(fields, message)`. @default none (silent)
+   */
+  logger?: UplinkLogger;
 }
 
 export interface ResolvedConnectOptions {
@@ -64,6 +71,7 @@ export interface ResolvedConnectOptions {
   readonly maxMessageBytes: number;
   readonly pingIntervalMs: number | undefined;
   readonly maskFrames: boolean;
+  readonly logger: UplinkLogger | undefined;
 }
 
 export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectOptions {
@@ -94,6 +102,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     pingIntervalMs: options.pingIntervalMs,
     maskFrames: options.maskFrames ?? false,
+    logger: options.logger,
   };
   for (const key of [
     'connectTimeoutMs',
@@ -109,6 +118,14 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     !(reconnect.initialDelayMs > 0 && reconnect.maxDelayMs >= reconnect.initialDelayMs)
   ) {
     throw invalid('reconnect needs 0 < initialDelayMs <= maxDelayMs');
+  }
+  if (
+    resolved.logger !== undefined &&
+    !(['debug', 'info', 'warn', 'error'] as const).every(
+      (level) => typeof resolved.logger?.[level] === 'function',
+    )
+  ) {
+    throw invalid('logger needs debug, info, warn and error methods');
   }
   return Object.freeze(resolved);
 }

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
+  findCallContext,
+  isRequestId,
   DEFAULT_STREAM_WINDOW_BYTES,
   LargeMessages,
   PendingCalls,
@@ -27,6 +29,7 @@ import {
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
+  type CallFrame,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { Connection } from './connection.ts';
@@ -44,6 +47,11 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Aborting it cancels the call; the remote handler's signal fires. */
   signal?: AbortSignal;
+  /**
+   * Request id for logs on both sides (1–128 of `A-Z a-z 0-9 . _ : @ / + = -`); by default the
+   * id of the call this uplink is serving when called from inside one of its functions.
+   */
+  requestId?: string;
 }
 
 /** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
@@ -117,6 +125,24 @@ export class Uplink {
       },
       options.maxConcurrentCalls,
     );
+    const { logger } = options;
+    if (logger !== undefined) {
+      this.incoming.logger = logger;
+      this.events.on('status', (status) => {
+        if (status.state === 'connected')
+          logger.info({ connectionId: status.connectionId }, 'uplink connected');
+        else if (status.state === 'reconnecting')
+          logger.info(
+            { attempt: status.attempt, delayMs: status.delayMs, code: status.error.code },
+            'uplink reconnecting',
+          );
+        else if (status.state === 'closed')
+          logger.info({ code: status.error?.code }, 'uplink closed');
+      });
+      this.events.on('error', (error) =>
+        logger.warn({ code: error.code, reason: error.message }, 'uplink error'),
+      );
+    }
   }
 
   /** Connects; resolves at the first welcome, rejects with a coded error if that fails. */
@@ -252,10 +278,27 @@ export class Uplink {
     }
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(cancelled());
-    const promise = this.request(
-      (id) => ({ type: 'call', id, name, args, timeoutMs: Math.max(1, Math.ceil(timeoutMs)) }),
-      timeoutMs,
-    );
+    // The request being served travels on with the calls it makes (logs tie them together).
+    const requestId = options.requestId ?? findCallContext()?.requestId;
+    if (requestId !== undefined && !isRequestId(requestId)) {
+      return Promise.reject(
+        new SwitchboardError(
+          'SB_ERR_OPTIONS_INVALID',
+          'requestId must be 1-128 characters of letters, digits and . _ : @ / + = -',
+        ),
+      );
+    }
+    const promise = this.request((id) => {
+      const frame: CallFrame = {
+        type: 'call',
+        id,
+        name,
+        args,
+        timeoutMs: Math.max(1, Math.ceil(timeoutMs)),
+      };
+      if (requestId !== undefined) frame.requestId = requestId;
+      return frame;
+    }, timeoutMs);
     if (signal === undefined) return promise.promise;
     const onAbort = () => this.cancelOutgoing(promise.id);
     signal.addEventListener('abort', onAbort, { once: true });

@@ -26,6 +26,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
+import { requestIdOf } from '../observe/request-id.ts';
 
 /** Where uplink endpoints are served. */
 export const API_PREFIX = '/_/api';
@@ -104,6 +105,7 @@ export function apiRoutes(deps: DoorDeps) {
     admission: Admission,
   ): void {
     const { target: where, resolution } = to;
+    request.switchboardEndpoint = resolution.pattern;
     const { validators } = resolution;
     if (validators !== undefined) {
       // After the door's own checks (rate limit, sign-in), before anything reaches the provider.
@@ -151,6 +153,7 @@ export function apiRoutes(deps: DoorDeps) {
       http,
       timeoutMs: dispatcher.timeoutFor(undefined),
       caller: admission.user === undefined ? HTTP_CALLER : { kind: 'http', user: admission.user },
+      requestId: requestIdOf(request),
     };
     const { provider } = resolution;
     const handle = provider.start(call, deps.stats.track(call, provider.providerId, sink));
@@ -216,6 +219,7 @@ export function apiRoutes(deps: DoorDeps) {
     // Bodies are read here, not by Fastify's parser: an endpoint with its own maxBodyBytes gets
     // its body streamed to the provider as it arrives instead of buffered.
     app.decorateRequest('switchboardRoute', null);
+    app.decorateRequest('switchboardEndpoint', null);
     app.addContentTypeParser('*', (request, payload, next) => {
       let limit: number | undefined;
       try {

@@ -18,6 +18,7 @@ import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
 import { RequestState } from './request-state.ts';
 import { isCrossSiteRequest } from './site.ts';
+import { requestIdOf } from '../observe/request-id.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -161,6 +162,7 @@ export function callRoutes(deps: {
           const answer = await dispatcher.call(name, args, caller, {
             signal: controller.signal,
             timeoutMs: timeoutOf(request),
+            requestId: requestIdOf(request),
           });
           // A streaming function answers with all its parts, as call() does.
           const value =

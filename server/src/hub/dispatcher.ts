@@ -1,6 +1,8 @@
 import {
   StreamedValue,
   SwitchboardError,
+  findCallContext,
+  isRequestId,
   isTrustedCaller,
   toSwitchboardError,
   type CallerInfo,
@@ -21,6 +23,11 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Aborting it cancels the call (the provider's handler sees its signal fire). */
   signal?: AbortSignal;
+  /**
+   * Request id for logs on both sides (1–128 of `A-Z a-z 0-9 . _ : @ / + = -`); by default the
+   * id of the call being served when called from inside a function or endpoint.
+   */
+  requestId?: string;
 }
 
 /** Routes calls to providers. The one place every call passes through, whatever its origin. */
@@ -90,7 +97,22 @@ export class Dispatcher {
         new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be a positive number'),
       );
     }
-    const request = { name, args, timeoutMs: this.timeoutFor(options.timeoutMs), caller };
+    const requestId = options.requestId ?? findCallContext()?.requestId;
+    if (requestId !== undefined && !isRequestId(requestId)) {
+      return Promise.reject(
+        new SwitchboardError(
+          'SB_ERR_OPTIONS_INVALID',
+          'requestId must be 1-128 characters of letters, digits and . _ : @ / + = -',
+        ),
+      );
+    }
+    const request = {
+      name,
+      args,
+      timeoutMs: this.timeoutFor(options.timeoutMs),
+      caller,
+      requestId,
+    };
     return settleAsPromise((sink) => this.dispatch(request, sink), options.signal);
   }
 }

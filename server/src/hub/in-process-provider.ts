@@ -90,6 +90,7 @@ export class InProcessProvider implements Provider {
     }
     const id = this.pending.allocateId();
     const scope = new CallScope(request.name, request.caller, Date.now() + request.timeoutMs);
+    scope.requestId = request.requestId;
     const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
     const settle = (ok: boolean, outcome: unknown) => {

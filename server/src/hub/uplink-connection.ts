@@ -42,6 +42,7 @@ import {
 } from './provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { FunctionRegistry } from './registry.ts';
+import type { UplinkTraffic } from '../observe/uplink-traffic.ts';
 
 /** What a connection needs from the hub that owns it. */
 export interface ConnectionDeps {
@@ -51,6 +52,8 @@ export interface ConnectionDeps {
   readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;
+  /** Where message bytes in and out are counted (metrics). */
+  readonly traffic: UplinkTraffic;
   onOpen(connection: UplinkConnection): void;
   onClose(connection: UplinkConnection): void;
 }
@@ -91,7 +94,10 @@ export class UplinkConnection implements Provider {
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
-    this.batcher = new FrameBatcher((message) => this.ws.send(message), deps.options.maxFrameBytes);
+    this.batcher = new FrameBatcher((message) => {
+      deps.traffic.bytesOut += message.byteLength;
+      this.ws.send(message);
+    }, deps.options.maxFrameBytes);
     this.streams = new StreamReceiver(
       (frame) => {
         if (this.state === 'open') this.send(frame);
@@ -144,11 +150,12 @@ export class UplinkConnection implements Provider {
       return NOOP_HANDLE;
     }
     const id = this.outbound.allocateId();
-    const { name: endpoint, http, timeoutMs, caller } = request;
+    const { name: endpoint, http, timeoutMs, caller, requestId } = request;
     const frame: CallFrame | RequestFrame =
       http === undefined
         ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
         : { type: 'request', id, endpoint, request: this.wireRequest(http), timeoutMs, caller };
+    if (requestId !== undefined) frame.requestId = requestId;
     // Args still arriving from another uplink are forwarded as they come, never held here.
     if (request.payload !== undefined && frame.type === 'call')
       frame.payload = this.large.forward(request.payload);
@@ -267,6 +274,7 @@ export class UplinkConnection implements Provider {
       args: frame.args,
       timeoutMs: this.deps.dispatcher.timeoutFor(frame.timeoutMs),
       caller: this.callerInfo,
+      requestId: frame.requestId,
       ...(frame.payload === undefined ? {} : { payload: this.large.payload(frame.payload) }),
     };
     const handle = this.deps.dispatcher.dispatch(request, inbound);
@@ -287,6 +295,7 @@ export class UplinkConnection implements Provider {
       );
       return;
     }
+    this.deps.traffic.bytesIn += data.byteLength;
     if (data.byteLength > this.deps.options.maxFrameBytes) {
       this.fail(
         'SB_ERR_PROTO_FRAME_TOO_LARGE',

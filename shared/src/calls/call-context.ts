@@ -15,6 +15,12 @@ export interface CallContext {
   readonly deadline: number | undefined;
   /** The HTTP request, when the function is an endpoint handler. */
   readonly request?: HttpRequest;
+  /**
+   * The id of the HTTP request this call serves (its `X-Request-Id`, or one the server made
+   * up), also when it reached this function through other calls; undefined for calls that did
+   * not start with an HTTP request. Calls made from here carry it on.
+   */
+  readonly requestId: string | undefined;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();
@@ -29,6 +35,11 @@ export function getCallContext(): CallContext {
     );
   }
   return context;
+}
+
+/** The context of the registered function currently running, or undefined outside one. */
+export function findCallContext(): CallContext | undefined {
+  return storage.getStore();
 }
 
 /** The HTTP request being served (anywhere below an endpoint handler). */

@@ -10,6 +10,8 @@ import type { CallContext } from './call-context.ts';
 export class CallScope implements CallContext {
   /** Set once, before an endpoint handler runs. */
   request: HttpRequest | undefined;
+  /** Set once, before the function runs (from the call or request frame). */
+  requestId: string | undefined;
   private controller: AbortController | undefined;
   private abortedWith: { reason: unknown } | undefined;
 

@@ -86,7 +86,7 @@ export function serveHttpWith(
   };
   let built: HttpRequest | Promise<HttpRequest>;
   try {
-    built = HttpRequest.fromWire(wire);
+    built = HttpRequest.fromWire(wire, scope.requestId);
   } catch (error) {
     settle(false, error);
     return;

@@ -198,6 +198,12 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'Too many requests; try again later',
   },
+  SB_ERR_METRICS_FORBIDDEN: {
+    status: 403,
+    retryable: false,
+    message:
+      '/metrics is served to loopback clients, and to others only with the metrics token (Authorization: Bearer)',
+  },
   SB_ERR_COOKIE_TOO_LARGE: {
     status: 500,
     retryable: false,

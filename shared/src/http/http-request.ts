@@ -33,6 +33,8 @@ export class HttpRequest {
    * session's user (same-site requests). Never carries the password hash.
    */
   readonly user: User | undefined;
+  /** The request's id (`X-Request-Id`, or the server's own), as in the server's logs. */
+  readonly requestId: string | undefined;
   // Everything below is derived on first use: most handlers read a field or two.
   private readonly rawQuery: string;
   private readonly rawBody: Uint8Array | undefined;
@@ -45,7 +47,7 @@ export class HttpRequest {
   private jars: { local: CookieJar; shared: CookieJar } | undefined;
   private sessionUser: { id: number | null } | undefined;
 
-  private constructor(wire: WireHttpRequest, form: FormValues) {
+  private constructor(wire: WireHttpRequest, form: FormValues, requestId: string | undefined) {
     this.method = wire.method;
     this.path = wire.path;
     this.params = wire.params;
@@ -57,6 +59,7 @@ export class HttpRequest {
     this.rawQuery = wire.query;
     this.rawBody = wire.body;
     this.user = wire.user;
+    this.requestId = requestId;
     this.wire = wire;
   }
 
@@ -64,7 +67,7 @@ export class HttpRequest {
    * Builds the request, parsing a form body first: synchronously, except for a multipart body
    * (then a promise). Throws (or rejects with) SB_ERR_HTTP_BAD_BODY for a broken form.
    */
-  static fromWire(wire: WireHttpRequest): HttpRequest | Promise<HttpRequest> {
+  static fromWire(wire: WireHttpRequest, requestId?: string): HttpRequest | Promise<HttpRequest> {
     let form: FormValues = NO_FORM;
     if (wire.body !== undefined && wire.body.byteLength > 0) {
       const contentType = single(wire.headers['content-type'])?.toLowerCase() ?? '';
@@ -72,11 +75,11 @@ export class HttpRequest {
         form = parseUrlEncoded(wire.body);
       else if (contentType.startsWith('multipart/form-data')) {
         return parseMultipart(single(wire.headers['content-type'])!, wire.body).then(
-          (parsed) => new HttpRequest(wire, parsed),
+          (parsed) => new HttpRequest(wire, parsed, requestId),
         );
       }
     }
-    return new HttpRequest(wire, form);
+    return new HttpRequest(wire, form, requestId);
   }
 
   /** Query string parameters; a repeated name keeps its last value. */

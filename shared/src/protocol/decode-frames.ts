@@ -5,6 +5,7 @@ import { DEFAULT_STREAM_WINDOW_BYTES } from '../streams/stream-sender.ts';
 import { normalizePolicy } from './access-policy.ts';
 import { endpointDoc } from './endpoint-doc.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
+import { isRequestId } from './request-id.ts';
 import {
   KEY_KINDS,
   type CallFrame,
@@ -124,6 +125,7 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
       };
       if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
+      if (raw.requestId !== undefined) frame.requestId = requestId(raw);
       return frame;
     }
     default:
@@ -193,12 +195,19 @@ function callFrame(raw: Obj, type: 'call'): CallFrame {
     if (args.length > 0) throw bad('call.payload requires empty args');
     frame.payload = payload(raw.payload);
   }
+  if (raw.requestId !== undefined) frame.requestId = requestId(raw);
   return frame;
 }
 
 function payload(value: unknown): StreamedPayload {
   if (!isPlainObject(value)) throw bad('payload must be a map');
   return { stream: streamId(value), bytes: positiveInt(value, 'bytes') };
+}
+
+function requestId(raw: Obj): string {
+  const value = raw.requestId;
+  if (!isRequestId(value)) throw bad(`invalid requestId ${describe(value)}`);
+  return value;
 }
 
 function errorFrame(raw: Obj, type: 'error') {

@@ -195,6 +195,11 @@ export interface CallFrame {
   caller?: CallerInfo;
   /** The args are too large for one frame: their encoding (one array) follows as this stream. */
   payload?: StreamedPayload;
+  /**
+   * The id of the HTTP request this call serves (see `isRequestId`), for logs on both sides. An
+   * uplink's call made while serving a call passes that call's id on.
+   */
+  requestId?: string;
 }
 
 /** Server → uplink: serve an HTTP request with the endpoint registered under `path`. */
@@ -206,6 +211,8 @@ export interface RequestFrame {
   request: WireHttpRequest;
   timeoutMs?: number;
   caller?: CallerInfo;
+  /** The HTTP request's id (`X-Request-Id`, or the one the server made up). */
+  requestId?: string;
 }
 
 /** The sender no longer wants the answer to its call `id`. */
