@@ -22,6 +22,8 @@ import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { dashboardRoutes } from './admin/dashboard-routes.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
+import { RequestGate } from './http/request-gate.ts';
+import { drainForShutdown, type ShutdownOutcome } from './shutdown.ts';
 import { EndpointTable } from './hub/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
@@ -49,6 +51,8 @@ import { metricsRoutes } from './observe/metrics-route.ts';
 import { UplinkTraffic } from './observe/uplink-traffic.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
+/** After a graceful shutdown's wait, how long HTTP connections may take to close by themselves. */
+const SHUTDOWN_LINGER_MS = 250;
 
 /**
  * Everything one Switchboard instance owns (store, registry, dispatcher, hub), attached to a
@@ -77,13 +81,15 @@ export class SwitchboardCore {
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
   private closed = false;
-  /** Set when shutdown begins: /readyz answers 503 from then on. */
-  private closing = false;
+  /** Counts HTTP requests in flight; once shutdown begins, refuses new ones (and /readyz is 503). */
+  private readonly gate = new RequestGate();
+  /** The Fastify instance the lifecycle is attached to. */
+  private fastify: FastifyInstance | undefined;
 
   constructor(
     readonly options: ResolvedOptions,
-    server: Server,
-    log: FastifyBaseLogger,
+    private readonly server: Server,
+    private readonly log: FastifyBaseLogger,
   ) {
     this.db = openDatabase(options.dataDir);
     this.keys = new KeyStore(this.db, options.keys);
@@ -132,7 +138,8 @@ export class SwitchboardCore {
     const { options, keys, endpoints, dispatcher, state } = this;
     const limits = await RateLimits.register(app);
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
-    await app.register(healthRoutes({ db: this.db, isClosing: () => this.closing }));
+    this.gate.register(app); // before the routes, so it sees every request to them
+    await app.register(healthRoutes({ db: this.db, isClosing: () => this.gate.isClosing }));
     await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
     await app.register(
       apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
@@ -244,6 +251,7 @@ export class SwitchboardCore {
    * `onClose`.
    */
   attachLifecycle(app: FastifyInstance): void {
+    this.fastify = app;
     // Connections that never sent a byte (a client's spare connection) are not "idle" to Node,
     // so closing would wait for its headers timeout (about 70 s); they are dropped instead.
     const sockets = new Set<Socket>();
@@ -252,7 +260,7 @@ export class SwitchboardCore {
       socket.once('close', () => sockets.delete(socket));
     });
     app.addHook('preClose', (done) => {
-      this.closing = true;
+      this.gate.close();
       this.hub.close();
       this.app.close();
       for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
@@ -263,5 +271,38 @@ export class SwitchboardCore {
       this.closed = true;
       done();
     });
+  }
+
+  /**
+   * Graceful shutdown: refuses new work at once (/readyz 503, no new connections, new HTTP
+   * requests 503 SB_ERR_SERVER_CLOSING, uplinks told with `goaway`), lets calls and requests in
+   * flight finish for up to `graceMs`, then closes like `app.close()`. What is still running at
+   * the deadline fails with SB_ERR_DRAIN_TIMEOUT (or has its connection cut); the outcome says
+   * how much that was.
+   */
+  async shutdown(graceMs: number = this.options.shutdownGraceMs): Promise<ShutdownOutcome> {
+    if (!Number.isFinite(graceMs) || graceMs < 0)
+      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'graceMs must be a non-negative number');
+    const app = this.fastify;
+    if (app === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', 'lifecycle not attached');
+    const { server, gate, hub, log } = this;
+    const outcome = await drainForShutdown({ server, gate, hub, app: this.app, log }, graceMs);
+    if (!outcome.clean) {
+      hub.close(
+        new SwitchboardError(
+          'SB_ERR_DRAIN_TIMEOUT',
+          `The server shut down before this call finished (shutdownGraceMs ${graceMs})`,
+        ),
+      );
+    }
+    // Answers just written to cut-off requests get a moment to leave; then whatever HTTP
+    // connection is left (a request still arriving, a cut-off stream) is dropped.
+    const linger = setTimeout(() => server.closeAllConnections(), SHUTDOWN_LINGER_MS);
+    try {
+      await app.close();
+    } finally {
+      clearTimeout(linger);
+    }
+    return outcome;
   }
 }

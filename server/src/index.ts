@@ -12,11 +12,16 @@ export {
   DEFAULT_MAX_CALL_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_OPENAPI_INFO,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
   type SwitchboardOptions,
   type ProvisionedKey,
 } from './options.ts';
 export type { CallOptions } from './hub/dispatcher.ts';
 export type { CallStats, StatsSnapshot, LastError, RecentError } from './observe/call-stats.ts';
+export type { ShutdownOutcome } from './shutdown.ts';
+export type { UplinkHub } from './hub/uplink-hub.ts';
+export type { UplinkConnection } from './hub/uplink-connection.ts';
 export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
 export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts';
 export {

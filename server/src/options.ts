@@ -32,6 +32,10 @@ export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
 /** `info` of /_/openapi.json unless the `openapi` option says otherwise. */
 export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', version: '1.0.0' });
+/** How long a drained uplink gets to finish its calls when it or the operator names no limit: 30 s. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
+/** How long a graceful shutdown lets calls in flight finish before cutting them off: 10 s. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
 export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
 
@@ -117,6 +121,17 @@ export interface SwitchboardOptions {
     read?: { max: number; windowMs: number };
     write?: { max: number; windowMs: number };
   };
+  /**
+   * Time a drained uplink gets to finish its calls in flight (`hub.drain()`, or an uplink's own
+   * `drain()` without `timeoutMs`); then they fail with SB_ERR_DRAIN_TIMEOUT. @default 30000
+   */
+  drainTimeoutMs?: number;
+  /**
+   * Time a graceful shutdown (`switchboard.shutdown()`, SIGTERM to `switchboard start`) lets
+   * calls in flight finish before cutting them off. Env SWITCHBOARD_SHUTDOWN_GRACE_MS.
+   * @default 10000
+   */
+  shutdownGraceMs?: number;
   /** Include stacks of handler errors in HTTP error bodies. @default false */
   debug?: boolean;
   /**
@@ -218,6 +233,11 @@ export function resolveOptions(
         'adminRateLimits.write',
       ),
     }),
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
+    shutdownGraceMs:
+      options.shutdownGraceMs ??
+      envInt(env, 'SWITCHBOARD_SHUTDOWN_GRACE_MS') ??
+      DEFAULT_SHUTDOWN_GRACE_MS,
     debug: options.debug ?? false,
     logger: options.logger ?? false,
     openapi: openApiInfo(options.openapi),
@@ -238,11 +258,14 @@ export function resolveOptions(
     'streamWindowBytes',
     'streamStallTimeoutMs',
     'maxMessageBytes',
+    'drainTimeoutMs',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value <= 0)
       throw invalid(`${key} must be a positive integer`);
   }
+  if (!Number.isSafeInteger(resolved.shutdownGraceMs) || resolved.shutdownGraceMs < 0)
+    throw invalid('shutdownGraceMs must be a non-negative integer');
   if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {
     throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
   }

@@ -13,6 +13,7 @@ import { resolveOptions, type SwitchboardOptions } from './options.ts';
 import { requestIdFor } from './observe/request-id.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
+import type { ShutdownOutcome } from './shutdown.ts';
 import type { KeyStore } from './store/key-store.ts';
 import type { UserStore } from './store/user-store.ts';
 import type { CallStats } from './observe/call-stats.ts';
@@ -49,6 +50,14 @@ export interface Switchboard {
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void;
   /** Closes uplinks (they reconnect elsewhere), fails calls in flight, closes the store. */
   close(): Promise<void>;
+  /**
+   * Graceful shutdown (what `switchboard start` does on SIGTERM): /readyz turns 503, no new
+   * connections, new HTTP requests get 503 SB_ERR_SERVER_CLOSING, uplinks are told (`goaway`);
+   * calls and requests in flight (streamed answers included) finish for up to `graceMs`
+   * (default: the `shutdownGraceMs` option, 10 s); then it closes as `close()` does. What was
+   * still running at the deadline is cut off (SB_ERR_DRAIN_TIMEOUT) and counted in the outcome.
+   */
+  shutdown(options?: { graceMs?: number }): Promise<ShutdownOutcome>;
 }
 
 declare module 'fastify' {
@@ -102,6 +111,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),
     close: () => app.close(),
+    shutdown: (shutdownOptions = {}) => core.shutdown(shutdownOptions.graceMs),
   };
 }
 

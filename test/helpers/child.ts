@@ -11,6 +11,8 @@ export interface Child {
   pid: number;
   /** Every stdout line so far. */
   lines: string[];
+  /** Everything written to stderr so far. */
+  stderr(): string;
   /** Resolves with the first line (past or future) matching `pattern`. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves when `count` lines match. */
@@ -86,6 +88,7 @@ export function spawnScript(
     process: child,
     pid: child.pid!,
     lines,
+    stderr: () => stderr,
     waitFor: async (pattern, timeoutMs) => (await waitForCount(pattern, 1, timeoutMs))[0]!,
     waitForCount,
     exited,

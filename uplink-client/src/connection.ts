@@ -83,7 +83,10 @@ export class Connection {
         cause: error,
       });
     });
-    this.ws.on('close', (code, reason) => this.end(errorFromClose(code, reason.toString('utf8'))));
+    this.ws.on('close', (code, reason) =>
+      // 4003: the server closed a drained connection at its deadline; never reconnect after it.
+      this.end(errorFromClose(code, reason.toString('utf8')), code === CLOSE_CODES.DRAINED),
+    );
   }
 
   /** Encodes and queues a frame; throws SB_ERR_PROTO_FRAME_TOO_LARGE or SB_ERR_VALUE_NOT_SERIALIZABLE. */
@@ -93,11 +96,11 @@ export class Connection {
     else this.batcher.push(encodeValue(this.handlers.oversized(frame, encoded)));
   }
 
-  /** Closes on purpose (1000); the closed handler still runs once. */
-  close(): void {
+  /** Closes on purpose (1000, or 4003 after a drain); the closed handler still runs once. */
+  close(code: number = CLOSE_CODES.NORMAL, reason = 'client closing'): void {
     if (this.ended) return;
     this.batcher.flush();
-    this.ws.close(CLOSE_CODES.NORMAL, 'client closing');
+    this.ws.close(code, reason);
     this.end(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
   }
 
@@ -162,7 +165,7 @@ export class Connection {
     this.heartbeat.unref();
   }
 
-  private end(fallback: SwitchboardError): void {
+  private end(fallback: SwitchboardError, permanent = false): void {
     if (this.ended) return;
     this.ended = true;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
@@ -172,7 +175,7 @@ export class Connection {
     }
     const error =
       fallback.code === 'SB_ERR_CLIENT_CLOSED' ? fallback : (this.lastError ?? fallback);
-    this.handlers.closed(error, PERMANENT.has(error.code));
+    this.handlers.closed(error, permanent || PERMANENT.has(error.code));
   }
 }
 

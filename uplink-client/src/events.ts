@@ -9,6 +9,17 @@ export type UplinkStatus =
 
 export interface UplinkEvents {
   status: (status: UplinkStatus) => void;
+  /**
+   * The server took this uplink out of rotation (`reason`: `requested` after `drain()`, `admin`
+   * when the server's operator drained it): no new calls come; those in flight finish within
+   * `timeoutMs`, then the uplink closes for good (no reconnect).
+   */
+  drain: (notice: { reason: 'requested' | 'admin'; timeoutMs: number }) => void;
+  /**
+   * The server is shutting down: calls in flight may finish within `graceMs`, then it closes the
+   * connection and the uplink reconnects with its usual backoff (to the server's replacement).
+   */
+  goaway: (notice: { graceMs: number }) => void;
   /** Problems not tied to a call you made (a registration refused, a handler result unsendable). */
   error: (error: SwitchboardError) => void;
 }

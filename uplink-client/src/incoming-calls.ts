@@ -91,6 +91,11 @@ export class IncomingCalls {
     private readonly maxConcurrent: number,
   ) {}
 
+  /** Calls accepted and not yet finished (queued, running, or streaming their answer). */
+  get size(): number {
+    return this.calls.size;
+  }
+
   accept(frame: CallFrame | RequestFrame): void {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame);

@@ -1,5 +1,6 @@
 export { connect } from './connect.ts';
-export { Uplink, type CallOptions } from './uplink.ts';
+export { Uplink, type CallOptions, type DrainOptions } from './uplink.ts';
+export type { DrainReason } from './drain.ts';
 export type { UplinkStatus, UplinkEvents } from './events.ts';
 export type { UplinkFunction } from './incoming-calls.ts';
 export type { UsersClient } from './users-client.ts';
@@ -7,6 +8,7 @@ export { jsonLogger, type UplinkLogger, type LogLevel } from './logger.ts';
 export {
   DEFAULT_CALL_TIMEOUT_MS,
   DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_DRAIN_TIMEOUT_MS,
   DEFAULT_INITIAL_DELAY_MS,
   DEFAULT_MAX_CONCURRENT_CALLS,
   DEFAULT_MAX_DELAY_MS,

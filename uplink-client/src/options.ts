@@ -11,6 +11,8 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Incoming calls run at once up to this many; more wait in order: 64. */
 export const DEFAULT_MAX_CONCURRENT_CALLS = 64;
+/** How long `drain()` lets calls in flight finish when it names no limit: 30 s. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** Largest message this uplink accepts: 32 MiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
 
@@ -43,6 +45,8 @@ export interface ConnectOptions {
    * whole; a larger one fails that call with SB_ERR_PROTO_FRAME_TOO_LARGE. @default 268435456
    */
   maxMessageBytes?: number;
+  /** How long `drain()` lets calls in flight finish unless it says otherwise. @default 30000 */
+  drainTimeoutMs?: number;
   /** Heartbeat interval; by default the server's, learned at welcome. */
   pingIntervalMs?: number;
   /**
@@ -69,6 +73,7 @@ export interface ResolvedConnectOptions {
   readonly maxConcurrentCalls: number;
   readonly maxFrameBytes: number;
   readonly maxMessageBytes: number;
+  readonly drainTimeoutMs: number;
   readonly pingIntervalMs: number | undefined;
   readonly maskFrames: boolean;
   readonly logger: UplinkLogger | undefined;
@@ -100,6 +105,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     maxConcurrentCalls: options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
+    drainTimeoutMs: options.drainTimeoutMs ?? DEFAULT_DRAIN_TIMEOUT_MS,
     pingIntervalMs: options.pingIntervalMs,
     maskFrames: options.maskFrames ?? false,
     logger: options.logger,
@@ -110,6 +116,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     'maxConcurrentCalls',
     'maxFrameBytes',
     'maxMessageBytes',
+    'drainTimeoutMs',
   ] as const) {
     if (!(resolved[key] > 0)) throw invalid(`${key} must be positive`);
   }

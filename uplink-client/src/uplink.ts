@@ -2,6 +2,8 @@ import { performance } from 'node:perf_hooks';
 import {
   findCallContext,
   isRequestId,
+  CLOSE_CODES,
+  closeReason,
   DEFAULT_STREAM_WINDOW_BYTES,
   LargeMessages,
   PendingCalls,
@@ -33,6 +35,7 @@ import {
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { Connection } from './connection.ts';
+import { Drain, type DrainReason } from './drain.ts';
 import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
 import type { ResolvedConnectOptions } from './options.ts';
@@ -40,6 +43,15 @@ import { UsersClient } from './users-client.ts';
 
 /** A request body that could arrive but sends nothing for this long is broken off: 60 s. */
 const BODY_STALL_TIMEOUT_MS = 60_000;
+
+/** Options of `drain()`. */
+export interface DrainOptions {
+  /**
+   * How long calls in flight may take; then they are cut off (SB_ERR_DRAIN_TIMEOUT).
+   * @default 30000
+   */
+  timeoutMs?: number;
+}
 
 /** Per-call options. */
 export interface CallOptions {
@@ -98,6 +110,8 @@ export class Uplink {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Set once the uplink drains: no reconnect, no registrations, close when calls are done. */
+  private draining: Drain | undefined;
   private firstConnect:
     | { resolve: () => void; reject: (error: SwitchboardError) => void; timer: NodeJS.Timeout }
     | undefined;
@@ -338,6 +352,34 @@ export class Uplink {
     return ValueStream.fromChunks(this.inbound.open(id).readable());
   }
 
+  /**
+   * Takes this uplink out of rotation and closes it for good once its calls are done, for a
+   * restart without failed requests: start the new version, wait for its `synced()`, then
+   * `drain()` the old one. The server sends no new call or HTTP request to it from the moment it
+   * gets the request; calls and requests already in flight (streamed answers included) and the
+   * uplink's own calls finish normally; then the connection closes (4003) and it does not
+   * reconnect. Resolves when closed; rejects with SB_ERR_DRAIN_TIMEOUT if `timeoutMs` passed
+   * first (what was left is cut off: handlers' signals fire, own calls fail with that code).
+   */
+  drain(options: DrainOptions = {}): Promise<void> {
+    if (this.draining !== undefined) return this.draining.done;
+    if (this.closed) return Promise.resolve();
+    const timeoutMs = options.timeoutMs ?? this.options.drainTimeoutMs;
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+      return Promise.reject(
+        new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'drain timeoutMs must be positive'),
+      );
+    }
+    if (this.welcome === undefined) {
+      // Not connected: nothing is in flight to the server; just stop for good.
+      void this.close();
+      return Promise.resolve();
+    }
+    const drain = this.startDrain('requested', timeoutMs);
+    this.connection?.send({ type: 'drain', timeoutMs: Math.ceil(timeoutMs) });
+    return drain.done;
+  }
+
   /** Closes for good: outgoing calls fail with SB_ERR_CLIENT_CLOSED, running handlers see abort. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
@@ -429,6 +471,15 @@ export class Uplink {
       case 'large':
         this.large.received(frame);
         return;
+      case 'draining': {
+        const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
+        this.events.emit('drain', { reason: frame.reason, timeoutMs: frame.timeoutMs });
+        drain.acknowledge(); // may close at once (nothing in flight)
+        return;
+      }
+      case 'goaway':
+        this.events.emit('goaway', { graceMs: frame.graceMs });
+        return;
       case 'welcome':
         return; // only the first welcome counts; the gate lets a repeat through harmlessly
       default: {
@@ -439,6 +490,7 @@ export class Uplink {
   }
 
   private lost(error: SwitchboardError, permanent: boolean): void {
+    const idle = this.isIdle();
     this.connection = undefined;
     this.welcome = undefined;
     this.streams.abortAll();
@@ -457,6 +509,11 @@ export class Uplink {
       }
     }
     if (this.closed) return;
+    if (this.draining !== undefined) {
+      // A drained uplink never reconnects; what was in flight was lost with the connection.
+      this.draining.finish(idle ? undefined : error);
+      return;
+    }
     if (permanent || this.options.reconnect === false) {
       if (this.firstConnect !== undefined) this.failFirstConnect(error);
       else this.shutdown(error);
@@ -468,6 +525,7 @@ export class Uplink {
   }
 
   private register(functions: FunctionRegistration[], endpoints: EndpointRegistration[]): void {
+    if (this.draining !== undefined) return; // out of rotation for good
     this.track(
       this.request(
         (id) => ({ type: 'register', id, functions, endpoints }),
@@ -478,6 +536,7 @@ export class Uplink {
 
   private unregister(names: string[], paths: string[]): void {
     if (this.welcome === undefined) return; // the next welcome registers only what is left
+    if (this.draining !== undefined) return; // the server has withdrawn everything already
     this.track(
       this.request((id) => ({ type: 'unregister', id, names, paths }), this.options.callTimeoutMs),
     );
@@ -562,6 +621,46 @@ export class Uplink {
       this.events.emit('error', coded);
       this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
     }
+  }
+
+  private startDrain(reason: DrainReason, timeoutMs: number): Drain {
+    this.draining = new Drain(reason, timeoutMs, {
+      isIdle: () => this.isIdle(),
+      end: (drain, cutOff) => this.endDrain(drain, cutOff),
+    });
+    return this.draining;
+  }
+
+  /** Nothing in flight either way: no call to run or answer, no stream open. */
+  private isIdle(): boolean {
+    return (
+      this.incoming.size === 0 &&
+      this.outgoing.size === 0 &&
+      this.streams.size === 0 &&
+      this.inbound.size === 0
+    );
+  }
+
+  /**
+   * Closes a drained uplink for good: 4003 to the server, then the usual shutdown. With
+   * `cutOff`, whatever is still running fails with it first (handlers' signals fire).
+   */
+  private endDrain(drain: Drain, cutOff: SwitchboardError | undefined): void {
+    if (cutOff !== undefined) {
+      this.incoming.cancelAll(cutOff);
+      this.streams.abortAll();
+      this.inbound.failAll(cutOff);
+      for (const [, call] of this.outgoing.drain()) call.reject(cutOff);
+    }
+    const told = cutOff ?? new SwitchboardError('SB_ERR_UPLINK_DRAINED', 'drained');
+    this.connection?.close(CLOSE_CODES.DRAINED, closeReason(told.code, told.message));
+    // Our own drain ends as deliberately as close(); one the server started is reported.
+    const final =
+      cutOff ??
+      new SwitchboardError(
+        drain.reason === 'requested' ? 'SB_ERR_CLIENT_CLOSED' : 'SB_ERR_UPLINK_DRAINED',
+      );
+    this.shutdown(final);
   }
 
   /** The end: no more reconnects; pending calls fail with `error`; handlers see abort. */

@@ -1,6 +1,6 @@
 import { SwitchboardError } from '@switchboard/shared';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
-import { createSwitchboard } from '../switchboard.ts';
+import { createSwitchboard, type Switchboard } from '../switchboard.ts';
 import {
   USAGE_EXIT_CODE,
   UsageError,
@@ -105,16 +105,45 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
     out.write(`Using the keys stored in the data folder. Create another with:\n`);
     out.write(`  npx switchboard keys create <name> --kind server\n\n`);
   }
-  const stop = (signal: string) => {
-    out.write(`\n${signal}: shutting down\n`);
-    switchboard.close().then(
-      () => process.exit(0),
-      () => process.exit(1),
+  shutDownOnSignals(switchboard, resolved.shutdownGraceMs);
+  return -1; // keep running
+}
+
+/**
+ * SIGTERM/SIGINT: graceful shutdown, exit 0 when every call in flight finished, 1 when the
+ * deadline cut some off (said on stderr). A second signal exits at once.
+ */
+function shutDownOnSignals(switchboard: Switchboard, graceMs: number): void {
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`\n${signal}: shutting down, up to ${graceMs} ms for calls in flight\n`);
+    // Should closing itself hang, the process still ends.
+    setTimeout(() => process.exit(1), graceMs + 10_000).unref();
+    switchboard.shutdown({ graceMs }).then(
+      (outcome) => {
+        if (outcome.clean) {
+          process.stdout.write('Every call in flight finished; stopped.\n');
+          process.exit(0);
+        }
+        process.stderr.write(
+          `switchboard: shutdown deadline (${graceMs} ms) passed; cut off ${outcome.httpRequests} HTTP request(s), ` +
+            `calls on ${outcome.busyUplinks} uplink(s) and ${outcome.appCalls} in-process call(s)\n`,
+        );
+        process.exit(1);
+      },
+      (error: unknown) => {
+        process.stderr.write(`switchboard: shutdown failed: ${String(error)}\n`);
+        process.exit(1);
+      },
     );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  return -1; // keep running
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
 }
 
 main(process.argv.slice(2)).then(

@@ -64,6 +64,12 @@ export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
     env: 'SWITCHBOARD_MAX_CALL_TIMEOUT_MS',
     description: 'longest deadline a caller may ask for (default 3600000)',
   },
+  'shutdown-grace-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_SHUTDOWN_GRACE_MS',
+    description: 'on SIGTERM/SIGINT, how long calls in flight may finish (default 10000)',
+  },
   'log-level': {
     type: 'string',
     placeholder: 'LEVEL',
@@ -120,6 +126,8 @@ export function startConfig(parsed: Parsed, env: NodeJS.ProcessEnv = process.env
     const value = setting(flag);
     if (value !== undefined) options[key] = integer(value, 1, Number.MAX_SAFE_INTEGER);
   }
+  const grace = setting('shutdown-grace-ms');
+  if (grace !== undefined) options.shutdownGraceMs = integer(grace, 0, Number.MAX_SAFE_INTEGER);
   const level = setting('log-level');
   if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level.value)) {
     throw new UsageError(
@@ -141,7 +149,11 @@ function integer(setting: { value: string; from: string }, min: number, max: num
   const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
   if (!Number.isSafeInteger(number) || number < min || number > max) {
     const range =
-      max === Number.MAX_SAFE_INTEGER ? 'a positive integer' : `an integer from ${min} to ${max}`;
+      max !== Number.MAX_SAFE_INTEGER
+        ? `an integer from ${min} to ${max}`
+        : min === 0
+          ? 'a non-negative integer'
+          : 'a positive integer';
     throw new UsageError(`${from} must be ${range}, got ${JSON.stringify(value)}`, 'start');
   }
   return number;
@@ -160,7 +172,10 @@ export function startCommand(start: StartServer): Command {
     summary: 'Start the server (stop it with Ctrl-C or SIGTERM).',
     details:
       'Every flag falls back to its SWITCHBOARD_* environment variable (the flag wins); also\n' +
-      'SWITCHBOARD_ALTERNATE_ORIGINS and SWITCHBOARD_PRIVATE_API_KEYS (comma-separated).',
+      'SWITCHBOARD_ALTERNATE_ORIGINS and SWITCHBOARD_PRIVATE_API_KEYS (comma-separated).\n' +
+      'SIGTERM or SIGINT shuts down gracefully: /readyz answers 503, new requests are refused,\n' +
+      'calls in flight get --shutdown-grace-ms to finish; exit status 0 if they all did, 1 if\n' +
+      'the deadline cut some off. A second signal exits at once.',
     args: '',
     arity: [0, 0],
     flags: START_FLAGS,

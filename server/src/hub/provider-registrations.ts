@@ -19,6 +19,7 @@ import type { FunctionRegistry } from './registry.ts';
 export class ProviderRegistrations {
   private readonly functions = new Set<string>();
   private readonly endpoints = new Map<string, HttpMethod[]>();
+  private withdrawn = false;
 
   constructor(
     private readonly provider: Provider,
@@ -73,6 +74,25 @@ export class ProviderRegistrations {
   /** The provider left: withdraw everything. */
   clear(): void {
     this.remove([...this.functions], [...this.endpoints.keys()]);
+  }
+
+  /**
+   * Out of rotation (draining): gone from the registry and the endpoint table, so no new call
+   * or request picks this provider, but still listed here for the operator until it leaves.
+   */
+  withdraw(): void {
+    if (this.withdrawn) return;
+    this.withdrawn = true;
+    for (const name of this.functions) this.registry.remove(name, this.provider);
+    for (const [path, methods] of this.endpoints) this.table.remove(path, methods, this.provider);
+  }
+
+  functionNames(): string[] {
+    return [...this.functions];
+  }
+
+  endpointList(): Array<{ path: string; methods: string[] }> {
+    return [...this.endpoints].map(([path, methods]) => ({ path, methods: [...methods] }));
   }
 }
 

@@ -61,6 +61,12 @@ export interface ConnectionDeps {
 type State = 'awaiting-hello' | 'open' | 'closed';
 
 /**
+ * After a drain's deadline the uplink closes by itself and fails what is left; the server waits
+ * this much longer before doing it instead (an uplink that ignores `draining`, or is stuck).
+ */
+const DRAIN_CLOSE_MARGIN_MS = 1_000;
+
+/**
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
  * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
  */
@@ -68,7 +74,10 @@ export class UplinkConnection implements Provider {
   readonly providerId: string;
   readonly relaysPayloads = true;
   key: KeyRecord | undefined;
-  name: string | undefined;
+  /** The name the uplink gave in `hello`, if any. */
+  name: string | null = null;
+  /** When the WebSocket was accepted. */
+  readonly connectedAt = new Date();
   /** Monotonic time of the last message or pong, for the heartbeat. */
   lastSeenAt = performance.now();
 
@@ -85,11 +94,19 @@ export class UplinkConnection implements Provider {
   private readonly large: LargeMessages;
   private readonly authTimer: NodeJS.Timeout;
   private callerInfo: CallerInfo = { kind: 'uplink' };
+  /** Set once the uplink is out of rotation; closes the connection if it does not by itself. */
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** The server is shutting down: calls from an uplink that serves nothing are refused. */
+  private goingAway = false;
+  /** What calls still in flight fail with when the connection closes. */
+  private closeError: SwitchboardError | undefined;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     key: KeyRecord | undefined,
+    /** The peer's IP address as the server's socket saw it. */
+    readonly remoteAddress: string,
   ) {
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
@@ -123,14 +140,60 @@ export class UplinkConnection implements Provider {
     ws.on('pong', () => {
       this.lastSeenAt = performance.now();
     });
-    ws.on('close', () => this.closed());
+    ws.on('close', (_code, reason) => {
+      // An uplink whose own drain deadline passed says so; what it left unanswered fails alike.
+      if (
+        this.drainTimer !== undefined &&
+        reason.toString('utf8').startsWith('SB_ERR_DRAIN_TIMEOUT')
+      )
+        this.closeError = drainTimeout(this.label);
+      this.closed();
+    });
     ws.on('error', (error) => {
       deps.log.debug({ err: error, uplink: this.providerId }, 'uplink socket error');
     });
   }
 
+  /** Calls and HTTP requests sent to this uplink and not yet answered. */
   get inFlight(): number {
     return this.outbound.size;
+  }
+
+  /** Name of the key the uplink authenticated with ('' before it has). */
+  get keyName(): string {
+    return this.key?.name ?? '';
+  }
+
+  /** Out of rotation: takes no new calls, finishes those in flight, then disconnects. */
+  get draining(): boolean {
+    return this.drainTimer !== undefined;
+  }
+
+  /** The functions it registered (still listed while draining). */
+  functions(): string[] {
+    return this.registrations.functionNames();
+  }
+
+  /** The endpoints it registered (still listed while draining). */
+  endpoints(): Array<{ path: string; methods: string[] }> {
+    return this.registrations.endpointList();
+  }
+
+  /**
+   * Nothing under way in either direction: no call to or from it unanswered, no stream open.
+   * Shutdown waits for this.
+   */
+  get isIdle(): boolean {
+    return (
+      this.outbound.size === 0 &&
+      this.inbound.size === 0 &&
+      this.streams.size === 0 &&
+      this.bodies.size === 0
+    );
+  }
+
+  private get label(): string {
+    return this.name ?? this.providerId;
   }
 
   get isOpen(): boolean {
@@ -267,6 +330,17 @@ export class UplinkConnection implements Provider {
       );
       return;
     }
+    // While the server shuts down, a call from an uplink that is serving something may be part
+    // of that work (a handler calling another function) and goes through; one from an uplink
+    // with nothing in hand is new work and is refused, so shutdown is not held up by pollers.
+    if (this.goingAway && this.outbound.size === 0 && this.streams.size === 0) {
+      const refusal = new SwitchboardError(
+        'SB_ERR_SERVER_CLOSING',
+        'The server is shutting down and takes no new calls',
+      );
+      this.send({ type: 'error', id: frame.id, error: refusal.toWire(false) });
+      return;
+    }
     const inbound = new InboundCall(this, frame.id);
     this.inbound.set(frame.id, inbound);
     const request: CallRequest = {
@@ -347,6 +421,15 @@ export class UplinkConnection implements Provider {
       case 'call':
         this.call(frame);
         return;
+      case 'drain':
+        this.drain(
+          'requested',
+          Math.min(
+            frame.timeoutMs ?? this.deps.options.drainTimeoutMs,
+            this.deps.options.maxCallTimeoutMs,
+          ),
+        );
+        return;
       case 'cancel': {
         const inbound = this.inbound.get(frame.id);
         if (inbound === undefined) return;
@@ -408,6 +491,12 @@ export class UplinkConnection implements Provider {
           'A client key may call functions but not register them',
         );
       }
+      if (this.draining) {
+        throw new SwitchboardError(
+          'SB_ERR_UPLINK_DRAINED',
+          'This uplink is draining and may not register more',
+        );
+      }
       registered = this.registrations.add(frame.functions, frame.endpoints);
     } catch (error) {
       this.send({ type: 'error', id: frame.id, error: toSwitchboardError(error).toWire(false) });
@@ -438,7 +527,7 @@ export class UplinkConnection implements Provider {
     }
     clearTimeout(this.authTimer);
     this.state = 'open';
-    this.name = frame.name;
+    this.name = frame.name ?? null;
     if (frame.maxFrameBytes !== undefined) {
       this.batcher.setMaxBytes(Math.max(1024, frame.maxFrameBytes));
       this.bodies.setMaxFrameBytes(Math.max(1024, frame.maxFrameBytes));
@@ -466,6 +555,37 @@ export class UplinkConnection implements Provider {
       },
     });
     this.deps.onOpen(this);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Drain and shutdown.
+
+  /**
+   * Takes the uplink out of rotation at once (no new call or request picks it) and tells it
+   * (`draining`); it finishes what is in flight and closes with 4003. If it has not closed
+   * `timeoutMs` (plus a margin) later, the server closes it and what is left fails with
+   * SB_ERR_DRAIN_TIMEOUT. Returns false when the connection is not open.
+   */
+  drain(reason: 'requested' | 'admin', timeoutMs: number): boolean {
+    if (this.state !== 'open') return false;
+    if (this.drainTimer !== undefined) return true;
+    this.registrations.withdraw();
+    this.send({ type: 'draining', reason, timeoutMs });
+    this.drainTimer = setTimeout(() => {
+      const error = drainTimeout(this.label);
+      this.closeError = error;
+      this.fail(error.code, CLOSE_CODES.DRAINED, error.message);
+    }, timeoutMs + DRAIN_CLOSE_MARGIN_MS);
+    this.drainTimer.unref();
+    this.deps.log.info({ uplink: this.providerId, reason, timeoutMs }, 'draining uplink');
+    return true;
+  }
+
+  /** The server is shutting down: tell the uplink, and refuse new work from it from now on. */
+  goAway(graceMs: number): void {
+    if (this.state !== 'open' || this.goingAway) return;
+    this.goingAway = true;
+    this.send({ type: 'goaway', graceMs });
   }
 
   // -------------------------------------------------------------------------------------------
@@ -510,8 +630,10 @@ export class UplinkConnection implements Provider {
     this.close(closeCode, closeReason(code, error.message));
   }
 
-  close(closeCode: number, reason: string): void {
+  /** Closes now; calls in flight fail with `error` (default SB_ERR_UPLINK_DISCONNECTED). */
+  close(closeCode: number, reason: string, error?: SwitchboardError): void {
     if (this.state === 'closed') return;
+    if (error !== undefined) this.closeError ??= error;
     this.batcher.flush();
     this.ws.close(closeCode, reason);
     this.closed();
@@ -532,22 +654,25 @@ export class UplinkConnection implements Provider {
     if (this.state === 'closed') return;
     this.state = 'closed';
     clearTimeout(this.authTimer);
+    clearTimeout(this.drainTimer);
     this.batcher.clear();
     this.registrations.clear();
     this.bodies.abortAll();
     this.streams.failAll(
-      new SwitchboardError(
-        'SB_ERR_UPLINK_DISCONNECTED',
-        `Uplink ${this.name ?? this.providerId} disconnected in the middle of a stream`,
-      ),
+      this.closeError ??
+        new SwitchboardError(
+          'SB_ERR_UPLINK_DISCONNECTED',
+          `Uplink ${this.label} disconnected in the middle of a stream`,
+        ),
     );
     this.outbound.dispose();
     for (const [, call] of this.outbound.drain()) {
       call.sink.reject(
-        new SwitchboardError(
-          'SB_ERR_UPLINK_DISCONNECTED',
-          `Uplink ${this.name ?? this.providerId} disconnected before answering`,
-        ),
+        this.closeError ??
+          new SwitchboardError(
+            'SB_ERR_UPLINK_DISCONNECTED',
+            `Uplink ${this.label} disconnected before answering`,
+          ),
       );
     }
     const inbound = [...this.inbound.values()];
@@ -555,4 +680,11 @@ export class UplinkConnection implements Provider {
     for (const call of inbound) call.handle?.cancel();
     this.deps.onClose(this);
   }
+}
+
+function drainTimeout(uplink: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_DRAIN_TIMEOUT',
+    `Uplink ${uplink} was drained and closed before this call finished`,
+  );
 }

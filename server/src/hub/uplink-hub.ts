@@ -20,7 +20,7 @@ import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
  */
 export class UplinkHub {
   private readonly wss: WebSocketServer;
-  private readonly connections = new Set<UplinkConnection>();
+  private readonly connections = new Map<string, UplinkConnection>();
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
@@ -42,9 +42,52 @@ export class UplinkHub {
     this.heartbeat.unref();
   }
 
-  /** Live, authenticated connections. */
+  /** Live, authenticated connections (draining ones included). */
   uplinks(): UplinkConnection[] {
-    return [...this.connections].filter((c) => c.isOpen);
+    return [...this.connections.values()].filter((c) => c.isOpen);
+  }
+
+  /** The live, authenticated connection with this id. */
+  find(providerId: string): UplinkConnection | undefined {
+    const connection = this.connections.get(providerId);
+    return connection?.isOpen === true ? connection : undefined;
+  }
+
+  /**
+   * Takes the uplink out of rotation: no new call or request goes to it, those in flight
+   * finish, then it disconnects and does not reconnect (see UplinkConnection.drain). False if
+   * there is no such live uplink; true if it is draining (also when it already was).
+   */
+  drain(providerId: string, options: { timeoutMs?: number } = {}): boolean {
+    const { timeoutMs } = options;
+    if (timeoutMs !== undefined && !(Number.isSafeInteger(timeoutMs) && timeoutMs > 0)) {
+      throw new SwitchboardError(
+        'SB_ERR_OPTIONS_INVALID',
+        'drain timeoutMs must be a positive integer',
+      );
+    }
+    return (
+      this.find(providerId)?.drain(
+        'admin',
+        options.timeoutMs ?? this.deps.options.drainTimeoutMs,
+      ) ?? false
+    );
+  }
+
+  /**
+   * Closes the uplink's connection now (4002): its calls in flight fail with
+   * SB_ERR_UPLINK_DISCONNECTED. The uplink reconnects by itself, as after any dropped connection;
+   * to take it out for good, drain it or revoke its key. False if there is no such live uplink.
+   */
+  disconnect(providerId: string): boolean {
+    const connection = this.find(providerId);
+    if (connection === undefined) return false;
+    connection.fail(
+      'SB_ERR_UPLINK_DISCONNECTED',
+      CLOSE_CODES.KICKED,
+      'Disconnected by the server operator',
+    );
+    return true;
   }
 
   /**
@@ -54,7 +97,7 @@ export class UplinkHub {
    */
   closeKey(keyId: string): number {
     let closed = 0;
-    for (const connection of [...this.connections]) {
+    for (const connection of [...this.connections.values()]) {
       if (connection.key?.id !== keyId) continue;
       connection.fail('SB_ERR_AUTH_BAD_KEY', CLOSE_CODES.AUTH_FAILED, 'The key was revoked');
       closed++;
@@ -84,6 +127,7 @@ export class UplinkHub {
         return;
       }
     }
+    const remoteAddress = req.socket.remoteAddress ?? '';
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new UplinkConnection(
         ws,
@@ -96,20 +140,21 @@ export class UplinkHub {
             );
           },
           onClose: (c) => {
-            this.connections.delete(c);
+            this.connections.delete(c.providerId);
             if (c.key !== undefined)
               this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
           },
         },
         key,
+        remoteAddress,
       );
-      this.connections.add(connection);
+      this.connections.set(connection.providerId, connection);
     });
   }
 
   private beat(): void {
     const deadline = performance.now() - 2 * this.deps.options.pingIntervalMs;
-    for (const connection of this.connections) {
+    for (const connection of this.connections.values()) {
       if (connection.lastSeenAt < deadline) {
         this.deps.log.info(
           { uplink: connection.providerId },
@@ -122,15 +167,34 @@ export class UplinkHub {
     }
   }
 
-  /** Stops accepting, closes every uplink with 1001 (they reconnect), fails their calls. */
-  close(): void {
+  /**
+   * Shutdown begins: new uplinks are refused (503) and every uplink is told (`goaway`); they
+   * keep serving what is in flight, and new calls from uplinks serving nothing are refused.
+   */
+  goAway(graceMs: number): void {
+    this.closing = true;
+    for (const connection of this.connections.values()) connection.goAway(graceMs);
+  }
+
+  /** No uplink has anything under way (calls either way, streams). */
+  get isIdle(): boolean {
+    for (const connection of this.connections.values()) if (!connection.isIdle) return false;
+    return true;
+  }
+
+  /**
+   * Stops accepting, closes every uplink with 1001 (they reconnect), fails their calls with
+   * `error` (default SB_ERR_UPLINK_DISCONNECTED).
+   */
+  close(error?: SwitchboardError): void {
     this.closing = true;
     clearInterval(this.heartbeat);
     this.server.off('upgrade', this.onUpgrade);
-    for (const connection of [...this.connections]) {
+    for (const connection of [...this.connections.values()]) {
       connection.close(
         CLOSE_CODES.GOING_AWAY,
         closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down'),
+        error,
       );
     }
     this.wss.close();

@@ -108,6 +108,16 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'The server is shutting down',
   },
+  SB_ERR_UPLINK_DRAINED: {
+    status: 503,
+    retryable: false,
+    message: 'The uplink was drained: it takes no new calls and closes once its calls finish',
+  },
+  SB_ERR_DRAIN_TIMEOUT: {
+    status: 503,
+    retryable: true,
+    message: 'The call was still running when the drain or shutdown deadline passed',
+  },
   SB_ERR_HTTP_BAD_BODY: {
     status: 400,
     retryable: false,

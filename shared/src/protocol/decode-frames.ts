@@ -93,6 +93,10 @@ function toUplinkFrame(raw: Obj): UplinkToServerFrame {
     }
     case 'call':
       return callFrame(raw, type);
+    case 'drain':
+      return raw.timeoutMs === undefined
+        ? { type }
+        : { type, timeoutMs: positiveInt(raw, 'timeoutMs') };
     default:
       return answerFrame(raw);
   }
@@ -110,6 +114,14 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
         keyName: str(raw, 'keyName'),
         limits: limits(raw),
       };
+    case 'draining': {
+      const reason = raw.reason;
+      if (reason !== 'requested' && reason !== 'admin')
+        throw bad('draining.reason must be requested or admin');
+      return { type, reason, timeoutMs: positiveInt(raw, 'timeoutMs') };
+    }
+    case 'goaway':
+      return { type, graceMs: uint(raw, 'graceMs') };
     case 'call': {
       const frame = callFrame(raw, type);
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);

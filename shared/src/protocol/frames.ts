@@ -326,6 +326,16 @@ export interface UnregisterFrame {
   paths: string[];
 }
 
+/**
+ * Take this uplink out of rotation: the server sends it no new calls or requests and answers
+ * with `draining`; the uplink finishes what is in flight, then closes with 4003 (DRAINED).
+ */
+export interface DrainFrame {
+  type: 'drain';
+  /** How long the uplink gives its calls in flight; the server closes a while after that. */
+  timeoutMs?: number;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server → uplink.
 
@@ -338,10 +348,32 @@ export interface WelcomeFrame {
   limits: Limits;
 }
 
+/**
+ * Server → uplink: this uplink is out of rotation. No call or request is sent to it after this
+ * frame; it finishes those in flight, then closes with 4003 (DRAINED) and does not reconnect.
+ */
+export interface DrainingFrame {
+  type: 'draining';
+  /** `requested`: the uplink sent `drain`; `admin`: the server's operator drained it. */
+  reason: 'requested' | 'admin';
+  /** When this has passed, the server closes the connection and fails what is still running. */
+  timeoutMs: number;
+}
+
+/**
+ * Server → uplink: the server is shutting down. It takes no new HTTP traffic, lets calls in
+ * flight finish for up to `graceMs`, then closes with 1001; reconnect with the usual backoff.
+ */
+export interface GoAwayFrame {
+  type: 'goaway';
+  graceMs: number;
+}
+
 export type UplinkToServerFrame =
   | HelloFrame
   | RegisterFrame
   | UnregisterFrame
+  | DrainFrame
   | CallFrame
   | CancelFrame
   | ResultFrame
@@ -349,7 +381,15 @@ export type UplinkToServerFrame =
   | StreamFrame;
 
 export type ServerToUplinkFrame =
-  WelcomeFrame | CallFrame | RequestFrame | CancelFrame | ResultFrame | ErrorFrame | StreamFrame;
+  | WelcomeFrame
+  | DrainingFrame
+  | GoAwayFrame
+  | CallFrame
+  | RequestFrame
+  | CancelFrame
+  | ResultFrame
+  | ErrorFrame
+  | StreamFrame;
 
 export type AnyFrame = UplinkToServerFrame | ServerToUplinkFrame;
 
@@ -367,6 +407,12 @@ export const CLOSE_CODES = {
   AUTH_FAILED: 4001,
   /** The server closed the connection on purpose (dead peer, administrator). */
   KICKED: 4002,
+  /**
+   * The uplink was drained: it finished its calls (or the drain deadline cut them off) and the
+   * connection closed; sent by the uplink when done, or by the server at the deadline. The
+   * uplink does not reconnect.
+   */
+  DRAINED: 4003,
 } as const;
 
 /** Builds a close reason `CODE: message` that fits the 123-byte WebSocket limit. */
