@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { resolveOptions } from '@switchboard/server';
+import Fastify from 'fastify';
+import { getCallContext, resolveOptions, switchboardPlugin } from '@switchboard/server';
 import { spawnScript } from './helpers/child.ts';
-import { SERVER_KEY, startServer, until } from './helpers/server.ts';
+import { SERVER_KEY, makeDataDir, startServer, until } from './helpers/server.ts';
 
 /** One sample line of the Prometheus text: metric name, labels, value. */
 interface Sample {
@@ -190,4 +191,37 @@ test('several servers in one process keep their own metrics', async (t) => {
   const calls = { function: 'ping', outcome: 'ok' };
   assert.equal(valueOf(await scrape(first.url), 'switchboard_calls_total', calls), 2);
   assert.equal(valueOf(await scrape(second.url), 'switchboard_calls_total', calls), 1);
+});
+
+test('mounted as a plugin: metrics and request ids cover the Switchboard routes, ids from the host', async (t) => {
+  let next = 0;
+  const app = Fastify({ genReqId: () => `host-${++next}` });
+  app.get('/host', () => ({ ok: true }));
+  await app.register(switchboardPlugin, {
+    dataDir: await makeDataDir(t),
+    keys: [{ name: 'k', key: SERVER_KEY, kind: 'server' }],
+  });
+  t.after(() => app.close());
+  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+  app.switchboard.callable('whichId', () => getCallContext().requestId ?? null, {
+    allowClients: true,
+  });
+
+  const host = await fetch(`${url}/host`);
+  assert.equal(host.headers.get('x-request-id'), null); // the host's own routes are its business
+  const call = await fetch(`${url}/_/call/whichId`, { method: 'POST' });
+  const id = call.headers.get('x-request-id');
+  assert.match(id ?? '', /^host-\d+$/);
+  assert.equal(await call.json(), id);
+
+  const samples = await scrape(url);
+  assert.equal(
+    valueOf(samples, 'switchboard_http_requests_total', { route: '/_/call/:name', status: '200' }),
+    1,
+  );
+  assert.ok(!samples.some((s) => s.labels.route === '/host'));
+  assert.equal(
+    valueOf(samples, 'switchboard_calls_total', { function: 'whichId', outcome: 'ok' }),
+    1,
+  );
 });
