@@ -4,6 +4,7 @@ import type { SwitchboardCore } from '../core.ts';
 import { fromFastifyError, sendError } from '../http/error-reply.ts';
 import type { Limit, RateLimits } from '../http/rate-limits.ts';
 import { ADMIN_CHALLENGE, authenticate } from './admin-auth.ts';
+import { catalogRoutes } from './catalog-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { userRoutes } from './user-routes.ts';
 
@@ -53,6 +54,7 @@ export function adminApi(core: SwitchboardCore, limits: RateLimits) {
       void reply.header('cache-control', 'no-store');
     });
 
+    catalogRoutes(app, core);
     keyRoutes(app, core);
     userRoutes(app, core);
 

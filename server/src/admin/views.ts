@@ -1,3 +1,4 @@
+import type { LastError, RecentError, StatsSnapshot } from '../observe/call-stats.ts';
 import type { KeyRecord } from '../store/key-store.ts';
 import type { PublicUser } from '../store/user-store.ts';
 
@@ -36,5 +37,52 @@ export function userView(user: PublicUser): UserView {
     enabled: user.enabled,
     created_at: new Date(user.createdAt).toISOString(),
     data: user.data,
+  };
+}
+
+/** Live call statistics as the admin API shows them. */
+export interface StatsView {
+  count: number;
+  errors: number;
+  in_flight: number;
+  last_error: LastError | null;
+  avg_ms: number | null;
+  p99_ms: number | null;
+}
+
+export function statsView(stats: StatsSnapshot): StatsView {
+  return {
+    count: stats.count,
+    errors: stats.errors,
+    in_flight: stats.inFlight,
+    last_error: stats.lastError === null ? null : { ...stats.lastError },
+    avg_ms: roundMs(stats.avgMs),
+    p99_ms: roundMs(stats.p99Ms),
+  };
+}
+
+/** Milliseconds to the microsecond: enough for a dashboard, no float noise. */
+function roundMs(ms: number | null): number | null {
+  return ms === null ? null : Math.round(ms * 1000) / 1000;
+}
+
+/** One of the recent errors. */
+export interface ErrorView {
+  at: string;
+  code: string;
+  message: string;
+  function: string | null;
+  endpoint: string | null;
+  uplink: string | null;
+}
+
+export function errorView(error: RecentError): ErrorView {
+  return {
+    at: error.at,
+    code: error.code,
+    message: error.message,
+    function: error.function ?? null,
+    endpoint: error.endpoint ?? null,
+    uplink: error.providerId ?? null,
   };
 }
