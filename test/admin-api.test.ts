@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import { SwitchboardError } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { spawnUplink } from './helpers/child.ts';
+import { runCli } from './helpers/cli.ts';
 import { expectError } from './helpers/http-client.ts';
 import { jsonOf, startAdminServer } from './helpers/admin.ts';
 
@@ -361,4 +362,24 @@ test('revoking a key through the API closes its live uplink child at once and fa
   await child.waitFor(/^status closed SB_ERR_AUTH_BAD_KEY$/);
   await assert.rejects(server.sb.call('add', 1, 2), { code: 'SB_ERR_NO_SUCH_FUNCTION' });
   assert.ok(Array.isArray(await bystander.call('sb.users.list')), 'the other key still works');
+});
+
+test('a key revoked by the CLI (another process) or by app code closes its live uplinks too', async (t) => {
+  const server = await startAdminServer(t, { pingIntervalMs: 200 });
+  const { sb, url, dataDir } = server;
+  const cliKey = sb.keys.create('by-cli', 'server');
+  const appKey = sb.keys.create('by-app', 'server');
+  const [viaCli, viaApp] = await Promise.all([
+    spawnUplink(t, url, cliKey.key),
+    spawnUplink(t, url, appKey.key),
+  ]);
+
+  const revoked = await runCli(t, dataDir, ['keys', 'revoke', 'by-cli']);
+  assert.equal(revoked.code, 0, revoked.err);
+  await viaCli.waitFor(/^status closed SB_ERR_AUTH_BAD_KEY$/);
+  assert.ok(!viaApp.lines.some((line) => line.startsWith('status closed')), 'only that key');
+
+  sb.keys.revoke('by-app');
+  await viaApp.waitFor(/^status closed SB_ERR_AUTH_BAD_KEY$/);
+  assert.equal(sb.app.switchboard.hub.uplinks().length, 0);
 });

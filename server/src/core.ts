@@ -122,6 +122,8 @@ export class SwitchboardCore {
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
     });
+    // However a key is revoked in this process (admin API, app code), its live uplinks go.
+    this.keys.onRevoke((key) => this.hub.closeKey(key.id));
     for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);
   }
 

@@ -66,8 +66,8 @@ export const keysCommands: CommandGroup = {
       name: 'keys revoke',
       summary: 'Revoke a key by id or name; it can no longer connect.',
       details:
-        'Uplinks connected with it stay connected until they reconnect or the server restarts;\n' +
-        'revoking through the admin API (DELETE /_/admin/api/v1/keys/<id>/) closes them at once.',
+        'A running server on the same data folder closes the uplinks connected with it within one\n' +
+        'ping interval (15 s by default); revoking through the admin API closes them at once.',
       args: '<id-or-name>',
       arity: [1, 1],
       flags: { 'data-dir': DATA_DIR_FLAG },

@@ -13,6 +13,9 @@ import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
 import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
 
+/** Keys revoked up to this long before the previous check are looked at again. */
+const REVOKE_CHECK_MARGIN_MS = 5_000;
+
 /**
  * Accepts uplink WebSockets on `/_/uplink` (ws in noServer mode on Fastify's HTTP server),
  * authenticates the upgrade when it carries a key, and keeps every connection alive or drops it
@@ -23,6 +26,8 @@ export class UplinkHub {
   private readonly connections = new Map<string, UplinkConnection>();
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
+  /** Wall-clock time of the last look for keys revoked elsewhere. */
+  private revokesCheckedAt = Date.now();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.upgrade(req, socket, head);
 
@@ -105,6 +110,19 @@ export class UplinkHub {
     return closed;
   }
 
+  /**
+   * Keys revoked by another process on the same data folder (`switchboard keys revoke`) reach
+   * live connections here, once per heartbeat: one query for all of them.
+   */
+  private closeRevokedKeys(): void {
+    const now = Date.now();
+    // A margin for the revoking process's clock and a revoke committed during the last query.
+    const since = this.revokesCheckedAt - REVOKE_CHECK_MARGIN_MS;
+    this.revokesCheckedAt = now;
+    if (this.connections.size === 0) return;
+    for (const keyId of this.deps.keys.revokedSince(since)) this.closeKey(keyId);
+  }
+
   private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const pathname = (req.url ?? '/').split('?', 1)[0];
     if (pathname !== UPLINK_PATH) {
@@ -153,6 +171,7 @@ export class UplinkHub {
   }
 
   private beat(): void {
+    this.closeRevokedKeys();
     const deadline = performance.now() - 2 * this.deps.options.pingIntervalMs;
     for (const connection of this.connections.values()) {
       if (connection.lastSeenAt < deadline) {

@@ -42,6 +42,7 @@ function hashKey(key: string): Buffer {
  */
 export class KeyStore {
   private readonly provisioned = new Map<string, { hash: Buffer; record: KeyRecord }>();
+  private readonly revokeListeners = new Set<(key: KeyRecord) => void>();
   private readonly byHash: Database.Statement<[string], KeyRow>;
   private readonly insert: Database.Statement<[string, string, string, string, number]>;
 
@@ -113,7 +114,25 @@ export class KeyStore {
     if (row === undefined) return undefined;
     const revokedAt = Date.now();
     this.db.prepare('UPDATE keys SET revoked_at = ? WHERE id = ?').run(revokedAt, row.id);
-    return toRecord({ ...row, revoked_at: revokedAt });
+    const record = toRecord({ ...row, revoked_at: revokedAt });
+    for (const listener of this.revokeListeners) listener(record);
+    return record;
+  }
+
+  /** Calls `listener` after each revoke through this store (the server closes live uplinks). */
+  onRevoke(listener: (key: KeyRecord) => void): void {
+    this.revokeListeners.add(listener);
+  }
+
+  /**
+   * Ids of keys revoked at or after `since` (ms), by this process or another one sharing the
+   * data folder (the CLI).
+   */
+  revokedSince(since: number): string[] {
+    return this.db
+      .prepare<[number], { id: string }>('SELECT id FROM keys WHERE revoked_at >= ?')
+      .all(since)
+      .map((row) => row.id);
   }
 
   /** Number of stored keys, revoked ones included. */
