@@ -6,6 +6,7 @@ import type { Limit, RateLimits } from '../http/rate-limits.ts';
 import { ADMIN_CHALLENGE, authenticate } from './admin-auth.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { keyRoutes } from './key-routes.ts';
+import { uplinkRoutes } from './uplink-routes.ts';
 import { userRoutes } from './user-routes.ts';
 
 /** Where the admin API lives; every route below it needs `Authorization: Token <admin token>`. */
@@ -54,6 +55,7 @@ export function adminApi(core: SwitchboardCore, limits: RateLimits) {
       void reply.header('cache-control', 'no-store');
     });
 
+    uplinkRoutes(app, core);
     catalogRoutes(app, core);
     keyRoutes(app, core);
     userRoutes(app, core);
