@@ -307,6 +307,7 @@ test('rate limits per token, endpoint and method: 429 with Retry-After past the 
   const retryAfter = Number(limited.headers.get('retry-after'));
   assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
 
+  await expectError(await admin('keys'), 429, 'SB_ERR_RATE_LIMITED'); // same route, no slash
   // Another endpoint, and the same endpoint for another token, have their own budgets.
   assert.equal((await admin('users/')).status, 200);
   const other = server.sb.app.switchboard.adminTokens.create('other').token;

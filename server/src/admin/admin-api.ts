@@ -38,7 +38,8 @@ export function adminApi(core: SwitchboardCore, limits: RateLimits) {
         await throttle(limits, request, `admin-auth ${request.ip}`, adminRateLimits.read);
         throw error;
       }
-      const route = request.routeOptions.url ?? '*';
+      // One budget for a route with and without its trailing slash.
+      const route = (request.routeOptions.url ?? '*').replace(/\/$/, '');
       await throttle(limits, request, `admin ${request.method} ${route} ${tokenId}`, limit);
     });
 
