@@ -25,11 +25,17 @@ async function startCli(
   return { server, url, key };
 }
 
-async function startUplink(t: TestContext, url: string, key: string): Promise<Child> {
+async function startUplink(
+  t: TestContext,
+  url: string,
+  key: string,
+  env: Record<string, string> = {},
+): Promise<Child> {
   const child = spawnScript(t, 'test/fixtures/drain-uplink.ts', {
     SB_URL: url,
     SB_KEY: key,
     SB_NAME: 'U',
+    ...env,
   });
   await child.waitFor(/^ready /, 20_000);
   return child;
@@ -69,7 +75,8 @@ function codeOf(answer: Answer): string {
 
 test('SIGTERM: calls in flight finish, /readyz is 503, new requests are refused, the process exits 0', async (t) => {
   const { server, url, key } = await startCli(t);
-  const uplink = await startUplink(t, url, key);
+  // /lines streams five lines 200 ms apart.
+  const uplink = await startUplink(t, url, key, { SB_DELAY_MS: '200' });
   // Two kept-alive connections opened before the signal, as a load balancer or client holds.
   const agent = new http.Agent({ keepAlive: true, maxSockets: 2 });
   t.after(() => agent.destroy());
@@ -87,6 +94,10 @@ test('SIGTERM: calls in flight finish, /readyz is 503, new requests are refused,
     fetch(`${url}/_/call/slow`, { method: 'POST', headers, body: '[1000]' }),
   );
   await uplink.waitForCount(/^started slow$/, 3);
+  // A streamed answer under way: its first line has arrived.
+  const streamed = await fetch(`${url}/_/api/lines`);
+  const reader = streamed.body!.getReader();
+  const first = await reader.read();
   server.process.kill('SIGTERM');
   await server.waitFor(/^SIGTERM: shutting down, up to 10000 ms/);
   await uplink.waitFor(/^goaway 10000$/);
@@ -114,6 +125,10 @@ test('SIGTERM: calls in flight finish, /readyz is 503, new requests are refused,
     assert.equal(answer.status, 200);
     assert.equal(await answer.json(), 'U');
   }
+  let text = Buffer.from(first.value).toString('utf8');
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read())
+    text += Buffer.from(chunk.value).toString('utf8');
+  assert.equal(text, 'U 0\nU 1\nU 2\nU 3\nU 4\n', 'the streamed answer finished whole');
   assert.deepEqual(await server.exited, { code: 0, signal: null });
   assert.ok(server.lines.includes('Every call in flight finished; stopped.'));
   assert.equal(server.stderr(), '');
