@@ -70,6 +70,11 @@ test('/metrics after N ok and M failing calls through a real uplink process', as
   const { sb, url } = await startServer(t);
   const child = await startUplink(t, url);
   sb.httpEndpoint('/items/:id', { methods: ['GET'] }, (request) => ({ id: request.params.id }));
+  sb.httpEndpoint(
+    '/limited',
+    { methods: ['POST'], rateLimit: { max: 1, windowMs: 60_000 }, maxBodyBytes: 10 },
+    () => 'ok',
+  );
 
   const N = 7;
   const M = 3;
@@ -86,6 +91,10 @@ test('/metrics after N ok and M failing calls through a real uplink process', as
   await assert.rejects(sb.callWithOptions('nope', []), { code: 'SB_ERR_NO_SUCH_FUNCTION' });
   for (const id of ['1', '2']) assert.equal((await fetch(`${url}/_/api/items/${id}`)).status, 200);
   assert.equal((await fetch(`${url}/_/api/missing`)).status, 404);
+  const post = (body: string) => fetch(`${url}/_/api/limited`, { method: 'POST', body });
+  assert.equal((await post('{}')).status, 200);
+  assert.equal((await post('{}')).status, 429); // refused before any call: still this endpoint
+  assert.equal((await post('x'.repeat(100))).status, 413); // refused while reading the body
   assert.equal((await fetch(`${url}/nowhere/at/all`)).status, 404);
 
   const samples = await scrape(url);
@@ -122,6 +131,8 @@ test('/metrics after N ok and M failing calls through a real uplink process', as
   assert.equal(valueOf(samples, http, { route: '/_/call/:name', status: '500' }), M);
   assert.equal(valueOf(samples, http, { route: '/_/api/items/:id', status: '200' }), 2);
   assert.equal(valueOf(samples, http, { route: '/_/api/*', status: '404' }), 1);
+  for (const status of ['200', '429', '413'])
+    assert.equal(valueOf(samples, http, { route: '/_/api/limited', status }), 1, status);
   assert.equal(valueOf(samples, http, { route: '(unmatched)', status: '404' }), 1);
   assert.ok(!samples.some((s) => s.name === http && s.labels.route?.includes('/items/1')));
 

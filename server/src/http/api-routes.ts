@@ -105,7 +105,6 @@ export function apiRoutes(deps: DoorDeps) {
     admission: Admission,
   ): void {
     const { target: where, resolution } = to;
-    request.switchboardEndpoint = resolution.pattern;
     const { validators } = resolution;
     if (validators !== undefined) {
       // After the door's own checks (rate limit, sign-in), before anything reaches the provider.
@@ -226,7 +225,10 @@ export function apiRoutes(deps: DoorDeps) {
         const where = target(request);
         const resolution = endpoints.resolve(request.method, where.path);
         request.switchboardRoute = { where, resolution }; // the handler needs not resolve again
-        limit = resolution.kind === 'ok' ? resolution.policy?.maxBodyBytes : undefined;
+        if (resolution.kind === 'ok') {
+          request.switchboardEndpoint = resolution.pattern; // also when the body is refused
+          limit = resolution.policy?.maxBodyBytes;
+        }
       } catch (error) {
         next(error as Error);
         return;
@@ -289,6 +291,8 @@ export function apiRoutes(deps: DoorDeps) {
           throw new Error(`unhandled resolution ${String(unreachable)}`);
         }
       }
+      // Metrics count this response under the endpoint's pattern, whatever answers it.
+      request.switchboardEndpoint = resolution.pattern;
       if (request.headers.origin !== undefined)
         applyCors(reply.raw, request.headers, resolution.policy, alternates);
       const { policy } = resolution;
