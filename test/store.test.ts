@@ -67,3 +67,18 @@ test('the CLI creates, lists and revokes keys in a data folder', async (t) => {
   assert.equal((await run('bogus')).code, 2); // a usage mistake
   assert.equal((await run('--help')).code, 0);
 });
+
+test('processes opening a new data folder at once migrate it one after the other', async (t) => {
+  const dataDir = path.join(await makeDataDir(t), 'fresh');
+  const children = Array.from({ length: 6 }, () =>
+    spawnScript(t, 'test/fixtures/open-store.ts', {}, [dataDir]),
+  );
+  const exits = await Promise.all(children.map((child) => child.exited));
+  assert.deepEqual(
+    exits.map((exit) => exit.code),
+    children.map(() => 0),
+  );
+  const versions = new Set(children.map((child) => child.lines.join()));
+  assert.equal(versions.size, 1);
+  assert.match([...versions][0]!, /^version [1-9]\d*$/);
+});
