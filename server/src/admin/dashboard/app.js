@@ -15,6 +15,8 @@ import {
 
 const TOKEN_KEY = 'switchboard.adminToken';
 const POLL_INTERVAL_MS = 2000;
+/** How long the outcome of an action stays on screen. */
+const FLASH_MS = 8000;
 
 const $ = (id) => document.getElementById(id);
 
@@ -23,6 +25,7 @@ const state = {
   /** Bumped at every sign-in and sign-out, so an answer for an old session is dropped. */
   session: 0,
   timer: undefined,
+  flashTimer: undefined,
   /** The session whose poll is under way, if any: one poll at a time per session. */
   pollingSession: null,
   pollAgain: false,
@@ -41,6 +44,8 @@ function flash(text, tone = 'notice') {
   node.className = `banner ${tone}`;
   node.textContent = text;
   show(node, text !== '');
+  clearTimeout(state.flashTimer);
+  if (text !== '') state.flashTimer = setTimeout(() => flash(''), FLASH_MS);
 }
 
 function describe(error) {
@@ -65,6 +70,7 @@ function showLogin(message = '') {
 function startSession(token) {
   state.token = token;
   state.session++;
+  state.pollAgain = false;
   state.rates = new RateTracker();
   sessionStorage.setItem(TOKEN_KEY, token);
   show($('login-view'), false);
@@ -79,6 +85,7 @@ function endSession(message = '') {
   state.token = null;
   state.session++;
   clearTimeout(state.timer);
+  flash('');
   sessionStorage.removeItem(TOKEN_KEY);
   for (const table of document.querySelectorAll('#dashboard-view table')) {
     table.tBodies[0].replaceChildren();
