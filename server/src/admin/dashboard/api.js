@@ -71,14 +71,25 @@ export async function list(token, path) {
   return { objects, truncated: totalPages > MAX_PAGES };
 }
 
+/** What a snapshot reads; app.js shows each in the table of the same id. */
+export const LISTS = ['uplinks', 'functions', 'endpoints', 'errors', 'keys'];
+
+/** A list this server does not have (an older version): shown as unavailable, not fatal. */
+async function optionalList(token, path) {
+  try {
+    return await list(token, path);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return { objects: [], truncated: false, missing: true };
+    }
+    throw error;
+  }
+}
+
 /** Everything the dashboard shows, read in parallel. */
 export async function snapshot(token) {
-  const [uplinks, functions, endpoints, errors, keys] = await Promise.all([
-    list(token, 'uplinks/'),
-    list(token, 'functions/'),
-    list(token, 'endpoints/'),
-    list(token, 'errors/'),
-    list(token, 'keys/'),
-  ]);
+  const [uplinks, functions, endpoints, errors, keys] = await Promise.all(
+    LISTS.map((name) => optionalList(token, `${name}/`)),
+  );
   return { uplinks, functions, endpoints, errors, keys, at: Date.now() };
 }

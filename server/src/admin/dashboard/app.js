@@ -1,7 +1,7 @@
 // The dashboard: sign in with an admin token (kept in sessionStorage, this tab only), then poll
 // the admin API every 2 s and update the tables in place; Drain / Disconnect / Revoke buttons.
 
-import { ApiError, request, snapshot } from './api.js';
+import { ApiError, LISTS, request, snapshot } from './api.js';
 import { formatRate, formatTime, RateTracker } from './format.js';
 import { show } from './dom.js';
 import {
@@ -19,6 +19,14 @@ const POLL_INTERVAL_MS = 2000;
 const FLASH_MS = 8000;
 
 const $ = (id) => document.getElementById(id);
+
+/** A section whose list the server does not offer says so instead of "none". */
+function markMissing(table, missing) {
+  const empty = table.parentElement.querySelector('.empty');
+  if (!empty.dataset.text) empty.dataset.text = empty.textContent;
+  const text = missing ? 'Not available from this server.' : empty.dataset.text;
+  if (empty.textContent !== text) empty.textContent = text;
+}
 
 const state = {
   token: null,
@@ -101,7 +109,7 @@ async function signIn(event) {
   const submit = $('login-submit');
   submit.disabled = true;
   try {
-    await request(token, 'GET', 'uplinks/');
+    await request(token, 'GET', 'keys/');
     startSession(token);
   } catch (error) {
     const message =
@@ -132,6 +140,8 @@ function render(data) {
   renderErrors($('errors'), data.errors.objects, nameOf);
   renderKeys($('keys'), data.keys.objects, actions);
   state.rates.prune();
+
+  for (const name of LISTS) markMissing($(name), data[name].missing);
 
   const rate = fns.rate === null && eps.rate === null ? null : (fns.rate ?? 0) + (eps.rate ?? 0);
   $('sum-uplinks').textContent = String(data.uplinks.objects.length);
