@@ -91,7 +91,7 @@ export function renderUplinks(table, uplinks, actions) {
  * their call rates (null while there is no rate yet) and of their calls in flight.
  */
 function renderCallTargets(table, objects, context) {
-  const { key, label, rates, at, nameOf } = context;
+  const { key, label, rates, at, nameOf, quiet } = context;
   const totals = { rate: null, inFlight: 0 };
   syncRows(table, objects, {
     key,
@@ -102,6 +102,7 @@ function renderCallTargets(table, objects, context) {
     },
     update: (row, object) => {
       const [first, providers, count, errors, rate, avg, p99] = cells(row, 7);
+      row.classList.toggle('is-builtin', quiet?.(object) ?? false);
       const stats = object.stats ?? {};
       setChildren(
         first,
@@ -136,6 +137,8 @@ export function renderFunctions(table, functions, context) {
       el('span', { className: 'mono strong' }, fn.name),
       ...(fn.allow_clients ? [chip('clients', 'clients')] : []),
     ],
+    // The server's own `sb.*` functions are listed, but quieter than the user's.
+    quiet: (fn) => fn.name.startsWith('sb.'),
   });
 }
 
