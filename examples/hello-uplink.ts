@@ -18,5 +18,12 @@ await uplink.synced();
 uplink.on('status', (status) => console.log(`[hello-uplink] ${status.state}`));
 console.log('[hello-uplink] ready: add, greet');
 
+// Ctrl-C leaves at once; SIGTERM (a deploy) first lets the calls in flight finish: no new calls
+// come from the moment the server gets the drain, and it does not reconnect afterwards.
 process.once('SIGINT', () => void uplink.close().then(() => process.exit(0)));
-process.once('SIGTERM', () => void uplink.close().then(() => process.exit(0)));
+process.once('SIGTERM', () => {
+  uplink.drain({ timeoutMs: 30_000 }).then(
+    () => process.exit(0),
+    () => process.exit(1), // SB_ERR_DRAIN_TIMEOUT: the deadline cut some calls off
+  );
+});
