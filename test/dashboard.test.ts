@@ -17,8 +17,8 @@ const PAGE_FOLDER = path.join(ROOT, 'server/src/admin/dashboard');
 const UI_TIMEOUT_MS = 10_000;
 
 /** An admin token made the way an operator makes one: the CLI against the data folder. */
-async function createAdminToken(t: TestContext, dataDir: string): Promise<string> {
-  const run = await runCli(t, dataDir, ['tokens', 'create', 'dashboard-test']);
+async function createAdminToken(t: TestContext, dataDir: string, name: string): Promise<string> {
+  const run = await runCli(t, dataDir, ['tokens', 'create', name]);
   assert.equal(run.code, 0, run.err);
   const token = /\bsbt_[A-Za-z0-9_-]+/.exec(run.out)?.[0];
   assert.ok(token, `no token in the CLI's output:\n${run.out}`);
@@ -136,8 +136,9 @@ test('dashboard in headless chromium: login, live uplinks and counts, drain, dis
   const { sb, url, dataDir } = await startServer(t);
   const alphaKey = sb.keys.create('alpha-key', 'server');
   const betaKey = sb.keys.create('beta-key', 'server');
-  const [token, alpha, beta, gamma] = await Promise.all([
-    createAdminToken(t, dataDir),
+  const [token, spareToken, alpha, beta, gamma] = await Promise.all([
+    createAdminToken(t, dataDir, 'dashboard-test'),
+    createAdminToken(t, dataDir, 'dashboard-spare'),
     spawnDashboardUplink(t, url, { name: 'alpha', key: alphaKey.key }),
     spawnDashboardUplink(t, url, { name: 'beta', key: betaKey.key }),
     spawnDashboardUplink(t, url, { name: 'gamma', key: betaKey.key }),
@@ -148,8 +149,9 @@ test('dashboard in headless chromium: login, live uplinks and counts, drain, dis
   const problems: string[] = [];
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message) => {
-    // The one expected failure is the wrong token's 401; a CSP violation or a script error is not.
-    if (message.type() === 'error' && !/status of 401/.test(message.text()))
+    // Expected failures: the wrong token's 401 and the refused revoke's 400. A CSP violation or
+    // a script error is not expected.
+    if (message.type() === 'error' && !/status of 40[01]/.test(message.text()))
       problems.push(`console: ${message.text()}`);
   });
   let loads = 0;
@@ -249,7 +251,31 @@ test('dashboard in headless chromium: login, live uplinks and counts, drain, dis
   await keyRow.locator('.chip.revoked').waitFor({ timeout: UI_TIMEOUT_MS });
   assert.equal(await keyRow.locator('button.revoke').isVisible(), false);
 
+  // A refused action shows the API's message and code; the page carries on.
+  const provisioned = page.locator('#keys tr', { hasText: 'test-server' });
+  await clickConfirmed(page, provisioned.locator('button.revoke'));
+  await page
+    .locator('#flash.error', { hasText: 'SB_ERR_ADMIN_BAD_REQUEST' })
+    .waitFor({ timeout: UI_TIMEOUT_MS });
+  assert.equal(await provisioned.locator('.chip.active').count(), 1);
+
   assert.deepEqual(problems, []);
+
+  // The admin token is revoked while the page is open: the next poll signs the page out.
+  const revoked = await runCli(t, dataDir, ['tokens', 'revoke', 'dashboard-test']);
+  assert.equal(revoked.code, 0, revoked.err);
+  await page.locator('#login-view').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  assert.match(
+    (await loginError.textContent()) ?? '',
+    /no longer accepted \(SB_ERR_ADMIN_TOKEN_INVALID\)/,
+  );
+  assert.equal(
+    await page.evaluate(() => (globalThis as unknown as PageGlobals).sessionStorage.length),
+    0,
+  );
+  await page.locator('#token').fill(spareToken);
+  await page.locator('#login-submit').click();
+  await page.locator('#status', { hasText: 'live' }).waitFor({ timeout: UI_TIMEOUT_MS });
 
   // The server stops answering: the page says so and keeps trying.
   await sb.close();
