@@ -21,8 +21,13 @@ function chips(cell, labels, tone) {
   setTitle(cell, labels.join('\n'));
 }
 
-function button(label, className, onClick) {
-  const node = el('button', { type: 'button', className: `button ${className}` }, label);
+/** A button whose accessible name says what it acts on ("Drain uplink alpha"). */
+function button(label, target, { className, onClick }) {
+  const node = el(
+    'button',
+    { type: 'button', className: `button ${className}`, 'aria-label': `${label} ${target}` },
+    label,
+  );
   node.addEventListener('click', onClick);
   return node;
 }
@@ -45,10 +50,15 @@ export function renderUplinks(table, uplinks, actions) {
     create: (uplink) => {
       const row = el('tr', { dataset: { uplinkId: uplink.id } });
       cells(row, 9);
-      const drain = button('Drain', 'secondary drain', () => actions.drain(itemOf.get(row)));
-      const disconnect = button('Disconnect', 'danger disconnect', () =>
-        actions.disconnect(itemOf.get(row)),
-      );
+      const target = `uplink ${uplink.name || uplink.id}`;
+      const drain = button('Drain', target, {
+        className: 'secondary drain',
+        onClick: () => actions.drain(itemOf.get(row)),
+      });
+      const disconnect = button('Disconnect', target, {
+        className: 'danger disconnect',
+        onClick: () => actions.disconnect(itemOf.get(row)),
+      });
       row.append(el('td', { className: 'actions' }, drain, disconnect));
       return row;
     },
@@ -186,7 +196,10 @@ export function renderKeys(table, keys, actions) {
     create: (key) => {
       const row = el('tr', { dataset: { keyId: key.id } });
       cells(row, 4);
-      const revoke = button('Revoke', 'danger revoke', () => actions.revoke(itemOf.get(row)));
+      const revoke = button('Revoke', `key ${key.name}`, {
+        className: 'danger revoke',
+        onClick: () => actions.revoke(itemOf.get(row)),
+      });
       row.append(el('td', { className: 'actions' }, revoke));
       return row;
     },
