@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import {
   CLOSE_CODES,
@@ -273,4 +274,39 @@ test('the decode gate checks drain, draining and goaway frames', () => {
   ]) {
     assert.throws(() => uplink(bad), { code: 'SB_ERR_PROTO_BAD_FRAME' }, JSON.stringify(bad));
   }
+});
+
+test('a request picked for an uplink that drains while its body still arrives goes to the replacement', async (t) => {
+  const { sb, url } = await startServer(t);
+  const hub = sb.app.switchboard.hub;
+  const spawn = async (name: string) => {
+    const child = spawnScript(t, 'test/fixtures/upload-uplink.ts', {
+      SB_URL: url,
+      SB_KEY: SERVER_KEY,
+      SB_NAME: name,
+    });
+    return { child, id: (await child.waitFor(/^ready /, 20_000)).slice('ready '.length) };
+  };
+  const a = await spawn('A');
+  // Half a body: the door has chosen A and waits for the rest.
+  const request = http.request(`${url}/_/api/upload`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/octet-stream', 'content-length': '10' },
+  });
+  const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
+    request.on('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.on('error', reject);
+  });
+  request.write('hello');
+  await new Promise((resolve) => setTimeout(resolve, 200)); // the headers have reached the door
+  await spawn('B');
+  assert.equal(hub.drain(a.id), true);
+  await a.child.waitFor(/^status closed SB_ERR_UPLINK_DRAINED$/, 20_000); // nothing was in flight
+  request.end('world');
+  assert.deepEqual(await answer, { status: 200, body: 'B 10' });
 });

@@ -2,8 +2,11 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { SwitchboardError } from '@switchboard/shared';
 import {
+  LargeMessages,
   StreamReceiver,
   StreamSender,
+  encodeValue,
+  type ServerToUplinkFrame,
   type AbortFrame,
   type ChunkFrame,
   type CreditFrame,
@@ -97,4 +100,36 @@ test('a sender that overruns its credit, too many streams, and a stalled stream 
   stalling.open(9).attach(target);
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(errors.at(-1), 'SB_ERR_STREAM_STALLED');
+});
+
+test('a value streamed as a payload: decoded whole, or discarded mid-way (sender stopped, budget freed)', async () => {
+  const window = 64 * 1024;
+  const { sender, receiver } = pair(window);
+  const limit = 5 * 1024 * 1024;
+  const from = new LargeMessages(sender, receiver, () => undefined, limit);
+  const to = new LargeMessages(sender, receiver, () => undefined, limit);
+  const send = (value: Buffer) => {
+    const frame: ServerToUplinkFrame = { type: 'result', id: 1, value };
+    const sent = from.oversized(frame, encodeValue(frame));
+    assert.ok(sent.type === 'result' && sent.payload !== undefined && !('value' in sent));
+    return to.payload(sent.payload);
+  };
+  const big = Buffer.alloc(4 * 1024 * 1024, 7);
+
+  // Given up while it arrives: the collection rejects, the sender's stream is stopped.
+  const dropped = send(big);
+  const outcome = dropped.decode().then(
+    () => 'decoded',
+    (error: SwitchboardError) => error.code,
+  );
+  // Frames cross on the next tick here, so 4 MiB at a 64 KiB window take many ticks.
+  for (let i = 0; i < 4; i++) await new Promise((resolve) => setImmediate(resolve));
+  dropped.discard();
+  assert.equal(await outcome, 'SB_ERR_CALL_CANCELLED');
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  assert.equal(sender.size, 0, 'the sender stopped');
+
+  // Its share of the budget is free again: another 4 MiB (the limit is 5) arrives whole.
+  const kept = send(big);
+  assert.deepEqual(await kept.decode(), big);
 });

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { SwitchboardError } from '@switchboard/shared';
 
 /** Why the uplink is draining: it asked (`drain()`), or the server's operator drained it. */
@@ -23,7 +24,8 @@ export class Drain {
   /** The server's `draining` arrived: nothing new will be sent to this uplink. */
   private acknowledged = false;
   private ended = false;
-  private readonly deadline: NodeJS.Timeout;
+  private deadline: NodeJS.Timeout;
+  private readonly startedAt = performance.now();
   private idleCheck: NodeJS.Timeout | undefined;
   private settle: { resolve: () => void; reject: (error: SwitchboardError) => void } | undefined;
   /** Settles when the uplink has closed: resolved if every call finished, else rejected. */
@@ -37,14 +39,27 @@ export class Drain {
     this.done = new Promise((resolve, reject) => (this.settle = { resolve, reject }));
     // A drain the server started has nobody awaiting it: its outcome is reported as a status.
     if (reason === 'admin') this.done.catch(() => undefined);
-    this.deadline = setTimeout(() => {
+    this.deadline = this.cutOffAfter(timeoutMs);
+  }
+
+  private cutOffAfter(ms: number): NodeJS.Timeout {
+    return setTimeout(() => {
+      const elapsed = Math.round(performance.now() - this.startedAt);
       this.finish(
         new SwitchboardError(
           'SB_ERR_DRAIN_TIMEOUT',
-          `Calls were still running ${timeoutMs} ms after the drain began`,
+          `Calls were still running ${elapsed} ms after the drain began`,
         ),
       );
-    }, timeoutMs);
+    }, ms);
+  }
+
+  /** The server's deadline (`draining.timeoutMs`), when sooner than this drain's own, is kept. */
+  bringForward(timeoutMs: number): void {
+    const remaining = this.timeoutMs - (performance.now() - this.startedAt);
+    if (this.ended || timeoutMs >= remaining) return;
+    clearTimeout(this.deadline);
+    this.deadline = this.cutOffAfter(timeoutMs);
   }
 
   /**

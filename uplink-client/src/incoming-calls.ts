@@ -16,6 +16,7 @@ import {
   type RequestFrame,
   type StreamOutcome,
   type StreamedPayload,
+  type StreamedValue,
   type WireError,
   toSwitchboardError,
 } from '@switchboard/shared';
@@ -39,8 +40,8 @@ export interface Answer {
   abortStream(id: number): void;
   /** The stream `id` the server sends (a request body). */
   receive(id: number): IncomingStream;
-  /** Collects and decodes a payload the server streams (a call's args above one frame). */
-  decode(payload: StreamedPayload): Promise<unknown>;
+  /** A payload the server streams (a call's args above one frame), to collect and decode. */
+  payload(payload: StreamedPayload): StreamedValue;
 }
 
 class IncomingCall {
@@ -52,6 +53,8 @@ class IncomingCall {
   body: IncomingStream | undefined;
   /** A function call's arguments (collected first when they came as a payload). */
   args: unknown[];
+  /** Arguments still being collected. */
+  payload: StreamedValue | undefined;
   /** When it arrived (performance.now()), only kept when there is a logger. */
   arrivedAt = 0;
 
@@ -115,8 +118,10 @@ export class IncomingCalls {
 
   /** Arguments above one frame arrive as a stream: the call waits for them, then for a slot. */
   private collectArgs(call: IncomingCall, payload: StreamedPayload): void {
-    this.answer.decode(payload).then(
+    call.payload = this.answer.payload(payload);
+    call.payload.decode().then(
       (args) => {
+        call.payload = undefined;
         if (call.cancelled) return;
         if (!Array.isArray(args)) {
           this.refuse(
@@ -129,6 +134,7 @@ export class IncomingCalls {
         this.schedule(call);
       },
       (error: unknown) => {
+        call.payload = undefined;
         if (!call.cancelled) this.refuse(call, toSwitchboardError(error));
       },
     );
@@ -149,6 +155,7 @@ export class IncomingCalls {
     this.logger?.debug({ ...call.fields(), code: reason.code }, 'call cancelled');
     call.scope.abort(reason);
     call.body?.abort();
+    call.payload?.discard();
     if (call.streamId !== undefined) this.answer.abortStream(call.streamId);
   }
 

@@ -18,6 +18,7 @@ import {
   guardedByUser,
   toSwitchboardError,
   type StreamedPayload,
+  type StreamedValue,
   type EndpointHandler,
   type CallableOptions,
   type EndpointOptions,
@@ -69,6 +70,8 @@ export interface CallOptions {
 /** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
 class Outgoing implements PendingEntry {
   sent = false;
+  /** Its result above one frame, being collected while the call waits for it. */
+  answer: StreamedValue | undefined;
   constructor(
     readonly frame: (timeoutMs: number) => UplinkToServerFrame,
     readonly deadlineAt: number,
@@ -135,7 +138,7 @@ export class Uplink {
         stream: (source, done, whole) => this.streams.start(source, done, whole),
         abortStream: (id) => this.streams.abort(id),
         receive: (id) => this.inbound.open(id),
-        decode: (payload) => this.large.payload(payload).decode(),
+        payload: (payload) => this.large.payload(payload),
       },
       options.maxConcurrentCalls,
     );
@@ -337,10 +340,12 @@ export class Uplink {
    */
   private resultPayload(id: number, payload: StreamedPayload): void {
     const value = this.large.payload(payload);
-    if (!this.outgoing.has(id)) {
+    const call = this.outgoing.get(id);
+    if (call === undefined) {
       value.discard(); // a late answer to a call that timed out or was cancelled
       return;
     }
+    call.answer = value;
     value.decode().then(
       (result) => this.outgoing.take(id)?.resolve(result),
       (error: unknown) => this.outgoing.take(id)?.reject(toSwitchboardError(error)),
@@ -473,6 +478,7 @@ export class Uplink {
         return;
       case 'draining': {
         const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
+        drain.bringForward(frame.timeoutMs);
         this.events.emit('drain', { reason: frame.reason, timeoutMs: frame.timeoutMs });
         drain.acknowledge(); // may close at once (nothing in flight)
         return;
@@ -598,11 +604,13 @@ export class Uplink {
     const call = this.outgoing.take(id);
     if (call === undefined) return;
     if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
+    call.answer?.discard();
     call.reject(cancelled());
   }
 
   private expired(id: number, call: Outgoing): void {
     if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
+    call.answer?.discard();
     call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
 

@@ -154,7 +154,22 @@ export function apiRoutes(deps: DoorDeps) {
       caller: admission.user === undefined ? HTTP_CALLER : { kind: 'http', user: admission.user },
       requestId: requestIdOf(request),
     };
-    const { provider } = resolution;
+    let { provider } = resolution;
+    if (!provider.accepting) {
+      // Picked before an await (body upload, sign-in, rate limit): it may have left or started
+      // draining since. Ask again rather than send it a request it would not serve.
+      const again = endpoints.resolve(request.method, where.path);
+      if (again.kind !== 'ok') {
+        sink.reject(
+          new SwitchboardError(
+            'SB_ERR_HTTP_NO_PROVIDER',
+            `No uplink serving ${where.path} is connected`,
+          ),
+        );
+        return;
+      }
+      provider = again.provider;
+    }
     const handle = provider.start(call, deps.stats.track(call, provider.providerId, sink));
     if (!sink.settled) {
       reply.raw.once('close', () => {

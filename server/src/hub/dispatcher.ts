@@ -147,6 +147,7 @@ function startDecoded(
       if (started !== undefined) started.cancel();
       else if (!cancelled) {
         cancelled = true;
+        payload.discard(); // stop collecting what nobody will use
         sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
       }
     },

@@ -48,6 +48,7 @@ class InProcessCall implements PendingEntry, CallHandle {
  */
 export class InProcessProvider implements Provider {
   readonly providerId = 'app';
+  private closed = false;
   private readonly functions = new Map<string, AppFunction>();
   private readonly endpoints = new Map<string, EndpointHandler>();
   private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
@@ -58,6 +59,10 @@ export class InProcessProvider implements Provider {
 
   get inFlight(): number {
     return this.pending.size;
+  }
+
+  get accepting(): boolean {
+    return !this.closed;
   }
 
   set(name: string, fn: AppFunction): void {
@@ -115,6 +120,7 @@ export class InProcessProvider implements Provider {
   }
 
   close(): void {
+    this.closed = true;
     for (const [, call] of this.pending.drain()) {
       const error = new SwitchboardError('SB_ERR_SERVER_CLOSING');
       call.scope.abort(error);

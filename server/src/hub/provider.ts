@@ -50,6 +50,8 @@ export interface Provider {
   readonly providerId: string;
   /** Calls started and not yet settled; the balancing policy reads it. */
   readonly inFlight: number;
+  /** Takes new calls: false once it is closed or draining (it may still finish calls in flight). */
+  readonly accepting: boolean;
   /** Takes a request's `payload` as it is (an uplink forwards the bytes without decoding them). */
   readonly relaysPayloads?: boolean;
   /** Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. */

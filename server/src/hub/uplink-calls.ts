@@ -13,6 +13,8 @@ export class OutboundCall implements PendingEntry, CallHandle {
   isRequest = false;
   /** The stream carrying its request body or its args, while it may still be sent. */
   bodyStream: number | undefined;
+  /** An HTTP answer above one frame being collected, while the call waits for it. */
+  answer: StreamedValue | undefined;
 
   constructor(
     readonly connection: UplinkConnection,

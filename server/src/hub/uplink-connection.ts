@@ -200,6 +200,10 @@ export class UplinkConnection implements Provider {
     return this.state === 'open';
   }
 
+  get accepting(): boolean {
+    return this.state === 'open' && this.drainTimer === undefined;
+  }
+
   get isClosed(): boolean {
     return this.state === 'closed';
   }
@@ -248,13 +252,19 @@ export class UplinkConnection implements Provider {
   cancelOutbound(id: number): void {
     const call = this.outbound.take(id);
     if (call === undefined) return;
-    if (call.bodyStream !== undefined) this.bodies.abort(call.bodyStream);
+    this.stopStreams(call);
     this.send({ type: 'cancel', id });
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 
-  private expired(id: number, call: OutboundCall): void {
+  /** A call withdrawn before its answer: what it still sends or receives is not wanted. */
+  private stopStreams(call: OutboundCall): void {
     if (call.bodyStream !== undefined) this.bodies.abort(call.bodyStream);
+    call.answer?.discard();
+  }
+
+  private expired(id: number, call: OutboundCall): void {
+    this.stopStreams(call);
     this.send({ type: 'cancel', id });
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
@@ -284,6 +294,7 @@ export class UplinkConnection implements Provider {
       this.outbound.take(id);
       call.sink.resolve(value);
     } else {
+      call.answer = value;
       value.decode().then(
         (answer) => this.outbound.take(id)?.sink.resolve(this.withStream(answer)),
         (error: unknown) => this.outbound.take(id)?.sink.reject(toSwitchboardError(error)),
@@ -334,6 +345,7 @@ export class UplinkConnection implements Provider {
     // of that work (a handler calling another function) and goes through; one from an uplink
     // with nothing in hand is new work and is refused, so shutdown is not held up by pollers.
     if (this.goingAway && this.outbound.size === 0 && this.streams.size === 0) {
+      if (frame.payload !== undefined) this.large.payload(frame.payload).discard();
       const refusal = new SwitchboardError(
         'SB_ERR_SERVER_CLOSING',
         'The server is shutting down and takes no new calls',

@@ -195,12 +195,6 @@ export class UplinkHub {
     for (const connection of this.connections.values()) connection.goAway(graceMs);
   }
 
-  /** No uplink has anything under way (calls either way, streams). */
-  get isIdle(): boolean {
-    for (const connection of this.connections.values()) if (!connection.isIdle) return false;
-    return true;
-  }
-
   /**
    * Stops accepting, closes every uplink with 1001 (they reconnect), fails their calls with
    * `error` (default SB_ERR_UPLINK_DISCONNECTED).

@@ -83,8 +83,8 @@ export class KeyStore {
   }
 
   /** SB_ERR_KEY_INVALID for an empty, overlong or control-character name, or an unknown kind. */
-  create(name: string, kind: KeyKind): CreatedKey {
-    checkKey(name, kind);
+  create(rawName: string, kind: KeyKind): CreatedKey {
+    const name = checkKey(rawName, kind);
     const key = KEY_PREFIX[kind] + randomBytes(32).toString('base64url');
     const id = randomUUID();
     const createdAt = Date.now();
@@ -141,11 +141,13 @@ export class KeyStore {
   }
 }
 
-function checkKey(name: unknown, kind: unknown): void {
-  recordName(name, 'key', 'SB_ERR_KEY_INVALID');
+/** The name as stored (trimmed, like admin token names); throws SB_ERR_KEY_INVALID. */
+function checkKey(name: unknown, kind: unknown): string {
+  const checked = recordName(name, 'key', 'SB_ERR_KEY_INVALID');
   if (kind !== 'server' && kind !== 'client') {
     throw new SwitchboardError('SB_ERR_KEY_INVALID', 'A key kind is "server" or "client"');
   }
+  return checked;
 }
 
 function toRecord(row: KeyRow): KeyRecord {

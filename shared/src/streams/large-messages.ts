@@ -65,7 +65,7 @@ export class LargeMessages {
   /** A `large` announcement: the message is delivered once its stream is complete. */
   received(frame: LargeFrame): void {
     // On failure the call it carried times out at its caller.
-    this.reassemble(this.receiver.open(frame.stream), frame.bytes).then(
+    this.reassemble(this.receiver.open(frame.stream), frame.bytes).done.then(
       this.deliver,
       () => undefined,
     );
@@ -77,10 +77,15 @@ export class LargeMessages {
    */
   payload({ stream, bytes }: StreamedPayload): StreamedValue {
     const incoming = this.receiver.open(stream);
+    let stop = () => incoming.abort();
     return new StreamedValue(bytes, {
       relay: () => incoming.readable(),
-      decode: () => this.reassemble(incoming, bytes).then(decodeValue),
-      discard: () => incoming.abort(),
+      decode: () => {
+        const collecting = this.reassemble(incoming, bytes);
+        stop = collecting.stop;
+        return collecting.done.then(decodeValue);
+      },
+      discard: () => stop(),
     });
   }
 
@@ -104,55 +109,64 @@ export class LargeMessages {
     return message;
   }
 
-  /** Collects `incoming` (`bytes` long), within this side's budget for unfinished messages. */
-  private reassemble(incoming: IncomingStream, bytes: number): Promise<Buffer> {
+  /**
+   * Collects `incoming` (`bytes` long), within this side's budget for unfinished messages.
+   * `stop()` gives up on it: the sender is told to stop and `done` rejects.
+   */
+  private reassemble(
+    incoming: IncomingStream,
+    bytes: number,
+  ): { done: Promise<Buffer>; stop: () => void } {
     // One connection may not hold more than `limit` bytes of unfinished messages in all.
     if (this.reassembling + bytes > this.limit) {
       incoming.abort();
-      return Promise.reject(
-        new SwitchboardError(
-          'SB_ERR_PROTO_FRAME_TOO_LARGE',
-          `A message of ${bytes} bytes is above what this side accepts (${this.limit} bytes, less messages still arriving)`,
-        ),
+      const refused = new SwitchboardError(
+        'SB_ERR_PROTO_FRAME_TOO_LARGE',
+        `A message of ${bytes} bytes is above what this side accepts (${this.limit} bytes, less messages still arriving)`,
       );
+      return { done: Promise.reject(refused), stop: () => undefined };
     }
     this.reassembling += bytes;
-    return new Promise((resolve, reject) => {
-      let released = false;
-      const release = () => {
-        if (!released) this.reassembling -= bytes;
-        released = true;
+    let settle!: (error?: SwitchboardError, message?: Buffer) => void;
+    const done = new Promise<Buffer>((resolve, reject) => {
+      let settled = false;
+      settle = (error, message) => {
+        if (settled) return;
+        settled = true;
+        this.reassembling -= bytes;
+        if (error === undefined) resolve(message!);
+        else reject(error);
       };
-      const parts: Uint8Array[] = [];
-      let total = 0;
-      const wrongSize = () =>
-        new SwitchboardError(
-          'SB_ERR_PROTO_BAD_FRAME',
-          `stream ${incoming.id} did not carry the ${bytes} bytes it announced`,
-        );
-      incoming.attach({
-        write: (data, flushed) => {
-          total += data.byteLength;
-          if (total > bytes) {
-            release();
-            incoming.abort();
-            reject(wrongSize());
-            return;
-          }
-          parts.push(data);
-          flushed(); // held until complete anyway, bounded by the announced size
-        },
-        end: () => {
-          release();
-          if (total === bytes) resolve(Buffer.concat(parts, total));
-          else reject(wrongSize());
-        },
-        fail: (error) => {
-          release();
-          reject(error);
-        },
-      });
     });
+    const parts: Uint8Array[] = [];
+    let total = 0;
+    const wrongSize = () =>
+      new SwitchboardError(
+        'SB_ERR_PROTO_BAD_FRAME',
+        `stream ${incoming.id} did not carry the ${bytes} bytes it announced`,
+      );
+    incoming.attach({
+      write: (data, flushed) => {
+        total += data.byteLength;
+        if (total > bytes) {
+          incoming.abort();
+          settle(wrongSize());
+          return;
+        }
+        parts.push(data);
+        flushed(); // held until complete anyway, bounded by the announced size
+      },
+      end: () => {
+        if (total === bytes) settle(undefined, Buffer.concat(parts, total));
+        else settle(wrongSize());
+      },
+      fail: (error) => settle(error),
+    });
+    const stop = () => {
+      incoming.abort();
+      settle(new SwitchboardError('SB_ERR_CALL_CANCELLED', 'Nobody wants this value any more'));
+    };
+    return { done, stop };
   }
 }
 

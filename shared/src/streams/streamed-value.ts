@@ -6,17 +6,18 @@ export interface StreamedValueOps {
   relay(): ByteSource;
   /** Collects and decodes the payload (bounded by the connection's message limit). */
   decode(): Promise<unknown>;
-  /** Nobody wants it: stop the sender. */
+  /** Nobody wants it: stop the sender, and a collection under way (its promise rejects). */
   discard(): void;
 }
 
 /**
  * A call's args or a result's value still on its way as a stream (see `StreamedPayload`):
  * forwarded to another uplink without being held, or decoded where the value is needed (app
- * code, an in-process function, an HTTP caller). Used exactly once, by one of the three.
+ * code, an in-process function, an HTTP caller). Relayed or decoded exactly once; `discard()`
+ * stops it whenever nobody wants it any more (before use, or while it is being collected).
  */
 export class StreamedValue {
-  private used = false;
+  private state: 'new' | 'relayed' | 'decoding' | 'done' = 'new';
 
   constructor(
     /** Encoded size, as announced. */
@@ -25,23 +26,24 @@ export class StreamedValue {
   ) {}
 
   relay(): ByteSource {
-    this.use();
+    this.use('relayed');
     return this.ops.relay();
   }
 
   decode(): Promise<unknown> {
-    this.use();
-    return this.ops.decode();
+    this.use('decoding');
+    return this.ops.decode().finally(() => (this.state = 'done'));
   }
 
+  /** A relayed stream is left to its consumer, which stops it by ending its read. */
   discard(): void {
-    if (this.used) return;
-    this.used = true;
+    if (this.state !== 'new' && this.state !== 'decoding') return;
+    this.state = 'done';
     this.ops.discard();
   }
 
-  private use(): void {
-    if (this.used) throw new Error('A streamed value can be used only once');
-    this.used = true;
+  private use(next: 'relayed' | 'decoding'): void {
+    if (this.state !== 'new') throw new Error('A streamed value can be used only once');
+    this.state = next;
   }
 }

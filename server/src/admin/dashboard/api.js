@@ -68,7 +68,7 @@ export async function list(token, path) {
     objects.push(...body.objects);
     totalPages = Number(body.total_pages) || 1;
   }
-  return { objects, truncated: totalPages > MAX_PAGES };
+  return { objects, truncated: totalPages > MAX_PAGES, pages: Math.min(totalPages, MAX_PAGES) };
 }
 
 /** What a snapshot reads; app.js shows each in the table of the same id. */
@@ -80,16 +80,21 @@ async function optionalList(token, path) {
     return await list(token, path);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      return { objects: [], truncated: false, missing: true };
+      return { objects: [], truncated: false, missing: true, pages: 1 };
     }
     throw error;
   }
 }
 
-/** Everything the dashboard shows, read in parallel. */
+/**
+ * Everything the dashboard shows, read in parallel. `pages`: the most requests one list took,
+ * which stretches the poll interval so each list is read at one request per interval whatever
+ * its length (the admin API limits reads per route).
+ */
 export async function snapshot(token) {
   const [uplinks, functions, endpoints, errors, keys] = await Promise.all(
     LISTS.map((name) => optionalList(token, `${name}/`)),
   );
-  return { uplinks, functions, endpoints, errors, keys, at: Date.now() };
+  const pages = Math.max(...[uplinks, functions, endpoints, errors, keys].map((l) => l.pages));
+  return { uplinks, functions, endpoints, errors, keys, pages, at: Date.now() };
 }

@@ -164,13 +164,14 @@ async function poll() {
   try {
     const data = await snapshot(state.token);
     if (session !== state.session) return;
+    delayMs = POLL_INTERVAL_MS * data.pages;
     render(data);
     state.lastUpdate = data.at;
     document.body.classList.remove('stale');
     show($('disconnected'), false);
     setStatus('live', 'live');
     $('updated').textContent =
-      `Updated ${formatTime(new Date(data.at).toISOString())} · every ${POLL_INTERVAL_MS / 1000} s`;
+      `Updated ${formatTime(new Date(data.at).toISOString())} · every ${delayMs / 1000} s`;
   } catch (error) {
     if (session !== state.session) return;
     if (error instanceof ApiError && error.status === 401) {
