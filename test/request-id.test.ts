@@ -6,7 +6,8 @@ import { connect, jsonLogger } from '@switchboard/uplink';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { SERVER_KEY, startServer } from './helpers/server.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** Ids the server makes up: a random prefix per process start, then a counter. */
+const OWN_ID = /^sb[A-Za-z0-9_-]{8}-[0-9a-z]+$/;
 
 function rpc(url: string, name: string, args: unknown[], requestId?: string): Promise<Response> {
   return fetch(`${url}/_/call/${name}`, {
@@ -83,13 +84,16 @@ test('the request id: X-Request-Id in and out, in the call frame, the handler, b
   assert.equal(endpoint.headers.get('x-request-id'), 'ep-9');
   assert.deepEqual(await endpoint.json(), { request: 'ep-9', context: 'ep-9' });
 
-  // No header, or one that is not a sane id: a fresh UUID, echoed and passed on.
+  // No header, or one that is not a sane id: a fresh id of the server's, echoed and passed on.
+  const made = new Set<string>();
   for (const header of [undefined, 'has space', 'x'.repeat(129), 'quote"d']) {
     const response = await rpc(url, 'requestId', [], header);
     const echoed = response.headers.get('x-request-id') ?? '';
-    assert.match(echoed, UUID);
+    assert.match(echoed, OWN_ID);
     assert.equal(await response.json(), echoed);
+    made.add(echoed);
   }
+  assert.equal(made.size, 4, 'every request gets an id of its own');
   // Errors at the door and unknown routes say which request they answer too.
   const missing = await fetch(`${url}/nowhere`, { headers: { 'x-request-id': 'lost-1' } });
   assert.equal(missing.status, 404);

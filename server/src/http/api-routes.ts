@@ -26,7 +26,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
-import { requestIdOf } from '../observe/request-id.ts';
+import { REQUEST_ID_HEADER, requestIdOf } from '../observe/request-id.ts';
 
 /** Where uplink endpoints are served. */
 export const API_PREFIX = '/_/api';
@@ -467,6 +467,8 @@ function sendResponse(
       `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
     );
   }
+  const requestId = requestIdOf(request);
+  if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
   const bodiless = response.status === 204 || response.status === 304;
   if (body !== undefined && !bodiless) headers['content-length'] = body.byteLength;
   res.writeHead(response.status, headers);

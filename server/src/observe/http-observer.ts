@@ -10,14 +10,16 @@ declare module 'fastify' {
 }
 
 /**
- * Hooks on `app` (and everything registered inside it): every response carries its request id
- * as `X-Request-Id`; with a tally, every finished response is counted by route and status.
+ * Hooks on `app` (and everything registered inside it): every response Fastify sends carries its
+ * request id as `X-Request-Id` (the door's own answers add it in `sendResponse`); with a tally, every finished response is counted by route and status.
  */
 export function observeHttp(app: FastifyInstance, tally: HttpTally | undefined): void {
-  app.addHook('onRequest', (request, reply, done) => {
+  // On Fastify's replies; the door writes its answers itself (one writeHead, Node's fast path,
+  // which a header set beforehand would lose) and adds the id there.
+  app.addHook('onSend', (request, reply, payload, done) => {
     const id = requestIdOf(request);
-    if (id !== undefined) reply.raw.setHeader(REQUEST_ID_HEADER, id);
-    done();
+    if (id !== undefined) void reply.header(REQUEST_ID_HEADER, id);
+    done(null, payload);
   });
   if (tally === undefined) return;
   app.addHook('onResponse', (request, reply, done) => {
