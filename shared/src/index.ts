@@ -31,6 +31,7 @@ export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export {
   getCallContext,
   findCallContext,
+  outgoingRequestId,
   getRequest,
   getApiOrigin,
   getAppOrigin,

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import {
-  findCallContext,
-  isRequestId,
+  outgoingRequestId,
   CLOSE_CODES,
   closeReason,
   DEFAULT_STREAM_WINDOW_BYTES,
@@ -296,14 +295,11 @@ export class Uplink {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(cancelled());
     // The request being served travels on with the calls it makes (logs tie them together).
-    const requestId = options.requestId ?? findCallContext()?.requestId;
-    if (requestId !== undefined && !isRequestId(requestId)) {
-      return Promise.reject(
-        new SwitchboardError(
-          'SB_ERR_OPTIONS_INVALID',
-          'requestId must be 1-128 characters of letters, digits and . _ : @ / + = -',
-        ),
-      );
+    let requestId: string | undefined;
+    try {
+      requestId = outgoingRequestId(options.requestId);
+    } catch (error) {
+      return Promise.reject(toSwitchboardError(error));
     }
     const promise = this.request((id) => {
       const frame: CallFrame = {

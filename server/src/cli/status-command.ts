@@ -1,24 +1,13 @@
 import { AdminClient } from './admin-client.ts';
 import { UsageError, type Command } from './command.ts';
+import type { UplinkView } from '../admin/uplink-routes.ts';
 import { table } from './table.ts';
 
 /** Default server of `switchboard status`. */
 const DEFAULT_URL = 'http://127.0.0.1:3030';
 
 /** An uplink as the admin API lists it. */
-interface UplinkJson {
-  id: string;
-  name: string | null;
-  key_name: string;
-  remote_address: string;
-  connected_since: string;
-  functions: string[];
-  endpoints: Array<{ path: string; methods: string[] }>;
-  in_flight: number;
-  calls_served: number;
-  errors: number;
-  draining: boolean;
-}
+type UplinkJson = UplinkView;
 
 interface FunctionJson {
   name: string;

@@ -1,8 +1,7 @@
 import {
   StreamedValue,
   SwitchboardError,
-  findCallContext,
-  isRequestId,
+  outgoingRequestId,
   isTrustedCaller,
   toSwitchboardError,
   type CallerInfo,
@@ -97,14 +96,11 @@ export class Dispatcher {
         new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be a positive number'),
       );
     }
-    const requestId = options.requestId ?? findCallContext()?.requestId;
-    if (requestId !== undefined && !isRequestId(requestId)) {
-      return Promise.reject(
-        new SwitchboardError(
-          'SB_ERR_OPTIONS_INVALID',
-          'requestId must be 1-128 characters of letters, digits and . _ : @ / + = -',
-        ),
-      );
+    let requestId: string | undefined;
+    try {
+      requestId = outgoingRequestId(options.requestId);
+    } catch (error) {
+      return Promise.reject(toSwitchboardError(error));
     }
     const request = {
       name,

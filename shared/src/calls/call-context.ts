@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { HttpRequest } from '../http/http-request.ts';
 import type { CallerInfo } from '../protocol/frames.ts';
+import { isRequestId } from '../protocol/request-id.ts';
 
 /** What a running function knows about the call it is serving. */
 export interface CallContext {
@@ -40,6 +41,21 @@ export function getCallContext(): CallContext {
 /** The context of the registered function currently running, or undefined outside one. */
 export function findCallContext(): CallContext | undefined {
   return storage.getStore();
+}
+
+/**
+ * The request id a new call carries: the caller's choice, else that of the call being served
+ * (logs tie a request and the calls it makes together). SB_ERR_OPTIONS_INVALID for a bad one.
+ */
+export function outgoingRequestId(requested: string | undefined): string | undefined {
+  const requestId = requested ?? storage.getStore()?.requestId;
+  if (requestId !== undefined && !isRequestId(requestId)) {
+    throw new SwitchboardError(
+      'SB_ERR_OPTIONS_INVALID',
+      'requestId must be 1-128 characters of letters, digits and . _ : @ / + = -',
+    );
+  }
+  return requestId;
 }
 
 /** The HTTP request being served (anywhere below an endpoint handler). */
