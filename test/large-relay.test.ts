@@ -3,6 +3,7 @@ import { randomBytes, createHash } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { Media } from '@switchboard/server';
 import { spawnScript, type Child } from './helpers/child.ts';
+import { peakRssGrowthMiB } from './helpers/memory.ts';
 import { SERVER_KEY, startServer, type TestServer } from './helpers/server.ts';
 
 const MIB = 1024 * 1024;
@@ -30,21 +31,6 @@ async function blobUplink(
   return child;
 }
 
-/** Runs `work` and returns how far the RSS of this process (the server) peaked above its start. */
-async function peakRssGrowthMiB<T>(work: () => Promise<T>): Promise<{ growth: number; result: T }> {
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 10);
-  try {
-    const result = await work();
-    return { growth: (peak - before) / MIB, result };
-  } finally {
-    clearInterval(sampler);
-  }
-}
-
 test('200 MiB values pass uplink → server → uplink both ways whole, without the server holding them', async (t) => {
   const server = await startServer(t, { callTimeoutMs: 120_000 });
   await blobUplink(t, server, 'store');
@@ -65,8 +51,8 @@ test('200 MiB values pass uplink → server → uplink both ways whole, without 
   assert.equal(up.result.remote.bytes, 200 * MIB);
   assert.equal(up.result.remote.sha256, up.result.local.sha256);
   assert.equal(up.result.remote.name, 'up.bin');
-  t.diagnostic(`server RSS growth ${up.growth.toFixed(1)} MiB for 200 MiB of arguments`);
-  assert.ok(up.growth < RELAY_RSS_BOUND_MIB, `server RSS grew ${up.growth.toFixed(1)} MiB`);
+  t.diagnostic(`server RSS growth ${up.growthMiB.toFixed(1)} MiB for 200 MiB of arguments`);
+  assert.ok(up.growthMiB < RELAY_RSS_BOUND_MIB, `server RSS grew ${up.growthMiB.toFixed(1)} MiB`);
 
   // Results: the client uplink fetches a 200 MiB Media from the store uplink.
   const expected = (await sb.call('store.expected', 200, 9)) as Digest;
@@ -74,8 +60,11 @@ test('200 MiB values pass uplink → server → uplink both ways whole, without 
     () => sb.call('client.fetch', 200, 9) as Promise<Digest & { name: string }>,
   );
   assert.deepEqual(down.result, { name: 'blob', ...expected });
-  t.diagnostic(`server RSS growth ${down.growth.toFixed(1)} MiB for a 200 MiB result`);
-  assert.ok(down.growth < RELAY_RSS_BOUND_MIB, `server RSS grew ${down.growth.toFixed(1)} MiB`);
+  t.diagnostic(`server RSS growth ${down.growthMiB.toFixed(1)} MiB for a 200 MiB result`);
+  assert.ok(
+    down.growthMiB < RELAY_RSS_BOUND_MIB,
+    `server RSS grew ${down.growthMiB.toFixed(1)} MiB`,
+  );
 });
 
 test("a value above the receiving uplink's maxMessageBytes fails that call with a code; both stay usable", async (t) => {

@@ -5,6 +5,7 @@ import { test, type TestContext } from 'node:test';
 import { SwitchboardError, getCallContext } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { spawnScript, type Child } from './helpers/child.ts';
+import { peakRssGrowthMiB } from './helpers/memory.ts';
 import { SERVER_KEY, startServer, until, type TestServer } from './helpers/server.ts';
 
 /** Peak RSS growth allowed while 200 MiB pass through the server (and the reading client). */
@@ -21,23 +22,6 @@ async function withStreamUplink(
   });
   await uplink.waitFor(/^ready$/);
   return { ...server, uplink };
-}
-
-/** Runs `work` and returns how far the RSS of this process (server and client) peaked above its start. */
-async function peakRssGrowthMiB<T>(
-  work: () => Promise<T>,
-): Promise<{ growthMiB: number; result: T }> {
-  const before = process.memoryUsage().rss;
-  let peak = before;
-  const sampler = setInterval(() => {
-    peak = Math.max(peak, process.memoryUsage().rss);
-  }, 20);
-  try {
-    const result = await work();
-    return { growthMiB: (peak - before) / 1024 / 1024, result };
-  } finally {
-    clearInterval(sampler);
-  }
 }
 
 function assertRssBound(t: TestContext, growthMiB: number, what: string): void {

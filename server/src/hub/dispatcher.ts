@@ -152,7 +152,7 @@ function startDecoded(
 
 /**
  * Starts a call with a sink that settles a promise; aborting `signal` cancels the call. A
- * result still arriving as a stream is decoded first.
+ * result still arriving as a stream is decoded first (aborting then stops its collection).
  */
 function settleAsPromise(
   start: (sink: CallSink) => CallHandle,
@@ -160,28 +160,45 @@ function settleAsPromise(
 ): Promise<unknown> {
   if (signal?.aborted) return Promise.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   return new Promise((resolve, reject) => {
-    let onAbort: (() => void) | undefined;
+    // What aborting `signal` does: cancel the call, or stop a result still being collected.
+    let cancel = (): void => undefined;
+    const onAbort = () => cancel();
+    const done = () => signal?.removeEventListener('abort', onAbort);
     let settled = false;
+    let decoding = false;
     const sink: CallSink = {
       resolve(value) {
         settled = true;
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
-        if (value instanceof StreamedValue)
-          value.decode().then(resolve, (error: unknown) => reject(toSwitchboardError(error)));
-        else resolve(value);
+        if (!(value instanceof StreamedValue)) {
+          done();
+          resolve(value);
+          return;
+        }
+        decoding = true;
+        cancel = () => value.discard(); // the collection then rejects with SB_ERR_CALL_CANCELLED
+        value.decode().then(
+          (decoded) => {
+            done();
+            resolve(decoded);
+          },
+          (error: unknown) => {
+            done();
+            reject(toSwitchboardError(error));
+          },
+        );
       },
       reject(error) {
         settled = true;
-        if (onAbort !== undefined) signal?.removeEventListener('abort', onAbort);
+        done();
         reject(error);
       },
     };
     const handle = start(sink);
+    if (signal === undefined) return;
     // A synchronous function settles inside start(): no listener to add (it would never be removed).
-    if (signal !== undefined && !settled) {
-      // The provider settles the sink with SB_ERR_CALL_CANCELLED (the CallHandle contract).
-      onAbort = () => handle.cancel();
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+    if (!settled)
+      cancel = () => handle.cancel(); // the provider settles with SB_ERR_CALL_CANCELLED
+    else if (!decoding) return;
+    signal.addEventListener('abort', onAbort, { once: true });
   });
 }

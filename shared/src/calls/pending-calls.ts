@@ -42,10 +42,6 @@ export class PendingCalls<E extends PendingEntry> {
     return this.entries.get(id);
   }
 
-  has(id: number): boolean {
-    return this.entries.has(id);
-  }
-
   /** Removes and returns the entry, or undefined if it was already settled. */
   take(id: number): E | undefined {
     const entry = this.entries.get(id);
