@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
 import { HttpResponse, Media, getRequest } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
@@ -187,6 +188,34 @@ test('return values map to responses: text, bytes, Media, JSON, 204, HttpRespons
   const circular = await fetch(`${api}/circular`);
   assert.equal(circular.status, 500);
   assert.equal((await errorBody(circular)).code, 'SB_ERR_HTTP_BAD_RESPONSE');
+});
+
+test('large bodies both ways (spliced into frames, not copied) arrive intact, with either masking', async (t) => {
+  for (const mask of ['0', '1']) {
+    const { url } = await startServer(t);
+    await spawnHttpUplink(t, url, SERVER_KEY, { SB_MASK_FRAMES: mask });
+    for (const size of [65_535, 65_536, 1024 * 1024 + 3]) {
+      const sent = randomBytes(size);
+      const got = await fetch(`${url}/_/api/echo-bytes`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-test' },
+        body: sent,
+      });
+      assert.equal(got.status, 200, `${size} bytes, masking ${mask}`);
+      assert.equal(got.headers.get('content-type'), 'application/x-test');
+      assert.ok(
+        Buffer.from(await got.arrayBuffer()).equals(sent),
+        `${size} bytes, masking ${mask}`,
+      );
+    }
+    const document = { items: Array.from({ length: 20_000 }, (_, id) => ({ id, name: `n${id}` })) };
+    const json = await fetch(`${url}/_/api/json`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(document),
+    });
+    assert.deepEqual(await json.json(), { parsed: document });
+  }
 });
 
 test('errors at the door: 404, handler 500 without stack, 413, 504 with cancel, 502 and 503 when the uplink dies', async (t) => {

@@ -14,6 +14,14 @@ export {
 export { Media } from './values/media.ts';
 export { MediaStream } from './values/media-stream.ts';
 export { encodeValue, decodeValue, decodeValues, MEDIA_EXT_TYPE } from './codec/msgpack-codec.ts';
+export {
+  encodeFrame,
+  encodeSpliced,
+  joined,
+  SPLICE_MIN_BYTES,
+  type SplicedMessage,
+} from './codec/spliced-encoding.ts';
+export { MessageWriter, type BinarySocket } from './transport/message-writer.ts';
 export * from './protocol/frames.ts';
 export {
   decodeUplinkMessage,
@@ -80,6 +88,7 @@ export {
 } from './http/cookie-jar.ts';
 export {
   FrameBatcher,
+  type MessageSink,
   LARGE_FRAME_BYTES,
   MAX_FRAMES_PER_MESSAGE,
 } from './transport/frame-batcher.ts';

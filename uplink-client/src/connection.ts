@@ -7,6 +7,9 @@ import {
   SwitchboardError,
   decodeServerMessage,
   encodeValue,
+  encodeFrame,
+  joined,
+  MessageWriter,
   isErrorCode,
   toSwitchboardError,
   type ServerToUplinkFrame,
@@ -59,8 +62,12 @@ export class Connection {
       // sends its own data, and an all-zero key lets both ends skip the XOR pass over every byte.
       ...(options.maskFrames ? {} : { generateMask: zeroMask }),
     });
+    // Spliced frames are written straight onto the socket only with the all-zero key.
+    const writer = new MessageWriter(this.ws, undefined, true);
+    if (!options.maskFrames)
+      this.ws.once('upgrade', (response) => writer.setSocket(response.socket));
     // Until welcome only hello is sent; the real limit comes with welcome.
-    this.batcher = new FrameBatcher((message) => this.ws.send(message), 1024 * 1024);
+    this.batcher = new FrameBatcher(writer, 1024 * 1024);
     this.ws.on('open', () => this.opened());
     this.ws.on('message', (data, isBinary) => this.received(data as Buffer, isBinary));
     this.ws.on('ping', () => this.seen());
@@ -91,9 +98,9 @@ export class Connection {
 
   /** Encodes and queues a frame; throws SB_ERR_PROTO_FRAME_TOO_LARGE or SB_ERR_VALUE_NOT_SERIALIZABLE. */
   send(frame: UplinkToServerFrame): void {
-    const encoded = encodeValue(frame);
+    const encoded = encodeFrame(frame);
     if (this.batcher.fits(encoded)) this.batcher.push(encoded);
-    else this.batcher.push(encodeValue(this.handlers.oversized(frame, encoded)));
+    else this.batcher.push(encodeValue(this.handlers.oversized(frame, joined(encoded))));
   }
 
   /** Closes on purpose (1000, or 4003 after a drain); the closed handler still runs once. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import {
   CLOSE_CODES,
@@ -17,6 +18,9 @@ import {
   closeReason,
   decodeUplinkMessage,
   encodeValue,
+  encodeFrame,
+  joined,
+  MessageWriter,
   toSwitchboardError,
   type CallFrame,
   type RequestFrame,
@@ -93,6 +97,8 @@ export class UplinkConnection implements Provider {
   /** Messages above one frame, both ways. */
   private readonly large: LargeMessages;
   private readonly authTimer: NodeJS.Timeout;
+  /** The peer's IP address as the server's socket saw it. */
+  readonly remoteAddress: string;
   private callerInfo: CallerInfo = { kind: 'uplink' };
   /** Set once the uplink is out of rotation; closes the connection if it does not by itself. */
   private drainTimer: NodeJS.Timeout | undefined;
@@ -105,16 +111,27 @@ export class UplinkConnection implements Provider {
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     key: KeyRecord | undefined,
-    /** The peer's IP address as the server's socket saw it. */
-    readonly remoteAddress: string,
+    /** The upgraded socket under `ws`, and the peer's IP address as it saw it. */
+    peer: { socket: Duplex; remoteAddress: string },
   ) {
+    this.remoteAddress = peer.remoteAddress;
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
-    this.batcher = new FrameBatcher((message) => {
-      deps.traffic.bytesOut += message.byteLength;
-      this.ws.send(message);
-    }, deps.options.maxFrameBytes);
+    const writer = new MessageWriter(ws, peer.socket, false);
+    this.batcher = new FrameBatcher(
+      {
+        send(message) {
+          deps.traffic.bytesOut += message.byteLength;
+          writer.send(message);
+        },
+        sendParts(parts, byteLength) {
+          deps.traffic.bytesOut += byteLength;
+          writer.sendParts(parts, byteLength);
+        },
+      },
+      deps.options.maxFrameBytes,
+    );
     this.streams = new StreamReceiver(
       (frame) => {
         if (this.state === 'open') this.send(frame);
@@ -605,12 +622,12 @@ export class UplinkConnection implements Provider {
 
   /** Queues a frame; one above the uplink's frame limit has its payload streamed (see LargeMessages). */
   private push(frame: ServerToUplinkFrame): ServerToUplinkFrame {
-    const encoded = encodeValue(frame);
+    const encoded = encodeFrame(frame);
     if (this.batcher.fits(encoded)) {
       this.batcher.push(encoded);
       return frame;
     }
-    const sent = this.large.oversized(frame, encoded);
+    const sent = this.large.oversized(frame, joined(encoded));
     this.batcher.push(encodeValue(sent));
     return sent;
   }

@@ -164,7 +164,7 @@ export class UplinkHub {
           },
         },
         key,
-        remoteAddress,
+        { socket, remoteAddress },
       );
       this.connections.set(connection.providerId, connection);
     });

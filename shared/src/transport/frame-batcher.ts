@@ -1,4 +1,12 @@
+import type { SplicedMessage } from '../codec/spliced-encoding.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
+
+/** Where the batcher's messages go (a MessageWriter; a plain collector in tests). */
+export interface MessageSink {
+  send(message: Buffer): void;
+  /** One message given as consecutive parts (see SplicedMessage). */
+  sendParts(parts: readonly Buffer[], byteLength: number): void;
+}
 
 /**
  * Frames per message at most. Measured: an unbounded batch makes a burst travel as one convoy
@@ -24,7 +32,7 @@ export class FrameBatcher {
   private readonly flushBound = (): void => this.flush();
 
   constructor(
-    private readonly write: (message: Buffer) => void,
+    private readonly sink: MessageSink,
     private maxBytes: number,
   ) {}
 
@@ -34,23 +42,28 @@ export class FrameBatcher {
   }
 
   /** Whether one encoded frame fits the peer's limit (else it goes as a large message). */
-  fits(frame: Uint8Array): boolean {
+  fits(frame: { readonly byteLength: number }): boolean {
     return frame.byteLength <= this.maxBytes;
   }
 
   /** Throws SB_ERR_PROTO_FRAME_TOO_LARGE (nothing queued) when the frame alone is too big. */
-  push(frame: Buffer): void {
+  push(frame: Buffer | SplicedMessage): void {
     if (frame.byteLength > this.maxBytes) {
       throw new SwitchboardError(
         'SB_ERR_PROTO_FRAME_TOO_LARGE',
         `Frame of ${frame.byteLength} bytes exceeds the peer's limit of ${this.maxBytes} bytes`,
       );
     }
+    if (!Buffer.isBuffer(frame)) {
+      this.flush();
+      this.sink.sendParts(frame.parts, frame.byteLength);
+      return;
+    }
     if (frame.byteLength >= LARGE_FRAME_BYTES) {
       // Batching saves nothing here (one write per frame either way) and joining would copy the
       // frame; it goes out as its own message, after what was queued before it.
       this.flush();
-      this.write(frame);
+      this.sink.send(frame);
       return;
     }
     if (this.queuedBytes + frame.byteLength > this.maxBytes) this.flush();
@@ -70,7 +83,7 @@ export class FrameBatcher {
       this.queue.length === 1 ? this.queue[0]! : Buffer.concat(this.queue, this.queuedBytes);
     this.queue = [];
     this.queuedBytes = 0;
-    this.write(message);
+    this.sink.send(message);
   }
 
   /** Drops anything queued (the connection is gone). */

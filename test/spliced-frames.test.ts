@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { test, type TestContext } from 'node:test';
+import { WebSocket, WebSocketServer } from 'ws';
+import {
+  FrameBatcher,
+  MessageWriter,
+  SPLICE_MIN_BYTES,
+  decodeValue,
+  decodeValues,
+  encodeSpliced,
+  encodeValue,
+  type AnyFrame,
+} from '@switchboard/shared';
+
+const requestFrame = (body: Uint8Array | undefined): AnyFrame => ({
+  type: 'request',
+  id: 7,
+  endpoint: '/echo',
+  request: {
+    method: 'POST',
+    path: '/echo',
+    params: {},
+    query: '',
+    headers: { 'content-type': 'application/json', 'x-note': 'é'.repeat(40) },
+    remoteAddress: '127.0.0.1',
+    ...(body === undefined ? {} : { body }),
+    appOrigin: 'http://127.0.0.1:1',
+    apiOrigin: 'http://127.0.0.1:1/_/api',
+  },
+  timeoutMs: 30_000,
+  caller: { kind: 'http' },
+  requestId: 'sbabc-1',
+});
+
+test('a spliced frame is byte for byte the plain encoding, and the caller frame is untouched', () => {
+  for (const size of [SPLICE_MIN_BYTES, SPLICE_MIN_BYTES + 1, 3 * 1024 * 1024 + 5]) {
+    const body = randomBytes(size);
+    const frames: AnyFrame[] = [
+      requestFrame(body),
+      { type: 'result', id: 1, value: body },
+      { type: 'result', id: 2, value: new Uint8Array(body) },
+      { type: 'result', id: 3, value: { status: 200, headers: { a: 'b' }, body, after: [1, 2] } },
+    ];
+    for (const frame of frames) {
+      const spliced = encodeSpliced(frame);
+      assert.ok(spliced !== undefined, `${frame.type} of ${size} bytes is spliced`);
+      // The body travels by reference, never copied into the encoding.
+      assert.ok(spliced.parts.some((part) => part.buffer === body.buffer || part.equals(body)));
+      const whole = Buffer.concat(spliced.parts);
+      assert.equal(whole.byteLength, spliced.byteLength);
+      assert.deepEqual(whole, encodeValue(frame));
+      assert.deepEqual(decodeValue(whole), decodeValue(encodeValue(frame)));
+    }
+    assert.equal((frames[0] as { request: { body: unknown } }).request.body, body);
+  }
+});
+
+test('small bodies, other frames and non-plain values are encoded the plain way', () => {
+  assert.equal(encodeSpliced(requestFrame(randomBytes(SPLICE_MIN_BYTES - 1))), undefined);
+  assert.equal(encodeSpliced(requestFrame(undefined)), undefined);
+  assert.equal(
+    encodeSpliced({ type: 'call', id: 1, name: 'f', args: [randomBytes(1 << 20)] }),
+    undefined,
+  );
+  class Answer {
+    body = randomBytes(SPLICE_MIN_BYTES);
+  }
+  assert.equal(encodeSpliced({ type: 'result', id: 1, value: new Answer() }), undefined);
+  assert.equal(encodeSpliced({ type: 'result', id: 1, value: 'x'.repeat(1 << 17) }), undefined);
+});
+
+/** A ws server and client on loopback; the server keeps its upgraded socket. */
+async function wsPair(t: TestContext, mask: 'zero' | 'random') {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', maxPayload: 64 << 20 });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const peer of wss.clients) peer.terminate();
+        wss.close(() => resolve());
+      }),
+  );
+  let serverSocket: Duplex | undefined;
+  wss.on('connection', (_ws, request) => {
+    serverSocket = request.socket;
+  });
+  await once(wss, 'listening');
+  const { port } = wss.address() as { port: number };
+  const client = new WebSocket(`ws://127.0.0.1:${port}`, {
+    maxPayload: 64 << 20,
+    ...(mask === 'zero' ? { generateMask: (key: Buffer) => void key.fill(0) } : {}),
+  });
+  let clientSocket: Duplex | undefined;
+  client.once('upgrade', (response) => {
+    clientSocket = response.socket;
+  });
+  const [server] = (await once(wss, 'connection')) as [WebSocket];
+  await once(client, 'open');
+  t.after(() => client.terminate());
+  return { server, serverSocket: serverSocket!, client, clientSocket: clientSocket! };
+}
+
+function received(ws: WebSocket, count: number): Promise<Buffer[]> {
+  const messages: Buffer[] = [];
+  return new Promise((resolve) => {
+    ws.on('message', (data) => {
+      messages.push(data as Buffer);
+      if (messages.length === count) resolve(messages);
+    });
+  });
+}
+
+test('spliced messages reach a ws peer intact in both directions, in order with batched frames', async (t) => {
+  const { server, serverSocket, client, clientSocket } = await wsPair(t, 'zero');
+  // Lengths on both sides of each WebSocket length encoding (7 bit, 16 bit, 64 bit).
+  const sizes = [0, 1, 120, 125, 126, 65_530, 65_535, 65_536, 1 << 20];
+  const toClient = new FrameBatcher(new MessageWriter(server, serverSocket, false), 64 << 20);
+  const toServer = new FrameBatcher(new MessageWriter(client, clientSocket, true), 64 << 20);
+  for (const [batcher, peer] of [
+    [toClient, client],
+    [toServer, server],
+  ] as const) {
+    const messages = received(peer, sizes.length * 2);
+    const tails = sizes.map((size) => randomBytes(size));
+    for (const [i, size] of sizes.entries()) {
+      const tail = tails[i]!;
+      batcher.push(encodeValue({ type: 'result', id: size, value: 'before' }));
+      const head = Buffer.from([0x92, 0xa1, 0x78]); // [ "x", ... ] as a fixarray of two
+      const bin = Buffer.from([0xc6, 0, 0, 0, 0]);
+      bin.writeUInt32BE(size, 1);
+      batcher.push({ parts: [head, bin, tail], byteLength: 8 + size });
+      assert.deepEqual(decodeValue(Buffer.concat([head, bin, tail])), ['x', tail]);
+    }
+    batcher.flush();
+    const got = await messages;
+    for (const [i, size] of sizes.entries()) {
+      assert.deepEqual(decodeValues(got[2 * i]!), [{ type: 'result', id: size, value: 'before' }]);
+      assert.deepEqual(decodeValue(got[2 * i + 1]!), ['x', tails[i]]);
+    }
+  }
+});
+
+test('without a zero masking key (or a socket) parts are joined and sent through ws', async (t) => {
+  const { server, client } = await wsPair(t, 'random');
+  const writer = new MessageWriter(client, undefined, true);
+  const messages = received(server, 1);
+  const body = randomBytes(70_000);
+  writer.sendParts([Buffer.from([1, 2]), body, Buffer.from([3])], body.byteLength + 3);
+  const [got] = await messages;
+  assert.deepEqual(got, Buffer.concat([Buffer.from([1, 2]), body, Buffer.from([3])]));
+});
+
+test('nothing is written once the WebSocket is closing', async (t) => {
+  const { server, serverSocket, client } = await wsPair(t, 'zero');
+  const writer = new MessageWriter(server, serverSocket, false);
+  let count = 0;
+  client.on('message', () => count++);
+  server.close();
+  writer.sendParts([randomBytes(100)], 100);
+  await once(client, 'close');
+  assert.equal(count, 0);
+});
