@@ -128,8 +128,13 @@ function holdsSpecial(item: object, budget: { left: number }): boolean {
     }
     return false;
   }
-  if (ArrayBuffer.isView(item) || item instanceof Media) return true;
-  if (typeof (item as { toJSON?: unknown }).toJSON === 'function') return false;
+  const prototype: unknown = Object.getPrototypeOf(item);
+  if (prototype !== Object.prototype && prototype !== null) {
+    // A plain object (most of any document) is none of these; at worst an own toJSON makes the
+    // scan look further than needed, which can only choose the (always correct) replacer path.
+    if (ArrayBuffer.isView(item) || item instanceof Media) return true;
+    if (typeof (item as { toJSON?: unknown }).toJSON === 'function') return false;
+  }
   for (const key in item) {
     const child = (item as Record<string, unknown>)[key];
     if (typeof child === 'object') {
