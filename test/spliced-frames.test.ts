@@ -10,9 +10,11 @@ import {
   SPLICE_MIN_BYTES,
   decodeValue,
   decodeValues,
+  encodeFrame,
   encodeSpliced,
   encodeValue,
   type AnyFrame,
+  type LocalHttpRequest,
 } from '@switchboard/shared';
 
 const requestFrame = (body: Uint8Array | undefined): AnyFrame => ({
@@ -56,6 +58,28 @@ test('a spliced frame is byte for byte the plain encoding, and the caller frame 
     }
     assert.equal((frames[0] as { request: { body: unknown } }).request.body, body);
   }
+});
+
+test('a body still in chunks is spliced chunk by chunk, or joined when small; never sent as chunks', () => {
+  const chunks = [randomBytes(40_000), randomBytes(30_000), randomBytes(5)];
+  const frame = requestFrame(undefined);
+  (frame as { request: LocalHttpRequest }).request.bodyChunks = chunks;
+  const plain = encodeValue(requestFrame(Buffer.concat(chunks)));
+  const spliced = encodeFrame(frame);
+  assert.ok(!Buffer.isBuffer(spliced));
+  for (const chunk of chunks) assert.ok(spliced.parts.includes(chunk), 'by reference');
+  const decoded = decodeValue(Buffer.concat(spliced.parts)) as { request: Record<string, unknown> };
+  assert.deepEqual(decoded, decodeValue(plain)); // `body` comes last in the request here
+  assert.equal('bodyChunks' in decoded.request, false);
+
+  const small = requestFrame(undefined);
+  (small as { request: LocalHttpRequest }).request.bodyChunks = [
+    Buffer.from('ab'),
+    Buffer.from('c'),
+  ];
+  const joined = encodeFrame(small);
+  assert.ok(Buffer.isBuffer(joined));
+  assert.deepEqual(decodeValue(joined), decodeValue(encodeValue(requestFrame(Buffer.from('abc')))));
 });
 
 test('small bodies, other frames and non-plain values are encoded the plain way', () => {

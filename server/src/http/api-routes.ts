@@ -21,7 +21,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { CallStats } from '../observe/call-stats.ts';
 import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
-import { StreamedPayload, limitedSource, readBody } from './request-body.ts';
+import { BodyChunks, StreamedPayload, limitedSource, readBody } from './request-body.ts';
 import type { RateLimits } from './rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
@@ -106,12 +106,15 @@ export function apiRoutes(deps: DoorDeps) {
   ): void {
     const { target: where, resolution } = to;
     const { validators } = resolution;
+    let body = request.body;
     if (validators !== undefined) {
+      // Checking a body needs it whole; the provider then gets the joined one too.
+      if (body instanceof BodyChunks) body = Buffer.concat(body.chunks, body.byteLength);
       // After the door's own checks (rate limit, sign-in), before anything reaches the provider.
       validators.checkRequest({
         method: request.method,
         contentType: request.headers['content-type'],
-        body: request.body,
+        body,
         query: where.query,
         params: resolution.params,
       });
@@ -132,8 +135,9 @@ export function apiRoutes(deps: DoorDeps) {
       query: where.query,
       headers,
       remoteAddress: request.ip,
-      body: Buffer.isBuffer(request.body) ? request.body : undefined,
-      ...(request.body instanceof StreamedPayload ? { bodySource: request.body.source } : {}),
+      body: Buffer.isBuffer(body) ? body : undefined,
+      ...(body instanceof BodyChunks ? { bodyChunks: body.chunks } : {}),
+      ...(body instanceof StreamedPayload ? { bodySource: body.source } : {}),
       appOrigin,
       apiOrigin: appOrigin + where.base,
     };

@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import { SwitchboardError } from '@switchboard/shared';
+import { SPLICE_MIN_BYTES, SwitchboardError } from '@switchboard/shared';
 
 /** A request body left unread by the door: the provider reads it as a stream. */
 export class StreamedPayload {
@@ -7,13 +7,25 @@ export class StreamedPayload {
 }
 
 /**
- * Reads a whole body into one buffer, refusing more than `limit` bytes (by Content-Length up
- * front, else as it arrives) with SB_ERR_HTTP_BODY_TOO_LARGE.
+ * A whole body kept in the chunks it arrived in: spliced into the frame to an uplink without
+ * being joined (see `encodeSpliced`), joined only where it is needed whole.
+ */
+export class BodyChunks {
+  constructor(
+    readonly chunks: readonly Buffer[],
+    readonly byteLength: number,
+  ) {}
+}
+
+/**
+ * Reads a whole body, refusing more than `limit` bytes (by Content-Length up front, else as it
+ * arrives) with SB_ERR_HTTP_BODY_TOO_LARGE: one buffer, or the chunks when they are many and
+ * large enough to be spliced into a frame (joining them would copy the body once more).
  */
 export function readBody(
   payload: IncomingMessage,
   limit: number,
-  done: (error: Error | null, body?: Buffer) => void,
+  done: (error: Error | null, body?: Buffer | BodyChunks) => void,
 ): void {
   const declared = Number(payload.headers['content-length']);
   if (declared > limit) {
@@ -41,7 +53,9 @@ export function readBody(
       );
       return;
     }
-    done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
+    if (chunks.length === 1) done(null, chunks[0]);
+    else if (total >= SPLICE_MIN_BYTES) done(null, new BodyChunks(chunks, total));
+    else done(null, Buffer.concat(chunks, total));
   });
   payload.once('error', (error) => {
     if (failed) return;

@@ -11,6 +11,7 @@ import {
   handlerErrorToWire,
   invokeWith,
   serveHttpWith,
+  withJoinedBody,
   type EndpointHandler,
   type PendingEntry,
 } from '@switchboard/shared';
@@ -104,7 +105,7 @@ export class InProcessProvider implements Provider {
     };
     // May settle before returning (a synchronous function); callers check for that.
     if (http === undefined) invokeWith(scope, fn, request.args, settle);
-    else serveHttpWith(scope, fn as EndpointHandler, http, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, withJoinedBody(http), settle);
     return call;
   }
 

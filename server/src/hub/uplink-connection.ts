@@ -259,7 +259,10 @@ export class UplinkConnection implements Provider {
     return call;
   }
 
-  /** A streamed body goes out as a stream of its own, pulled as the uplink grants credit. */
+  /**
+   * A streamed body goes out as a stream of its own, pulled as the uplink grants credit. Body
+   * chunks stay as they are: the frame's encoding splices them in (`encodeFrame`).
+   */
   private wireRequest(http: LocalHttpRequest): WireHttpRequest {
     const { bodySource, ...wire } = http;
     if (bodySource === undefined) return http;

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { withJoinedBody, type LocalHttpRequest } from '../http/http-request.ts';
 import type { AnyFrame } from '../protocol/frames.ts';
 import { encodeValue } from './msgpack-codec.ts';
 
@@ -18,9 +19,10 @@ const ENCODED_MARK = Buffer.concat([Buffer.from([0xc4, MARK.byteLength]), MARK])
 
 /**
  * One MessagePack value as consecutive parts: the encoding before the large byte string with
- * its bin 32 header, the byte string itself (by reference), and the encoding after it. The
- * concatenated parts are exactly what `encodeValue` of the original frame would produce
- * (msgpackr writes a byte string of 64 KiB or more as bin 32 too).
+ * its bin 32 header, the byte string itself (by reference, maybe in several chunks), and the
+ * encoding after it. The concatenated parts are exactly what `encodeValue` of the original frame
+ * would produce (msgpackr writes a byte string of 64 KiB or more as bin 32 too); a request body
+ * given as `bodyChunks` is written as the request's last field, `body`.
  */
 export interface SplicedMessage {
   readonly parts: readonly Buffer[];
@@ -29,8 +31,9 @@ export interface SplicedMessage {
 
 /**
  * Encodes a frame that carries one large byte string (an HTTP body on its way to or from an
- * uplink, or a bytes result) without copying it into the encoding; undefined when the frame
- * has none at the places checked. Semantically invisible: the receiver sees the same bytes.
+ * uplink, also as the chunks it arrived in, or a bytes result) without copying it into the
+ * encoding; undefined when the frame has none at the places checked. Semantically invisible:
+ * the receiver sees the same bytes.
  */
 export function encodeSpliced(frame: AnyFrame): SplicedMessage | undefined {
   const detached = detachLargeBytes(frame);
@@ -38,22 +41,25 @@ export function encodeSpliced(frame: AnyFrame): SplicedMessage | undefined {
   const encoded = encodeValue(detached.marked);
   const at = encoded.indexOf(ENCODED_MARK);
   if (at === -1) return undefined; // not reached by the encoder: encode it the plain way
-  const bytes = detached.bytes;
+  const { chunks, byteLength } = detached;
   const head = Buffer.allocUnsafe(at + 5);
   encoded.copy(head, 0, 0, at);
   head[at] = 0xc6; // bin 32
-  head.writeUInt32BE(bytes.byteLength, at + 1);
+  head.writeUInt32BE(byteLength, at + 1);
   const tail = encoded.subarray(at + ENCODED_MARK.byteLength);
-  const body = Buffer.isBuffer(bytes)
-    ? bytes
-    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const parts = tail.byteLength === 0 ? [head, body] : [head, body, tail];
-  return { parts, byteLength: head.byteLength + body.byteLength + tail.byteLength };
+  const parts = [head, ...chunks];
+  if (tail.byteLength > 0) parts.push(tail);
+  return { parts, byteLength: head.byteLength + byteLength + tail.byteLength };
 }
 
 /** A frame's encoding: spliced when it carries a large byte string, else one buffer. */
 export function encodeFrame(frame: AnyFrame): Buffer | SplicedMessage {
-  return encodeSpliced(frame) ?? encodeValue(frame);
+  const spliced = encodeSpliced(frame);
+  if (spliced !== undefined) return spliced;
+  // A request whose body is still in chunks too small to splice (or that was not found).
+  if (frame.type === 'request' && (frame.request as LocalHttpRequest).bodyChunks !== undefined)
+    return encodeValue({ ...frame, request: withJoinedBody(frame.request) });
+  return encodeValue(frame);
 }
 
 /** The encoding as one buffer (copies a spliced one). */
@@ -63,7 +69,8 @@ export function joined(encoded: Buffer | SplicedMessage): Buffer {
 
 interface Detached {
   marked: AnyFrame;
-  bytes: Uint8Array;
+  chunks: readonly Buffer[];
+  byteLength: number;
 }
 
 /**
@@ -74,21 +81,44 @@ interface Detached {
 function detachLargeBytes(frame: AnyFrame): Detached | undefined {
   switch (frame.type) {
     case 'request': {
-      const body = frame.request.body;
+      const { bodyChunks, ...request } = frame.request as LocalHttpRequest;
+      if (bodyChunks !== undefined) {
+        const byteLength = totalLength(bodyChunks);
+        if (byteLength < SPLICE_MIN_BYTES) return undefined;
+        return {
+          marked: { ...frame, request: { ...request, body: MARK } },
+          chunks: bodyChunks,
+          byteLength,
+        };
+      }
+      const body = request.body;
       if (!isLarge(body)) return undefined;
-      return { marked: { ...frame, request: { ...frame.request, body: MARK } }, bytes: body };
+      return { marked: { ...frame, request: { ...request, body: MARK } }, ...single(body) };
     }
     case 'result': {
       const value: unknown = frame.value;
-      if (isLarge(value)) return { marked: { ...frame, value: MARK }, bytes: value };
+      if (isLarge(value)) return { marked: { ...frame, value: MARK }, ...single(value) };
       if (!isPlainObject(value)) return undefined;
       const body = value['body'];
       if (!isLarge(body)) return undefined;
-      return { marked: { ...frame, value: { ...value, body: MARK } }, bytes: body };
+      return { marked: { ...frame, value: { ...value, body: MARK } }, ...single(body) };
     }
     default:
       return undefined;
   }
+}
+
+function single(bytes: Uint8Array): { chunks: Buffer[]; byteLength: number } {
+  const buffer = Buffer.isBuffer(bytes)
+    ? bytes
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { chunks: [buffer], byteLength: buffer.byteLength };
+}
+
+function totalLength(chunks: readonly Buffer[]): number {
+  let total = 0;
+  for (const chunk of chunks) total += chunk.byteLength;
+  return total;
 }
 
 function isLarge(value: unknown): value is Uint8Array {
