@@ -178,9 +178,16 @@ export class IncomingCalls {
       );
       return;
     }
-    const settle = (ok: boolean, outcome: unknown) => this.finish(call, ok, outcome);
-    if (frame.type === 'call') invokeWith(scope, fn, call.args, settle);
-    else serveHttpWith(scope, fn as EndpointHandler, this.withBody(call, frame.request), settle);
+    // The callbacks are inline: a named closure per call costs a defineProperty under tsx.
+    if (frame.type === 'call')
+      invokeWith(scope, fn, call.args, (ok, outcome) => this.finish(call, ok, outcome));
+    else
+      serveHttpWith(
+        scope,
+        fn as EndpointHandler,
+        this.withBody(call, frame.request),
+        (ok, outcome) => this.finish(call, ok, outcome),
+      );
   }
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */

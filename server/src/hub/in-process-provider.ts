@@ -99,14 +99,21 @@ export class InProcessProvider implements Provider {
     scope.requestId = request.requestId;
     const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
-    const settle = (ok: boolean, outcome: unknown) => {
-      if (ok) this.settle(id, undefined, outcome);
-      else this.settle(id, asRemote(outcome));
-    };
-    // May settle before returning (a synchronous function); callers check for that.
-    if (http === undefined) invokeWith(scope, fn, request.args, settle);
-    else serveHttpWith(scope, fn as EndpointHandler, withJoinedBody(http), settle);
+    // May settle before returning (a synchronous function); callers check for that. The
+    // callbacks are inline: a named closure per call costs a defineProperty under tsx.
+    if (http === undefined)
+      invokeWith(scope, fn, request.args, (ok, outcome) => this.outcome(id, ok, outcome));
+    else
+      serveHttpWith(scope, fn as EndpointHandler, withJoinedBody(http), (ok, outcome) =>
+        this.outcome(id, ok, outcome),
+      );
     return call;
+  }
+
+  /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
+  private outcome(id: number, ok: boolean, outcome: unknown): void {
+    if (ok) this.settle(id, undefined, outcome);
+    else this.settle(id, asRemote(outcome));
   }
 
   /** Settles call `id` once; later outcomes (after timeout or cancel) are dropped. */
@@ -137,16 +144,22 @@ export class InProcessProvider implements Provider {
  * handler's signal fires.
  */
 function withLocalStreams(value: unknown, scope: CallScope): unknown {
-  const cancelled = () => scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   if (scope.request === undefined) {
     // A function call (endpoint handlers run with their request in scope).
     return isValueSource(value)
-      ? ValueStream.fromValues(watched(inCallContext(scope, value), cancelled))
+      ? ValueStream.fromValues(watched(inCallContext(scope, value), () => cancelled(scope)))
       : value;
   }
+  if ((value as MappedResponse).source === undefined) return value;
   const { source, ...head } = value as MappedResponse;
-  if (source === undefined) return value;
-  return { ...head, stream: new LocalStream(inCallContext(scope, source), cancelled) };
+  return {
+    ...head,
+    stream: new LocalStream(inCallContext(scope, source!), () => cancelled(scope)),
+  };
+}
+
+function cancelled(scope: CallScope): void {
+  scope.abort(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
 }
 
 /** Yields `values`; when the reader stops before the end, `stopped` runs (the signal fires). */

@@ -61,29 +61,8 @@ export function serveHttpWith(
   wire: WireHttpRequest,
   settle: Settle,
 ): void {
-  let request: HttpRequest | undefined;
-  const answer: Settle = (ok, outcome) => {
-    if (!ok) {
-      settle(false, outcome);
-      return;
-    }
-    let response: MappedResponse;
-    try {
-      response = toWireResponse(outcome);
-    } catch (error) {
-      settle(false, error);
-      return;
-    }
-    // Session, cookie and sign-in changes travel with the answer (kept only when it succeeds).
-    const effects = request?.effects();
-    if (effects !== undefined) response.effects = effects;
-    settle(true, response);
-  };
-  const run = (built: HttpRequest) => {
-    request = built;
-    scope.request = built;
-    invokeWith(scope, handler, [built], answer);
-  };
+  // Hot path: no closure is bound to a name here (tsx's keepNames would wrap each one created
+  // per request in a defineProperty call, ≈ 0.3 µs apiece); the callbacks are passed inline.
   let built: HttpRequest | Promise<HttpRequest>;
   try {
     built = HttpRequest.fromWire(wire, scope.requestId);
@@ -91,8 +70,41 @@ export function serveHttpWith(
     settle(false, error);
     return;
   }
-  if (built instanceof HttpRequest) run(built);
-  else built.then(run, (error: unknown) => settle(false, error));
+  if (built instanceof HttpRequest) runHandler(scope, handler, built, settle);
+  else
+    built.then(
+      (request) => runHandler(scope, handler, request, settle),
+      (error: unknown) => settle(false, error),
+    );
+}
+
+function runHandler(
+  scope: CallScope,
+  handler: EndpointHandler,
+  request: HttpRequest,
+  settle: Settle,
+): void {
+  scope.request = request;
+  invokeWith(scope, handler, [request], (ok, outcome) => answerWith(request, ok, outcome, settle));
+}
+
+/** Maps the handler's outcome to status, headers and body bytes (plus the request's effects). */
+function answerWith(request: HttpRequest, ok: boolean, outcome: unknown, settle: Settle): void {
+  if (!ok) {
+    settle(false, outcome);
+    return;
+  }
+  let response: MappedResponse;
+  try {
+    response = toWireResponse(outcome);
+  } catch (error) {
+    settle(false, error);
+    return;
+  }
+  // Session, cookie and sign-in changes travel with the answer (kept only when it succeeds).
+  const effects = request.effects();
+  if (effects !== undefined) response.effects = effects;
+  settle(true, response);
 }
 
 /** Promise form of serveHttpWith. */
