@@ -135,12 +135,13 @@ export function apiRoutes(deps: DoorDeps) {
       query: where.query,
       headers,
       remoteAddress: request.ip,
-      body: Buffer.isBuffer(body) ? body : undefined,
-      ...(body instanceof BodyChunks ? { bodyChunks: body.chunks } : {}),
-      ...(body instanceof StreamedPayload ? { bodySource: body.source } : {}),
       appOrigin,
       apiOrigin: appOrigin + where.base,
     };
+    // Only the keys that have a value: an undefined one would still be encoded and decoded.
+    if (Buffer.isBuffer(body)) http.body = body;
+    else if (body instanceof BodyChunks) http.bodyChunks = body.chunks;
+    else if (body instanceof StreamedPayload) http.bodySource = body.source;
     if (admission.user !== undefined) http.user = admission.user;
     const state = deps.state.toWire(admission.incoming);
     if (state !== undefined) http.state = state;

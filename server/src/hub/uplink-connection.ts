@@ -264,8 +264,8 @@ export class UplinkConnection implements Provider {
    * chunks stay as they are: the frame's encoding splices them in (`encodeFrame`).
    */
   private wireRequest(http: LocalHttpRequest): WireHttpRequest {
+    if (http.bodySource === undefined) return http; // no copy on the hot path
     const { bodySource, ...wire } = http;
-    if (bodySource === undefined) return http;
     return { ...wire, bodyStream: this.bodies.start(bodySource) };
   }
 
