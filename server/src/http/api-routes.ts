@@ -177,7 +177,8 @@ export function apiRoutes(deps: DoorDeps) {
     }
     const handle = provider.start(call, deps.stats.track(call, provider.providerId, sink));
     if (!sink.settled) {
-      reply.raw.once('close', () => {
+      // A response emits 'close' once (finished or cut off); `on` spares once()'s wrapper.
+      reply.raw.on('close', () => {
         if (!sink.settled) handle.cancel();
       });
     }
@@ -385,14 +386,17 @@ class ReplySink implements CallSink {
       if (this.context.validators !== undefined && response.stream === undefined)
         this.context.validators.checkResponse(response);
       // Header names from a provider are not necessarily lower-case (another uplink library).
-      const cookieHeaders = Object.entries(response.headers).filter(
-        ([name]) => name.toLowerCase() === 'set-cookie',
-      );
-      if (cookieHeaders.some(([, value]) => setsOwnCookie(value))) {
-        throw new SwitchboardError(
-          'SB_ERR_HTTP_BAD_RESPONSE',
-          'A handler may not set the cookies sb_session, sb_local or sb_shared; use request.session and request.cookies',
-        );
+      for (const name in response.headers) {
+        if (
+          name.length === 10 &&
+          name.toLowerCase() === 'set-cookie' &&
+          setsOwnCookie(response.headers[name]!)
+        ) {
+          throw new SwitchboardError(
+            'SB_ERR_HTTP_BAD_RESPONSE',
+            'A handler may not set the cookies sb_session, sb_local or sb_shared; use request.session and request.cookies',
+          );
+        }
       }
       const { incoming } = this.context.admission;
       const setCookies =
