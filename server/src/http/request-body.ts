@@ -45,7 +45,8 @@ export function readBody(
     }
     chunks.push(chunk);
   });
-  payload.once('end', () => {
+  // 'end' and 'error' come once; `on` spares once()'s wrapper per request.
+  payload.on('end', () => {
     if (failed) return;
     if (Number.isSafeInteger(declared) && declared !== total) {
       done(
@@ -57,7 +58,7 @@ export function readBody(
     else if (total >= SPLICE_MIN_BYTES) done(null, new BodyChunks(chunks, total));
     else done(null, Buffer.concat(chunks, total));
   });
-  payload.once('error', (error) => {
+  payload.on('error', (error) => {
     if (failed) return;
     failed = true;
     done(error);
