@@ -240,7 +240,11 @@ export function apiRoutes(deps: DoorDeps) {
     // its body streamed to the provider as it arrives instead of buffered.
     app.decorateRequest('switchboardRoute', null);
     app.decorateRequest('switchboardEndpoint', null);
-    app.addContentTypeParser('*', (request, payload, next) => {
+    const parseBody = (
+      request: FastifyRequest,
+      _payload: unknown,
+      next: (error: Error | null, body?: unknown) => void,
+    ): void => {
       let limit: number | undefined;
       try {
         const where = target(request);
@@ -268,7 +272,12 @@ export function apiRoutes(deps: DoorDeps) {
         return;
       }
       next(null, new StreamedPayload(limitedSource(request.raw, limit)));
-    });
+    };
+    // '*' serves requests without a Content-Type. Fastify does not cache what it finds for '*',
+    // so every request would parse its Content-Type header again (≈ 1 µs); a parser registered
+    // under a pattern matching every type is cached per header value.
+    app.addContentTypeParser('*', parseBody);
+    app.addContentTypeParser(/(?:)/, parseBody);
     app.setErrorHandler((error, _request, reply) =>
       sendError(reply, fromFastifyError(error), options.debug),
     );
@@ -390,7 +399,7 @@ class ReplySink implements CallSink {
         if (
           name.length === 10 &&
           name.toLowerCase() === 'set-cookie' &&
-          setsOwnCookie(response.headers[name]!)
+          setsOwnCookie(response.headers[name])
         ) {
           throw new SwitchboardError(
             'SB_ERR_HTTP_BAD_RESPONSE',
