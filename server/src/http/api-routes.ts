@@ -277,7 +277,7 @@ export function apiRoutes(deps: DoorDeps) {
     // so every request would parse its Content-Type header again (≈ 1 µs); a parser registered
     // under a pattern matching every type is cached per header value.
     app.addContentTypeParser('*', parseBody);
-    app.addContentTypeParser(/(?:)/, parseBody);
+    app.addContentTypeParser(/^/, parseBody);
     app.setErrorHandler((error, _request, reply) =>
       sendError(reply, fromFastifyError(error), options.debug),
     );
