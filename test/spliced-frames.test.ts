@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import type { Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
@@ -16,6 +16,7 @@ import {
   type AnyFrame,
   type LocalHttpRequest,
 } from '@switchboard/shared';
+import { BodyChunks, readBody } from '../server/src/http/request-body.ts';
 
 const requestFrame = (body: Uint8Array | undefined): AnyFrame => ({
   type: 'request',
@@ -179,10 +180,46 @@ test('without a zero masking key (or a socket) parts are joined and sent through
 test('nothing is written once the WebSocket is closing', async (t) => {
   const { server, serverSocket, client } = await wsPair(t, 'zero');
   const writer = new MessageWriter(server, serverSocket, false);
-  let count = 0;
-  client.on('message', () => count++);
   server.close();
+  const write = t.mock.method(serverSocket, 'write');
   writer.sendParts([randomBytes(100)], 100);
+  assert.equal(write.mock.callCount(), 0);
   await once(client, 'close');
-  assert.equal(count, 0);
+});
+
+test('with a negotiated extension (permessage-deflate) parts go through ws', async (t) => {
+  const { server, serverSocket, client } = await wsPair(t, 'zero');
+  const sent: Buffer[] = [];
+  const deflating = {
+    readyState: WebSocket.OPEN,
+    extensions: 'permessage-deflate',
+    send(data: Buffer) {
+      sent.push(data);
+      server.send(data);
+    },
+  };
+  const messages = received(client, 1);
+  const parts = [Buffer.from([1]), Buffer.from([2])];
+  new MessageWriter(deflating, serverSocket, false).sendParts(parts, 2);
+  assert.deepEqual(sent, [Buffer.from([1, 2])]);
+  assert.deepEqual([...(await messages)[0]!], [1, 2]);
+});
+
+/** What `readBody` makes of a body arriving in `pieces`. */
+function bodyOf(pieces: Buffer[]): Promise<unknown> {
+  const payload = Object.assign(Readable.from(pieces), { headers: {} });
+  return new Promise((resolve, reject) =>
+    readBody(payload as never, 1 << 30, (error, body) => (error ? reject(error) : resolve(body))),
+  );
+}
+
+test('the door keeps a large body in chunks only when they are large; tiny pieces are joined', async () => {
+  const large = await bodyOf([randomBytes(40_000), randomBytes(40_000)]);
+  assert.ok(large instanceof BodyChunks);
+  assert.equal(large.chunks.length, 2);
+  const tiny = await bodyOf(Array.from({ length: 70_000 }, () => Buffer.from('x')));
+  assert.ok(Buffer.isBuffer(tiny), 'one socket write per byte is not an option');
+  assert.equal(tiny.byteLength, 70_000);
+  const small = await bodyOf([Buffer.from('a'), Buffer.from('b')]);
+  assert.deepEqual(small, Buffer.from('ab'));
 });

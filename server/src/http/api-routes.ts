@@ -108,8 +108,9 @@ export function apiRoutes(deps: DoorDeps) {
     const { validators } = resolution;
     let body = request.body;
     if (validators !== undefined) {
-      // Checking a body needs it whole; the provider then gets the joined one too.
-      if (body instanceof BodyChunks) body = Buffer.concat(body.chunks, body.byteLength);
+      // Checking a body needs it whole; the provider then gets the joined one too (and the
+      // chunks are let go).
+      if (body instanceof BodyChunks) request.body = body = body.joined();
       // After the door's own checks (rate limit, sign-in), before anything reaches the provider.
       validators.checkRequest({
         method: request.method,
@@ -174,6 +175,11 @@ export function apiRoutes(deps: DoorDeps) {
         return;
       }
       provider = again.provider;
+    }
+    if (http.bodyChunks !== undefined && provider.relaysPayloads !== true) {
+      // A handler in this process needs the body whole; the chunks are let go.
+      request.body = http.body = (request.body as BodyChunks).joined();
+      http.bodyChunks = undefined;
     }
     const handle = provider.start(call, deps.stats.track(call, provider.providerId, sink));
     if (!sink.settled) {

@@ -15,7 +15,18 @@ export class BodyChunks {
     readonly chunks: readonly Buffer[],
     readonly byteLength: number,
   ) {}
+
+  joined(): Buffer {
+    return Buffer.concat(this.chunks, this.byteLength);
+  }
 }
+
+/**
+ * Kept in chunks only when they are few and large enough that writing each one to the socket
+ * costs less than joining them: a client sending a body in tiny pieces (one byte per chunk of
+ * chunked transfer encoding) must not turn into a socket write per byte.
+ */
+const MIN_AVERAGE_CHUNK_BYTES = 16 * 1024;
 
 /**
  * Reads a whole body, refusing more than `limit` bytes (by Content-Length up front, else as it
@@ -55,7 +66,8 @@ export function readBody(
       return;
     }
     if (chunks.length === 1) done(null, chunks[0]);
-    else if (total >= SPLICE_MIN_BYTES) done(null, new BodyChunks(chunks, total));
+    else if (total >= SPLICE_MIN_BYTES && total / chunks.length >= MIN_AVERAGE_CHUNK_BYTES)
+      done(null, new BodyChunks(chunks, total));
     else done(null, Buffer.concat(chunks, total));
   });
   payload.on('error', (error) => {

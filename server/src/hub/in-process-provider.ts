@@ -11,7 +11,6 @@ import {
   handlerErrorToWire,
   invokeWith,
   serveHttpWith,
-  withJoinedBody,
   type EndpointHandler,
   type PendingEntry,
 } from '@switchboard/shared';
@@ -104,7 +103,7 @@ export class InProcessProvider implements Provider {
     if (http === undefined)
       invokeWith(scope, fn, request.args, (ok, outcome) => this.outcome(id, ok, outcome));
     else
-      serveHttpWith(scope, fn as EndpointHandler, withJoinedBody(http), (ok, outcome) =>
+      serveHttpWith(scope, fn as EndpointHandler, http, (ok, outcome) =>
         this.outcome(id, ok, outcome),
       );
     return call;

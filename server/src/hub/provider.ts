@@ -52,7 +52,10 @@ export interface Provider {
   readonly inFlight: number;
   /** Takes new calls: false once it is closed or draining (it may still finish calls in flight). */
   readonly accepting: boolean;
-  /** Takes a request's `payload` as it is (an uplink forwards the bytes without decoding them). */
+  /**
+   * Takes a request's `payload` and an HTTP body's `bodyChunks` as they are (an uplink forwards
+   * the bytes without decoding or joining them); others get args decoded and bodies joined.
+   */
   readonly relaysPayloads?: boolean;
   /** Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. */
   start(request: CallRequest, sink: CallSink): CallHandle;

@@ -3,6 +3,8 @@ import type { Duplex } from 'node:stream';
 /** The part of a `ws` WebSocket the writer uses. */
 export interface BinarySocket {
   readonly readyState: number;
+  /** Negotiated extensions ('' for none; known once open). */
+  readonly extensions: string;
   send(data: Buffer): void;
 }
 
@@ -15,9 +17,9 @@ const OPEN = 1;
  * never copied into a joined buffer; the peer sees an ordinary single-frame message.
  *
  * Writing beside `ws` is safe because ws writes every frame synchronously while it neither
- * compresses (perMessageDeflate is off on both ends) nor converts Blobs (never sent here), so
- * the socket's order is the order of calls. Without the socket, or with masking keys that are
- * not all zero, parts are joined and sent through ws.
+ * compresses (perMessageDeflate is off on both ends, and checked) nor converts Blobs (never sent
+ * here), so the socket's order is the order of calls. Without the socket, with an extension, or
+ * with masking keys that are not all zero, parts are joined and sent through ws.
  */
 export class MessageWriter {
   constructor(
@@ -38,7 +40,9 @@ export class MessageWriter {
 
   sendParts(parts: readonly Buffer[], byteLength: number): void {
     const socket = this.socket;
-    if (socket === undefined) {
+    // With an extension (permessage-deflate) ws may queue its frames: writing beside it could
+    // reorder them, so the parts go through ws.
+    if (socket === undefined || this.ws.extensions !== '') {
       this.ws.send(Buffer.concat(parts, byteLength));
       return;
     }
