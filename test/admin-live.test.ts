@@ -5,6 +5,7 @@ import { runCli } from './helpers/cli.ts';
 import { expectError } from './helpers/http-client.ts';
 import { SERVER_KEY } from './helpers/server.ts';
 import { jsonOf, startAdminServer } from './helpers/admin.ts';
+import type { UplinkView } from '../server/src/admin/uplink-routes.ts';
 
 interface Stats {
   count: number;
@@ -118,20 +119,6 @@ test('functions/, endpoints/ and errors/ show providers and live call statistics
   await expectError(await admin('errors/?page=x'), 400, 'SB_ERR_ADMIN_BAD_REQUEST');
 });
 
-interface UplinkJson {
-  id: string;
-  name: string | null;
-  key_name: string;
-  remote_address: string;
-  connected_since: string;
-  functions: string[];
-  endpoints: Array<{ path: string; methods: string[] }>;
-  in_flight: number;
-  calls_served: number;
-  errors: number;
-  draining: boolean;
-}
-
 test('uplinks/: list, get, drain (202) and disconnect (204) live uplink children; 404 for unknown ids', async (t) => {
   const server = await startAdminServer(t);
   const { sb, admin, url } = server;
@@ -151,7 +138,7 @@ test('uplinks/: list, get, drain (202) and disconnect (204) live uplink children
   hanging.catch(() => {}); // fails when the worker is disconnected below
   await worker.waitFor(/^started hang$/);
 
-  const list = await jsonOf<ListJson<UplinkJson>>(await admin('uplinks/'));
+  const list = await jsonOf<ListJson<UplinkView>>(await admin('uplinks/'));
   assert.equal(list.num_results, 2);
   const byId = new Map(list.objects.map((uplink) => [uplink.id, uplink]));
   const one = byId.get(workerId)!;
@@ -184,7 +171,7 @@ test('uplinks/: list, get, drain (202) and disconnect (204) live uplink children
 
   // Drain the web uplink: 202 with draining true; it leaves and does not come back.
   const drained = await admin(`uplinks/${webId}/drain/`, { method: 'POST' });
-  const drainedJson = await jsonOf<UplinkJson>(drained, 202);
+  const drainedJson = await jsonOf<UplinkView>(drained, 202);
   assert.equal(drainedJson.id, webId);
   assert.equal(drainedJson.draining, true);
   await web.exited;
@@ -195,7 +182,7 @@ test('uplinks/: list, get, drain (202) and disconnect (204) live uplink children
   assert.equal(disconnected.status, 204);
   await assert.rejects(hanging, { code: 'SB_ERR_UPLINK_DISCONNECTED' });
   await worker.waitForCount(/^registered$/, 1);
-  const after = await jsonOf<ListJson<UplinkJson>>(await admin('uplinks/'));
+  const after = await jsonOf<ListJson<UplinkView>>(await admin('uplinks/'));
   assert.equal(after.num_results, 1);
   assert.notEqual(after.objects[0]!.id, workerId);
   assert.equal(after.objects[0]!.name, 'worker');
@@ -238,7 +225,7 @@ test('switchboard status prints what is connected, through the admin API of a ru
 
   // Flags win over the environment; --json gives the API's objects.
   assert.equal(json.code, 0, json.err);
-  const parsed = JSON.parse(json.out) as { uplinks: UplinkJson[]; functions: unknown[] };
+  const parsed = JSON.parse(json.out) as { uplinks: UplinkView[]; functions: unknown[] };
   assert.equal(parsed.uplinks[0]!.id, workerId);
   assert.equal(parsed.uplinks[0]!.in_flight, 1);
 

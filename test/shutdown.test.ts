@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { test, type TestContext } from 'node:test';
 import { spawnScript, type Child } from './helpers/child.ts';
-import { expectError } from './helpers/http-client.ts';
+import { expectError, textRequest, type TextAnswer } from './helpers/http-client.ts';
 import { helloClient } from './helpers/raw-client.ts';
 import { SERVER_KEY, makeDataDir, startServer } from './helpers/server.ts';
 
@@ -41,35 +41,16 @@ async function startUplink(
   return child;
 }
 
-interface Answer {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-}
-
 /** One request through `agent` (so on one of its kept-alive connections). */
 function request(
   agent: http.Agent,
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { agent, method: init.method ?? 'GET', headers: init.headers });
-    req.on('response', (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.on('end', () =>
-        resolve({ status: response.statusCode ?? 0, headers: response.headers, body }),
-      );
-      response.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
+): Promise<TextAnswer> {
+  return textRequest(url, { agent, ...init });
 }
 
-function codeOf(answer: Answer): string {
+function codeOf(answer: TextAnswer): string {
   return (JSON.parse(answer.body) as { code: string }).code;
 }
 

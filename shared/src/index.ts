@@ -47,7 +47,7 @@ export {
   inCallContext,
   type CallContext,
 } from './calls/call-context.ts';
-export { HttpRequest, withJoinedBody, type LocalHttpRequest } from './http/http-request.ts';
+export { HttpRequest, type LocalHttpRequest } from './http/http-request.ts';
 export {
   HttpResponse,
   toWireResponse,

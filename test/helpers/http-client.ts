@@ -102,14 +102,21 @@ export class Browser {
   }
 }
 
-/** A GET from a chosen loopback source address (127.0.0.x), to act as another client. */
-export function getFrom(
-  localAddress: string,
+/** A response read whole as text. */
+export interface TextAnswer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: string;
+}
+
+/** One request with node:http (own agent or source address), its answer read as text. */
+export function textRequest(
   url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  options: http.RequestOptions & { body?: string } = {},
+): Promise<TextAnswer> {
+  const { body: sent, ...requestOptions } = options;
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { localAddress, headers, agent: false }, (response) => {
+    const request = http.request(url, requestOptions, (response) => {
       let body = '';
       response.setEncoding('utf8');
       response.on('data', (chunk: string) => (body += chunk));
@@ -119,7 +126,17 @@ export function getFrom(
       response.on('error', reject);
     });
     request.on('error', reject);
+    request.end(sent);
   });
+}
+
+/** A GET from a chosen loopback source address (127.0.0.x), to act as another client. */
+export function getFrom(
+  localAddress: string,
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<TextAnswer> {
+  return textRequest(url, { localAddress, headers, agent: false });
 }
 
 /**

@@ -81,19 +81,21 @@ interface Detached {
 function detachLargeBytes(frame: AnyFrame): Detached | undefined {
   switch (frame.type) {
     case 'request': {
-      const { bodyChunks, ...request } = frame.request as LocalHttpRequest;
-      if (bodyChunks !== undefined) {
-        const byteLength = totalLength(bodyChunks);
+      // Checked before anything is copied: most requests carry no large body.
+      const local = frame.request as LocalHttpRequest;
+      if (local.bodyChunks !== undefined) {
+        const byteLength = totalLength(local.bodyChunks);
         if (byteLength < SPLICE_MIN_BYTES) return undefined;
+        const { bodyChunks, ...request } = local;
         return {
           marked: { ...frame, request: { ...request, body: MARK } },
           chunks: bodyChunks,
           byteLength,
         };
       }
-      const body = request.body;
+      const body = local.body;
       if (!isLarge(body)) return undefined;
-      return { marked: { ...frame, request: { ...request, body: MARK } }, ...single(body) };
+      return { marked: { ...frame, request: { ...local, body: MARK } }, ...single(body) };
     }
     case 'result': {
       const value: unknown = frame.value;
