@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { withJoinedBody, type LocalHttpRequest } from '../http/http-request.ts';
+import type { LocalHttpRequest } from '../http/http-request.ts';
 import type { AnyFrame } from '../protocol/frames.ts';
 import { encodeValue } from './msgpack-codec.ts';
+import { encodeRequestFrame } from './request-encoding.ts';
 
 /**
  * Byte strings at least this large are spliced into their frame's encoding by reference
@@ -56,9 +57,8 @@ export function encodeSpliced(frame: AnyFrame): SplicedMessage | undefined {
 export function encodeFrame(frame: AnyFrame): Buffer | SplicedMessage {
   const spliced = encodeSpliced(frame);
   if (spliced !== undefined) return spliced;
-  // A request whose body is still in chunks too small to splice (or that was not found).
-  if (frame.type === 'request' && (frame.request as LocalHttpRequest).bodyChunks !== undefined)
-    return encodeValue({ ...frame, request: withJoinedBody(frame.request) });
+  // Also a request whose body is still in chunks too small to splice: they are copied in.
+  if (frame.type === 'request') return encodeRequestFrame(frame);
   return encodeValue(frame);
 }
 

@@ -10,19 +10,12 @@ import { parseMultipart, parseUrlEncoded, type FormValues } from './form-data.ts
 /**
  * A request as the door and the provider hold it: a streamed body arrives as a byte source;
  * a large buffered body may stay in the chunks it arrived in (`bodyChunks`, instead of `body`)
- * until it is spliced into a frame or joined (`withJoinedBody`) where a handler needs it whole.
+ * until it is written into a frame, or joined by the door where a handler needs it whole.
  */
 export type LocalHttpRequest = WireHttpRequest & {
   bodySource?: AsyncIterable<Buffer>;
   bodyChunks?: readonly Buffer[];
 };
-
-/** The request with `bodyChunks` joined into `body` (the same object when there are none). */
-export function withJoinedBody(http: LocalHttpRequest): LocalHttpRequest {
-  const { bodyChunks, ...rest } = http;
-  if (bodyChunks === undefined) return http;
-  return { ...rest, body: Buffer.concat(bodyChunks) };
-}
 
 /**
  * The request object an endpoint handler receives (parity with Anvil's `anvil.server.request`).
