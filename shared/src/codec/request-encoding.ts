@@ -42,6 +42,40 @@ export function encodeRequestFrame(frame: RequestFrame): Buffer {
   return finish();
 }
 
+/** Type-checking fails here when one of these types gains a field the encoder does not write. */
+export type WritesEveryField = [
+  Assert<
+    Knows<
+      RequestFrame,
+      'type' | 'id' | 'endpoint' | 'request' | 'timeoutMs' | 'caller' | 'requestId'
+    >
+  >,
+  Assert<
+    Knows<
+      LocalHttpRequest,
+      | 'method'
+      | 'path'
+      | 'params'
+      | 'query'
+      | 'headers'
+      | 'remoteAddress'
+      | 'appOrigin'
+      | 'apiOrigin'
+      | 'body'
+      | 'bodyChunks'
+      | 'bodySource' // never written: the door replaces it with a stream (bodyStream)
+      | 'user'
+      | 'state'
+      | 'bodyStream'
+    >
+  >,
+  Assert<
+    Knows<CallerInfo, 'kind' | 'keyName' | 'keyKind' | 'uplinkName' | 'connectionId' | 'user'>
+  >,
+];
+type Knows<T, Known extends keyof T> = [Exclude<keyof T, Known>] extends [never] ? true : false;
+type Assert<Check extends true> = Check;
+
 /** The wire request's fields in the order the door sets them. */
 function request(http: LocalHttpRequest): void {
   const countAt = beginMap();
@@ -112,8 +146,9 @@ function callerInfo(caller: CallerInfo): void {
 }
 
 // The output: frames are written one after the other into a shared block and handed out as
-// views of it (a block is let go once no frame in it is referenced).
-const BLOCK_BYTES = 64 * 1024;
+// views of it (a block is let go once no frame in it is referenced). Small, so that a frame kept
+// for a while (queued behind a slow socket) keeps little else alive.
+const BLOCK_BYTES = 16 * 1024;
 let block = Buffer.allocUnsafe(BLOCK_BYTES);
 /** Where the frame being written starts, and the write position. */
 let start = 0;
@@ -133,8 +168,9 @@ function room(bytes: number): void {
 function finish(): Buffer {
   const frame = block.subarray(start, at);
   start = at;
-  // A nearly full block is not worth keeping for the next frame's few bytes.
-  if (block.length - at < 1024) {
+  // A nearly full block is not worth keeping for the next frame's few bytes; one grown for a
+  // large frame is not kept for the small ones after it.
+  if (block.length - at < 1024 || block.length > BLOCK_BYTES) {
     block = Buffer.allocUnsafe(BLOCK_BYTES);
     start = at = 0;
   }
@@ -176,8 +212,8 @@ function endMap(countAt: number, count: number): void {
 }
 
 function integer(number: number): void {
-  if (number >>> 0 !== number) {
-    value(number); // negative, fractional or wider than 32 bits
+  if (typeof number !== 'number' || number >>> 0 !== number) {
+    value(number); // negative, fractional, wider than 32 bits, or not a number at all
     return;
   }
   room(5);
@@ -204,6 +240,10 @@ function integer(number: number): void {
  * length and moved along if the bytes need a longer one.
  */
 function string(text: string): void {
+  if (typeof text !== 'string') {
+    value(text); // not what the types promise: written as the generic encoder writes it
+    return;
+  }
   const length = text.length;
   room(length * 3 + 5);
   // Locals, not the module's variables, in the loop.
@@ -268,7 +308,7 @@ function stringMap(map: Readonly<Record<string, unknown>>): void {
     string(key);
     const item = map[key];
     if (typeof item === 'string') string(item);
-    else if (Array.isArray(item) && item.length < 0x10 && item.every(isString)) {
+    else if (isShortStringList(item)) {
       room(1);
       block[at++] = 0x90 | item.length;
       for (const entry of item) string(entry);
@@ -283,8 +323,11 @@ function stringMap(map: Readonly<Record<string, unknown>>): void {
   endMap(countAt, count);
 }
 
-function isString(item: unknown): item is string {
-  return typeof item === 'string';
+/** A list of strings that fits a fixarray (a hole is not a string: the generic encoder writes it). */
+function isShortStringList(item: unknown): item is string[] {
+  if (!Array.isArray(item) || item.length >= 0x10) return false;
+  for (let i = 0; i < item.length; i++) if (typeof item[i] !== 'string') return false;
+  return true;
 }
 
 /** Byte strings as bin 8, 16 or 32 by their total length, the chunks copied one after another. */
