@@ -7,6 +7,7 @@ import {
   encodeValue,
   type LocalHttpRequest,
   type RequestFrame,
+  type User,
 } from '@switchboard/shared';
 import { encodeRequestFrame } from '../shared/src/codec/request-encoding.ts';
 
@@ -57,6 +58,15 @@ function generic(frame: RequestFrame): Buffer {
   return encodeValue({ ...frame, request: joined });
 }
 
+const user: User = {
+  id: 7,
+  email: 'a@example.test',
+  enabled: true,
+  createdAt: 1_700_000_000_000,
+  lastLoginAt: null,
+  data: { plan: 'pro' },
+};
+
 function assertSameBytes(frame: RequestFrame, what: string): void {
   const fast = encodeRequestFrame(frame);
   const expected = generic(frame);
@@ -67,14 +77,6 @@ function assertSameBytes(frame: RequestFrame, what: string): void {
 }
 
 test('request frames as the door builds them encode to the generic encoder’s exact bytes', () => {
-  const user = {
-    id: 7,
-    email: 'a@example.test',
-    enabled: true,
-    createdAt: 1_700_000_000_000,
-    lastLoginAt: null,
-    data: { plan: 'pro' },
-  };
   const cases: Array<[string, RequestFrame]> = [
     ['a small GET', doorFrame()],
     ['no request id', doorFrame({}, { requestId: null as unknown as undefined })],
@@ -161,14 +163,6 @@ test('request frames as the door builds them encode to the generic encoder’s e
 });
 
 test('the uplink’s validating gate reads the frames the door sends as they were built', () => {
-  const user = {
-    id: 7,
-    email: 'a@example.test',
-    enabled: true,
-    createdAt: 1_700_000_000_000,
-    lastLoginAt: null,
-    data: {},
-  };
   const chunks = [Buffer.from('{"a":'), Buffer.from('1}')];
   const frames = [
     doorFrame(),
