@@ -6,9 +6,6 @@ import { table } from './table.ts';
 /** Default server of `switchboard status`. */
 const DEFAULT_URL = 'http://127.0.0.1:3030';
 
-/** An uplink as the admin API lists it. */
-type UplinkJson = UplinkView;
-
 interface FunctionJson {
   name: string;
   providers: string[];
@@ -56,7 +53,7 @@ export const statusCommand: Command = {
     }
     const client = new AdminClient(url, token);
     const [uplinks, functions, endpoints] = await Promise.all([
-      client.list<UplinkJson>('uplinks/'),
+      client.list<UplinkView>('uplinks/'),
       client.list<FunctionJson>('functions/'),
       client.list<EndpointJson>('endpoints/'),
     ]);
@@ -71,7 +68,7 @@ export const statusCommand: Command = {
 
 function statusText(
   url: string,
-  uplinks: UplinkJson[],
+  uplinks: UplinkView[],
   functions: FunctionJson[],
   endpoints: EndpointJson[],
 ): string {

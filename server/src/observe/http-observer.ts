@@ -11,7 +11,8 @@ declare module 'fastify' {
 
 /**
  * Hooks on `app` (and everything registered inside it): every response Fastify sends carries its
- * request id as `X-Request-Id` (the door's own answers add it in `sendResponse`); with a tally, every finished response is counted by route and status.
+ * request id as `X-Request-Id` (the door's own answers add it in `sendResponse`); with a tally,
+ * every finished response is counted by route and status.
  */
 export function observeHttp(app: FastifyInstance, tally: HttpTally | undefined): void {
   // On Fastify's replies; the door writes its answers itself (one writeHead, Node's fast path,
