@@ -45,24 +45,27 @@ test('a client key is refused a server-only function; allowClients opens it; ser
   sb.callable('open', (a: number, b: number) => a + b, { allowClients: true });
   const call = callOver(url);
 
+  // A function the caller may not call answers exactly like one that does not exist.
   const refused = await call('secret', [], bearer(CLIENT_KEY));
-  await expectError(refused, 403, 'SB_ERR_PERMISSION_DENIED');
+  await expectError(refused, 404, 'SB_ERR_NO_SUCH_FUNCTION');
+  await expectError(await call('nope', [], bearer(CLIENT_KEY)), 404, 'SB_ERR_NO_SUCH_FUNCTION');
   assert.equal(secretRuns, 0, 'refused before the function runs');
   assert.equal(await valueOf(await call('open', [2, 3], bearer(CLIENT_KEY))), 5);
   assert.equal(await valueOf(await call('secret', [], bearer(SERVER_KEY))), 'secret');
   assert.equal(await sb.call('secret'), 'secret');
 
-  // Anonymous HTTP: allowClients functions only; otherwise a key is what is missing.
+  // Anonymous HTTP: allowClients functions only; others do not exist for it.
   assert.equal(await valueOf(await call('open', [1, 1])), 2);
   const anonymous = await call('secret', []);
-  await expectError(anonymous, 401, 'SB_ERR_AUTH_MISSING_KEY');
-  assert.match(anonymous.headers.get('www-authenticate') ?? '', /^Bearer/);
+  const unknown = await call('nope', []);
+  await expectError(anonymous, 404, 'SB_ERR_NO_SUCH_FUNCTION');
+  await expectError(unknown, 404, 'SB_ERR_NO_SUCH_FUNCTION');
   // A signed-in user is a client too.
   await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
   await expectError(
     await call('secret', [], basic('ada@example.com', 'ada pw')),
-    403,
-    'SB_ERR_PERMISSION_DENIED',
+    404,
+    'SB_ERR_NO_SUCH_FUNCTION',
   );
   // Bad keys and headers are refused before any of that.
   await expectError(
@@ -80,16 +83,16 @@ test('a client key is refused a server-only function; allowClients opens it; ser
       [{ email: 'mallory@example.com', password: 'x' }],
       bearer(CLIENT_KEY),
     ),
-    403,
-    'SB_ERR_PERMISSION_DENIED',
+    404,
+    'SB_ERR_NO_SUCH_FUNCTION',
   );
-  await expectError(await call('sb.users.list', []), 401, 'SB_ERR_AUTH_MISSING_KEY');
+  await expectError(await call('sb.users.list', []), 404, 'SB_ERR_NO_SUCH_FUNCTION');
   assert.equal(sb.users.find('mallory@example.com'), undefined);
 
   // The same over the uplink protocol: a client-key uplink calling through the server.
   const client = await connect({ url, key: CLIENT_KEY });
   t.after(() => client.close());
-  await assert.rejects(client.call('secret'), isCode('SB_ERR_PERMISSION_DENIED'));
+  await assert.rejects(client.call('secret'), isCode('SB_ERR_NO_SUCH_FUNCTION'));
   assert.equal(await client.call('open', 20, 22), 42);
   const server = await connect({ url, key: SERVER_KEY });
   t.after(() => server.close());
@@ -98,10 +101,10 @@ test('a client key is refused a server-only function; allowClients opens it; ser
   sb.callable('usersButNotClients', () => 'x', { requireUser: true });
   await expectError(
     await call('usersButNotClients', [], basic('ada@example.com', 'ada pw')),
-    403,
-    'SB_ERR_PERMISSION_DENIED',
+    404,
+    'SB_ERR_NO_SUCH_FUNCTION',
   );
-  await assert.rejects(client.call('usersButNotClients'), isCode('SB_ERR_PERMISSION_DENIED'));
+  await assert.rejects(client.call('usersButNotClients'), isCode('SB_ERR_NO_SUCH_FUNCTION'));
 });
 
 test('requireUser: true needs a signed-in user; a predicate decides per user; Basic sign-ins on /_/call are verified and throttled', async (t) => {
@@ -280,10 +283,10 @@ test('call permissions with functions served by a real uplink process', async (t
 
   await expectError(
     await call('child.secret', [], bearer(CLIENT_KEY)),
-    403,
-    'SB_ERR_PERMISSION_DENIED',
+    404,
+    'SB_ERR_NO_SUCH_FUNCTION',
   );
-  await expectError(await call('child.secret', []), 401, 'SB_ERR_AUTH_MISSING_KEY');
+  await expectError(await call('child.secret', []), 404, 'SB_ERR_NO_SUCH_FUNCTION');
   assert.equal(await valueOf(await call('child.secret', [], bearer(SERVER_KEY))), 'secret');
   assert.equal(await sb.call('child.secret'), 'secret');
   assert.equal(await valueOf(await call('child.open', [2, 3], bearer(CLIENT_KEY))), 5);
@@ -311,7 +314,7 @@ test('call permissions with functions served by a real uplink process', async (t
   // A client-key uplink calling into the child through the server.
   const client = await connect({ url, key: CLIENT_KEY });
   t.after(() => client.close());
-  await assert.rejects(client.call('child.secret'), isCode('SB_ERR_PERMISSION_DENIED'));
+  await assert.rejects(client.call('child.secret'), isCode('SB_ERR_NO_SUCH_FUNCTION'));
   await assert.rejects(client.call('child.userOnly'), isCode('SB_ERR_AUTH_REQUIRED'));
   assert.equal(await client.call('child.open', 1, 2), 3);
 

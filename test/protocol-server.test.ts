@@ -113,10 +113,10 @@ test('a client key may call but its register is refused with SB_ERR_PERMISSION_D
   // The connection is still good for calls.
   client.send({ type: 'call', id: 2, name: 'double', args: [21] });
   assert.deepEqual(await client.next(), { type: 'result', id: 2, value: 42 });
-  // A function registered without allowClients is refused before it runs.
+  // A function registered without allowClients is refused before it runs, as if it did not exist.
   client.send({ type: 'call', id: 3, name: 'serverOnly', args: [] });
   const denied = await client.next();
-  assert.equal(denied.type === 'error' && denied.error.code, 'SB_ERR_PERMISSION_DENIED');
+  assert.equal(denied.type === 'error' && denied.error.code, 'SB_ERR_NO_SUCH_FUNCTION');
 });
 
 test('garbage, text frames and unknown frame types get SB_ERR_PROTO_BAD_FRAME and a close; others keep working', async (t) => {

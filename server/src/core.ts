@@ -30,6 +30,7 @@ import { InProcessProvider, type AppFunction } from './hub/in-process-provider.t
 import { functionRegistry } from './hub/registry.ts';
 import { checkAccess } from './hub/provider-registrations.ts';
 import { UplinkHub } from './hub/uplink-hub.ts';
+import { KeyThrottle } from './auth/key-throttle.ts';
 import type { ResolvedOptions } from './options.ts';
 import { openDatabase } from './store/database.ts';
 import { KeyStore } from './store/key-store.ts';
@@ -77,6 +78,8 @@ export class SwitchboardCore {
   readonly metrics: Metrics;
   private readonly http = new HttpTally();
   private readonly traffic = new UplinkTraffic();
+  /** Wrong keys per client address, wherever a key is presented. */
+  private readonly keyThrottle: KeyThrottle;
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
@@ -105,11 +108,13 @@ export class SwitchboardCore {
       deriveKey(secret, 'session signing'),
       options.sharedCookieDomain,
     );
+    this.keyThrottle = new KeyThrottle(options.keyFailureThrottle);
     this.stats = new CallStats(log);
     this.dispatcher = new Dispatcher(this.registry, options, this.stats);
     this.hub = new UplinkHub(server, {
       options,
       keys: this.keys,
+      keyThrottle: this.keyThrottle,
       registry: this.registry,
       endpoints: this.endpoints,
       dispatcher: this.dispatcher,
@@ -142,7 +147,9 @@ export class SwitchboardCore {
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
     this.gate.register(app); // before the routes, so it sees every request to them
     await app.register(healthRoutes({ db: this.db, isClosing: () => this.gate.isClosing }));
-    await app.register(callRoutes({ options, keys, dispatcher, signIn, state }));
+    await app.register(
+      callRoutes({ options, keys, keyThrottle: this.keyThrottle, dispatcher, signIn, state }),
+    );
     await app.register(
       apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
     );

@@ -18,6 +18,13 @@ export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_AUTH_TIMEOUT_MS = 5_000;
 /** Server ping interval; a peer silent for two intervals is dropped: 15 s. */
 export const DEFAULT_PING_INTERVAL_MS = 15_000;
+/**
+ * A ping unanswered this long takes an uplink out of rotation (it gets no new calls) until it
+ * answers again: 3 s.
+ */
+export const DEFAULT_PONG_TIMEOUT_MS = 3_000;
+/** A ping unanswered this long closes the uplink; its calls in flight fail (502): 8 s. */
+export const DEFAULT_UNRESPONSIVE_TIMEOUT_MS = 8_000;
 /** Deadline of a call that names none: 30 s. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 /** Longest deadline a caller may ask for: 1 h. */
@@ -36,6 +43,10 @@ export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', ve
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** How long a graceful shutdown lets calls in flight finish before cutting them off: 10 s. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/** Largest `/_/call` body from a caller with no key and no user: 64 KiB. */
+export const DEFAULT_ANONYMOUS_MAX_BODY_BYTES = 64 * 1024;
+/** Wrong keys per client address per minute before further tries are refused unseen (429). */
+export const DEFAULT_KEY_FAILURE_THROTTLE = Object.freeze({ max: 20, windowMs: 60_000 });
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
 export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
 
@@ -70,14 +81,35 @@ export interface SwitchboardOptions {
   maxFrameBytes?: number;
   /** @default 5000 */
   authTimeoutMs?: number;
-  /** @default 15000 */
+  /** Interval of the server's pings to an idle uplink (1 s while calls are in flight to it). @default 15000 */
   pingIntervalMs?: number;
+  /**
+   * An uplink that leaves a ping unanswered this long gets no new calls until it answers again.
+   * @default 3000
+   */
+  pongTimeoutMs?: number;
+  /**
+   * An uplink that leaves a ping unanswered this long is closed and its calls in flight fail with
+   * SB_ERR_UPLINK_UNRESPONSIVE (502). Must exceed `pongTimeoutMs`. @default 8000
+   */
+  unresponsiveTimeoutMs?: number;
   /** @default 30000 */
   callTimeoutMs?: number;
   /** @default 3600000 */
   maxCallTimeoutMs?: number;
   /** @default 20971520 (20 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Largest `/_/call` body from a caller with neither a key nor a signed-in user (they may call
+   * only `allowClients` functions). @default 65536 (64 KiB)
+   */
+  anonymousMaxBodyBytes?: number;
+  /**
+   * Wrong keys allowed per client address per window (WebSocket upgrade, `hello`, `/_/call`);
+   * beyond them, tries from that address are refused with 429 before the key is looked at.
+   * @default { max: 20, windowMs: 60000 }
+   */
+  keyFailureThrottle?: { max: number; windowMs: number };
   /**
    * Origin the server is reached at from outside (`https://api.example.com`), when behind a
    * proxy; handlers see it through getAppOrigin()/getApiOrigin(). Env SWITCHBOARD_PUBLIC_ORIGIN.
@@ -200,9 +232,16 @@ export function resolveOptions(
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,
     authTimeoutMs: options.authTimeoutMs ?? DEFAULT_AUTH_TIMEOUT_MS,
     pingIntervalMs: options.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS,
+    pongTimeoutMs: options.pongTimeoutMs ?? DEFAULT_PONG_TIMEOUT_MS,
+    unresponsiveTimeoutMs: options.unresponsiveTimeoutMs ?? DEFAULT_UNRESPONSIVE_TIMEOUT_MS,
     callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     maxCallTimeoutMs: options.maxCallTimeoutMs ?? DEFAULT_MAX_CALL_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    anonymousMaxBodyBytes: options.anonymousMaxBodyBytes ?? DEFAULT_ANONYMOUS_MAX_BODY_BYTES,
+    keyFailureThrottle: rateLimitOf(
+      options.keyFailureThrottle ?? DEFAULT_KEY_FAILURE_THROTTLE,
+      'keyFailureThrottle',
+    ),
     publicOrigin: publicOrigin(options.publicOrigin ?? env.SWITCHBOARD_PUBLIC_ORIGIN),
     alternateOrigins: Object.freeze(
       (options.alternateOrigins ?? envList(env, 'SWITCHBOARD_ALTERNATE_ORIGINS')).map((origin) =>
@@ -251,9 +290,12 @@ export function resolveOptions(
     'maxFrameBytes',
     'authTimeoutMs',
     'pingIntervalMs',
+    'pongTimeoutMs',
+    'unresponsiveTimeoutMs',
     'callTimeoutMs',
     'maxCallTimeoutMs',
     'maxBodyBytes',
+    'anonymousMaxBodyBytes',
     'sessionTtlMs',
     'streamWindowBytes',
     'streamStallTimeoutMs',
@@ -266,6 +308,8 @@ export function resolveOptions(
   }
   if (!Number.isSafeInteger(resolved.shutdownGraceMs) || resolved.shutdownGraceMs < 0)
     throw invalid('shutdownGraceMs must be a non-negative integer');
+  if (resolved.unresponsiveTimeoutMs <= resolved.pongTimeoutMs)
+    throw invalid('unresponsiveTimeoutMs must exceed pongTimeoutMs');
   if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {
     throw invalid('callTimeoutMs must not exceed maxCallTimeoutMs');
   }

@@ -8,12 +8,14 @@ import {
   toSwitchboardError,
 } from '@switchboard/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { parseBasicCredentials, type BasicCredentials } from '../auth/basic-credentials.ts';
+import { Transform, type Readable } from 'node:stream';
+import { parseBasicCredentials } from '../auth/basic-credentials.ts';
+import type { KeyThrottle } from '../auth/key-throttle.ts';
 import { parseBearer } from '../auth/bearer.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { ResolvedOptions } from '../options.ts';
-import type { KeyRecord, KeyStore } from '../store/key-store.ts';
+import type { KeyStore } from '../store/key-store.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
 import { RequestState } from './request-state.ts';
@@ -22,10 +24,8 @@ import { requestIdOf } from '../observe/request-id.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The key an HTTP RPC request authenticated with. */
-    switchboardKey?: KeyRecord;
-    /** Basic credentials of an HTTP RPC request, verified before the call. */
-    switchboardCredentials?: BasicCredentials;
+    /** Who calls, resolved from the headers before the body is read. */
+    switchboardCaller?: CallerInfo;
   }
 }
 
@@ -39,23 +39,37 @@ export const TIMEOUT_HEADER = 'x-switchboard-timeout-ms';
  * MessagePack when `Accept` asks for it. The caller is a key (`Authorization: Bearer`), a user
  * (`Authorization: Basic`, or the session's user on a same-site request), or anonymous; all but
  * server keys may call only functions registered with `allowClients`.
+ *
+ * Everything about the caller is decided from the URL and headers before the body is read:
+ * who it is, whether it may call that name (a name it may not call answers exactly like one
+ * that does not exist), and how large a body it may send.
  */
 export function callRoutes(deps: {
   options: ResolvedOptions;
   keys: KeyStore;
+  keyThrottle: KeyThrottle;
   dispatcher: Dispatcher;
   signIn: SignIn;
   state: RequestState;
 }) {
-  const { options, keys, dispatcher, signIn, state } = deps;
+  const { options, keys, keyThrottle, dispatcher, signIn, state } = deps;
 
-  /** Who is calling, as the function will see it. */
+  /** Who is calling, as the function will see it; throws for a wrong key or password. */
   async function callerOf(request: FastifyRequest): Promise<CallerInfo> {
-    const key = request.switchboardKey;
-    if (key !== undefined) return { kind: 'http', keyName: key.name, keyKind: key.kind };
-    const credentials = request.switchboardCredentials;
-    if (credentials !== undefined) {
-      return { kind: 'http', user: await signIn.verify(request, credentials) };
+    const header = request.headers.authorization;
+    if (header !== undefined) {
+      const credentials = parseBasicCredentials(header);
+      if (credentials !== undefined)
+        return { kind: 'http', user: await signIn.verify(request, credentials) };
+      const secret = parseBearer(header);
+      if (secret === undefined) {
+        throw new SwitchboardError(
+          'SB_ERR_HTTP_BAD_AUTH_HEADER',
+          'Authorization must be "Bearer <key>" or Basic credentials',
+        );
+      }
+      const key = keyThrottle.verify(keys, secret, request.ip);
+      return { kind: 'http', keyName: key.name, keyKind: key.kind };
     }
     const cookie = request.headers.cookie;
     if (RequestState.mentionsOwnCookies(cookie) && !isCrossSiteRequest(request, options)) {
@@ -107,85 +121,83 @@ export function callRoutes(deps: {
       '/_/call/:name',
       {
         bodyLimit: options.maxBodyBytes,
-        // Authenticate before the body is read: no parsing work for strangers.
-        onRequest: (request, _reply, done) => {
-          const header = request.headers.authorization;
-          if (header === undefined) {
-            done(); // anonymous: only allowClients functions
-            return;
-          }
-          try {
-            const credentials = parseBasicCredentials(header);
-            if (credentials !== undefined) {
-              request.switchboardCredentials = credentials;
-              done();
-              return;
-            }
-          } catch (error) {
-            done(error as Error);
-            return;
-          }
-          const secret = parseBearer(header);
-          if (secret === undefined) {
-            done(
-              new SwitchboardError(
-                'SB_ERR_HTTP_BAD_AUTH_HEADER',
-                'Authorization must be "Bearer <key>" or Basic credentials',
-              ),
+        // The caller and its right to call this name, from the headers: no body is read (no
+        // memory, no parsing) for a caller that may not call it.
+        onRequest: async (request) => {
+          const { name } = (request as FastifyRequest<{ Params: { name: string } }>).params;
+          if (!isFunctionName(name)) {
+            throw new SwitchboardError(
+              'SB_ERR_NAME_INVALID',
+              `Invalid function name ${JSON.stringify(name)}`,
             );
+          }
+          const caller = await callerOf(request);
+          const refusal = dispatcher.admit(name, caller);
+          if (refusal !== undefined) throw refusal;
+          request.switchboardCaller = caller;
+        },
+        // Callers with neither key nor user get a small body; the route's limit holds for others.
+        preParsing: (request, _reply, payload, done) => {
+          const caller = request.switchboardCaller;
+          if (caller?.keyName !== undefined || caller?.user !== undefined) {
+            done(null, payload);
             return;
           }
-          const key = keys.verify(secret);
-          if (key === undefined) {
-            done(new SwitchboardError('SB_ERR_AUTH_BAD_KEY'));
+          const limit = options.anonymousMaxBodyBytes;
+          if (Number(request.headers['content-length']) > limit) {
+            done(anonymousTooLarge(limit));
             return;
           }
-          request.switchboardKey = key;
-          done();
+          done(
+            null,
+            limitedStream(payload, limit, () => anonymousTooLarge(limit)),
+          );
         },
       },
       async (request, reply) => {
         const { name } = request.params;
-        if (!isFunctionName(name)) {
-          throw new SwitchboardError(
-            'SB_ERR_NAME_INVALID',
-            `Invalid function name ${JSON.stringify(name)}`,
-          );
-        }
         const args = argumentsOf(request);
         const controller = new AbortController();
         reply.raw.on('close', () => {
           if (!reply.raw.writableFinished) controller.abort();
         });
-        const caller = await callerOf(request);
-        try {
-          const answer = await dispatcher.call(name, args, caller, {
-            signal: controller.signal,
-            timeoutMs: timeoutOf(request),
-            requestId: requestIdOf(request),
-          });
-          // A streaming function answers with all its parts, as call() does.
-          const value =
-            answer instanceof ValueStream
-              ? await answer.collect({ signal: controller.signal })
-              : answer;
-          return sendValue(request, reply, value);
-        } catch (error) {
-          // Nobody signed in and no key: say a key is what is missing.
-          if (
-            error instanceof SwitchboardError &&
-            error.code === 'SB_ERR_PERMISSION_DENIED' &&
-            caller.keyName === undefined &&
-            caller.user === undefined
-          ) {
-            throw new SwitchboardError('SB_ERR_AUTH_MISSING_KEY', error.message);
-          }
-          throw error;
-        }
+        const caller = request.switchboardCaller ?? { kind: 'http' };
+        const answer = await dispatcher.call(name, args, caller, {
+          signal: controller.signal,
+          timeoutMs: timeoutOf(request),
+          requestId: requestIdOf(request),
+        });
+        // A streaming function answers with all its parts, as call() does.
+        const value =
+          answer instanceof ValueStream
+            ? await answer.collect({ signal: controller.signal })
+            : answer;
+        return sendValue(request, reply, value);
       },
     );
     done();
   };
+}
+
+function anonymousTooLarge(limit: number): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_HTTP_BODY_TOO_LARGE',
+    `Callers without a key or a signed-in user may send at most ${limit} bytes`,
+  );
+}
+
+/** Passes `payload` through, failing with `tooLarge()` once more than `limit` bytes came. */
+function limitedStream(payload: Readable, limit: number, tooLarge: () => Error): Readable {
+  let total = 0;
+  const limited = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      total += chunk.byteLength;
+      if (total > limit) callback(tooLarge());
+      else callback(null, chunk);
+    },
+  });
+  payload.on('error', (error) => limited.destroy(error));
+  return payload.pipe(limited);
 }
 
 function argumentsOf(request: FastifyRequest): unknown[] {

@@ -43,23 +43,13 @@ export class Dispatcher {
   }
 
   dispatch(request: CallRequest, sink: CallSink): CallHandle {
-    const provider = this.registry.pick(request.name);
+    const refusal = this.admit(request.name, request.caller);
+    const provider = refusal === undefined ? this.registry.pick(request.name) : undefined;
     if (provider === undefined) {
+      const error = refusal ?? this.noProvider(request.name);
       request.payload?.discard();
-      this.stats.refuse('SB_ERR_NO_SUCH_FUNCTION');
-      sink.reject(
-        new SwitchboardError(
-          'SB_ERR_NO_SUCH_FUNCTION',
-          `No function named ${JSON.stringify(request.name)} is registered`,
-        ),
-      );
-      return NOOP_HANDLE;
-    }
-    const refusal = isTrustedCaller(request.caller) ? undefined : this.refuseClient(request);
-    if (refusal !== undefined) {
-      request.payload?.discard();
-      this.stats.refuse(refusal.code);
-      sink.reject(refusal);
+      this.stats.refuse(error.code);
+      sink.reject(error);
       return NOOP_HANDLE;
     }
     // Counted from here: the call reached a provider (one wrapper per call, settled once).
@@ -69,19 +59,32 @@ export class Dispatcher {
     return provider.start(request, tracked);
   }
 
+  /**
+   * Whether `caller` may call `name`, decided from the name alone (before any argument is read):
+   * undefined when it may. Functions a caller may not call are reported exactly like names that
+   * do not exist, so callers cannot tell the two apart.
+   */
+  admit(name: string, caller: CallerInfo): SwitchboardError | undefined {
+    return isTrustedCaller(caller) ? undefined : this.refuseClient(name, caller);
+  }
+
   /** Client keys and HTTP callers without a server key: only `allowClients` functions. */
-  private refuseClient(request: CallRequest): SwitchboardError | undefined {
-    const access = this.registry.metaOf(request.name);
-    if (access === undefined || !access.allowClients) {
-      return new SwitchboardError(
-        'SB_ERR_PERMISSION_DENIED',
-        `${request.name} may be called only with a server key (it is not registered with allowClients)`,
-      );
-    }
-    if (access.requireUser !== 'no' && request.caller.user === undefined) {
-      return new SwitchboardError('SB_ERR_AUTH_REQUIRED', `${request.name} needs a signed-in user`);
+  private refuseClient(name: string, caller: CallerInfo): SwitchboardError | undefined {
+    const access = this.registry.metaOf(name);
+    if (access === undefined || !access.allowClients) return noSuchFunction(name);
+    if (access.requireUser !== 'no' && caller.user === undefined) {
+      return new SwitchboardError('SB_ERR_AUTH_REQUIRED', `${name} needs a signed-in user`);
     }
     return undefined;
+  }
+
+  /** Why a call to a name the caller may see found no provider. */
+  private noProvider(name: string): SwitchboardError {
+    if (!this.registry.has(name)) return noSuchFunction(name);
+    return new SwitchboardError(
+      'SB_ERR_UPLINK_UNRESPONSIVE',
+      `Every uplink serving ${JSON.stringify(name)} has stopped answering; try again shortly`,
+    );
   }
 
   /** Promise form for app code and HTTP callers. */
@@ -201,4 +204,11 @@ function settleAsPromise(
     else if (!decoding) return;
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+function noSuchFunction(name: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_NO_SUCH_FUNCTION',
+    `No function named ${JSON.stringify(name)} is registered`,
+  );
 }

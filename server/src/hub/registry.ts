@@ -53,17 +53,25 @@ export class Registry<M = undefined> {
     return true;
   }
 
+  /**
+   * The provider for the next call to `name`: the accepting one with the fewest calls in flight
+   * (an unresponsive uplink is skipped until it answers again). Undefined when none accepts.
+   */
   pick(name: string): Provider | undefined {
     const providers = this.functions.get(name);
     if (providers === undefined) return undefined;
     const count = providers.length;
-    if (count === 1) return providers[0];
+    if (count === 1) {
+      const only = providers[0]!;
+      return only.accepting ? only : undefined;
+    }
     const start = this.turn++ % count;
     if (this.turn > 0x3fffffff) this.turn = 0;
-    let best = providers[start]!;
-    for (let step = 1; step < count; step++) {
+    let best: Provider | undefined;
+    for (let step = 0; step < count; step++) {
       const candidate = providers[(start + step) % count]!;
-      if (candidate.inFlight < best.inFlight) best = candidate;
+      if (candidate.accepting && (best === undefined || candidate.inFlight < best.inFlight))
+        best = candidate;
     }
     return best;
   }

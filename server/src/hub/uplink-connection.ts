@@ -34,6 +34,8 @@ import {
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedOptions } from '../options.ts';
 import type { KeyRecord, KeyStore } from '../store/key-store.ts';
+import type { KeyThrottle } from '../auth/key-throttle.ts';
+import { Liveness } from './liveness.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistrations } from './provider-registrations.ts';
 import { InboundCall, OutboundCall } from './uplink-calls.ts';
@@ -52,6 +54,7 @@ import type { UplinkTraffic } from '../observe/uplink-traffic.ts';
 export interface ConnectionDeps {
   readonly options: ResolvedOptions;
   readonly keys: KeyStore;
+  readonly keyThrottle: KeyThrottle;
   readonly registry: FunctionRegistry;
   readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
@@ -71,6 +74,15 @@ type State = 'awaiting-hello' | 'open' | 'closed';
 const DRAIN_CLOSE_MARGIN_MS = 1_000;
 
 /**
+ * Bytes a connection may send before its `hello` is accepted, WebSocket framing included: the
+ * hello and nothing else. Counted on the raw socket, so a larger message is refused while it
+ * arrives, before it is buffered or decoded.
+ */
+export const PRE_AUTH_MAX_BYTES = 8 * 1024;
+/** A connection refused before authentication is cut this long after its close frame. */
+const PRE_AUTH_LINGER_MS = 1_000;
+
+/**
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
  * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
  */
@@ -82,8 +94,8 @@ export class UplinkConnection implements Provider {
   name: string | null = null;
   /** When the WebSocket was accepted. */
   readonly connectedAt = new Date();
-  /** Monotonic time of the last message or pong, for the heartbeat. */
-  lastSeenAt = performance.now();
+  /** When it was last heard from, and whether a ping is unanswered (see the hub's sweep). */
+  readonly liveness = new Liveness();
 
   private state: State = 'awaiting-hello';
   private readonly batcher: FrameBatcher;
@@ -99,6 +111,10 @@ export class UplinkConnection implements Provider {
   private readonly authTimer: NodeJS.Timeout;
   /** The peer's IP address as the server's socket saw it. */
   readonly remoteAddress: string;
+  /** The upgraded socket under `ws`. */
+  private readonly socket: Duplex;
+  /** Bytes received before the hello was accepted. */
+  private preAuthBytes = 0;
   private callerInfo: CallerInfo = { kind: 'uplink' };
   /** Set once the uplink is out of rotation; closes the connection if it does not by itself. */
   private drainTimer: NodeJS.Timeout | undefined;
@@ -115,6 +131,8 @@ export class UplinkConnection implements Provider {
     peer: { socket: Duplex; remoteAddress: string },
   ) {
     this.remoteAddress = peer.remoteAddress;
+    this.socket = peer.socket;
+    peer.socket.on('data', this.countPreAuth);
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
@@ -151,12 +169,10 @@ export class UplinkConnection implements Provider {
       deps.options.maxMessageBytes,
     );
     this.authTimer = setTimeout(() => {
-      this.fail('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
+      this.refuseUnauthenticated('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
     }, deps.options.authTimeoutMs);
     ws.on('message', (data, isBinary) => this.received(data, isBinary));
-    ws.on('pong', () => {
-      this.lastSeenAt = performance.now();
-    });
+    ws.on('pong', () => this.heard());
     ws.on('close', (_code, reason) => {
       // An uplink whose own drain deadline passed says so; what it left unanswered fails alike.
       if (
@@ -218,7 +234,7 @@ export class UplinkConnection implements Provider {
   }
 
   get accepting(): boolean {
-    return this.state === 'open' && this.drainTimer === undefined;
+    return this.state === 'open' && this.drainTimer === undefined && !this.liveness.unresponsive;
   }
 
   get isClosed(): boolean {
@@ -392,7 +408,7 @@ export class UplinkConnection implements Provider {
 
   private received(data: RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
-    this.lastSeenAt = performance.now();
+    this.heard();
     if (!isBinary || !Buffer.isBuffer(data)) {
       this.fail(
         'SB_ERR_PROTO_BAD_FRAME',
@@ -420,7 +436,9 @@ export class UplinkConnection implements Provider {
       frames = decodeUplinkMessage(data);
     } catch (error) {
       const coded = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
-      this.fail(coded.code, CLOSE_CODES.PROTOCOL_ERROR, coded.message);
+      if (this.state === 'awaiting-hello')
+        this.refuseUnauthenticated(coded.code, CLOSE_CODES.PROTOCOL_ERROR, coded.message);
+      else this.fail(coded.code, CLOSE_CODES.PROTOCOL_ERROR, coded.message);
       return;
     }
     for (const frame of frames) {
@@ -432,7 +450,7 @@ export class UplinkConnection implements Provider {
   private handle(frame: UplinkToServerFrame): void {
     if (this.state === 'awaiting-hello') {
       if (frame.type === 'hello') this.hello(frame);
-      else this.fail('SB_ERR_AUTH_NOT_AUTHENTICATED', CLOSE_CODES.AUTH_FAILED);
+      else this.refuseUnauthenticated('SB_ERR_AUTH_NOT_AUTHENTICATED', CLOSE_CODES.AUTH_FAILED);
       return;
     }
     switch (frame.type) {
@@ -537,9 +555,54 @@ export class UplinkConnection implements Provider {
     this.send({ type: 'result', id: frame.id, value: { registered } });
   }
 
+  /** Raw bytes before the hello: more than one small message is refused as it arrives. */
+  private readonly countPreAuth = (chunk: Buffer): void => {
+    this.preAuthBytes += chunk.byteLength;
+    if (this.preAuthBytes <= PRE_AUTH_MAX_BYTES || this.state !== 'awaiting-hello') return;
+    this.refuseUnauthenticated(
+      'SB_ERR_PROTO_FRAME_TOO_LARGE',
+      CLOSE_CODES.MESSAGE_TOO_BIG,
+      `before its hello is accepted a connection may send at most ${PRE_AUTH_MAX_BYTES} bytes`,
+    );
+  };
+
+  /**
+   * A connection that is not authenticated broke a rule: coded error and close frame, then no
+   * more reading (the sender is slowed by TCP, nothing is buffered) and the socket is cut soon.
+   */
+  private refuseUnauthenticated(code: ErrorCode, closeCode: number, message?: string): void {
+    this.fail(code, closeCode, message);
+    this.socket.pause();
+    setTimeout(() => this.socket.destroy(), PRE_AUTH_LINGER_MS).unref();
+  }
+
+  private heard(): void {
+    if (this.liveness.heard() && this.state === 'open')
+      this.deps.log.info({ uplink: this.providerId }, 'uplink answers again; back in rotation');
+  }
+
+  /** A ping went unanswered for pongTimeoutMs: out of rotation until it answers. */
+  suspect(): void {
+    this.deps.log.warn(
+      { uplink: this.providerId, inFlight: this.outbound.size },
+      'uplink is not answering pings; no new calls go to it',
+    );
+  }
+
+  /** A ping went unanswered for unresponsiveTimeoutMs: closed, its calls fail. */
+  dropUnresponsive(): void {
+    const error = new SwitchboardError(
+      'SB_ERR_UPLINK_UNRESPONSIVE',
+      `Uplink ${this.label} stopped answering pings and was closed`,
+    );
+    this.closeError = error;
+    this.fail(error.code, CLOSE_CODES.KICKED, error.message);
+    this.ws.terminate(); // a frozen peer would never complete the closing handshake
+  }
+
   private hello(frame: Extract<UplinkToServerFrame, { type: 'hello' }>): void {
     if (frame.protocol !== PROTOCOL_VERSION) {
-      this.fail(
+      this.refuseUnauthenticated(
         'SB_ERR_PROTO_VERSION',
         CLOSE_CODES.PROTOCOL_ERROR,
         `server speaks protocol ${PROTOCOL_VERSION}, uplink asked for ${frame.protocol}`,
@@ -548,16 +611,19 @@ export class UplinkConnection implements Provider {
     }
     if (this.key === undefined) {
       if (frame.key === undefined) {
-        this.fail('SB_ERR_AUTH_MISSING_KEY', CLOSE_CODES.AUTH_FAILED);
+        this.refuseUnauthenticated('SB_ERR_AUTH_MISSING_KEY', CLOSE_CODES.AUTH_FAILED);
         return;
       }
-      this.key = this.deps.keys.verify(frame.key);
-      if (this.key === undefined) {
-        this.fail('SB_ERR_AUTH_BAD_KEY', CLOSE_CODES.AUTH_FAILED);
+      try {
+        this.key = this.deps.keyThrottle.verify(this.deps.keys, frame.key, this.remoteAddress);
+      } catch (error) {
+        const coded = toSwitchboardError(error);
+        this.refuseUnauthenticated(coded.code, CLOSE_CODES.AUTH_FAILED, coded.message);
         return;
       }
     }
     clearTimeout(this.authTimer);
+    this.socket.off('data', this.countPreAuth);
     this.state = 'open';
     this.name = frame.name ?? null;
     if (frame.maxFrameBytes !== undefined) {
@@ -687,6 +753,7 @@ export class UplinkConnection implements Provider {
     this.state = 'closed';
     clearTimeout(this.authTimer);
     clearTimeout(this.drainTimer);
+    this.socket.off('data', this.countPreAuth);
     this.batcher.clear();
     this.registrations.clear();
     this.bodies.abortAll();

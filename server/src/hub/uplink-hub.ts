@@ -7,14 +7,18 @@ import {
   SwitchboardError,
   UPLINK_PATH,
   closeReason,
+  toSwitchboardError,
   type ErrorCode,
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
 import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
+import { sweepIntervalMs } from './liveness.ts';
 
 /** Keys revoked up to this long before the previous check are looked at again. */
 const REVOKE_CHECK_MARGIN_MS = 5_000;
+/** Connections from one address that may be waiting for their hello at once. */
+export const MAX_PENDING_PER_ADDRESS = 64;
 
 /**
  * Accepts uplink WebSockets on `/_/uplink` (ws in noServer mode on Fastify's HTTP server),
@@ -24,6 +28,8 @@ const REVOKE_CHECK_MARGIN_MS = 5_000;
 export class UplinkHub {
   private readonly wss: WebSocketServer;
   private readonly connections = new Map<string, UplinkConnection>();
+  /** Connections not yet authenticated, per client address. */
+  private readonly pending = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private closing = false;
   /** Wall-clock time of the last look for keys revoked elsewhere. */
@@ -43,7 +49,7 @@ export class UplinkHub {
       perMessageDeflate: false,
     });
     server.on('upgrade', this.onUpgrade);
-    this.heartbeat = setInterval(() => this.beat(), deps.options.pingIntervalMs);
+    this.heartbeat = setInterval(() => this.beat(), sweepIntervalMs(deps.options));
     this.heartbeat.unref();
   }
 
@@ -116,6 +122,7 @@ export class UplinkHub {
    */
   private closeRevokedKeys(): void {
     const now = Date.now();
+    if (now - this.revokesCheckedAt < this.deps.options.pingIntervalMs) return;
     // A margin for the revoking process's clock and a revoke committed during the last query.
     const since = this.revokesCheckedAt - REVOKE_CHECK_MARGIN_MS;
     this.revokesCheckedAt = now;
@@ -135,29 +142,55 @@ export class UplinkHub {
       rejectUpgrade(socket, 'SB_ERR_SERVER_CLOSING');
       return;
     }
+    const remoteAddress = req.socket.remoteAddress ?? '';
     let key: KeyRecord | undefined;
     const header = req.headers.authorization;
     if (header !== undefined) {
-      const secret = parseBearer(header);
-      key = secret === undefined ? undefined : this.deps.keys.verify(secret);
-      if (key === undefined) {
-        rejectUpgrade(socket, 'SB_ERR_AUTH_BAD_KEY');
+      try {
+        key = this.deps.keyThrottle.verify(
+          this.deps.keys,
+          parseBearer(header) ?? '',
+          remoteAddress,
+        );
+      } catch (error) {
+        rejectUpgrade(socket, toSwitchboardError(error));
         return;
       }
     }
-    const remoteAddress = req.socket.remoteAddress ?? '';
+    const pending = this.pending.get(remoteAddress) ?? 0;
+    if (pending >= MAX_PENDING_PER_ADDRESS) {
+      rejectUpgrade(
+        socket,
+        new SwitchboardError(
+          'SB_ERR_RATE_LIMITED',
+          `Too many connections from this address are waiting to authenticate`,
+        ),
+      );
+      return;
+    }
+    this.pending.set(remoteAddress, pending + 1);
+    let counted = true;
+    const authenticated = (): void => {
+      if (!counted) return;
+      counted = false;
+      const left = (this.pending.get(remoteAddress) ?? 1) - 1;
+      if (left <= 0) this.pending.delete(remoteAddress);
+      else this.pending.set(remoteAddress, left);
+    };
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new UplinkConnection(
         ws,
         {
           ...this.deps,
           onOpen: (c) => {
+            authenticated();
             this.deps.log.info(
               { uplink: c.providerId, name: c.name, key: c.key?.name },
               'uplink connected',
             );
           },
           onClose: (c) => {
+            authenticated();
             this.connections.delete(c.providerId);
             if (c.key !== undefined)
               this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
@@ -170,18 +203,30 @@ export class UplinkHub {
     });
   }
 
+  /** The liveness sweep: pings, takes silent uplinks out of rotation, closes frozen ones. */
   private beat(): void {
     this.closeRevokedKeys();
-    const deadline = performance.now() - 2 * this.deps.options.pingIntervalMs;
+    const now = performance.now();
+    const { options } = this.deps;
     for (const connection of this.connections.values()) {
-      if (connection.lastSeenAt < deadline) {
-        this.deps.log.info(
-          { uplink: connection.providerId },
-          'uplink silent for two ping intervals; dropping',
-        );
-        connection.terminate();
-      } else {
-        connection.ping();
+      if (!connection.isOpen) continue; // not authenticated yet: the auth deadline applies
+      const action = connection.liveness.check(now, connection.inFlight > 0, options);
+      switch (action) {
+        case 'none':
+          break;
+        case 'ping':
+          connection.ping();
+          break;
+        case 'suspect':
+          connection.suspect();
+          break;
+        case 'drop':
+          connection.dropUnresponsive();
+          break;
+        default: {
+          const unreachable: never = action;
+          throw new Error(`unhandled liveness action ${String(unreachable)}`);
+        }
       }
     }
   }
@@ -215,8 +260,9 @@ export class UplinkHub {
 }
 
 /** Answers an upgrade it will not accept with the code's HTTP status and the JSON error body. */
-function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
-  const { status, message } = new SwitchboardError(code);
+function rejectUpgrade(socket: Duplex, reason: ErrorCode | SwitchboardError): void {
+  const error = typeof reason === 'string' ? new SwitchboardError(reason) : reason;
+  const { code, status, message } = error;
   const body = JSON.stringify({ code, message });
   const headers = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
@@ -225,5 +271,9 @@ function rejectUpgrade(socket: Duplex, code: ErrorCode): void {
     `Content-Length: ${Buffer.byteLength(body)}`,
   ];
   if (status === 401) headers.push('WWW-Authenticate: Bearer realm="switchboard"');
+  if (status === 429) {
+    const seconds = (error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+    headers.push(`Retry-After: ${seconds ?? 1}`);
+  }
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

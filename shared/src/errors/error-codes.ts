@@ -68,6 +68,11 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'The uplink serving the call disconnected before answering',
   },
+  SB_ERR_UPLINK_UNRESPONSIVE: {
+    status: 502,
+    retryable: true,
+    message: 'The uplink serving the call stopped answering pings and was closed',
+  },
   SB_ERR_CALL_TIMEOUT: {
     status: 504,
     retryable: true,
