@@ -568,11 +568,13 @@ export class UplinkConnection implements Provider {
 
   /**
    * A connection that is not authenticated broke a rule: coded error and close frame, then no
-   * more reading (the sender is slowed by TCP, nothing is buffered) and the socket is cut soon.
+   * more reading (the sender is held back by TCP, nothing more is buffered), the socket ended
+   * once they are written, and destroyed soon whatever the peer does.
    */
   private refuseUnauthenticated(code: ErrorCode, closeCode: number, message?: string): void {
     this.fail(code, closeCode, message);
     this.socket.pause();
+    this.socket.end();
     setTimeout(() => this.socket.destroy(), PRE_AUTH_LINGER_MS).unref();
   }
 
