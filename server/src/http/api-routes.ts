@@ -26,6 +26,7 @@ import type { RateLimits } from './rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { answerHeaders } from './response-headers.ts';
+import { redactUrl } from './door-server.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
 import { REQUEST_ID_HEADER, requestIdOf } from '../observe/request-id.ts';
 
@@ -278,6 +279,7 @@ export function apiRoutes(deps: DoorDeps) {
         );
         return;
       }
+      request.switchboardUntimedBody = true; // a large upload: only the idle limit applies
       next(null, new StreamedPayload(limitedSource(request.raw, limit)));
     };
     // '*' serves requests without a Content-Type. Fastify does not cache what it finds for '*',
@@ -429,7 +431,7 @@ class ReplySink implements CallSink {
       const coded = toSwitchboardError(error);
       // The client sees only a 502; the operator learns which handler broke its schema.
       if (coded.code === 'SB_ERR_RESPONSE_INVALID')
-        this.request.log.warn({ endpoint: this.request.url }, coded.message);
+        this.request.log.warn({ endpoint: redactUrl(this.request.url) }, coded.message);
       sendError(this.reply, coded, this.deps.options.debug);
     }
   }
