@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { HttpResponse } from '@switchboard/shared';
+import { HttpResponse, SwitchboardError } from '@switchboard/shared';
+import { resolveOptions } from '../server/src/options.ts';
 import { helloClient } from './helpers/raw-client.ts';
-import { SERVER_KEY, startServer } from './helpers/server.ts';
+import { CLIENT_KEY, SERVER_KEY, startServer } from './helpers/server.ts';
 
 /** One answer as it came off the socket: status line, header lines (lower-case names), body. */
 interface RawAnswer {
@@ -185,4 +186,185 @@ test('header names or values Node refuses give a coded 500, never a broken head'
   assert.deepEqual(values(fine, 'x-fine'), ['yes']);
   assert.equal(fine.body, 'ok');
   await served;
+});
+
+type LogLine = Record<string, unknown>;
+
+/** A logger option whose JSON lines land in `lines`. */
+function capture(lines: LogLine[], level = 'info'): Record<string, unknown> {
+  return {
+    level,
+    stream: { write: (line: string) => lines.push(JSON.parse(line) as LogLine) },
+  };
+}
+
+function rpc(url: string, name: string, key?: string): Promise<Response> {
+  return fetch(`${url}/_/call/${name}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(key === undefined ? {} : { authorization: `Bearer ${key}` }),
+    },
+    body: '[]',
+  });
+}
+
+const GENERIC = 'The function threw an exception';
+
+test("public callers get a generic message and the request id for a handler's exception; the log has it all", async (t) => {
+  const log: LogLine[] = [];
+  const { sb, url } = await startServer(t, { logger: capture(log) });
+  const fail = (): never => {
+    throw new RangeError('secret detail /srv/app/db.ts');
+  };
+  sb.httpEndpoint('/boom', {}, fail);
+  sb.httpEndpoint('/coded', {}, () => {
+    throw new SwitchboardError('SB_ERR_VALIDATION', 'name is required');
+  });
+  sb.callable('boomFn', fail, { allowClients: true });
+
+  const thrown = await fetch(`${url}/_/api/boom`);
+  const text = await thrown.text();
+  assert.equal(thrown.status, 500);
+  assert.doesNotMatch(text, /secret|RangeError|db\.ts/);
+  const body = JSON.parse(text) as Record<string, unknown>;
+  const requestId = thrown.headers.get('x-request-id');
+  assert.deepEqual(body, { code: 'SB_ERR_REMOTE_ERROR', message: GENERIC, requestId });
+  const logged = log.find((line) => line.reqId === requestId && line.type !== undefined);
+  assert.equal(logged?.type, 'RangeError');
+  assert.equal(logged?.reason, 'secret detail /srv/app/db.ts');
+  assert.match(String(logged?.stack), /door-hardening\.test\.ts/);
+  assert.ok(Number(logged?.level) >= 40, 'warn or error');
+
+  // Coded errors thrown on purpose keep their message.
+  const coded = await fetch(`${url}/_/api/coded`);
+  assert.deepEqual(await coded.json(), { code: 'SB_ERR_VALIDATION', message: 'name is required' });
+
+  // /_/call: anonymous and client-key callers are public; a server key sees the exception.
+  for (const key of [undefined, CLIENT_KEY]) {
+    const answer = (await (await rpc(url, 'boomFn', key)).json()) as Record<string, unknown>;
+    assert.deepEqual(
+      [answer.code, answer.message, answer.type],
+      ['SB_ERR_REMOTE_ERROR', GENERIC, undefined],
+    );
+    assert.equal(typeof answer.requestId, 'string');
+  }
+  const trusted = (await (await rpc(url, 'boomFn', SERVER_KEY)).json()) as Record<string, unknown>;
+  assert.deepEqual([trusted.message, trusted.type], ['secret detail /srv/app/db.ts', 'RangeError']);
+});
+
+test('exposeErrors (or debug, or SWITCHBOARD_EXPOSE_ERRORS) shows the exception to public callers', async (t) => {
+  assert.equal(resolveOptions({}, {}).exposeErrors, false);
+  assert.equal(resolveOptions({ debug: true }, {}).exposeErrors, true);
+  assert.equal(resolveOptions({}, { SWITCHBOARD_EXPOSE_ERRORS: '1' }).exposeErrors, true);
+  assert.equal(resolveOptions({ debug: true, exposeErrors: false }, {}).exposeErrors, false);
+  const { sb, url } = await startServer(t, { exposeErrors: true });
+  sb.httpEndpoint('/boom', {}, () => {
+    throw new RangeError('detail');
+  });
+  const body = (await (await fetch(`${url}/_/api/boom`)).json()) as Record<string, unknown>;
+  assert.deepEqual(
+    [body.code, body.message, body.type],
+    ['SB_ERR_REMOTE_ERROR', 'detail', 'RangeError'],
+  );
+});
+
+test('WebSocket callers with a client key get no remote stack; server keys still do', async (t) => {
+  const { sb, wsUrl } = await startServer(t);
+  sb.callable(
+    'boomFn',
+    () => {
+      throw new RangeError('oops');
+    },
+    { allowClients: true },
+  );
+  for (const [key, hasStack] of [
+    [CLIENT_KEY, false],
+    [SERVER_KEY, true],
+  ] as const) {
+    const client = await helloClient(t, wsUrl, key);
+    client.send({ type: 'call', id: 1, name: 'boomFn', args: [] });
+    const frame = await client.next();
+    assert.equal(frame.type, 'error');
+    if (frame.type !== 'error') continue;
+    assert.equal(frame.error.code, 'SB_ERR_REMOTE_ERROR');
+    assert.equal(frame.error.stack !== undefined, hasStack, key);
+  }
+});
+
+test('every error body is {code, message}: bad URLs, unknown methods, malformed HTTP, big heads', async (t) => {
+  const { sb, url } = await startServer(t);
+  sb.httpEndpoint('/p/:x', { methods: ['GET', 'POST'] }, () => 'ok');
+  const cases: Array<[string, string[], string, number, string]> = [
+    ['bad percent-encoding', get('/_/api/p/%zz'), '', 400, 'SB_ERR_HTTP_BAD_REQUEST'],
+    [
+      'QUERY',
+      ['QUERY /_/api/p/1 HTTP/1.1', 'Host: x', 'Connection: close'],
+      '',
+      404,
+      'SB_ERR_HTTP_NOT_FOUND',
+    ],
+    [
+      'PROPFIND',
+      ['PROPFIND /_/api/p/1 HTTP/1.1', 'Host: x', 'Connection: close'],
+      '',
+      404,
+      'SB_ERR_HTTP_NOT_FOUND',
+    ],
+    ['unknown route', get('/nowhere'), '', 404, 'SB_ERR_HTTP_NOT_FOUND'],
+    [
+      'bad JSON to no route',
+      [
+        'POST /nowhere HTTP/1.1',
+        'Host: x',
+        'Content-Type: application/json',
+        'Content-Length: 2',
+        'Connection: close',
+      ],
+      '{x',
+      404,
+      'SB_ERR_HTTP_NOT_FOUND',
+    ],
+    [
+      'bad content type for /_/call',
+      [
+        'POST /_/call/f HTTP/1.1',
+        'Host: x',
+        'Content-Type: text/plain',
+        'Content-Length: 2',
+        'Connection: close',
+      ],
+      'hi',
+      415,
+      'SB_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
+    ],
+    ['not HTTP at all', ['HELLO THERE'], '', 400, 'SB_ERR_HTTP_BAD_REQUEST'],
+    [
+      'bad Content-Length',
+      ['POST /_/api/p/1 HTTP/1.1', 'Host: x', 'Content-Length: abc'],
+      '',
+      400,
+      'SB_ERR_HTTP_BAD_REQUEST',
+    ],
+    [
+      'a 20 KiB header',
+      get('/', [`X-Big: ${'a'.repeat(20_000)}`]),
+      '',
+      431,
+      'SB_ERR_HTTP_HEADERS_TOO_LARGE',
+    ],
+  ];
+  for (const [what, head, body, status, code] of cases) {
+    const answer = await rawExchange(url, head, { body });
+    assert.equal(answer.statusLine.split(' ')[1], String(status), what);
+    const parsed = JSON.parse(answer.body) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(parsed).sort(), ['code', 'message'], what);
+    assert.equal(parsed.code, code, what);
+  }
+  const tooBig = await fetch(`${url}/_/api/p/1`, {
+    method: 'POST',
+    body: 'x'.repeat(21 * 1024 * 1024),
+  });
+  assert.equal(tooBig.status, 413);
+  assert.deepEqual(Object.keys((await tooBig.json()) as object).sort(), ['code', 'message']);
 });
