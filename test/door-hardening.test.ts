@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { test } from 'node:test';
-import { HttpResponse, SwitchboardError } from '@switchboard/shared';
+import { HttpResponse, SwitchboardError, type StreamedBody } from '@switchboard/shared';
 import { resolveOptions } from '../server/src/options.ts';
 import { helloClient } from './helpers/raw-client.ts';
 import { CLIENT_KEY, SERVER_KEY, startServer } from './helpers/server.ts';
@@ -367,4 +367,144 @@ test('every error body is {code, message}: bad URLs, unknown methods, malformed 
   });
   assert.equal(tooBig.status, 413);
   assert.deepEqual(Object.keys((await tooBig.json()) as object).sort(), ['code', 'message']);
+});
+
+/**
+ * Opens a TCP connection, writes `head` (an array: complete head lines; a string: as is) and
+ * then `pieces` every `everyMs`, and reads until the server closes it (at most 10 s).
+ */
+function trickle(
+  url: string,
+  head: string[] | string,
+  pieces: string[],
+  everyMs: number,
+): Promise<{ text: string; elapsedMs: number }> {
+  const { port } = new URL(url);
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1');
+    let text = '';
+    let next = 0;
+    const timer = setInterval(() => {
+      if (next < pieces.length && socket.writable) socket.write(pieces[next++]!);
+    }, everyMs);
+    const guard = setTimeout(() => socket.destroy(), 10_000);
+    socket.on('data', (chunk: Buffer) => (text += chunk.toString('latin1')));
+    socket.on('close', () => {
+      clearInterval(timer);
+      clearTimeout(guard);
+      resolve({ text, elapsedMs: Date.now() - started });
+    });
+    socket.on('error', reject);
+    socket.write(typeof head === 'string' ? head : `${head.join('\r\n')}\r\n\r\n`);
+  });
+}
+
+test('timeouts: a slow head, a stalled body and a trickled buffered body get 408; a streamed upload that keeps sending does not', async (t) => {
+  const { sb, url } = await startServer(t, {
+    headersTimeoutMs: 300,
+    bodyTimeoutMs: 600,
+    bodyIdleTimeoutMs: 300,
+  });
+  sb.httpEndpoint('/buffered', { methods: ['POST'] }, () => 'ok');
+  sb.httpEndpoint('/upload', { methods: ['POST'], maxBodyBytes: 1024 * 1024 }, async (request) => {
+    let bytes = 0;
+    for await (const chunk of request.body as StreamedBody) bytes += chunk.byteLength;
+    return String(bytes);
+  });
+  const post = (path: string, length: number): string[] => [
+    `POST ${path} HTTP/1.1`,
+    'Host: x',
+    'Content-Type: application/octet-stream',
+    `Content-Length: ${length}`,
+  ];
+  const codeOf = (text: string): unknown =>
+    (JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as { code: unknown }).code;
+
+  // A head that never ends.
+  const head = await trickle(url, 'GET /_/api/x HTTP/1.1\r\nHost: x\r\n', [], 50);
+  assert.match(head.text, /^HTTP\/1\.1 408 /);
+  assert.equal(codeOf(head.text), 'SB_ERR_HTTP_REQUEST_TIMEOUT');
+
+  // A body that stops after a few bytes.
+  const stalled = await trickle(url, post('/_/api/buffered', 100), ['abc'], 10);
+  assert.match(stalled.text, /^HTTP\/1\.1 408 /);
+  assert.match(stalled.text, /\r\nconnection: close\r\n/i);
+  assert.equal(codeOf(stalled.text), 'SB_ERR_HTTP_REQUEST_TIMEOUT');
+
+  // A buffered body that keeps trickling past bodyTimeoutMs.
+  const slow = await trickle(url, post('/_/api/buffered', 100), Array<string>(100).fill('x'), 50);
+  assert.match(slow.text, /^HTTP\/1\.1 408 /);
+  assert.ok(slow.elapsedMs < 3000, `cut off after ${slow.elapsedMs} ms`);
+
+  // The same pace to a streamed endpoint: past bodyTimeoutMs, but never idle, so it completes.
+  const pieces = Array<string>(20).fill('y');
+  const streamed = await trickle(
+    url,
+    [...post('/_/api/upload', pieces.length), 'Connection: close'],
+    pieces,
+    50,
+  );
+  assert.ok(streamed.elapsedMs > 600, `took ${streamed.elapsedMs} ms`);
+  assert.match(streamed.text, /^HTTP\/1\.1 200 /);
+  assert.ok(streamed.text.endsWith('\r\n\r\n20'), streamed.text);
+});
+
+test('trustProxy: X-Forwarded-For and -Proto are believed from trusted proxies only', async (t) => {
+  assert.throws(() => resolveOptions({ trustProxy: ['not an address'] }, {}), {
+    code: 'SB_ERR_OPTIONS_INVALID',
+  });
+  assert.deepEqual(
+    resolveOptions({}, { SWITCHBOARD_TRUST_PROXY: '10.0.0.0/8, loopback' }).trustProxy,
+    ['10.0.0.0/8', 'loopback'],
+  );
+  assert.equal(resolveOptions({}, { SWITCHBOARD_TRUST_PROXY: '2' }).trustProxy, 2);
+  const forwarded = { 'x-forwarded-for': '203.0.113.7', 'x-forwarded-proto': 'https' };
+  for (const [trustProxy, expected] of [
+    [false, '127.0.0.1'],
+    [['loopback'], '203.0.113.7'],
+    [1, '203.0.113.7'],
+    [['10.0.0.0/8'], '127.0.0.1'],
+  ] as const) {
+    const { sb, url } = await startServer(t, {
+      trustProxy: trustProxy as never,
+      rateLimit: { max: 1, windowMs: 60_000 },
+    });
+    sb.httpEndpoint('/who', {}, (request) => ({ ip: request.remoteAddress }));
+    sb.httpEndpoint('/login', {}, (request) => {
+      request.session.seen = true;
+      return 'ok';
+    });
+    const who = await fetch(`${url}/_/api/who`, { headers: forwarded });
+    assert.equal(((await who.json()) as { ip: string }).ip.replace(/^::ffff:/, ''), expected);
+    // Rate limits count per client: another forwarded client is not limited by the first.
+    const other = await fetch(`${url}/_/api/who`, {
+      headers: { ...forwarded, 'x-forwarded-for': '203.0.113.8' },
+    });
+    assert.equal(other.status, expected === '127.0.0.1' ? 429 : 200, String(trustProxy));
+    // The session cookie is Secure when the trusted proxy says the client came over https.
+    const login = await fetch(`${url}/_/api/login`, { headers: forwarded });
+    const secure = /;\s*secure/i.test(login.headers.getSetCookie().join('\n'));
+    assert.equal(secure, expected !== '127.0.0.1', String(trustProxy));
+    const address = sb.app.switchboard.clientAddress({
+      headers: forwarded,
+      socket: { remoteAddress: '127.0.0.1' },
+    } as never);
+    assert.equal(address, expected);
+  }
+});
+
+test('the private API key never reaches the request log', async (t) => {
+  const key = 'private-key-0123456789abcdef';
+  const log: LogLine[] = [];
+  const { sb, url } = await startServer(t, { privateApiKeys: [key], logger: capture(log) });
+  sb.httpEndpoint('/hello', {}, () => 'hi');
+  assert.equal(await (await fetch(`${url}/_/private_api/${key}/hello?x=1`)).text(), 'hi');
+  assert.equal((await fetch(`${url}/_/private%5Fapi/${key}/nope`)).status, 404);
+  assert.equal((await fetch(`${url}/_/private_api/${key}/%zz`)).status, 400);
+  await sb.close();
+  const text = JSON.stringify(log);
+  assert.ok(log.some((line) => line.msg === 'incoming request'));
+  assert.ok(!text.includes(key), 'the key is in the log');
+  assert.match(text, /\/_\/private_api\/\[redacted\]\/hello\?x=1/);
 });
