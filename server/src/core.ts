@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import {
@@ -38,6 +38,8 @@ import { UserStore } from './store/user-store.ts';
 import { CookieSealer, deriveKey } from './auth/cookie-sealer.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { RateLimits } from './http/rate-limits.ts';
+import { BodyTimeouts } from './http/body-timeouts.ts';
+import { clientAddressFunction } from './http/client-address.ts';
 import { RequestState } from './http/request-state.ts';
 import { loadSecret } from './store/secrets.ts';
 import { SessionStore } from './store/session-store.ts';
@@ -88,12 +90,18 @@ export class SwitchboardCore {
   private readonly gate = new RequestGate();
   /** The Fastify instance the lifecycle is attached to. */
   private fastify: FastifyInstance | undefined;
+  /**
+   * The client's address behind a request under the `trustProxy` option (what `request.ip` is
+   * for HTTP requests); for the WebSocket upgrade request, which Fastify never sees.
+   */
+  readonly clientAddress: (req: IncomingMessage) => string;
 
   constructor(
     readonly options: ResolvedOptions,
     private readonly server: Server,
     private readonly log: FastifyBaseLogger,
   ) {
+    this.clientAddress = clientAddressFunction(options.trustProxy);
     this.db = openDatabase(options.dataDir);
     this.keys = new KeyStore(this.db, options.keys);
     if (options.createInitialKey && options.keys.length === 0 && this.keys.count() === 0) {
@@ -143,6 +151,7 @@ export class SwitchboardCore {
   /** Registers the HTTP routes on `app` (or an encapsulated child of it). */
   async routes(app: FastifyInstance): Promise<void> {
     const { options, keys, endpoints, dispatcher, state } = this;
+    new BodyTimeouts(options).register(app); // first, so it sees every body
     const limits = await RateLimits.register(app);
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
     this.gate.register(app); // before the routes, so it sees every request to them

@@ -5,6 +5,7 @@ import {
   rateLimitOf,
   type KeyKind,
 } from '@switchboard/shared';
+import { parseTrustProxy, trustFunction, type TrustProxy } from './http/client-address.ts';
 
 /** Default TCP port of the front door. */
 export const DEFAULT_PORT = 3030;
@@ -49,6 +50,18 @@ export const DEFAULT_ANONYMOUS_MAX_BODY_BYTES = 64 * 1024;
 export const DEFAULT_KEY_FAILURE_THROTTLE = Object.freeze({ max: 20, windowMs: 60_000 });
 /** Failed sign-ins per login name per minute before 429 (four times as many per address). */
 export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
+
+/** Time a client has to send a request's head (line and headers): 30 s. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
+/**
+ * Time an idle keep-alive connection is kept open for the client's next request: 72 s (Fastify's
+ * default, longer than the 60 s idle timeout of common load balancers).
+ */
+export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
+/** Time a buffered request body (up to maxBodyBytes) has to arrive whole: 120 s. */
+export const DEFAULT_BODY_TIMEOUT_MS = 120_000;
+/** Time a request body may send nothing while the server waits for more: 30 s. */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
 
 /**
  * Admin API requests allowed per token, per endpoint and method, per window: reads (GET) and
@@ -164,8 +177,37 @@ export interface SwitchboardOptions {
    * @default 10000
    */
   shutdownGraceMs?: number;
-  /** Include stacks of handler errors in HTTP error bodies. @default false */
+  /** Include stacks of handler errors in HTTP error bodies; implies `exposeErrors`. @default false */
   debug?: boolean;
+  /**
+   * Show public HTTP callers (of `/_/api`, and of `/_/call` without a server key) the message
+   * and class name of a handler's exception. Off: they get a generic message and the request id,
+   * and the full error is logged under that id. For development. Env SWITCHBOARD_EXPOSE_ERRORS.
+   * @default the `debug` option (false)
+   */
+  exposeErrors?: boolean;
+  /**
+   * Proxies believed about the client (`X-Forwarded-For`, `-Proto`, `-Host`): `true` (every
+   * peer), a hop count, or addresses/CIDR ranges (`['10.0.0.0/8', 'loopback']`). Decides
+   * `request.ip` (rate limits, sign-in throttle, the request's `remoteAddress`) and whether a
+   * request came over https (`Secure` cookies). Env SWITCHBOARD_TRUST_PROXY. @default false
+   */
+  trustProxy?: TrustProxy;
+  /** Time a client has to send a request's head. Env SWITCHBOARD_HEADERS_TIMEOUT_MS. @default 30000 */
+  headersTimeoutMs?: number;
+  /** Idle time of a keep-alive connection between requests. Env SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS. @default 72000 */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Time a buffered request body has to arrive whole (408 SB_ERR_HTTP_REQUEST_TIMEOUT after).
+   * Streamed bodies (endpoints with their own `maxBodyBytes`) have no total limit, only the
+   * idle one. Env SWITCHBOARD_BODY_TIMEOUT_MS. @default 120000
+   */
+  bodyTimeoutMs?: number;
+  /**
+   * Time a request body may send nothing while the server waits for it (408 after). Env
+   * SWITCHBOARD_BODY_IDLE_TIMEOUT_MS. @default 30000
+   */
+  bodyIdleTimeoutMs?: number;
   /**
    * `info` of the OpenAPI document of the live endpoints at `/_/openapi.json`; `false` serves
    * none (404). @default { title: 'Switchboard API', version: '1.0.0' }
@@ -199,6 +241,7 @@ export type ResolvedOptions = Readonly<
       | 'openapi'
       | 'adminRateLimits'
       | 'metricsToken'
+      | 'trustProxy'
     >
   > & {
     keys: readonly ProvisionedKey[];
@@ -215,6 +258,7 @@ export type ResolvedOptions = Readonly<
       write: { max: number; windowMs: number };
     }>;
     metricsToken: string | undefined;
+    trustProxy: boolean | number | readonly string[];
   }
 >;
 
@@ -278,6 +322,25 @@ export function resolveOptions(
       envInt(env, 'SWITCHBOARD_SHUTDOWN_GRACE_MS') ??
       DEFAULT_SHUTDOWN_GRACE_MS,
     debug: options.debug ?? false,
+    exposeErrors:
+      options.exposeErrors ?? envBool(env, 'SWITCHBOARD_EXPOSE_ERRORS') ?? options.debug ?? false,
+    trustProxy: trustProxyOption(options.trustProxy, env),
+    headersTimeoutMs:
+      options.headersTimeoutMs ??
+      envInt(env, 'SWITCHBOARD_HEADERS_TIMEOUT_MS') ??
+      DEFAULT_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs:
+      options.keepAliveTimeoutMs ??
+      envInt(env, 'SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS') ??
+      DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+    bodyTimeoutMs:
+      options.bodyTimeoutMs ??
+      envInt(env, 'SWITCHBOARD_BODY_TIMEOUT_MS') ??
+      DEFAULT_BODY_TIMEOUT_MS,
+    bodyIdleTimeoutMs:
+      options.bodyIdleTimeoutMs ??
+      envInt(env, 'SWITCHBOARD_BODY_IDLE_TIMEOUT_MS') ??
+      DEFAULT_BODY_IDLE_TIMEOUT_MS,
     logger: options.logger ?? false,
     openapi: openApiInfo(options.openapi),
     metrics: options.metrics ?? envBool(env, 'SWITCHBOARD_METRICS') ?? true,
@@ -301,6 +364,10 @@ export function resolveOptions(
     'streamStallTimeoutMs',
     'maxMessageBytes',
     'drainTimeoutMs',
+    'headersTimeoutMs',
+    'keepAliveTimeoutMs',
+    'bodyTimeoutMs',
+    'bodyIdleTimeoutMs',
   ] as const) {
     const value = resolved[key];
     if (!Number.isSafeInteger(value) || value <= 0)
@@ -332,6 +399,20 @@ export function resolveOptions(
     }
   }
   return Object.freeze(resolved);
+}
+
+function trustProxyOption(
+  value: TrustProxy | undefined,
+  env: NodeJS.ProcessEnv,
+): boolean | number | readonly string[] {
+  if (value === undefined) {
+    const raw = env.SWITCHBOARD_TRUST_PROXY;
+    return raw === undefined ? false : parseTrustProxy(raw, 'SWITCHBOARD_TRUST_PROXY');
+  }
+  if (typeof value !== 'boolean' && typeof value !== 'number' && !Array.isArray(value))
+    throw invalid('trustProxy must be true, false, a hop count or a list of addresses');
+  trustFunction(value); // throws for a bad count or address
+  return typeof value === 'object' ? Object.freeze([...(value as readonly string[])]) : value;
 }
 
 function openApiInfo(

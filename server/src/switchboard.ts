@@ -1,16 +1,14 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
 import {
-  SwitchboardError,
   type CallableOptions,
   type EndpointHandler,
   type EndpointOptions,
   type User,
 } from '@switchboard/shared';
 import { SwitchboardCore } from './core.ts';
-import { sendError } from './http/error-reply.ts';
+import { doorRootHandlers, doorServerOptions } from './http/door-server.ts';
 import { resolveOptions, type SwitchboardOptions } from './options.ts';
-import { requestIdFor } from './observe/request-id.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
 import type { ShutdownOutcome } from './shutdown.ts';
@@ -69,25 +67,12 @@ declare module 'fastify' {
 /** Creates a standalone Switchboard server: a Fastify app with the front door and uplink hub. */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
   const resolved = resolveOptions(options);
-  const app = Fastify({
-    logger: resolved.logger,
-    bodyLimit: resolved.maxBodyBytes,
-    genReqId: requestIdFor,
-  });
+  const app = Fastify(doorServerOptions(resolved));
   const core = new SwitchboardCore(resolved, app.server, app.log);
   app.decorate('switchboard', core);
   core.attachLifecycle(app);
   core.observe(app);
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
-      reply,
-      new SwitchboardError(
-        'SB_ERR_HTTP_NOT_FOUND',
-        `No route for ${request.method} ${request.url}`,
-      ),
-      false,
-    ),
-  );
+  doorRootHandlers(app, resolved);
   void app.register((scope) => core.routes(scope));
 
   return {

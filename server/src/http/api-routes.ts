@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { validateHeaderName, validateHeaderValue, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { fastifyCookie } from '@fastify/cookie';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -25,6 +25,8 @@ import { BodyChunks, StreamedPayload, limitedSource, readBody } from './request-
 import type { RateLimits } from './rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
+import { answerHeaders } from './response-headers.ts';
+import { redactUrl } from './door-server.ts';
 import { appOriginOf, isCrossSiteRequest, isSecure } from './site.ts';
 import { REQUEST_ID_HEADER, requestIdOf } from '../observe/request-id.ts';
 
@@ -277,6 +279,7 @@ export function apiRoutes(deps: DoorDeps) {
         );
         return;
       }
+      request.switchboardUntimedBody = true; // a large upload: only the idle limit applies
       next(null, new StreamedPayload(limitedSource(request.raw, limit)));
     };
     // '*' serves requests without a Content-Type. Fastify does not cache what it finds for '*',
@@ -428,7 +431,7 @@ class ReplySink implements CallSink {
       const coded = toSwitchboardError(error);
       // The client sees only a 502; the operator learns which handler broke its schema.
       if (coded.code === 'SB_ERR_RESPONSE_INVALID')
-        this.request.log.warn({ endpoint: this.request.url }, coded.message);
+        this.request.log.warn({ endpoint: redactUrl(this.request.url) }, coded.message);
       sendError(this.reply, coded, this.deps.options.debug);
     }
   }
@@ -463,39 +466,32 @@ function sendResponse(
   const { body, stream } = response;
   const res = reply.raw;
   // One writeHead with a plain object (Node's fast path, as Fastify's own replies use) instead
-  // of a setHeader per header; the door sets content-length, whatever the provider said.
-  // Checked before anything touches `res`, so a bad header leaves the error reply intact.
-  const headers: Record<string, string | string[] | number> = {};
-  let cookies = setCookies;
-  try {
-    for (const name in response.headers) {
-      if (name.length === 14 && name.toLowerCase() === 'content-length') continue;
-      const value = response.headers[name]!;
-      validateHeaderName(name);
-      if (typeof value === 'string') validateHeaderValue(name, value);
-      else for (const item of value) validateHeaderValue(name, item);
-      if (name.length === 10 && name.toLowerCase() === 'set-cookie') {
-        // The handler's cookies first, then the door's (session, cookie jars).
-        cookies = [...(typeof value === 'string' ? [value] : value), ...cookies];
-        continue;
-      }
-      // The door's `Vary: Origin` (CORS) is kept next to the handler's own Vary.
-      const door =
-        name.length === 4 && name.toLowerCase() === 'vary' ? res.getHeader('vary') : undefined;
-      headers[name] = door === undefined ? value : `${String(door)}, ${String(value)}`;
-    }
-    if (cookies.length > 0) headers['set-cookie'] = [...cookies];
-  } catch (error) {
-    throw new SwitchboardError(
-      'SB_ERR_HTTP_BAD_RESPONSE',
-      `The handler set an invalid header: ${error instanceof Error ? error.message : String(error)}`,
-    );
-  }
+  // of a setHeader per header. Framing is the door's alone (answerHeaders drops a handler's);
+  // checked before anything touches `res`, so a bad header leaves the error reply intact.
+  const headOnly = request.method === 'HEAD' && body === undefined && stream === undefined;
+  const checked = answerHeaders(response.headers, {
+    headOnly,
+    doorVary: () => res.getHeader('vary'),
+  });
+  const { headers } = checked;
+  if (checked.dropped !== undefined)
+    request.log.debug({ dropped: checked.dropped }, 'server-only headers of a handler dropped');
+  const cookies = checked.cookies === undefined ? setCookies : [...checked.cookies, ...setCookies];
+  if (cookies.length > 0) headers['set-cookie'] = [...cookies];
   const requestId = requestIdOf(request);
   if (requestId !== undefined) headers[REQUEST_ID_HEADER] = requestId;
   const bodiless = response.status === 204 || response.status === 304;
   if (body !== undefined && !bodiless) headers['content-length'] = body.byteLength;
-  res.writeHead(response.status, headers);
+  try {
+    res.writeHead(response.status, headers);
+  } catch (error) {
+    // Nothing was sent; Node keeps the status text it chose (`500 OK` otherwise).
+    res.statusMessage = '';
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_BAD_RESPONSE',
+      `The handler's answer cannot be written: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
   reply.hijack();
   if (stream !== undefined) {
     sendStream(request, res, stream);

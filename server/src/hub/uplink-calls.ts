@@ -44,8 +44,10 @@ export class InboundCall implements CallSink {
   }
 
   reject(error: SwitchboardError): void {
-    // Only a function's own stack travels to callers, never the server's internals.
-    const wire = error.toWire(error.remoteStack !== undefined);
+    // Only a function's own stack travels, never the server's internals, and only to callers
+    // with a server key: a client key is not shown how the other side is built.
+    const trusted = this.connection.key?.kind === 'server';
+    const wire = error.toWire(trusted && error.remoteStack !== undefined);
     this.connection.answerInbound(this.id, { type: 'error', id: this.id, error: wire });
   }
 }

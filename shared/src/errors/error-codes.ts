@@ -203,6 +203,21 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'Malformed Authorization header',
   },
+  SB_ERR_HTTP_BAD_REQUEST: {
+    status: 400,
+    retryable: false,
+    message: 'The request is not valid HTTP, or its URL cannot be decoded',
+  },
+  SB_ERR_HTTP_REQUEST_TIMEOUT: {
+    status: 408,
+    retryable: true,
+    message: 'The request did not arrive in time',
+  },
+  SB_ERR_HTTP_HEADERS_TOO_LARGE: {
+    status: 431,
+    retryable: false,
+    message: 'The request head is larger than the server accepts',
+  },
   SB_ERR_LOGIN_THROTTLED: {
     status: 429,
     retryable: true,
