@@ -295,6 +295,7 @@ test('WebSocket callers with a client key get no remote stack; server keys still
 test('every error body is {code, message}: bad URLs, unknown methods, malformed HTTP, big heads', async (t) => {
   const { sb, url } = await startServer(t);
   sb.httpEndpoint('/p/:x', { methods: ['GET', 'POST'] }, () => 'ok');
+  sb.callable('f', () => 'ok', { allowClients: true }); // a body is read only for a caller allowed it
   const cases: Array<[string, string[], string, number, string]> = [
     ['bad percent-encoding', get('/_/api/p/%zz'), '', 400, 'SB_ERR_HTTP_BAD_REQUEST'],
     [

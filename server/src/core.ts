@@ -123,6 +123,7 @@ export class SwitchboardCore {
       options,
       keys: this.keys,
       keyThrottle: this.keyThrottle,
+      clientAddress: this.clientAddress,
       registry: this.registry,
       endpoints: this.endpoints,
       dispatcher: this.dispatcher,

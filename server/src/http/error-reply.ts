@@ -30,7 +30,7 @@ interface ErrorExposure {
 
 /** Whether the caller of `reply` may see an exception's own message and class name. */
 function mayExpose(reply: FastifyReply): boolean {
-  if (reply.request.switchboardKey?.kind === 'server') return true;
+  if (reply.request.switchboardCaller?.keyKind === 'server') return true;
   // The decorator is on the app (standalone) or the host app (plugin), so every route sees it.
   return (reply.server as unknown as ErrorExposure).switchboard?.options.exposeErrors === true;
 }

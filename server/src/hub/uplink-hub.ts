@@ -39,7 +39,10 @@ export class UplinkHub {
 
   constructor(
     private readonly server: Server,
-    private readonly deps: Omit<ConnectionDeps, 'onOpen' | 'onClose'>,
+    private readonly deps: Omit<ConnectionDeps, 'onOpen' | 'onClose'> & {
+      /** The client's address, through trusted proxies (the `trustProxy` option). */
+      clientAddress(req: IncomingMessage): string;
+    },
   ) {
     this.wss = new WebSocketServer({
       noServer: true,
@@ -142,7 +145,7 @@ export class UplinkHub {
       rejectUpgrade(socket, 'SB_ERR_SERVER_CLOSING');
       return;
     }
-    const remoteAddress = req.socket.remoteAddress ?? '';
+    const remoteAddress = this.deps.clientAddress(req);
     let key: KeyRecord | undefined;
     const header = req.headers.authorization;
     if (header !== undefined) {
