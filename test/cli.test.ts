@@ -156,6 +156,9 @@ test('start reads its limits from flags and the environment (real process, real 
     spawnScript(t, 'server/src/cli/main.ts', env, ['start', '--data-dir', dataDir, ...args]);
   const urlOf = async (child: ReturnType<typeof spawnStart>) =>
     (await child.waitFor(/^Switchboard listening on /)).replace('Switchboard listening on ', '');
+  // Bodies are read only for callers allowed to call the name: a server key may call any.
+  const created = await runCli(t, dataDir, ['keys', 'create', 'limits', '--kind', 'server']);
+  const key = /sbk_s_\S+/.exec(created.out)?.[0] ?? assert.fail(created.out + created.err);
 
   // The flags win: port 0 (not the env's unusable port 1), 4096 bytes (not the env's 1024).
   const flagged = spawnStart(['--port', '0', '--max-body-bytes', '4096'], {
@@ -172,7 +175,7 @@ test('start reads its limits from flags and the environment (real process, real 
   const post = (url: string, bytes: number) =>
     fetch(`${url}/_/call/echo`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify(['x'.repeat(bytes)]),
     });
   assert.notEqual((await post(flaggedUrl, 2000)).status, 413);

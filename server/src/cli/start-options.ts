@@ -1,12 +1,24 @@
 import { SwitchboardError } from '@switchboard/shared';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
+import { parseTrustProxy } from '../http/client-address.ts';
 import { DATA_DIR_FLAG, UsageError, type Command, type FlagSpec, type Parsed } from './command.ts';
 
 /** Levels of Fastify's logger (pino). */
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 type IntegerOption =
-  'maxBodyBytes' | 'maxFrameBytes' | 'maxMessageBytes' | 'callTimeoutMs' | 'maxCallTimeoutMs';
+  | 'maxBodyBytes'
+  | 'anonymousMaxBodyBytes'
+  | 'maxFrameBytes'
+  | 'maxMessageBytes'
+  | 'callTimeoutMs'
+  | 'maxCallTimeoutMs'
+  | 'pongTimeoutMs'
+  | 'unresponsiveTimeoutMs'
+  | 'headersTimeoutMs'
+  | 'keepAliveTimeoutMs'
+  | 'bodyTimeoutMs'
+  | 'bodyIdleTimeoutMs';
 
 interface StartFlag extends FlagSpec {
   /** The environment variable the flag falls back to. */
@@ -64,6 +76,59 @@ export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
     env: 'SWITCHBOARD_MAX_CALL_TIMEOUT_MS',
     description: 'longest deadline a caller may ask for (default 3600000)',
   },
+  'anonymous-max-body-bytes': {
+    type: 'string',
+    placeholder: 'N',
+    env: 'SWITCHBOARD_ANONYMOUS_MAX_BODY_BYTES',
+    description: 'largest /_/call body from a caller with no key or user (default 65536)',
+  },
+  'pong-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_PONG_TIMEOUT_MS',
+    description: 'an uplink leaving a ping unanswered this long gets no new calls (default 3000)',
+  },
+  'unresponsive-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_UNRESPONSIVE_TIMEOUT_MS',
+    description: 'an uplink leaving a ping unanswered this long is closed (default 8000)',
+  },
+  'headers-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_HEADERS_TIMEOUT_MS',
+    description: 'time a client has to send a request head (default 30000)',
+  },
+  'keep-alive-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_KEEP_ALIVE_TIMEOUT_MS',
+    description: 'idle kept-alive HTTP connections are closed after this (default 72000)',
+  },
+  'body-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_BODY_TIMEOUT_MS',
+    description: 'time a client has to send a whole buffered body (default 120000)',
+  },
+  'body-idle-timeout-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_BODY_IDLE_TIMEOUT_MS',
+    description: 'a request body that stops arriving this long is refused (default 30000)',
+  },
+  'trust-proxy': {
+    type: 'string',
+    placeholder: 'TRUST',
+    env: 'SWITCHBOARD_TRUST_PROXY',
+    description: 'proxies whose X-Forwarded-* headers count: true, a hop count, or addresses/CIDRs',
+  },
+  'expose-errors': {
+    type: 'boolean',
+    env: 'SWITCHBOARD_EXPOSE_ERRORS',
+    description: "show handlers' exception messages to public HTTP callers (development)",
+  },
   'shutdown-grace-ms': {
     type: 'string',
     placeholder: 'MS',
@@ -92,6 +157,13 @@ const INTEGER_FLAGS: ReadonlyArray<[string, IntegerOption]> = [
   ['max-message-bytes', 'maxMessageBytes'],
   ['call-timeout-ms', 'callTimeoutMs'],
   ['max-call-timeout-ms', 'maxCallTimeoutMs'],
+  ['anonymous-max-body-bytes', 'anonymousMaxBodyBytes'],
+  ['pong-timeout-ms', 'pongTimeoutMs'],
+  ['unresponsive-timeout-ms', 'unresponsiveTimeoutMs'],
+  ['headers-timeout-ms', 'headersTimeoutMs'],
+  ['keep-alive-timeout-ms', 'keepAliveTimeoutMs'],
+  ['body-timeout-ms', 'bodyTimeoutMs'],
+  ['body-idle-timeout-ms', 'bodyIdleTimeoutMs'],
 ];
 
 /** What `switchboard start` runs with. */
@@ -126,6 +198,9 @@ export function startConfig(parsed: Parsed, env: NodeJS.ProcessEnv = process.env
     const value = setting(flag);
     if (value !== undefined) options[key] = integer(value, 1, Number.MAX_SAFE_INTEGER);
   }
+  const trust = setting('trust-proxy');
+  if (trust !== undefined) options.trustProxy = parseTrustProxy(trust.value, trust.from);
+  if (parsed.values['expose-errors'] === true) options.exposeErrors = true;
   const grace = setting('shutdown-grace-ms');
   if (grace !== undefined) options.shutdownGraceMs = integer(grace, 0, Number.MAX_SAFE_INTEGER);
   const level = setting('log-level');
