@@ -381,6 +381,12 @@ test('every protocol value round-trips unchanged, as msgpackr would have read it
   assert.deepStrictEqual(back['set'], [media]);
   assert.deepStrictEqual(back['holder'], { inside: media });
   assert.equal(back['contentType'], 'not a Media');
+  // A key like Media's without a Media: the same bytes as msgpackr's; Media after 1 KiB found.
+  const lookalike = { contentType: 'a/b', bytes: Buffer.from([1]), name: 'n' };
+  assert.ok(encodeValue(lookalike).equals(reference.pack(lookalike)));
+  assert.deepStrictEqual(decodeValue(encodeValue(lookalike)), lookalike);
+  const late = [Buffer.alloc(5000, 0xab), 'x'.repeat(3000), media];
+  assert.deepStrictEqual(decodeValue(encodeValue(late)), late);
   assert.equal(nested.list[0], media, 'the value encoded is not changed');
   // Decoding a Uint8Array that is not a Buffer, and a message of more than 8 KiB.
   const large = { text: 'x'.repeat(10_000), keys: Array.from({ length: 500 }, (_, n) => `k${n}`) };

@@ -3,12 +3,32 @@ import { Media } from '../values/media.ts';
 import { encodeMediaExt } from './media-ext.ts';
 
 /**
- * How an encoding that may hold a Media value is recognised: every Media the generic encoder
- * meets without an extension for it is written as a map whose first key is `contentType`
- * (a fixstr of 11 bytes). An encoding without these bytes holds no Media; one with them may
- * (or holds a `contentType` of the caller's own) and is redone by `encodeWithMedia`.
+ * Whether an encoding may hold a Media value: every Media the generic encoder meets without an
+ * extension for it is written as a map whose first key is `contentType` (a fixstr of 11 bytes).
+ * An encoding without these bytes holds no Media; one with them may (or holds a `contentType` of
+ * the caller's own) and is redone by `encodeWithMedia`.
  */
-export const MEDIA_HINT = Buffer.from('\xabcontentType', 'latin1');
+export function mayHoldMedia(encoded: Buffer): boolean {
+  // A short encoding is searched for the first byte (memchr) and checked by hand: searching for
+  // the whole key costs more to set up than that.
+  if (encoded.length > 1024) return encoded.indexOf(MEDIA_HINT) !== -1;
+  const last = encoded.length - MEDIA_HINT.length;
+  let at = encoded.indexOf(0xab);
+  while (at !== -1 && at <= last) {
+    let same = true;
+    for (let i = 1; i < MEDIA_HINT.length; i++) {
+      if (encoded[at + i] !== MEDIA_HINT[i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return true;
+    at = encoded.indexOf(0xab, at + 1);
+  }
+  return false;
+}
+
+const MEDIA_HINT = Buffer.from('\xabcontentType', 'latin1');
 
 /**
  * Stands for the n-th Media while the rest of the value is encoded: a bin 8 of 20 bytes, a random

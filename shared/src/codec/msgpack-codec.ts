@@ -1,7 +1,7 @@
 import { Packr } from 'msgpackr';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { checkDecodeLimits, DEFAULT_DECODE_LIMITS, type DecodeLimits } from './decode-limits.ts';
-import { encodeWithMedia, MEDIA_HINT } from './media-encoding.ts';
+import { encodeWithMedia, mayHoldMedia } from './media-encoding.ts';
 import { buildValue, buildValues } from './msgpack-decoder.ts';
 import { scanMessage } from './msgpack-scan.ts';
 
@@ -35,7 +35,7 @@ export function encodeValue(value: unknown): Buffer {
   try {
     const encoded = packr.pack(value);
     // Most values hold no Media, and their encoding says so without a walk over the value.
-    if (encoded.indexOf(MEDIA_HINT) === -1) return encoded;
+    if (!mayHoldMedia(encoded)) return encoded;
     return encodeWithMedia(value, pack);
   } catch (error) {
     throw new SwitchboardError(

@@ -37,6 +37,7 @@ function start(bytes: Uint8Array): void {
     ? bytes
     : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   at = 0;
+  asciiStrings = 0;
 }
 
 // The message being built and the read position; set for the length of one synchronous build
@@ -46,6 +47,7 @@ let src: Uint8Array = EMPTY;
 let buffer: Buffer = EMPTY;
 let at = 0;
 let text: string | undefined;
+let asciiStrings = 0;
 
 // Eight bytes turned into a float or a 64-bit integer without a DataView per message.
 const scratch = new Uint8Array(8);
@@ -216,10 +218,12 @@ function string(length: number): string {
   for (let i = from; i < end; i++) bits |= src[i]!;
   if (bits >= 0x80) return buffer.toString('utf8', from, end);
   if (length < 8) return shortAscii(from, length);
-  // ASCII: one call into the runtime per message instead of one per string (the slices keep
-  // the small message's text alive as long as they live).
-  if (src.length <= WHOLE_TEXT_MAX_BYTES) {
-    text ??= buffer.toString('latin1', 0, src.length);
+  // ASCII: from the second such string on, cut from one decoding of the whole message rather
+  // than a call into the runtime per string (the slices keep a small message's text alive as
+  // long as they live).
+  if (text !== undefined) return text.slice(from, end);
+  if (asciiStrings++ > 0 && src.length <= WHOLE_TEXT_MAX_BYTES) {
+    text = buffer.toString('latin1', 0, src.length);
     return text.slice(from, end);
   }
   return buffer.toString('latin1', from, end);
