@@ -387,6 +387,11 @@ test('every protocol value round-trips unchanged, as msgpackr would have read it
   assert.deepStrictEqual(decodeValue(encodeValue(lookalike)), lookalike);
   const late = [Buffer.alloc(5000, 0xab), 'x'.repeat(3000), media];
   assert.deepStrictEqual(decodeValue(encodeValue(late)), late);
+  // Past 64 KiB the value is walked instead of the bytes searched; without Media, same bytes.
+  const big = { blob: Buffer.alloc(70_000, 0xab), list: [1, 'contentType'] };
+  assert.ok(encodeValue(big).equals(reference.pack(big)));
+  const bigMedia = { blob: Buffer.alloc(70_000), media };
+  assert.deepStrictEqual(decodeValue(encodeValue(bigMedia)), bigMedia);
   assert.equal(nested.list[0], media, 'the value encoded is not changed');
   // Decoding a Uint8Array that is not a Buffer, and a message of more than 8 KiB.
   const large = { text: 'x'.repeat(10_000), keys: Array.from({ length: 500 }, (_, n) => `k${n}`) };

@@ -9,6 +9,8 @@ import { encodeMediaExt } from './media-ext.ts';
  * the caller's own) and is redone by `encodeWithMedia`.
  */
 export function mayHoldMedia(encoded: Buffer): boolean {
+  // Past 64 KiB, the walk over the value in encodeWithMedia costs less than searching the bytes.
+  if (encoded.length > 64 * 1024) return true;
   // A short encoding is searched for the first byte (memchr) and checked by hand: searching for
   // the whole key costs more to set up than that.
   if (encoded.length > 1024) return encoded.indexOf(MEDIA_HINT) !== -1;
@@ -38,27 +40,32 @@ const MARK = randomBytes(16);
 const ENCODED_MARK = Buffer.concat([Buffer.from([0xc4, MARK.byteLength + 4]), MARK]);
 
 /**
- * Encodes `value` with `pack` (the generic encoder, which knows nothing of Media), every Media
- * in it written as extension type 1: each is replaced by a placeholder in a copy of the objects
- * on its way (the caller's value is untouched), the copy encoded, and the placeholders' bytes
- * replaced by the Media's extension bytes. Media is found where the generic encoder goes: in
+ * Encodes `value` (which `pack`, the generic encoder that knows nothing of Media, encoded as
+ * `encoded`) with every Media in it written as extension type 1: each is replaced by a
+ * placeholder in a copy of the objects on its way (the caller's value is untouched), the copy
+ * encoded, and the placeholders' bytes replaced by the Media's extension bytes (its bytes copied
+ * once, into the result). Media is found where the generic encoder goes: in
  * arrays, objects (own enumerable keys), Maps, Sets and what a class instance's toJSON returns.
  */
-export function encodeWithMedia(value: unknown, pack: (value: unknown) => Buffer): Buffer {
+export function encodeWithMedia(
+  value: unknown,
+  encoded: Buffer,
+  pack: (value: unknown) => Buffer,
+): Buffer {
   const found: Media[] = [];
   const marked = substitute(value, found);
-  if (found.length === 0) return pack(value);
-  const encoded = pack(marked);
+  if (found.length === 0) return encoded; // a key like Media's, no Media
+  const withMarks = pack(marked);
   const parts: Buffer[] = [];
   let from = 0;
   for (;;) {
-    const at = encoded.indexOf(ENCODED_MARK, from);
+    const at = withMarks.indexOf(ENCODED_MARK, from);
     if (at === -1) break;
-    const media = found[encoded.readUInt32BE(at + ENCODED_MARK.length)]!;
-    parts.push(encoded.subarray(from, at), encodeMediaExt(media));
+    const media = found[withMarks.readUInt32BE(at + ENCODED_MARK.length)]!;
+    parts.push(withMarks.subarray(from, at), ...encodeMediaExt(media));
     from = at + ENCODED_MARK.length + 4;
   }
-  parts.push(encoded.subarray(from));
+  parts.push(withMarks.subarray(from));
   return Buffer.concat(parts);
 }
 

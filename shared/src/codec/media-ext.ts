@@ -8,25 +8,22 @@ import { Media } from '../values/media.ts';
 export const MEDIA_EXT_TYPE = 1;
 
 /**
- * One Media value as a whole extension: header, type and payload. The header is the one
- * msgpackr chooses for an extension payload of that size (fixext for 1, 2, 4, 8 or 16 bytes,
- * else ext 8, 16 or 32), so the bytes are what the codec always wrote.
+ * One Media value as a whole extension, in parts (header and type, payload head, the bytes by
+ * reference). The header is the one msgpackr chooses for an extension payload of that size
+ * (fixext for 1, 2, 4, 8 or 16 bytes, else ext 8, 16 or 32), so the bytes are what the codec
+ * always wrote.
  */
-export function encodeMediaExt(media: Media): Buffer {
+export function encodeMediaExt(media: Media): Buffer[] {
   const type = Buffer.from(media.contentType, 'utf8');
   const name = media.name === undefined ? undefined : Buffer.from(media.name, 'utf8');
   const bytes = media.bytes;
-  const parts: Buffer[] = [Buffer.alloc(0), Buffer.from([0x93]), strHeader(type.length), type];
-  if (name === undefined) parts.push(Buffer.from([0xc0]));
-  else parts.push(strHeader(name.length), name);
-  parts.push(
-    binHeader(bytes.byteLength),
-    Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-  );
-  let length = 0;
-  for (const part of parts) length += part.length;
-  parts[0] = extHeader(length);
-  return Buffer.concat(parts);
+  const head = [Buffer.from([0x93]), strHeader(type.length), type];
+  if (name === undefined) head.push(Buffer.from([0xc0]));
+  else head.push(strHeader(name.length), name);
+  head.push(binHeader(bytes.byteLength));
+  const payloadHead = Buffer.concat(head);
+  const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return [extHeader(payloadHead.length + body.length), payloadHead, body];
 }
 
 /**

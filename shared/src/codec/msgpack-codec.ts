@@ -36,7 +36,7 @@ export function encodeValue(value: unknown): Buffer {
     const encoded = packr.pack(value);
     // Most values hold no Media, and their encoding says so without a walk over the value.
     if (!mayHoldMedia(encoded)) return encoded;
-    return encodeWithMedia(value, pack);
+    return encodeWithMedia(value, encoded, pack);
   } catch (error) {
     throw new SwitchboardError(
       'SB_ERR_VALUE_NOT_SERIALIZABLE',
