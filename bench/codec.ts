@@ -4,7 +4,17 @@
 // frame with a browser's headers. In one process, alternated in blocks; medians of the blocks.
 // A micro-benchmark: the figures are per frame with warm caches, for comparing the two encoders
 // with each other, not for adding up to a request's cost.
-import { encodeFrame, encodeValue, type RequestFrame } from '@switchboard/shared';
+// The second table: the codec's `decodeValues` (the gate every received message goes through:
+// structural scan with limits, then the values built) and `encodeValue` against msgpackr's own
+// `unpackMultiple`/`pack` with the same options, on typical frames.
+import { Packr } from 'msgpackr';
+import {
+  decodeValues,
+  encodeFrame,
+  encodeValue,
+  type AnyFrame,
+  type RequestFrame,
+} from '@switchboard/shared';
 
 const BLOCKS = 9;
 const PER_BLOCK = 200_000;
@@ -48,10 +58,10 @@ const browser: RequestFrame = {
 };
 
 /** Nanoseconds per call, one block. */
-function block(encode: (frame: RequestFrame) => unknown, frame: RequestFrame): number {
+function block<T>(encode: (frame: T) => unknown, frame: T, perBlock = PER_BLOCK): number {
   const started = process.hrtime.bigint();
-  for (let i = 0; i < PER_BLOCK; i++) encode(frame);
-  return Number(process.hrtime.bigint() - started) / PER_BLOCK;
+  for (let i = 0; i < perBlock; i++) encode(frame);
+  return Number(process.hrtime.bigint() - started) / perBlock;
 }
 
 const median = (values: number[]): number => {
@@ -87,3 +97,79 @@ console.log(
 console.log('| frame | bytes | generic µs | door µs | door ÷ generic |');
 console.log('| --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(row);
+
+// msgpackr with the codec's options (no Media extension: these frames carry none).
+const reference = new Packr({
+  useRecords: false,
+  moreTypes: false,
+  structuredClone: false,
+  mapsAsObjects: true,
+  useBigIntExtension: true,
+  int64AsType: 'bigint',
+  encodeUndefinedAsNil: false,
+});
+const users = Array.from({ length: 50 }, (_, i) => ({
+  id: i + 1,
+  email: `user${i}@example.test`,
+  enabled: i % 3 !== 0,
+  createdAt: 1_760_000_000_000 + i,
+  lastLoginAt: i % 2 === 0 ? null : 1_760_000_100_000 + i,
+  data: { plan: 'free', tags: ['a', 'b'] },
+}));
+const frames: [string, AnyFrame, number][] = [
+  ['call add(1, 2)', { type: 'call', id: 77, name: 'add', args: [1, 2], timeoutMs: 30_000 }, 1],
+  ['GET request frame', bench, 1],
+  [
+    'result: HTTP answer, 200 B body',
+    {
+      type: 'result',
+      id: 77,
+      value: {
+        status: 200,
+        headers: { 'content-type': 'application/json' },
+        body: Buffer.alloc(200, 0x61),
+      },
+    },
+    1,
+  ],
+  ['result: 50 users', { type: 'result', id: 78, value: users }, 20],
+];
+const valueRows: string[] = [];
+for (const [name, frame, slower] of frames) {
+  const bytes = encodeValue(frame);
+  if (!bytes.equals(reference.pack(frame))) throw new Error(`${name}: encodings differ`);
+  const perBlock = Math.round(PER_BLOCK / slower);
+  const cases = {
+    unpack: (): unknown => reference.unpackMultiple(bytes) as unknown,
+    decode: () => decodeValues(bytes),
+    pack: () => reference.pack(frame),
+    encode: () => encodeValue(frame),
+  };
+  const times: Record<keyof typeof cases, number[]> = {
+    unpack: [],
+    decode: [],
+    pack: [],
+    encode: [],
+  };
+  for (const run of Object.values(cases)) block(run, undefined, perBlock); // warm-up
+  for (let i = 0; i < BLOCKS; i++) {
+    for (const [key, run] of Object.entries(cases)) {
+      times[key as keyof typeof cases].push(block(run, undefined, perBlock));
+    }
+  }
+  const [u, d, p, e] = [times.unpack, times.decode, times.pack, times.encode].map(median) as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  const us = (ns: number) => (ns / 1000).toFixed(2);
+  valueRows.push(
+    `| ${name} | ${bytes.byteLength} | ${us(u)} | ${us(d)} | ${(d / u).toFixed(2)} | ${us(p)} | ${us(e)} | ${(e / p).toFixed(2)} |`,
+  );
+}
+console.log(
+  '\n| frame | bytes | msgpackr unpack µs | decodeValues µs | ÷ | msgpackr pack µs | encodeValue µs | ÷ |',
+);
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const row of valueRows) console.log(row);

@@ -15,6 +15,12 @@ export { Media } from './values/media.ts';
 export { MediaStream } from './values/media-stream.ts';
 export { encodeValue, decodeValue, decodeValues, MEDIA_EXT_TYPE } from './codec/msgpack-codec.ts';
 export {
+  DEFAULT_DECODE_LIMITS,
+  MAX_DECODE_DEPTH,
+  type DecodeLimits,
+} from './codec/decode-limits.ts';
+export { checkJsonLimits } from './codec/json-limits.ts';
+export {
   encodeFrame,
   encodeSpliced,
   joined,

@@ -1,3 +1,4 @@
+import type { DecodeLimits } from '../codec/decode-limits.ts';
 import { decodeValues } from '../codec/msgpack-codec.ts';
 import { SwitchboardError, type WireError } from '../errors/switchboard-error.ts';
 import type { User } from '../users/user.ts';
@@ -39,20 +40,27 @@ type Obj = Record<string, unknown>;
 
 /**
  * The one validating gate for messages an uplink sends to the server. Returns typed frames or
- * throws SwitchboardError SB_ERR_PROTO_BAD_FRAME; never anything else.
+ * throws SwitchboardError SB_ERR_PROTO_BAD_FRAME; never anything else. `limits` bound the
+ * message's structure (default DEFAULT_DECODE_LIMITS).
  */
-export function decodeUplinkMessage(bytes: Uint8Array): UplinkToServerFrame[] {
-  return decodeMessage(bytes, toUplinkFrame);
+export function decodeUplinkMessage(
+  bytes: Uint8Array,
+  limits?: DecodeLimits,
+): UplinkToServerFrame[] {
+  return decodeMessage(bytes, toUplinkFrame, limits);
 }
 
 /** The one validating gate for messages the server sends to an uplink. */
-export function decodeServerMessage(bytes: Uint8Array): ServerToUplinkFrame[] {
-  return decodeMessage(bytes, toServerFrame);
+export function decodeServerMessage(
+  bytes: Uint8Array,
+  limits?: DecodeLimits,
+): ServerToUplinkFrame[] {
+  return decodeMessage(bytes, toServerFrame, limits);
 }
 
-function decodeMessage<F>(bytes: Uint8Array, check: (raw: Obj) => F): F[] {
+function decodeMessage<F>(bytes: Uint8Array, check: (raw: Obj) => F, limits?: DecodeLimits): F[] {
   if (bytes.byteLength === 0) throw bad('empty message');
-  const values = decodeValues(bytes);
+  const values = decodeValues(bytes, limits);
   const frames: F[] = [];
   for (const value of values) {
     if (!isPlainObject(value)) throw bad('a frame must be a map');
