@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { test, type TestContext } from 'node:test';
-import WebSocket, { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { connect } from '@switchboard/uplink';
 import {
   Media,
@@ -28,6 +28,15 @@ async function errorCode(client: RawClient, id: number): Promise<string> {
 /** Several frames in one WebSocket message: the receiver handles them in one go. */
 function sendBatch(client: RawClient, frames: unknown[]): void {
   client.sendBytes(Buffer.concat(frames.map((frame) => encodeValue(frame))));
+}
+
+/** `promise`, or a failure after `ms` (an awaited frame that never comes fails, not hangs). */
+function within<T>(promise: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 async function expectClosed(client: RawClient, code: string, closeCode: number): Promise<void> {
@@ -278,10 +287,13 @@ test('the uplink client refuses a request body sent beyond the credit of the win
       return `refused: ${(error as { code?: string }).code}`;
     }
   });
-  const frame = (await abort) as { stream: number; error?: { code: string } };
+  const frame = (await within(abort, 'abort')) as { stream: number; error?: { code: string } };
   assert.equal(frame.stream, 4);
   assert.equal(frame.error?.code, 'SB_ERR_STREAM_CREDIT_EXCEEDED');
-  const result = (await answer) as { type: string; value?: { body?: Uint8Array } };
+  const result = (await within(answer, 'answer')) as {
+    type: string;
+    value?: { body?: Uint8Array };
+  };
   assert.equal(result.type, 'result');
   assert.equal(
     Buffer.from(result.value?.body ?? []).toString(),
@@ -322,11 +334,11 @@ test('a registration the server cannot decode fails synced() with its code and i
     }),
   );
   uplink.callable('fine', () => 1);
-  await assert.rejects(uplink.synced(), { code: 'SB_ERR_PROTO_BAD_FRAME' });
-  await connected;
+  await assert.rejects(within(uplink.synced(), 'synced'), { code: 'SB_ERR_PROTO_BAD_FRAME' });
+  await within(connected, 'reconnect');
   // Frames are ordered: a register sent after the new welcome would arrive before this call.
   const pending = uplink.call('anything');
-  const first = await afterReconnect;
+  const first = await within(afterReconnect, 'a frame after reconnecting');
   assert.equal(first.type, 'call');
   assert.equal(await pending, 'ok');
   assert.deepEqual(registers, [1]);
