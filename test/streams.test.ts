@@ -88,7 +88,7 @@ test('a sender that overruns its credit, too many streams, and a stalled stream 
   strict.received({ type: 'chunk', stream: 7, data: Buffer.alloc(1024) });
   strict.received({ type: 'chunk', stream: 7, data: Buffer.alloc(1) });
   assert.deepEqual(aborts, [7]);
-  assert.deepEqual(errors, ['SB_ERR_PROTO_BAD_FRAME']);
+  assert.deepEqual(errors, ['SB_ERR_STREAM_CREDIT_EXCEEDED']);
   // Limit: the third open stream is refused.
   strict.open(1).attach(target);
   strict.open(2).attach(target);

@@ -38,6 +38,8 @@ export {
   reservedNameError,
   RESERVED_NAME_PREFIX,
   MAX_CALL_ID,
+  isUplinkName,
+  MAX_UPLINK_NAME_LENGTH,
 } from './protocol/decode-frames.ts';
 export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';

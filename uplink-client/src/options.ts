@@ -1,4 +1,10 @@
-import { DEFAULT_MAX_MESSAGE_BYTES, SwitchboardError, UPLINK_PATH } from '@switchboard/shared';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  MAX_UPLINK_NAME_LENGTH,
+  SwitchboardError,
+  UPLINK_PATH,
+  isUplinkName,
+} from '@switchboard/shared';
 import type { UplinkLogger } from './logger.ts';
 
 /** First reconnect delay: 250 ms. */
@@ -28,7 +34,10 @@ export interface ConnectOptions {
   url: string;
   /** A server key (register and call) or a client key (call only). */
   key: string;
-  /** Name shown in the server's logs and to the functions this uplink calls. */
+  /**
+   * Name shown in the server's logs and to the functions this uplink calls: 1–128 printable
+   * characters (the server refuses others).
+   */
   name?: string;
   /** Reconnect after a lost connection (exponential backoff with full jitter). @default true */
   reconnect?: boolean | ReconnectOptions;
@@ -82,6 +91,10 @@ export interface ResolvedConnectOptions {
 export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectOptions {
   if (typeof options.key !== 'string' || options.key === '') {
     throw invalid('connect() needs a key (set SWITCHBOARD_KEY or pass { key })');
+  }
+  // Checked here: the server would refuse the hello on every reconnect.
+  if (options.name !== undefined && !isUplinkName(options.name)) {
+    throw invalid(`name must be 1-${MAX_UPLINK_NAME_LENGTH} printable characters`);
   }
   const reconnect =
     options.reconnect === false

@@ -71,6 +71,8 @@ class Outgoing implements PendingEntry {
   sent = false;
   /** Its result above one frame, being collected while the call waits for it. */
   answer: StreamedValue | undefined;
+  /** A `register`: what it registers, forgotten if the server cannot even decode it. */
+  registers: { functions: FunctionRegistration[]; endpoints: EndpointRegistration[] } | undefined;
   constructor(
     readonly frame: (timeoutMs: number) => UplinkToServerFrame,
     readonly deadlineAt: number,
@@ -406,7 +408,9 @@ export class Uplink {
   private welcomed(frame: WelcomeFrame): void {
     this.welcome = frame;
     this.attempt = 0;
+    // One window both ways: the server sends to us under the same credit it grants us.
     this.streams.setWindow(frame.limits.streamWindowBytes);
+    this.inbound.setWindow(frame.limits.streamWindowBytes);
     this.streams.setMaxFrameBytes(frame.limits.maxFrameBytes);
     if (frame.limits.maxMessageBytes !== undefined)
       this.large.setPeerLimit(frame.limits.maxMessageBytes);
@@ -464,6 +468,9 @@ export class Uplink {
         return;
       case 'abort':
         this.streams.abort(frame.stream);
+        // A refusal for overrunning the credit means a bug here; the others are the peer's choice.
+        if (frame.error?.code === 'SB_ERR_STREAM_CREDIT_EXCEEDED')
+          this.events.emit('error', SwitchboardError.fromWire(frame.error));
         return;
       case 'chunk':
       case 'end':
@@ -498,10 +505,18 @@ export class Uplink {
     this.streams.abortAll();
     this.inbound.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
+    // A protocol error while a registration was unanswered: the server could not decode it (a
+    // server older or stricter than this client). Sending it again after every reconnect would
+    // loop forever, so it fails with that code and is forgotten.
+    const undecodable = error.code === 'SB_ERR_PROTO_BAD_FRAME';
     // Calls already sent are lost with the connection (the server cancelled them); calls not
     // yet sent wait for the next connection within their own deadline.
     for (const [id, call] of this.outgoing.snapshot()) {
-      if (call.sent && this.outgoing.take(id) !== undefined) {
+      if (undecodable && call.sent && call.registers !== undefined) {
+        this.outgoing.take(id);
+        this.forget(call.registers);
+        call.reject(error);
+      } else if (call.sent && this.outgoing.take(id) !== undefined) {
         call.reject(
           new SwitchboardError(
             'SB_ERR_CONNECTION_LOST',
@@ -532,8 +547,26 @@ export class Uplink {
       this.request(
         (id) => ({ type: 'register', id, functions, endpoints }),
         this.options.callTimeoutMs,
+        { functions, endpoints },
       ),
     );
+  }
+
+  /** Drops registrations the server could not take, unless they were replaced meanwhile. */
+  private forget(registers: {
+    functions: FunctionRegistration[];
+    endpoints: EndpointRegistration[];
+  }): void {
+    for (const registration of registers.functions) {
+      if (this.functionRegistrations.get(registration.name) !== registration) continue;
+      this.functionRegistrations.delete(registration.name);
+      this.functions.delete(registration.name);
+    }
+    for (const registration of registers.endpoints) {
+      if (this.endpointRegistrations.get(registration.path) !== registration) continue;
+      this.endpointRegistrations.delete(registration.path);
+      this.endpointHandlers.delete(registration.path);
+    }
   }
 
   private unregister(names: string[], paths: string[]): void {
@@ -570,6 +603,7 @@ export class Uplink {
   private request(
     frame: (id: number, timeoutMs: number) => UplinkToServerFrame,
     timeoutMs: number,
+    registers?: Outgoing['registers'],
   ): { id: number; promise: Promise<unknown> } {
     const id = this.outgoing.allocateId();
     const promise = new Promise<unknown>((resolve, reject) => {
@@ -579,6 +613,7 @@ export class Uplink {
         resolve,
         reject,
       );
+      call.registers = registers;
       this.outgoing.add(id, call);
       if (this.welcome !== undefined) this.transmit(id, call);
     });

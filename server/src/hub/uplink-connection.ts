@@ -377,6 +377,12 @@ export class UplinkConnection implements Provider {
       );
       return;
     }
+    // A name no function can have: answered for this id like any unknown function.
+    if (frame.refusal !== undefined) {
+      if (frame.payload !== undefined) this.large.payload(frame.payload).discard();
+      this.send({ type: 'error', id: frame.id, error: frame.refusal });
+      return;
+    }
     // While the server shuts down, a call from an uplink that is serving something may be part
     // of that work (a handler calling another function) and goes through; one from an uplink
     // with nothing in hand is new work and is refused, so shutdown is not held up by pollers.
@@ -462,9 +468,16 @@ export class UplinkConnection implements Provider {
         );
         return;
       case 'register':
-        this.register(frame);
+        // An invalid name, path or method: answered for this id, nothing registered.
+        if (frame.refusal !== undefined)
+          this.send({ type: 'error', id: frame.id, error: frame.refusal });
+        else this.register(frame);
         return;
       case 'unregister':
+        if (frame.refusal !== undefined) {
+          this.send({ type: 'error', id: frame.id, error: frame.refusal });
+          return;
+        }
         this.registrations.remove(frame.names, frame.paths);
         this.send({ type: 'result', id: frame.id, value: null });
         return;

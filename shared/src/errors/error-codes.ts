@@ -309,6 +309,11 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'Too many streams are open on this connection',
   },
+  SB_ERR_STREAM_CREDIT_EXCEEDED: {
+    status: 502,
+    retryable: false,
+    message: 'A stream sender sent more than its credit allowed',
+  },
   SB_ERR_NO_CALL_CONTEXT: {
     status: 500,
     retryable: false,

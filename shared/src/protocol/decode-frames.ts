@@ -33,6 +33,13 @@ import {
 export const MAX_CALL_ID = 0xffff_ffff;
 const MAX_NAME_LENGTH = 200;
 const NAME_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9_.:-]*$/;
+/** Longest `hello.name`, in characters (code points). */
+export const MAX_UPLINK_NAME_LENGTH = 128;
+/**
+ * An uplink's name goes into logs, the admin API and callees' `caller.uplinkName`: printable
+ * only (no control, format, surrogate or line/paragraph separator characters).
+ */
+const UPLINK_NAME_PATTERN = /^[^\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]+$/u;
 /** Function names starting with this are the server's own built-ins; nobody else registers them. */
 export const RESERVED_NAME_PREFIX = 'sb.';
 
@@ -77,19 +84,27 @@ function toUplinkFrame(raw: Obj): UplinkToServerFrame {
         type,
         protocol: uint(raw, 'protocol'),
         ...optional(raw, 'key', str),
-        ...optional(raw, 'name', str),
+        ...optional(raw, 'name', uplinkName),
         ...optional(raw, 'maxFrameBytes', uint),
       };
     case 'register': {
-      const functions = registrations(raw);
-      const endpoints = endpointRegistrations(raw);
+      // Shape first (a violation closes the connection); then names, paths and methods, whose
+      // refusal is answered for this id (`refusal`) with the connection kept.
+      const id = callId(raw);
+      const refusals: SwitchboardError[] = [];
+      const functions = registrations(raw, refusals);
+      const endpoints = endpointRegistrations(raw, refusals);
       if (functions.length + endpoints.length === 0)
         throw bad('register names no function or endpoint');
-      return { type, id: callId(raw), functions, endpoints };
+      const refusal = refusals[0];
+      if (refusal !== undefined)
+        return { type, id, functions: [], endpoints: [], refusal: refusal.toWire(false) };
+      return { type, id, functions, endpoints };
     }
     case 'unregister': {
+      const id = callId(raw);
       const names = list(raw, 'names', (name) => {
-        if (!isFunctionName(name)) throw bad(`invalid function name ${describe(name)}`);
+        if (typeof name !== 'string') throw bad('names must be strings');
         return name;
       });
       const paths = list(raw, 'paths', (path) => {
@@ -97,10 +112,13 @@ function toUplinkFrame(raw: Obj): UplinkToServerFrame {
         return path;
       });
       if (names.length + paths.length === 0) throw bad('unregister names nothing');
-      return { type, id: callId(raw), names, paths };
+      const refusal = unregisterRefusal(names, paths);
+      if (refusal !== undefined)
+        return { type, id, names: [], paths: [], refusal: refusal.toWire(false) };
+      return { type, id, names, paths };
     }
     case 'call':
-      return callFrame(raw, type);
+      return callFrame(raw, type, true);
     case 'drain':
       return raw.timeoutMs === undefined
         ? { type }
@@ -131,7 +149,7 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
     case 'goaway':
       return { type, graceMs: uint(raw, 'graceMs') };
     case 'call': {
-      const frame = callFrame(raw, type);
+      const frame = callFrame(raw, type, false);
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
       return frame;
     }
@@ -182,8 +200,11 @@ function answerFrame(raw: Obj): CancelFrame | ResultFrame | ErrorFrame | StreamF
     }
     case 'credit':
       return { type, stream: streamId(raw), bytes: positiveInt(raw, 'bytes') };
-    case 'abort':
-      return { type, stream: streamId(raw) };
+    case 'abort': {
+      const stream = streamId(raw);
+      if (raw.error === undefined) return { type, stream };
+      return { type, stream, error: errorFrame({ error: raw.error }, 'error').error };
+    }
     case 'large':
       return { type, stream: streamId(raw), bytes: positiveInt(raw, 'bytes') };
     default:
@@ -201,15 +222,16 @@ function streamIdOf(raw: Obj, key: string): number {
   return id;
 }
 
-function callFrame(raw: Obj, type: 'call'): CallFrame {
+/**
+ * With `answerable`, a `name` that is a string but not a valid function name does not fail the
+ * frame: it comes back with `refusal` (SB_ERR_NAME_INVALID), for the receiver to answer.
+ */
+function callFrame(raw: Obj, type: 'call', answerable: boolean): CallFrame {
   const args = raw.args;
   if (!Array.isArray(args)) throw bad('call.args must be an array');
-  const frame: CallFrame = {
-    type,
-    id: callId(raw),
-    name: functionName(raw, 'name'),
-    args: args as unknown[],
-  };
+  const name = answerable ? str(raw, 'name') : functionName(raw, 'name');
+  const frame: CallFrame = { type, id: callId(raw), name, args: args as unknown[] };
+  if (!isFunctionName(name)) frame.refusal = invalidName(name).toWire(false);
   if (raw.timeoutMs !== undefined) frame.timeoutMs = positiveInt(raw, 'timeoutMs');
   if (raw.payload !== undefined) {
     if (args.length > 0) throw bad('call.payload requires empty args');
@@ -243,10 +265,13 @@ function errorFrame(raw: Obj, type: 'error') {
   return raw.id === undefined ? { type, error: wire } : { type, id: callId(raw), error: wire };
 }
 
-function registrations(raw: Obj): FunctionRegistration[] {
+/** Function registrations; a name that is a string but invalid is noted in `refusals`. */
+function registrations(raw: Obj, refusals: SwitchboardError[]): FunctionRegistration[] {
   return list(raw, 'functions', (item) => {
     if (!isPlainObject(item)) throw bad('each function registration must be a map');
-    const registration: FunctionRegistration = { name: functionName(item, 'name') };
+    const name = str(item, 'name');
+    if (!isFunctionName(name)) refusals.push(invalidName(name));
+    const registration: FunctionRegistration = { name };
     if (item.allowClients !== undefined) {
       if (typeof item.allowClients !== 'boolean') throw bad('allowClients must be a boolean');
       if (item.allowClients) registration.allowClients = true;
@@ -260,13 +285,34 @@ function registrations(raw: Obj): FunctionRegistration[] {
   });
 }
 
-function endpointRegistrations(raw: Obj): EndpointRegistration[] {
+/**
+ * Endpoint registrations. `path` must be a string and `methods` (when present) an array of
+ * strings; a path or method that is not acceptable is noted in `refusals`
+ * (SB_ERR_ENDPOINT_PATH_INVALID). Policy, documentation and schemas are shape: a violation
+ * fails the frame.
+ */
+function endpointRegistrations(raw: Obj, refusals: SwitchboardError[]): EndpointRegistration[] {
   return list(raw, 'endpoints', (item) => {
     if (!isPlainObject(item)) throw bad('each endpoint registration must be a map');
     const path = str(item, 'path');
+    const methods = item.methods;
+    if (
+      methods !== undefined &&
+      (!Array.isArray(methods) || !methods.every((method) => typeof method === 'string'))
+    )
+      throw bad('methods must be an array of strings');
+    const registration: EndpointRegistration = { path, methods: [] };
     try {
       endpointShape(path);
-      const registration: EndpointRegistration = { path, methods: endpointMethods(item.methods) };
+      registration.methods = endpointMethods(methods);
+    } catch (error) {
+      refusals.push(
+        error instanceof SwitchboardError
+          ? error
+          : new SwitchboardError('SB_ERR_ENDPOINT_PATH_INVALID', String(error)),
+      );
+    }
+    try {
       const policy = normalizePolicy(item.policy);
       if (policy !== undefined) registration.policy = policy;
       // Summary, description, tags and schemas: shape and size only (plain JSON, capped).
@@ -275,6 +321,28 @@ function endpointRegistrations(raw: Obj): EndpointRegistration[] {
       throw bad(error instanceof Error ? error.message : String(error));
     }
   });
+}
+
+/** Why an `unregister` cannot be done: a name or path no registration could have. */
+function unregisterRefusal(names: string[], paths: string[]): SwitchboardError | undefined {
+  for (const name of names) if (!isFunctionName(name)) return invalidName(name);
+  for (const path of paths) {
+    try {
+      endpointShape(path);
+    } catch (error) {
+      return error instanceof SwitchboardError
+        ? error
+        : new SwitchboardError('SB_ERR_ENDPOINT_PATH_INVALID', String(error));
+    }
+  }
+  return undefined;
+}
+
+function invalidName(name: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_NAME_INVALID',
+    `Invalid function name ${describe(name)}: 1-${MAX_NAME_LENGTH} characters of A-Z a-z 0-9 _ . : - (not starting with . : -)`,
+  );
 }
 
 /** An optional array field (absent → empty), each item checked by `read`. */
@@ -390,6 +458,14 @@ export function isFunctionName(value: unknown): value is string {
   return typeof value === 'string' && value.length <= MAX_NAME_LENGTH && NAME_PATTERN.test(value);
 }
 
+/** Whether `value` is acceptable as `hello.name`: 1–128 printable characters. */
+export function isUplinkName(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length === 0) return false;
+  // Cheap bound first: 128 code points are at most 256 UTF-16 units.
+  if (value.length > 2 * MAX_UPLINK_NAME_LENGTH) return false;
+  return [...value].length <= MAX_UPLINK_NAME_LENGTH && UPLINK_NAME_PATTERN.test(value);
+}
+
 /** Whether `name` is under the reserved `sb.` prefix (the server's built-in functions). */
 export function isReservedName(name: string): boolean {
   return name.startsWith(RESERVED_NAME_PREFIX);
@@ -455,6 +531,15 @@ function callId(raw: Obj): number {
 function functionName(raw: Obj, key: string): string {
   const value = raw[key];
   if (!isFunctionName(value)) throw bad(`invalid function name ${describe(value)}`);
+  return value;
+}
+
+function uplinkName(raw: Obj, key: string): string {
+  const value = raw[key];
+  if (!isUplinkName(value))
+    throw bad(
+      `${key} must be 1-${MAX_UPLINK_NAME_LENGTH} printable characters, got ${describe(value)}`,
+    );
   return value;
 }
 

@@ -200,6 +200,12 @@ export interface CallFrame {
    * uplink's call made while serving a call passes that call's id on.
    */
   requestId?: string;
+  /**
+   * Never sent. Set by the decode gate on a well-formed frame that names something no
+   * registration can have (an invalid function name, endpoint path or method): the receiver
+   * answers `error` with it for `id` and does nothing else; the connection stays open.
+   */
+  refusal?: WireError;
 }
 
 /** Server → uplink: serve an HTTP request with the endpoint registered under `path`. */
@@ -281,6 +287,12 @@ export interface CreditFrame {
 export interface AbortFrame {
   type: 'abort';
   stream: number;
+  /**
+   * Present when the receiver refused the stream rather than just losing interest:
+   * SB_ERR_STREAM_CREDIT_EXCEEDED (the sender overran its credit), SB_ERR_STREAM_STALLED,
+   * SB_ERR_STREAM_LIMIT.
+   */
+  error?: WireError;
 }
 
 /**
@@ -315,6 +327,12 @@ export interface RegisterFrame {
   id: number;
   functions: FunctionRegistration[];
   endpoints: EndpointRegistration[];
+  /**
+   * Never sent. Set by the decode gate on a well-formed frame that names something no
+   * registration can have (an invalid function name, endpoint path or method): the receiver
+   * answers `error` with it for `id` and does nothing else; the connection stays open.
+   */
+  refusal?: WireError;
 }
 
 /** Withdraws functions; answered with `result`. */
@@ -324,6 +342,12 @@ export interface UnregisterFrame {
   names: string[];
   /** Endpoint paths to withdraw. */
   paths: string[];
+  /**
+   * Never sent. Set by the decode gate on a well-formed frame that names something no
+   * registration can have (an invalid function name, endpoint path or method): the receiver
+   * answers `error` with it for `id` and does nothing else; the connection stays open.
+   */
+  refusal?: WireError;
 }
 
 /**

@@ -149,8 +149,9 @@ export class LargeMessages {
       write: (data, flushed) => {
         total += data.byteLength;
         if (total > bytes) {
-          incoming.abort();
-          settle(wrongSize());
+          const error = wrongSize();
+          incoming.abort(error); // fails this target too, which settles with it
+          settle(error);
           return;
         }
         parts.push(data);

@@ -7,6 +7,11 @@ export interface StreamTarget {
   end(): void;
   /** The stream broke off (sender failed, connection lost, stalled): it is incomplete. */
   fail(error: SwitchboardError): void;
+  /**
+   * Each chunk is one whole value (progressive results): a chunk may then start while any
+   * credit is left and overdraw it once. Read when a chunk arrives.
+   */
+  readonly wholeChunks?: boolean;
 }
 
 interface Piece {
@@ -25,6 +30,8 @@ export class StreamQueue implements StreamTarget, AsyncIterable<Buffer> {
   private failure: SwitchboardError | undefined;
   private wake: (() => void) | undefined;
   private taken = false;
+  /** Set by a reader of whole values (ValueStream) before the first chunk arrives. */
+  wholeChunks = false;
 
   constructor(private readonly abort: () => void) {}
 

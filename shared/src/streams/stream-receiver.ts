@@ -46,29 +46,43 @@ export class IncomingStream {
     } else if (!this.finished) this.armStallTimer();
   }
 
-  /** The consumer wants no more: tell the sender to stop. */
-  abort(): void {
+  /**
+   * The consumer wants no more: tell the sender to stop. With `error`, the stream is refused
+   * (the `abort` frame carries it) and its target fails with it.
+   */
+  abort(error?: SwitchboardError): void {
     if (this.finished) return;
     this.close();
-    this.receiver.send({ type: 'abort', stream: this.id });
+    this.receiver.send(
+      error === undefined
+        ? { type: 'abort', stream: this.id }
+        : { type: 'abort', stream: this.id, error: error.toWire(false) },
+    );
+    if (error === undefined) return;
+    if (this.target === undefined) this.earlyEnd = { error };
+    else this.target.fail(error);
   }
 
   /** @internal */
   chunk(data: Uint8Array): void {
     if (this.finished) return;
-    // A sender may start a chunk while it has any credit left, so one chunk may overdraw.
-    const overrun = this.outstanding >= this.receiver.window;
-    this.outstanding += data.byteLength;
+    // A byte stream's sender never has more than one window uncredited. A value stream's part
+    // is one chunk, never split, so it may start while any credit is left and overdraw it once.
+    const window = this.receiver.window;
+    const overrun =
+      this.target?.wholeChunks === true
+        ? this.outstanding >= window
+        : this.outstanding + data.byteLength > window;
     if (overrun) {
-      const error = new SwitchboardError(
-        'SB_ERR_PROTO_BAD_FRAME',
-        `stream ${this.id} overran its credit`,
+      this.abort(
+        new SwitchboardError(
+          'SB_ERR_STREAM_CREDIT_EXCEEDED',
+          `Stream ${this.id} sent ${this.outstanding + data.byteLength} bytes with ${window} credited`,
+        ),
       );
-      this.abort();
-      if (this.target === undefined) this.earlyEnd = { error };
-      else this.target.fail(error);
       return;
     }
+    this.outstanding += data.byteLength;
     if (this.target === undefined) this.early.push(data);
     else this.deliver(data);
   }
@@ -111,13 +125,12 @@ export class IncomingStream {
     const ms = this.receiver.stallTimeoutMs;
     this.stallTimer = setTimeout(() => {
       if (this.finished) return;
-      this.receiver.send({ type: 'abort', stream: this.id });
-      this.finish(
-        new SwitchboardError(
-          'SB_ERR_STREAM_STALLED',
-          `Nothing moved on stream ${this.id} for ${ms} ms`,
-        ),
+      const error = new SwitchboardError(
+        'SB_ERR_STREAM_STALLED',
+        `Nothing moved on stream ${this.id} for ${ms} ms`,
       );
+      this.receiver.send({ type: 'abort', stream: this.id, error: error.toWire(false) });
+      this.finish(error);
     }, ms);
     this.stallTimer.unref();
   }
@@ -137,8 +150,8 @@ export class IncomingStream {
 
 /**
  * The streams one side of a connection receives. Chunks for an id with no stream (aborted,
- * finished) are dropped; a sender that goes beyond its credit is a protocol error the owner
- * decides about (`overrun`).
+ * finished) are dropped; a stream whose sender goes beyond its credit is refused (`abort` with
+ * SB_ERR_STREAM_CREDIT_EXCEEDED, its target fails with it); the connection stays open.
  */
 export class StreamReceiver {
   private readonly streams = new Map<number, IncomingStream>();
@@ -147,13 +160,18 @@ export class StreamReceiver {
     /** Sends credit and abort frames to the peer. */
     readonly send: (frame: CreditFrame | AbortFrame) => void,
     /** The window granted per stream (what the sender may have unacknowledged). */
-    readonly window: number,
+    public window: number,
     readonly stallTimeoutMs: number,
     readonly maxStreams = DEFAULT_MAX_STREAMS,
   ) {}
 
   get size(): number {
     return this.streams.size;
+  }
+
+  /** The window both sides use, learned from welcome (streams opened from now on). */
+  setWindow(window: number): void {
+    this.window = window;
   }
 
   /**
@@ -167,13 +185,12 @@ export class StreamReceiver {
     const stream = new IncomingStream(id, this);
     this.streams.set(id, stream);
     if (this.streams.size > this.maxStreams) {
-      this.send({ type: 'abort', stream: id });
-      stream.finish(
-        new SwitchboardError(
-          'SB_ERR_STREAM_LIMIT',
-          `More than ${this.maxStreams} streams open on one connection`,
-        ),
+      const error = new SwitchboardError(
+        'SB_ERR_STREAM_LIMIT',
+        `More than ${this.maxStreams} streams open on one connection`,
       );
+      this.send({ type: 'abort', stream: id, error: error.toWire(false) });
+      stream.finish(error);
       this.streams.delete(id);
     }
     return stream;

@@ -2,6 +2,7 @@ import { decodeValue, encodeValue } from '../codec/msgpack-codec.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { Media } from '../values/media.ts';
 import type { ByteSource } from './stream-sender.ts';
+import { StreamQueue } from './stream-queue.ts';
 
 /** What `call()` collects of a streaming function at most: parts, and bytes over a connection. */
 export const MAX_COLLECTED_PARTS = 100_000;
@@ -19,8 +20,12 @@ export class ValueStream implements AsyncIterable<unknown> {
     private readonly values: AsyncIterable<unknown> | undefined,
   ) {}
 
-  /** Parts arriving as encoded chunks (from a connection). */
+  /**
+   * Parts arriving as encoded chunks (from a connection). A received stream is marked as one of
+   * whole values, so its receiver allows a part to overdraw the credit once.
+   */
   static fromChunks(chunks: AsyncIterable<Buffer>): ValueStream {
+    if (chunks instanceof StreamQueue) chunks.wholeChunks = true;
     return new ValueStream(chunks, undefined);
   }
 
