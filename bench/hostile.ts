@@ -36,7 +36,7 @@ function start(script: string, env: Record<string, string>, ready: RegExp) {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const line = new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (text) => {
+    createInterface({ input: child.stdout }).on('line', (text) => {
       if (ready.test(text)) resolve(text);
     });
     child.once('exit', (code) => reject(new Error(`${script} exited with ${code}`)));
