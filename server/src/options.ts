@@ -44,6 +44,16 @@ export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', ve
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** How long a graceful shutdown lets calls in flight finish before cutting them off: 10 s. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+/**
+ * What one connection with a client key may send: frames, messages reassembled from streams,
+ * and values in one decoded message (server keys get `maxFrameBytes`, `maxMessageBytes` and the
+ * codec's 1,000,000 values).
+ */
+export const DEFAULT_CLIENT_KEY_LIMITS = Object.freeze({
+  maxFrameBytes: 1024 * 1024,
+  maxMessageBytes: 16 * 1024 * 1024,
+  maxValues: 100_000,
+});
 /** Largest `/_/call` body from a caller with no key and no user: 64 KiB. */
 export const DEFAULT_ANONYMOUS_MAX_BODY_BYTES = 64 * 1024;
 /** Wrong keys per client address per minute before further tries are refused unseen (429). */
@@ -112,6 +122,12 @@ export interface SwitchboardOptions {
   maxCallTimeoutMs?: number;
   /** @default 20971520 (20 MiB) */
   maxBodyBytes?: number;
+  /**
+   * Budgets of uplinks connected with a client key: largest WebSocket message, largest message
+   * reassembled from a stream, most values in one decoded message. Each at most the server-wide
+   * limit. @default { maxFrameBytes: 1048576, maxMessageBytes: 16777216, maxValues: 100000 }
+   */
+  clientKeyLimits?: { maxFrameBytes?: number; maxMessageBytes?: number; maxValues?: number };
   /**
    * Largest `/_/call` body from a caller with neither a key nor a signed-in user (they may call
    * only `allowClients` functions). @default 65536 (64 KiB)
@@ -241,6 +257,7 @@ export type ResolvedOptions = Readonly<
       | 'openapi'
       | 'adminRateLimits'
       | 'metricsToken'
+      | 'clientKeyLimits'
       | 'trustProxy'
     >
   > & {
@@ -258,6 +275,7 @@ export type ResolvedOptions = Readonly<
       write: { max: number; windowMs: number };
     }>;
     metricsToken: string | undefined;
+    clientKeyLimits: Readonly<{ maxFrameBytes: number; maxMessageBytes: number; maxValues: number }>;
     trustProxy: boolean | number | readonly string[];
   }
 >;
@@ -282,6 +300,7 @@ export function resolveOptions(
     maxCallTimeoutMs: options.maxCallTimeoutMs ?? DEFAULT_MAX_CALL_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     anonymousMaxBodyBytes: options.anonymousMaxBodyBytes ?? DEFAULT_ANONYMOUS_MAX_BODY_BYTES,
+    clientKeyLimits: Object.freeze({ ...DEFAULT_CLIENT_KEY_LIMITS, ...options.clientKeyLimits }),
     keyFailureThrottle: rateLimitOf(
       options.keyFailureThrottle ?? DEFAULT_KEY_FAILURE_THROTTLE,
       'keyFailureThrottle',
@@ -375,6 +394,12 @@ export function resolveOptions(
   }
   if (!Number.isSafeInteger(resolved.shutdownGraceMs) || resolved.shutdownGraceMs < 0)
     throw invalid('shutdownGraceMs must be a non-negative integer');
+  for (const [key, value] of Object.entries(resolved.clientKeyLimits)) {
+    if (!Number.isSafeInteger(value) || value <= 0)
+      throw invalid(`clientKeyLimits.${key} must be a positive integer`);
+  }
+  if (resolved.clientKeyLimits.maxFrameBytes < 1024)
+    throw invalid('clientKeyLimits.maxFrameBytes must be at least 1024');
   if (resolved.unresponsiveTimeoutMs <= resolved.pongTimeoutMs)
     throw invalid('unresponsiveTimeoutMs must exceed pongTimeoutMs');
   if (resolved.callTimeoutMs > resolved.maxCallTimeoutMs) {

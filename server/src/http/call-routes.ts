@@ -3,6 +3,10 @@ import {
   ValueStream,
   type CallerInfo,
   decodeValue,
+  checkJsonLimits,
+  isTrustedCaller,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
   encodeValue,
   isFunctionName,
   toSwitchboardError,
@@ -53,6 +57,16 @@ export function callRoutes(deps: {
   state: RequestState;
 }) {
   const { options, keys, keyThrottle, dispatcher, signIn, state } = deps;
+  const clientLimits: DecodeLimits = {
+    ...DEFAULT_DECODE_LIMITS,
+    maxValues: options.clientKeyLimits.maxValues,
+  };
+
+  /** What parsing one body may cost: callers without a server key get the client-key budget. */
+  function limitsFor(request: FastifyRequest): DecodeLimits {
+    const caller = request.switchboardCaller;
+    return caller !== undefined && isTrustedCaller(caller) ? DEFAULT_DECODE_LIMITS : clientLimits;
+  }
 
   /** Who is calling, as the function will see it; throws for a wrong key or password. */
   async function callerOf(request: FastifyRequest): Promise<CallerInfo> {
@@ -85,12 +99,13 @@ export function callRoutes(deps: {
     app.addContentTypeParser(
       'application/json',
       { parseAs: 'string' },
-      (_req, body: string, done) => {
+      (request, body: string, done) => {
         if (body.trim() === '') {
           done(null, undefined);
           return;
         }
         try {
+          checkJsonLimits(body, limitsFor(request));
           done(null, JSON.parse(body));
         } catch (error) {
           done(
@@ -103,9 +118,9 @@ export function callRoutes(deps: {
         }
       },
     );
-    app.addContentTypeParser(MSGPACK_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    app.addContentTypeParser(MSGPACK_TYPE, { parseAs: 'buffer' }, (request, body: Buffer, done) => {
       try {
-        done(null, decodeValue(body));
+        done(null, decodeValue(body, limitsFor(request)));
       } catch (error) {
         done(
           new SwitchboardError('SB_ERR_HTTP_BAD_BODY', toSwitchboardError(error).message),

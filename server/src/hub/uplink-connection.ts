@@ -17,6 +17,8 @@ import {
   SwitchboardError,
   closeReason,
   decodeUplinkMessage,
+  DEFAULT_DECODE_LIMITS,
+  type DecodeLimits,
   encodeValue,
   encodeFrame,
   joined,
@@ -115,6 +117,10 @@ export class UplinkConnection implements Provider {
   private readonly socket: Duplex;
   /** Bytes received before the hello was accepted. */
   private preAuthBytes = 0;
+  /** Largest message accepted from it: the server's, or the client-key budget's. */
+  private maxFrameBytes: number;
+  /** Budget of one decoded message (server keys: the codec's defaults). */
+  private decodeLimits: DecodeLimits = DEFAULT_DECODE_LIMITS;
   private callerInfo: CallerInfo = { kind: 'uplink' };
   /** Set once the uplink is out of rotation; closes the connection if it does not by itself. */
   private drainTimer: NodeJS.Timeout | undefined;
@@ -132,6 +138,7 @@ export class UplinkConnection implements Provider {
   ) {
     this.remoteAddress = peer.remoteAddress;
     this.socket = peer.socket;
+    this.maxFrameBytes = deps.options.maxFrameBytes;
     peer.socket.on('data', this.countPreAuth);
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
@@ -424,11 +431,11 @@ export class UplinkConnection implements Provider {
       return;
     }
     this.deps.traffic.bytesIn += data.byteLength;
-    if (data.byteLength > this.deps.options.maxFrameBytes) {
+    if (data.byteLength > this.maxFrameBytes) {
       this.fail(
         'SB_ERR_PROTO_FRAME_TOO_LARGE',
         CLOSE_CODES.MESSAGE_TOO_BIG,
-        `message of ${data.byteLength} bytes exceeds maxFrameBytes ${this.deps.options.maxFrameBytes}`,
+        `message of ${data.byteLength} bytes exceeds maxFrameBytes ${this.maxFrameBytes}`,
       );
       return;
     }
@@ -439,7 +446,7 @@ export class UplinkConnection implements Provider {
   private message(data: Buffer): void {
     let frames: UplinkToServerFrame[];
     try {
-      frames = decodeUplinkMessage(data);
+      frames = decodeUplinkMessage(data, this.decodeLimits);
     } catch (error) {
       const coded = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
       if (this.state === 'awaiting-hello')
@@ -639,6 +646,16 @@ export class UplinkConnection implements Provider {
     }
     clearTimeout(this.authTimer);
     this.socket.off('data', this.countPreAuth);
+    const { options } = this.deps;
+    let maxMessageBytes = options.maxMessageBytes;
+    if (this.key.kind === 'client') {
+      // A client key calls; it never needs the server to hold what a provider may.
+      const budget = options.clientKeyLimits;
+      this.maxFrameBytes = Math.min(budget.maxFrameBytes, options.maxFrameBytes);
+      maxMessageBytes = Math.min(budget.maxMessageBytes, options.maxMessageBytes);
+      this.large.setLimit(maxMessageBytes);
+      this.decodeLimits = { ...DEFAULT_DECODE_LIMITS, maxValues: budget.maxValues };
+    }
     this.state = 'open';
     this.name = frame.name ?? null;
     if (frame.maxFrameBytes !== undefined) {
@@ -652,7 +669,6 @@ export class UplinkConnection implements Provider {
       connectionId: this.providerId,
       ...(frame.name === undefined ? {} : { uplinkName: frame.name }),
     };
-    const { options } = this.deps;
     this.send({
       type: 'welcome',
       protocol: PROTOCOL_VERSION,
@@ -660,11 +676,11 @@ export class UplinkConnection implements Provider {
       keyKind: this.key.kind,
       keyName: this.key.name,
       limits: {
-        maxFrameBytes: options.maxFrameBytes,
+        maxFrameBytes: this.maxFrameBytes,
         pingIntervalMs: options.pingIntervalMs,
         defaultCallTimeoutMs: options.callTimeoutMs,
         streamWindowBytes: options.streamWindowBytes,
-        maxMessageBytes: options.maxMessageBytes,
+        maxMessageBytes,
       },
     });
     this.deps.onOpen(this);

@@ -32,9 +32,14 @@ export class LargeMessages {
     private readonly receiver: StreamReceiver,
     private readonly deliver: (message: Buffer) => void,
     /** Largest message this side accepts. */
-    private readonly limit: number,
+    private limit: number,
   ) {
     this.peerLimit = limit;
+  }
+
+  /** Lowers or raises this side's limit (the server's, once it knows the peer's key kind). */
+  setLimit(bytes: number): void {
+    this.limit = bytes;
   }
 
   /** Largest message the peer accepts (from hello/welcome); larger ones fail at the sender. */
