@@ -275,7 +275,11 @@ export type ResolvedOptions = Readonly<
       write: { max: number; windowMs: number };
     }>;
     metricsToken: string | undefined;
-    clientKeyLimits: Readonly<{ maxFrameBytes: number; maxMessageBytes: number; maxValues: number }>;
+    clientKeyLimits: Readonly<{
+      maxFrameBytes: number;
+      maxMessageBytes: number;
+      maxValues: number;
+    }>;
     trustProxy: boolean | number | readonly string[];
   }
 >;
