@@ -167,20 +167,24 @@ test('anonymous 20 MiB /_/call bodies are refused from the headers: 413 or 404, 
 
 test('authenticated decode bombs are refused with SB_ERR_PROTO_BAD_FRAME without stalling the server', async (t) => {
   const server = await hostileServer(t);
-  const bombs = decodeBombs(8 * MiB);
+  // A server key may send 32 MiB messages, a client key 1 MiB: the largest bomb each may send.
+  const rounds = [
+    { key: SERVER_KEY, bombs: decodeBombs(31 * MiB) },
+    { key: CLIENT_KEY, bombs: decodeBombs(MiB - 64) },
+  ];
   const health = watchHealth(server.url);
-  for (const [name, bytes] of Object.entries(bombs)) {
-    const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${CLIENT_KEY}` } });
-    ws.on('error', () => undefined);
-    const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
-      ws.once('open', () => {
-        ws.send(encodeValue({ type: 'hello', protocol: 1 }));
+  for (const { key, bombs } of rounds) {
+    for (const [name, bytes] of Object.entries(bombs)) {
+      const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${key}` } });
+      ws.on('error', () => undefined);
+      const closed = await new Promise<{ code: number; reason: string }>((resolve) => {
+        ws.once('open', () => ws.send(encodeValue({ type: 'hello', protocol: 1 })));
+        ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+        ws.once('message', () => ws.send(bytes)); // after the welcome
       });
-      ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() }));
-      ws.once('message', () => ws.send(bytes));
-    });
-    assert.equal(closed.code, 4000, `${name}: ${closed.code} ${closed.reason}`);
-    assert.match(closed.reason, /^SB_ERR_PROTO_BAD_FRAME: /, name);
+      assert.equal(closed.code, 4000, `${name}: ${closed.code} ${closed.reason}`);
+      assert.match(closed.reason, /^SB_ERR_PROTO_BAD_FRAME: /, name);
+    }
   }
   const figures = await health.stop();
   t.diagnostic(`healthz: ${figures.checks} checks, slowest ${figures.maxMs.toFixed(1)} ms`);
