@@ -37,8 +37,8 @@ async function register(
 }
 
 function refusal(frame: ServerToUplinkFrame): { code: string; message: string; data?: unknown } {
-  assert.equal(frame.type, 'error', JSON.stringify(frame));
-  return (frame as Extract<ServerToUplinkFrame, { type: 'error' }>).error;
+  if (frame.type !== 'error') assert.fail(`expected an error frame, got ${JSON.stringify(frame)}`);
+  return frame.error;
 }
 
 test('a scoped server key registers only what its patterns allow; anything else refuses the whole frame, connection kept', async (t) => {
