@@ -202,7 +202,7 @@ test('users: create, list, get, update, delete through the store; never a hash; 
   const created = await jsonOf<UserJson>(
     await admin('users/', {
       method: 'POST',
-      body: { email: 'ada@example.com', password: 'first pw', data: { team: 'ops' } },
+      body: { email: 'ada@example.com', password: 'first password', data: { team: 'ops' } },
     }),
     201,
   );
@@ -210,11 +210,11 @@ test('users: create, list, get, update, delete through the store; never a hash; 
     { ...created, created_at: typeof created.created_at },
     { id: 1, email: 'ada@example.com', enabled: true, created_at: 'string', data: { team: 'ops' } },
   );
-  assert.equal((await core.users.verify('ada@example.com', 'first pw')).kind, 'ok');
+  assert.equal((await core.users.verify('ada@example.com', 'first password')).kind, 'ok');
   const disabled = await jsonOf<UserJson>(
     await admin('users/', {
       method: 'POST',
-      body: { email: 'bob@example.com', password: 'pw', enabled: false },
+      body: { email: 'bob@example.com', password: 'bob password', enabled: false },
     }),
     201,
   );
@@ -231,13 +231,13 @@ test('users: create, list, get, update, delete through the store; never a hash; 
   const patched = await jsonOf<UserJson>(
     await admin('users/1/', {
       method: 'PATCH',
-      body: { password: 'second pw', enabled: false, data: { plan: 'pro' } },
+      body: { password: 'second password', enabled: false, data: { plan: 'pro' } },
     }),
   );
   assert.equal(patched.enabled, false);
   assert.deepEqual(patched.data, { plan: 'pro' });
-  assert.equal((await core.users.verify('ada@example.com', 'first pw')).kind, 'invalid');
-  assert.equal((await core.users.verify('ada@example.com', 'second pw')).kind, 'disabled');
+  assert.equal((await core.users.verify('ada@example.com', 'first password')).kind, 'invalid');
+  assert.equal((await core.users.verify('ada@example.com', 'second password')).kind, 'disabled');
 
   // Bad bodies and conflicts.
   const post = (body: unknown) => admin('users/', { method: 'POST', body });
@@ -268,8 +268,19 @@ test('users: create, list, get, update, delete through the store; never a hash; 
     400,
     'SB_ERR_USER_INVALID',
   );
+  // Shorter than minPasswordLength (default 8), on create and on update.
   await expectError(
-    await post({ email: 'ADA@example.com', password: 'x' }),
+    await post({ email: 'c@example.com', password: 'seven77' }),
+    400,
+    'SB_ERR_USER_INVALID',
+  );
+  await expectError(
+    await admin('users/1/', { method: 'PATCH', body: { password: 'short' } }),
+    400,
+    'SB_ERR_USER_INVALID',
+  );
+  await expectError(
+    await post({ email: 'ADA@example.com', password: 'long enough' }),
     409,
     'SB_ERR_USER_EXISTS',
   );

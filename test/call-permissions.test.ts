@@ -61,9 +61,9 @@ test('a client key is refused a server-only function; allowClients opens it; ser
   await expectError(anonymous, 404, 'SB_ERR_NO_SUCH_FUNCTION');
   await expectError(unknown, 404, 'SB_ERR_NO_SUCH_FUNCTION');
   // A signed-in user is a client too.
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
+  await sb.users.create({ email: 'ada@example.com', password: 'ada password' });
   await expectError(
-    await call('secret', [], basic('ada@example.com', 'ada pw')),
+    await call('secret', [], basic('ada@example.com', 'ada password')),
     404,
     'SB_ERR_NO_SUCH_FUNCTION',
   );
@@ -100,7 +100,7 @@ test('a client key is refused a server-only function; allowClients opens it; ser
   // requireUser alone does not open a function to clients.
   sb.callable('usersButNotClients', () => 'x', { requireUser: true });
   await expectError(
-    await call('usersButNotClients', [], basic('ada@example.com', 'ada pw')),
+    await call('usersButNotClients', [], basic('ada@example.com', 'ada password')),
     404,
     'SB_ERR_NO_SUCH_FUNCTION',
   );
@@ -109,9 +109,17 @@ test('a client key is refused a server-only function; allowClients opens it; ser
 
 test('requireUser: true needs a signed-in user; a predicate decides per user; Basic sign-ins on /_/call are verified and throttled', async (t) => {
   const { sb, url } = await startServer(t, { signInThrottle: { max: 2, windowMs: 60_000 } });
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw', data: { role: 'admin' } });
-  await sb.users.create({ email: 'bob@example.com', password: 'bob pw', data: { role: 'user' } });
-  await sb.users.create({ email: 'eve@example.com', password: 'eve pw', enabled: false });
+  await sb.users.create({
+    email: 'ada@example.com',
+    password: 'ada password',
+    data: { role: 'admin' },
+  });
+  await sb.users.create({
+    email: 'bob@example.com',
+    password: 'bob password',
+    data: { role: 'user' },
+  });
+  await sb.users.create({ email: 'eve@example.com', password: 'eve password', enabled: false });
   const seen: string[] = [];
   sb.callable('mine', () => getCallContext().caller.user?.email ?? null, {
     allowClients: true,
@@ -133,8 +141,8 @@ test('requireUser: true needs a signed-in user; a predicate decides per user; Ba
     },
   });
   const call = callOver(url);
-  const ada = basic('ada@example.com', 'ada pw');
-  const bob = basic('bob@example.com', 'bob pw');
+  const ada = basic('ada@example.com', 'ada password');
+  const bob = basic('bob@example.com', 'bob password');
 
   assert.equal(await valueOf(await call('mine', [], ada)), 'ada@example.com');
   assert.equal(await valueOf(await call('mine', [], bob)), 'bob@example.com');
@@ -156,7 +164,7 @@ test('requireUser: true needs a signed-in user; a predicate decides per user; Ba
   assert.deepEqual(seen, ['ada@example.com', 'trusted', 'trusted']);
 
   await expectError(
-    await call('mine', [], basic('eve@example.com', 'eve pw')),
+    await call('mine', [], basic('eve@example.com', 'eve password')),
     403,
     'SB_ERR_USER_DISABLED',
   );
@@ -194,7 +202,7 @@ test('requireUser: true needs a signed-in user; a predicate decides per user; Ba
 
 test('the function sees who calls: kind, key name and kind, user (never a hash)', async (t) => {
   const { sb, url } = await startServer(t);
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
+  await sb.users.create({ email: 'ada@example.com', password: 'ada password' });
   sb.callable('caller', () => getCallContext().caller, { allowClients: true });
   const call = callOver(url);
 
@@ -209,7 +217,9 @@ test('the function sees who calls: kind, key name and kind, user (never a hash)'
     keyKind: 'server',
   });
   assert.deepEqual(await valueOf(await call('caller', [])), { kind: 'http' });
-  const asUser = (await valueOf(await call('caller', [], basic('ada@example.com', 'ada pw')))) as {
+  const asUser = (await valueOf(
+    await call('caller', [], basic('ada@example.com', 'ada password')),
+  )) as {
     kind: string;
     user: Json;
   };
@@ -273,13 +283,17 @@ test('every provider of a name must register the same permissions (SB_ERR_FUNCTI
 
 test('call permissions with functions served by a real uplink process', async (t) => {
   const { sb, url } = await startServer(t);
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw', data: { role: 'admin' } });
-  await sb.users.create({ email: 'bob@example.com', password: 'bob pw' });
+  await sb.users.create({
+    email: 'ada@example.com',
+    password: 'ada password',
+    data: { role: 'admin' },
+  });
+  await sb.users.create({ email: 'bob@example.com', password: 'bob password' });
   const child = spawnScript(t, 'test/fixtures/auth-uplink.ts', { SB_URL: url, SB_KEY: SERVER_KEY });
   await child.waitFor(/^ready /);
   const call = callOver(url);
-  const ada = basic('ada@example.com', 'ada pw');
-  const bob = basic('bob@example.com', 'bob pw');
+  const ada = basic('ada@example.com', 'ada password');
+  const bob = basic('bob@example.com', 'bob password');
 
   await expectError(
     await call('child.secret', [], bearer(CLIENT_KEY)),

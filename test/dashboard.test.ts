@@ -136,6 +136,7 @@ test('dashboard in headless chromium: login, live uplinks and counts, drain, dis
   const { sb, url, dataDir } = await startServer(t);
   const alphaKey = sb.keys.create('alpha-key', 'server');
   const betaKey = sb.keys.create('beta-key', 'server');
+  sb.keys.create('gpu-key', 'server', { functions: 'gpu.*', endpoints: '/gpu/*' });
   const [token, spareToken, alpha, beta, gamma] = await Promise.all([
     createAdminToken(t, dataDir, 'dashboard-test'),
     createAdminToken(t, dataDir, 'dashboard-spare'),
@@ -242,6 +243,16 @@ test('dashboard in headless chromium: login, live uplinks and counts, drain, dis
   await newGamma.waitFor({ timeout: UI_TIMEOUT_MS });
   assert.notEqual(await newGamma.getAttribute('data-uplink-id'), gamma.id);
   assert.equal(gamma.child.process.exitCode, null, 'a disconnected uplink reconnects');
+
+  // The keys view shows what each server key may register.
+  await page
+    .locator('#keys tr', { hasText: 'gpu-key' })
+    .getByText('functions: gpu.* · endpoints: /gpu/*')
+    .waitFor({ timeout: UI_TIMEOUT_MS });
+  assert.match(
+    await page.locator('#keys tr', { hasText: 'beta-key' }).innerText(),
+    /all \(unscoped\)/,
+  );
 
   // Revoke alpha's key: its uplink is closed and cannot come back.
   const keyRow = page.locator('#keys tr', { hasText: 'alpha-key' });

@@ -57,10 +57,10 @@ test('authenticateUsers: req.user without the hash; unknown and wrong password l
   const { sb, url } = await startServer(t, { signInThrottle: { max: 50, windowMs: 60_000 } });
   const ada = await sb.users.create({
     email: 'ada@example.com',
-    password: 'right pw',
+    password: 'right password',
     data: { role: 'admin' },
   });
-  await sb.users.create({ email: 'bob@example.com', password: 'bob pw', enabled: false });
+  await sb.users.create({ email: 'bob@example.com', password: 'bob password', enabled: false });
   let calls = 0;
   sb.httpEndpoint('/me', { authenticateUsers: true, methods: ['GET', 'POST'] }, (req) => {
     calls++;
@@ -69,11 +69,11 @@ test('authenticateUsers: req.user without the hash; unknown and wrong password l
   const api = `${url}/_/api`;
 
   const ok = await fetch(`${api}/me`, {
-    headers: { authorization: basic('ADA@example.com', 'right pw') },
+    headers: { authorization: basic('ADA@example.com', 'right password') },
   });
   assert.equal(ok.status, 200);
   const text = await ok.text();
-  assert.ok(!/scrypt|hash|right pw/i.test(text.replace('"username"', '')), text);
+  assert.ok(!/scrypt|hash|right password/i.test(text.replace('"username"', '')), text);
   const body = JSON.parse(text) as { user: Json; username: string };
   assert.equal(body.username, 'ADA@example.com');
   assert.deepEqual(Object.keys(body.user).sort(), [
@@ -95,10 +95,10 @@ test('authenticateUsers: req.user without the hash; unknown and wrong password l
   assert.equal(missing.headers.get('www-authenticate'), CHALLENGE);
 
   const unknown = await fetch(`${api}/me`, {
-    headers: { authorization: basic('nobody@example.com', 'right pw') },
+    headers: { authorization: basic('nobody@example.com', 'right password') },
   });
   const wrong = await fetch(`${api}/me`, {
-    headers: { authorization: basic('ada@example.com', 'wrong pw') },
+    headers: { authorization: basic('ada@example.com', 'wrong password') },
   });
   assert.equal(unknown.status, 401);
   assert.equal(wrong.status, 401);
@@ -110,7 +110,7 @@ test('authenticateUsers: req.user without the hash; unknown and wrong password l
 
   const disabled = await fetch(`${api}/me`, {
     method: 'POST',
-    headers: { authorization: basic('bob@example.com', 'bob pw') },
+    headers: { authorization: basic('bob@example.com', 'bob password') },
   });
   await expectError(disabled, 403, 'SB_ERR_USER_DISABLED');
   // With the wrong password a disabled user looks like everyone else.
@@ -125,38 +125,38 @@ test('authenticateUsers: req.user without the hash; unknown and wrong password l
   // Re-enabled, the same credentials pass.
   await sb.users.update('bob@example.com', { enabled: true });
   const enabled = await fetch(`${api}/me`, {
-    headers: { authorization: basic('bob@example.com', 'bob pw') },
+    headers: { authorization: basic('bob@example.com', 'bob password') },
   });
   assert.equal(enabled.status, 200);
 });
 
 test('failed sign-ins are throttled per login name and per address, with Retry-After', async (t) => {
   const { sb, url } = await startServer(t, { signInThrottle: { max: 2, windowMs: 60_000 } });
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
-  await sb.users.create({ email: 'carol@example.com', password: 'carol pw' });
+  await sb.users.create({ email: 'ada@example.com', password: 'ada password' });
+  await sb.users.create({ email: 'carol@example.com', password: 'carol password' });
   sb.httpEndpoint('/me', { authenticateUsers: true }, (req) => req.user!.email);
   const me = (username: string, password: string) =>
     fetch(`${url}/_/api/me`, { headers: { authorization: basic(username, password) } });
 
-  assert.equal((await me('ada@example.com', 'ada pw')).status, 200, 'successes do not count');
+  assert.equal((await me('ada@example.com', 'ada password')).status, 200, 'successes do not count');
   await expectError(await me('ada@example.com', 'x'), 401, 'SB_ERR_AUTH_FAILED');
   await expectError(await me('Ada@Example.com ', 'y'), 401, 'SB_ERR_AUTH_FAILED');
   // Two failures for this name: even the right password waits now.
-  for (const password of ['z', 'ada pw']) {
+  for (const password of ['z', 'ada password']) {
     const throttled = await me('ada@example.com', password);
     await expectError(throttled, 429, 'SB_ERR_LOGIN_THROTTLED');
     const retryAfter = Number(throttled.headers.get('retry-after'));
     assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After ${retryAfter}`);
   }
   // Another login name is not affected by ada's failures...
-  assert.equal((await me('carol@example.com', 'carol pw')).status, 200);
+  assert.equal((await me('carol@example.com', 'carol password')).status, 200);
   // ...until this address has failed four times the per-name limit (8), with any names.
   for (let i = 0; i < 6; i++)
     await expectError(await me(`guess${i}@example.com`, 'x'), 401, 'SB_ERR_AUTH_FAILED');
-  await expectError(await me('carol@example.com', 'carol pw'), 429, 'SB_ERR_LOGIN_THROTTLED');
+  await expectError(await me('carol@example.com', 'carol password'), 429, 'SB_ERR_LOGIN_THROTTLED');
   // Another address is still welcome (per-address, not global).
   const other = await getFrom('127.0.0.2', `${url}/_/api/me`, {
-    authorization: basic('carol@example.com', 'carol pw'),
+    authorization: basic('carol@example.com', 'carol password'),
   });
   assert.equal(other.status, 200, other.body);
   assert.equal(other.body, 'carol@example.com');
@@ -164,13 +164,13 @@ test('failed sign-ins are throttled per login name and per address, with Retry-A
 
 test('a burst of concurrent wrong passwords is throttled too, not only sequential ones', async (t) => {
   const { sb, url } = await startServer(t, { signInThrottle: { max: 2, windowMs: 60_000 } });
-  await sb.users.create({ email: 'dave@example.com', password: 'dave pw' });
+  await sb.users.create({ email: 'dave@example.com', password: 'dave password' });
   sb.httpEndpoint('/me', { authenticateUsers: true }, (req) => req.user!.email);
   // A signed-in user's parallel requests are all served (queued behind each other, not refused).
   const parallel = await Promise.all(
     Array.from({ length: 12 }, () =>
       fetch(`${url}/_/api/me`, {
-        headers: { authorization: basic('dave@example.com', 'dave pw') },
+        headers: { authorization: basic('dave@example.com', 'dave password') },
       }),
     ),
   );
@@ -190,7 +190,7 @@ test('a burst of concurrent wrong passwords is throttled too, not only sequentia
   assert.equal(failed + throttled, 12, answers.join());
   assert.ok(failed <= 2, `${failed} passwords were tried in one burst; the limit is 2`);
   const after = await fetch(`${url}/_/api/me`, {
-    headers: { authorization: basic('dave@example.com', 'dave pw') },
+    headers: { authorization: basic('dave@example.com', 'dave password') },
   });
   await expectError(after, 429, 'SB_ERR_LOGIN_THROTTLED');
 });
@@ -440,12 +440,18 @@ test('endpoint options are validated, and every provider of a path must register
 
 test('authenticateUsers on an endpoint served by a real uplink process: the user travels over the wire', async (t) => {
   const { sb, url } = await startServer(t);
-  await sb.users.create({ email: 'ada@example.com', password: 'ada pw', data: { team: 'x' } });
+  await sb.users.create({
+    email: 'ada@example.com',
+    password: 'ada password',
+    data: { team: 'x' },
+  });
   const child = spawnScript(t, 'test/fixtures/auth-uplink.ts', { SB_URL: url, SB_KEY: SERVER_KEY });
   await child.waitFor(/^ready /);
   const me = `${url}/_/api/child/me`;
 
-  const ok = await fetch(me, { headers: { authorization: basic('ada@example.com', 'ada pw') } });
+  const ok = await fetch(me, {
+    headers: { authorization: basic('ada@example.com', 'ada password') },
+  });
   assert.equal(ok.status, 200);
   const body = (await ok.json()) as { user: Json; username: string };
   assert.equal(body.username, 'ada@example.com');

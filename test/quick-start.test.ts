@@ -18,9 +18,13 @@ test('quick start: the CLI prints a key and snippet, the hello example serves ad
   ]);
   const listening = await server.waitFor(/^Switchboard listening on /);
   const url = listening.replace('Switchboard listening on ', '').trim();
-  const keyLine = await server.waitFor(/^\s+SWITCHBOARD_KEY=/);
-  const key = keyLine.trim().replace('SWITCHBOARD_KEY=', '');
+  const keyLine = await server.waitFor(/^\s+export SWITCHBOARD_KEY=/);
+  const key = keyLine.trim().replace('export SWITCHBOARD_KEY=', '');
   await server.waitFor(/npx tsx examples\/hello-uplink\.ts/);
+  await server.waitFor(/--functions/); // the last line of the start message
+  // The secret is printed once (stdout often lands in logs); the rest refers to it.
+  const printed = server.lines.join('\n');
+  assert.equal(printed.split(key).length - 1, 1, printed);
 
   const uplink = spawnScript(t, 'examples/hello-uplink.ts', {
     SWITCHBOARD_URL: url,

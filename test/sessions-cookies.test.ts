@@ -427,7 +427,7 @@ test('cross-site requests (by Origin, else Referer, else Sec-Fetch-Site) get a f
 
 test('login() and logout() sign the session in and out; the session user reaches HTTP RPC on same-site requests', async (t) => {
   const { sb, url, dataDir } = await startServer(t);
-  const ada = await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
+  const ada = await sb.users.create({ email: 'ada@example.com', password: 'ada password' });
   sb.httpEndpoint('/login', { methods: ['POST'] }, async (req) => {
     const { email, password } = req.json as { email: string; password: string };
     const result = await sb.users.verify(email, password);
@@ -473,7 +473,7 @@ test('login() and logout() sign the session in and out; the session user reaches
   assert.equal((await browser.fetch('/_/api/note', { method: 'POST' })).status, 200);
   const anonymousCookie = browser.cookies.get('sb_session')!;
   assert.equal((await login('ada@example.com', 'wrong')).status, 401);
-  const loggedIn = await login('ada@example.com', 'ada pw');
+  const loggedIn = await login('ada@example.com', 'ada password');
   assert.deepEqual(await loggedIn.json(), { ok: true, before: null });
   assert.ok(setCookies(loggedIn).has('sb_session'));
 
@@ -543,7 +543,7 @@ test('login() and logout() sign the session in and out; the session user reaches
 
 test('sessions, cookies and login through an endpoint served by a real uplink process', async (t) => {
   const { sb, url } = await startServer(t);
-  const ada = await sb.users.create({ email: 'ada@example.com', password: 'ada pw' });
+  const ada = await sb.users.create({ email: 'ada@example.com', password: 'ada password' });
   sb.httpEndpoint('/me', {}, (req) => ({
     user: req.user?.email ?? null,
     count: req.session.count,

@@ -59,10 +59,10 @@ test('the CLI creates, lists and revokes keys in a data folder', async (t) => {
   const secret = /^(sbk_c_\S+)$/m.exec(created.out)?.[1];
   assert.ok(secret, created.out);
   const listed = await run('keys', 'list');
-  assert.match(listed.out, /\tlaptop\tclient\t.*\tactive$/m);
+  assert.match(listed.out, /^\S+ +laptop +client +- +\S+ +active$/m);
   assert.ok(!listed.out.includes(secret), 'list never shows the secret');
   assert.equal((await run('keys', 'revoke', 'laptop')).code, 0);
-  assert.match((await run('keys', 'list')).out, /\tlaptop\tclient\t.*\trevoked /m);
+  assert.match((await run('keys', 'list')).out, /^\S+ +laptop +client +- +\S+ +revoked \S+$/m);
   assert.equal((await run('keys', 'revoke', 'laptop')).code, 1);
   assert.equal((await run('bogus')).code, 2); // a usage mistake
   assert.equal((await run('--help')).code, 0);

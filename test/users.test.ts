@@ -51,7 +51,7 @@ test('create, find, list, update and remove users; the hash is never handed out'
   const before = Date.now();
   const ada = await users.create({
     email: '  Ada@Example.com ',
-    password: 'pw one',
+    password: 'password one',
     data: { role: 'admin', tags: ['a', 1, null, { x: true }] },
   });
   assert.deepEqual(ada, {
@@ -63,7 +63,11 @@ test('create, find, list, update and remove users; the hash is never handed out'
     data: { role: 'admin', tags: ['a', 1, null, { x: true }] },
   });
   assert.ok(ada.createdAt >= before && ada.createdAt <= Date.now());
-  const bob = await users.create({ email: 'bob@example.com', password: 'x', enabled: false });
+  const bob = await users.create({
+    email: 'bob@example.com',
+    password: 'bob password',
+    enabled: false,
+  });
   assert.equal(bob.enabled, false);
   assert.deepEqual(bob.data, {});
 
@@ -88,11 +92,11 @@ test('create, find, list, update and remove users; the hash is never handed out'
     data: { role: 'owner' },
   });
   const [hashBefore] = storedHashes(db);
-  await users.update(ada.id, { password: 'pw two' });
+  await users.update(ada.id, { password: 'password two' });
   assert.notEqual(storedHashes(db)[0], hashBefore);
   assert.equal((await users.update(ada.id, { enabled: true })).enabled, true);
-  assert.equal((await users.verify('ada@example.org', 'pw one')).kind, 'invalid');
-  assert.equal((await users.verify('ada@example.org', 'pw two')).kind, 'ok');
+  assert.equal((await users.verify('ada@example.org', 'password one')).kind, 'invalid');
+  assert.equal((await users.verify('ada@example.org', 'password two')).kind, 'ok');
 
   await assert.rejects(users.update('nobody@example.com', { enabled: true }), {
     code: 'SB_ERR_NO_SUCH_USER',
@@ -114,11 +118,11 @@ test('create, find, list, update and remove users; the hash is never handed out'
 
 test('login names are unique case-insensitively', async (t) => {
   const { users } = await openStore(t);
-  await users.create({ email: 'carol@example.com', password: 'p' });
-  await assert.rejects(users.create({ email: 'CAROL@Example.Com', password: 'q' }), {
+  await users.create({ email: 'carol@example.com', password: 'carol password' });
+  await assert.rejects(users.create({ email: 'CAROL@Example.Com', password: 'other password' }), {
     code: 'SB_ERR_USER_EXISTS',
   });
-  await assert.rejects(users.create({ email: ' carol@example.com ', password: 'q' }), {
+  await assert.rejects(users.create({ email: ' carol@example.com ', password: 'other password' }), {
     code: 'SB_ERR_USER_EXISTS',
   });
   assert.equal(users.list().length, 1);
@@ -129,27 +133,29 @@ test('invalid login names, passwords and data are refused with SB_ERR_USER_INVAL
   const cyclic: Record<string, unknown> = {};
   cyclic.self = cyclic;
   const bad: unknown[] = [
-    { email: 'no-at-sign', password: 'p' },
-    { email: 'a@', password: 'p' },
-    { email: 'has space@example.com', password: 'p' },
-    { email: '@@', password: 'p' },
-    { email: `${'a'.repeat(250)}@b.co`, password: 'p' },
-    { email: 42, password: 'p' },
-    { password: 'p' },
+    { email: 'no-at-sign', password: 'password' },
+    { email: 'a@', password: 'password' },
+    { email: 'has space@example.com', password: 'password' },
+    { email: '@@', password: 'password' },
+    { email: `${'a'.repeat(250)}@b.co`, password: 'password' },
+    { email: 42, password: 'password' },
+    { password: 'password' },
     { email: 'ok@example.com' },
     { email: 'ok@example.com', password: '' },
+    { email: 'ok@example.com', password: 'seven77' },
+    { email: 'ok@example.com', password: '\u{1F511}'.repeat(7) },
     { email: 'ok@example.com', password: 'x'.repeat(1025) },
     { email: 'ok@example.com', password: 123 },
-    { email: 'ok@example.com', password: 'p', enabled: 'yes' },
-    { email: 'ok@example.com', password: 'p', data: [] },
-    { email: 'ok@example.com', password: 'p', data: 'text' },
-    { email: 'ok@example.com', password: 'p', data: { when: new Date() } },
-    { email: 'ok@example.com', password: 'p', data: { missing: undefined } },
-    { email: 'ok@example.com', password: 'p', data: { big: 1n } },
-    { email: 'ok@example.com', password: 'p', data: { n: Number.NaN } },
-    { email: 'ok@example.com', password: 'p', data: cyclic },
-    { email: 'ok@example.com', password: 'p', data: { blob: 'x'.repeat(64 * 1024) } },
-    { email: 'ok@example.com', password: 'p', role: 'admin' },
+    { email: 'ok@example.com', password: 'password', enabled: 'yes' },
+    { email: 'ok@example.com', password: 'password', data: [] },
+    { email: 'ok@example.com', password: 'password', data: 'text' },
+    { email: 'ok@example.com', password: 'password', data: { when: new Date() } },
+    { email: 'ok@example.com', password: 'password', data: { missing: undefined } },
+    { email: 'ok@example.com', password: 'password', data: { big: 1n } },
+    { email: 'ok@example.com', password: 'password', data: { n: Number.NaN } },
+    { email: 'ok@example.com', password: 'password', data: cyclic },
+    { email: 'ok@example.com', password: 'password', data: { blob: 'x'.repeat(64 * 1024) } },
+    { email: 'ok@example.com', password: 'password', role: 'admin' },
     'ok@example.com',
     null,
   ];
@@ -163,13 +169,17 @@ test('invalid login names, passwords and data are refused with SB_ERR_USER_INVAL
   }
   assert.deepEqual(users.list(), []);
   // The limits themselves are fine: no strength rules beyond length.
-  await users.create({ email: 'a@b', password: 'x' });
+  await users.create({ email: 'a@b', password: 'x'.repeat(8) });
+  await users.create({ email: 'key@b', password: '\u{1F511}'.repeat(8) }); // 8 characters
   await users.create({ email: 'long@example.com', password: 'x'.repeat(1024) });
-  const user = await users.create({ email: 'data@example.com', password: 'p', data: {} });
+  const user = await users.create({ email: 'data@example.com', password: 'password', data: {} });
   await assert.rejects(users.update(user.id, { data: [] as never }), {
     code: 'SB_ERR_USER_INVALID',
   });
   await assert.rejects(users.update(user.id, { password: '' }), { code: 'SB_ERR_USER_INVALID' });
+  await assert.rejects(users.update(user.id, { password: 'seven77' }), {
+    code: 'SB_ERR_USER_INVALID',
+  });
   await assert.rejects(users.update(user.id, { passwd: 'p' } as never), {
     code: 'SB_ERR_USER_INVALID',
   });
@@ -177,11 +187,11 @@ test('invalid login names, passwords and data are refused with SB_ERR_USER_INVAL
 
 test('verify: ok sets the last login, disabled only with the right password, otherwise invalid', async (t) => {
   const { users } = await openStore(t);
-  const dan = await users.create({ email: 'dan@example.com', password: 's3cret' });
-  await users.create({ email: 'eve@example.com', password: 'other', enabled: false });
+  const dan = await users.create({ email: 'dan@example.com', password: 's3cret-pass' });
+  await users.create({ email: 'eve@example.com', password: 'other password', enabled: false });
 
   const before = Date.now();
-  const ok = await users.verify('DAN@example.com', 's3cret');
+  const ok = await users.verify('DAN@example.com', 's3cret-pass');
   assert.equal(ok.kind, 'ok');
   assert.ok(ok.kind === 'ok' && ok.user.id === dan.id);
   const lastLoginAt = users.find(dan.id)?.lastLoginAt;
@@ -189,14 +199,14 @@ test('verify: ok sets the last login, disabled only with the right password, oth
   assert.ok(ok.kind === 'ok' && ok.user.lastLoginAt === lastLoginAt);
 
   assert.deepEqual(await users.verify('dan@example.com', 'wrong'), { kind: 'invalid' });
-  assert.deepEqual(await users.verify('nobody@example.com', 's3cret'), { kind: 'invalid' });
+  assert.deepEqual(await users.verify('nobody@example.com', 's3cret-pass'), { kind: 'invalid' });
   assert.deepEqual(await users.verify('eve@example.com', 'wrong'), { kind: 'invalid' });
-  const disabled = await users.verify('eve@example.com', 'other');
+  const disabled = await users.verify('eve@example.com', 'other password');
   assert.equal(disabled.kind, 'disabled');
   assert.ok(disabled.kind === 'disabled' && disabled.user.email === 'eve@example.com');
   assert.equal(users.find('eve@example.com')?.lastLoginAt, null);
   assert.deepEqual(await users.verify('dan@example.com', ''), { kind: 'invalid' });
-  assert.deepEqual(await users.verify(42 as never, 's3cret'), { kind: 'invalid' });
+  assert.deepEqual(await users.verify(42 as never, 's3cret-pass'), { kind: 'invalid' });
   assert.ok(!JSON.stringify([ok, disabled]).includes('scrypt$'));
 
   // An unknown name still costs a scrypt (the dummy hash is already computed by now).
@@ -209,7 +219,7 @@ test('the CLI adds, lists, changes passwords of, disables and removes users', as
   const dataDir = await makeDataDir(t);
   const run = (args: string[], stdin?: string) => runCli(t, dataDir, args, stdin);
 
-  const added = await run(['users', 'add', 'fay@example.com', '--password', 'first pw']);
+  const added = await run(['users', 'add', 'fay@example.com', '--password', 'first password']);
   assert.equal(added.code, 0, added.err);
   assert.match(added.out, /Created user fay@example\.com \(id 1\)/);
   const piped = await run(
@@ -218,15 +228,32 @@ test('the CLI adds, lists, changes passwords of, disables and removes users', as
   );
   assert.equal(piped.code, 0, piped.err);
 
-  const duplicate = await run(['users', 'add', 'FAY@example.com', '--password', 'x']);
+  const duplicate = await run(['users', 'add', 'FAY@example.com', '--password', 'long enough']);
   assert.equal(duplicate.code, 1);
   assert.match(duplicate.err, /SB_ERR_USER_EXISTS/);
-  const invalid = await run(['users', 'add', 'not-an-email', '--password', 'x']);
+  const invalid = await run(['users', 'add', 'not-an-email', '--password', 'long enough']);
   assert.equal(invalid.code, 1);
   assert.match(invalid.err, /SB_ERR_USER_INVALID/);
   const badData = await run(['users', 'add', 'h@example.com', '--password', 'x', '--data', '[1']);
   assert.equal(badData.code, 1);
   assert.match(badData.err, /SB_ERR_USER_INVALID/);
+  const short = await run(['users', 'add', 'short@example.com', '--password', 'seven77']);
+  assert.equal(short.code, 1);
+  assert.match(short.err, /SB_ERR_USER_INVALID/);
+  const shortPasswd = await run(['users', 'passwd', 'fay@example.com', '--password', 'seven77']);
+  assert.equal(shortPasswd.code, 1);
+  assert.match(shortPasswd.err, /SB_ERR_USER_INVALID/);
+  // The server's setting, read from the environment by the CLI too.
+  const relaxed = await runCli(
+    t,
+    dataDir,
+    ['users', 'add', 'pin@example.com', '--password', '1234'],
+    {
+      env: { SWITCHBOARD_MIN_PASSWORD_LENGTH: '4' },
+    },
+  );
+  assert.equal(relaxed.code, 0, relaxed.err);
+  assert.equal((await run(['users', 'remove', 'pin@example.com'])).code, 0);
   const emptyStdin = await run(['users', 'add', 'h@example.com'], '');
   assert.equal(emptyStdin.code, 1);
   assert.match(emptyStdin.err, /SB_ERR_USER_INVALID/);
@@ -239,7 +266,7 @@ test('the CLI adds, lists, changes passwords of, disables and removes users', as
   assert.match(lines[2]!, /^2\s+gus@example\.com\s+no\s+\S+\s+never$/);
   assert.equal(lines.length, 3);
 
-  const passwd = await run(['users', 'passwd', 'fay@example.com'], 'second pw\n');
+  const passwd = await run(['users', 'passwd', 'fay@example.com'], 'second password\n');
   assert.equal(passwd.code, 0, passwd.err);
   const missing = await run(['users', 'passwd', 'nobody@example.com', '--password', 'x']);
   assert.equal(missing.code, 1);
@@ -252,8 +279,8 @@ test('the CLI adds, lists, changes passwords of, disables and removes users', as
   try {
     assert.equal((await users.verify('gus@example.com', 'from stdin pw')).kind, 'ok');
     assert.deepEqual(users.find('gus@example.com')?.data, { team: 'ops' });
-    assert.equal((await users.verify('fay@example.com', 'first pw')).kind, 'invalid');
-    assert.equal((await users.verify('fay@example.com', 'second pw')).kind, 'disabled');
+    assert.equal((await users.verify('fay@example.com', 'first password')).kind, 'invalid');
+    assert.equal((await users.verify('fay@example.com', 'second password')).kind, 'disabled');
     const hashes = storedHashes(db);
     const after = await run(['users', 'list']);
     assert.match(after.out, /^1\s+fay@example\.com\s+no\s+\S+\s+never$/m);
@@ -281,7 +308,7 @@ test('app code and server-key uplinks manage users through switchboard.users and
 
   const created = await uplink.users.create({
     email: 'ivy@example.com',
-    password: 'remote pw',
+    password: 'remote password',
     data: { plan: 'pro' },
   });
   assert.equal(created.email, 'ivy@example.com');
@@ -293,16 +320,19 @@ test('app code and server-key uplinks manage users through switchboard.users and
   assert.equal(await uplink.users.find('nobody@example.com'), undefined);
   assert.equal(await uplink.call(USER_FUNCTIONS.find, 'nobody@example.com'), null);
 
-  const updated = await uplink.users.update(created.id, { enabled: false, password: 'new pw' });
+  const updated = await uplink.users.update(created.id, {
+    enabled: false,
+    password: 'new password',
+  });
   assert.equal(updated.enabled, false);
-  assert.equal((await sb.users.verify('ivy@example.com', 'new pw')).kind, 'disabled');
+  assert.equal((await sb.users.verify('ivy@example.com', 'new password')).kind, 'disabled');
   assert.deepEqual(await uplink.users.list(), [updated]);
   assert.ok(!JSON.stringify([created, updated, await uplink.users.list()]).includes('scrypt$'));
 
-  await assert.rejects(uplink.users.create({ email: 'IVY@example.com', password: 'x' }), {
+  await assert.rejects(uplink.users.create({ email: 'IVY@example.com', password: 'long enough' }), {
     code: 'SB_ERR_USER_EXISTS',
   });
-  await assert.rejects(uplink.users.create({ email: 'bad', password: 'x' }), {
+  await assert.rejects(uplink.users.create({ email: 'bad', password: 'long enough' }), {
     code: 'SB_ERR_USER_INVALID',
   });
   await assert.rejects(uplink.users.update('nobody@example.com', { enabled: true }), {
@@ -313,7 +343,7 @@ test('app code and server-key uplinks manage users through switchboard.users and
   });
 
   // App code sees the same store, and calls the built-ins like any function.
-  await sb.users.create({ email: 'jon@example.com', password: 'p' });
+  await sb.users.create({ email: 'jon@example.com', password: 'password' });
   assert.equal(((await sb.call(USER_FUNCTIONS.list)) as unknown[]).length, 2);
 
   assert.equal(await uplink.users.remove('ivy@example.com'), true);
@@ -362,19 +392,19 @@ test('sb. names are reserved: callable refuses them and the server refuses their
   assert.deepEqual(await raw.next(), { type: 'result', id: 3, value: { registered: 1 } });
 
   // The refused registrations changed nothing: the built-in still answers.
-  await sb.users.create({ email: 'kim@example.com', password: 'p' });
+  await sb.users.create({ email: 'kim@example.com', password: 'password' });
   assert.equal(((await uplink.users.list()) as unknown[]).length, 1);
 });
 
 test('a new password signs the user out of every session; other changes do not', async (t) => {
   const { users, db } = await openStore(t);
   const sessions = new SessionStore(db, 60_000);
-  const ada = await users.create({ email: 'ada@example.com', password: 'one' });
+  const ada = await users.create({ email: 'ada@example.com', password: 'password one' });
   sessions.apply('s1', { set: { cart: [1] }, userId: ada.id });
   sessions.apply('s2', { userId: ada.id });
   await users.update(ada.id, { data: { plan: 'pro' }, enabled: true });
   assert.equal(sessions.load('s1')?.userId, ada.id);
-  await users.update(ada.id, { password: 'two' });
+  await users.update(ada.id, { password: 'password two' });
   assert.equal(sessions.load('s1')?.userId, null);
   assert.equal(sessions.load('s2')?.userId, null);
   assert.deepEqual(sessions.load('s1')?.data, { cart: [1] }, 'the session itself stays');

@@ -107,9 +107,9 @@ export class SwitchboardCore {
     if (options.createInitialKey && options.keys.length === 0 && this.keys.count() === 0) {
       this.initialKey = this.keys.create('default', 'server').key;
     }
-    this.users = new UserStore(this.db);
+    this.users = new UserStore(this.db, options.minPasswordLength);
     this.adminTokens = new AdminTokenStore(this.db);
-    const secret = loadSecret(options.dataDir);
+    const secret = loadSecret(options.dataDir, log);
     this.state = new RequestState(
       { sessions: new SessionStore(this.db, options.sessionTtlMs), users: this.users },
       new CookieSealer(secret),

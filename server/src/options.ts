@@ -82,11 +82,22 @@ export const DEFAULT_ADMIN_RATE_LIMITS = Object.freeze({
   write: Object.freeze({ max: 30, windowMs: 60_000 }),
 });
 
+/** Shortest password a user may be given (store, CLI, admin API, `sb.users.*`): 8. */
+export const DEFAULT_MIN_PASSWORD_LENGTH = 8;
+
 /** A key provisioned from options rather than the store (e.g. from a secret manager). */
 export interface ProvisionedKey {
   name: string;
   key: string;
   kind: KeyKind;
+  /**
+   * Scope of a server key: the function names it may register, exact or a prefix ending in `*`
+   * (`['gpu.*', 'ocr']`). Giving this or `endpoints` scopes the key; an omitted list then allows
+   * nothing of its kind. @default unscoped (may register anything)
+   */
+  functions?: string[];
+  /** Scope of a server key: endpoint paths it may register (`['/gpu/*', '/status']`). */
+  endpoints?: string[];
 }
 
 export interface SwitchboardOptions {
@@ -193,6 +204,11 @@ export interface SwitchboardOptions {
    * @default 10000
    */
   shutdownGraceMs?: number;
+  /**
+   * Shortest password accepted for a user, wherever one is set. Env
+   * SWITCHBOARD_MIN_PASSWORD_LENGTH (the CLI's `users` commands read it too). @default 8
+   */
+  minPasswordLength?: number;
   /** Include stacks of handler errors in HTTP error bodies; implies `exposeErrors`. @default false */
   debug?: boolean;
   /**
@@ -344,6 +360,10 @@ export function resolveOptions(
       options.shutdownGraceMs ??
       envInt(env, 'SWITCHBOARD_SHUTDOWN_GRACE_MS') ??
       DEFAULT_SHUTDOWN_GRACE_MS,
+    minPasswordLength:
+      options.minPasswordLength ??
+      envInt(env, 'SWITCHBOARD_MIN_PASSWORD_LENGTH') ??
+      DEFAULT_MIN_PASSWORD_LENGTH,
     debug: options.debug ?? false,
     exposeErrors:
       options.exposeErrors ?? envBool(env, 'SWITCHBOARD_EXPOSE_ERRORS') ?? options.debug ?? false,
@@ -419,7 +439,17 @@ export function resolveOptions(
     if (typeof key !== 'string' || !/^[A-Za-z0-9_-]{16,}$/.test(key))
       throw invalid('privateApiKeys must be URL-safe strings of at least 16 characters');
   }
+  if (
+    !Number.isSafeInteger(resolved.minPasswordLength) ||
+    resolved.minPasswordLength < 1 ||
+    resolved.minPasswordLength > 1024
+  )
+    throw invalid('minPasswordLength must be an integer from 1 to 1024');
+  const names = new Set<string>();
   for (const key of resolved.keys) {
+    if (names.has(key.name))
+      throw invalid(`two provisioned keys are named ${JSON.stringify(key.name)}`);
+    names.add(key.name);
     if (typeof key.key !== 'string' || key.key.length < 16) {
       throw invalid(`provisioned key ${JSON.stringify(key.name)} must be at least 16 characters`);
     }

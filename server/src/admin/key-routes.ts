@@ -6,7 +6,10 @@ import { paginate } from './pagination.ts';
 import { checkBody } from './request-body.ts';
 import { keyView } from './views.ts';
 
-/** `keys/`: list, create (the secret in the answer, once), get, revoke (closes live uplinks). */
+/**
+ * `keys/`: list, create (the secret in the answer, once; `functions`/`endpoints` scope a server
+ * key; a name taken by an active key is 409 SB_ERR_KEY_EXISTS), get, revoke (closes live uplinks).
+ */
 export function keyRoutes(app: FastifyInstance, core: SwitchboardCore): void {
   adminRoute(app, 'GET', '/keys/', (request) => paginate(core.keys.list(), request.query, keyView));
 
@@ -14,8 +17,13 @@ export function keyRoutes(app: FastifyInstance, core: SwitchboardCore): void {
     const body = checkBody(request.body, {
       name: { type: 'string', required: true },
       kind: { type: 'string', required: true },
+      functions: { type: 'string[]', required: false },
+      endpoints: { type: 'string[]', required: false },
     });
-    const created = core.keys.create(body.name as string, body.kind as KeyKind);
+    const created = core.keys.create(body.name as string, body.kind as KeyKind, {
+      functions: body.functions as string[] | undefined,
+      endpoints: body.endpoints as string[] | undefined,
+    });
     void reply.code(201);
     return { ...keyView(created.record), key: created.key };
   });

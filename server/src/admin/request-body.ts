@@ -3,14 +3,15 @@ import { SwitchboardError } from '@switchboard/shared';
 /** Largest admin API request body (a user's `data` is at most 64 KiB as JSON). */
 export const MAX_ADMIN_BODY_BYTES = 256 * 1024;
 
-type FieldType = 'string' | 'boolean' | 'object';
+type FieldType = 'string' | 'boolean' | 'object' | 'string[]';
 
 /** What a body may hold: each field's type and whether it must be there. */
 export type BodySchema = Record<string, { type: FieldType; required: boolean }>;
 
 /**
  * Checks a parsed JSON body against `schema`: a JSON object, no unknown fields, required fields
- * present, each of its type (`object`: a plain object, not null or an array). Anything else is
+ * present, each of its type (`object`: a plain object, not null or an array; `string[]`: an
+ * array of strings). Anything else is
  * SB_ERR_ADMIN_BAD_REQUEST naming the field, so a client can fix its request.
  */
 export function checkBody(body: unknown, schema: BodySchema): Record<string, unknown> {
@@ -31,12 +32,17 @@ export function checkBody(body: unknown, schema: BodySchema): Record<string, unk
       if (required) throw bad(`Field ${JSON.stringify(name)} is required`);
       continue;
     }
-    if (!hasType(value, type)) throw bad(`Field ${JSON.stringify(name)} must be a ${type}`);
+    if (!hasType(value, type)) {
+      const what = type === 'string[]' ? 'an array of strings' : `a ${type}`;
+      throw bad(`Field ${JSON.stringify(name)} must be ${what}`);
+    }
   }
   return fields;
 }
 
 function hasType(value: unknown, type: FieldType): boolean {
+  if (type === 'string[]')
+    return Array.isArray(value) && value.every((item) => typeof item === 'string');
   if (type === 'object')
     return typeof value === 'object' && value !== null && !Array.isArray(value);
   return typeof value === type;

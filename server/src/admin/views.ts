@@ -9,6 +9,11 @@ export interface KeyView {
   kind: 'server' | 'client';
   created_at: string;
   revoked: boolean;
+  /**
+   * What a server key may register (patterns: exact, or a prefix ending in `*`); null for an
+   * unscoped server key (anything) and for client keys (nothing).
+   */
+  scope: { functions: string[]; endpoints: string[] } | null;
 }
 
 /** The admin API's JSON for a user (never the password hash). */
@@ -27,6 +32,10 @@ export function keyView(key: KeyRecord): KeyView {
     kind: key.kind,
     created_at: new Date(key.createdAt).toISOString(),
     revoked: key.revokedAt !== null,
+    scope:
+      key.scope === null
+        ? null
+        : { functions: [...key.scope.functions], endpoints: [...key.scope.endpoints] },
   };
 }
 

@@ -89,18 +89,21 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
   out.write(`  admin API           ${url}/_/admin/api/v1/ (switchboard tokens create <name>)\n`);
   out.write(`  data folder         ${resolved.dataDir}\n\n`);
   if (switchboard.initialKey !== undefined) {
+    // The secret appears on this one line and nowhere else (stdout often ends up in logs);
+    // everything below refers to it through the environment variable.
     out.write(`Created server key "default". It is shown only this once; keep it secret:\n\n`);
-    out.write(`  SWITCHBOARD_KEY=${switchboard.initialKey}\n\n`);
-    out.write(`Connect an uplink:\n\n`);
-    out.write(
-      `  SWITCHBOARD_URL=${url} SWITCHBOARD_KEY=${switchboard.initialKey} npx tsx examples/hello-uplink.ts\n\n`,
-    );
+    out.write(`  export SWITCHBOARD_KEY=${switchboard.initialKey}\n\n`);
+    out.write(`Connect an uplink (in a shell where SWITCHBOARD_KEY is set as above):\n\n`);
+    out.write(`  SWITCHBOARD_URL=${url} npx tsx examples/hello-uplink.ts\n\n`);
     out.write(`or from code:\n\n`);
     out.write(`  import { connect } from '@switchboard/uplink';\n`);
     out.write(
       `  const uplink = await connect({ url: '${url}', key: process.env.SWITCHBOARD_KEY! });\n`,
     );
     out.write(`  uplink.callable('add', (a: number, b: number) => a + b);\n\n`);
+    out.write(
+      `Limit what a key may register: switchboard keys create NAME --functions 'gpu.*' --endpoints '/gpu/*'\n\n`,
+    );
   } else {
     out.write(`Using the keys stored in the data folder. Create another with:\n`);
     out.write(`  npx switchboard keys create <name> --kind server\n\n`);

@@ -1,4 +1,6 @@
+import type Database from 'better-sqlite3';
 import { SwitchboardError } from '@switchboard/shared';
+import { resolveOptions } from '../options.ts';
 import { UserStore, type PublicUser } from '../store/user-store.ts';
 import { DATA_DIR_FLAG, type Command, type CommandGroup, type FlagSpec } from './command.ts';
 import { withDatabase } from './data-folder.ts';
@@ -15,7 +17,8 @@ const PASSWORD_FLAG: FlagSpec = {
 
 const STDIN_NOTE =
   'Without --password the password is read from stdin (one line; no echo on a terminal), which\n' +
-  'keeps it out of the shell history and the process list.';
+  'keeps it out of the shell history and the process list. A password has at least 8\n' +
+  'characters (SWITCHBOARD_MIN_PASSWORD_LENGTH, as the server reads it, changes that).';
 
 /** A users command naming one user by login name. */
 function userCommand(
@@ -31,7 +34,7 @@ function userCommand(
     flags: { 'data-dir': DATA_DIR_FLAG },
     run: ({ values, positionals }) =>
       withDatabase(values['data-dir'], async (db) => {
-        out(await run(new UserStore(db), positionals[0]!));
+        out(await run(userStore(db), positionals[0]!));
         return 0;
       }),
   };
@@ -62,7 +65,7 @@ export const usersCommands: CommandGroup = {
         withDatabase(values['data-dir'], async (db) => {
           const email = positionals[0]!;
           const data = values.data;
-          const user = await new UserStore(db).create({
+          const user = await userStore(db).create({
             email,
             password: stringOr(values.password) ?? (await readPassword(`Password for ${email}: `)),
             enabled: values.disabled !== true,
@@ -80,7 +83,7 @@ export const usersCommands: CommandGroup = {
       flags: { 'data-dir': DATA_DIR_FLAG },
       run: ({ values }) =>
         withDatabase(values['data-dir'], (db) => {
-          out(userTable(new UserStore(db).list()));
+          out(userTable(userStore(db).list()));
           return 0;
         }),
     },
@@ -94,7 +97,7 @@ export const usersCommands: CommandGroup = {
       run: ({ values, positionals }) =>
         withDatabase(values['data-dir'], async (db) => {
           const email = positionals[0]!;
-          const store = new UserStore(db);
+          const store = userStore(db);
           if (store.find(email) === undefined) throw noSuchUser(email); // before asking
           const password =
             stringOr(values.password) ?? (await readPassword(`New password for ${email}: `));
@@ -121,6 +124,15 @@ export const usersCommands: CommandGroup = {
     }),
   ],
 };
+
+/**
+ * The store with the server's password rule: SWITCHBOARD_MIN_PASSWORD_LENGTH if set (validated
+ * as the server does; no other variable is read), else the default 8.
+ */
+function userStore(db: Database.Database): UserStore {
+  const env = { SWITCHBOARD_MIN_PASSWORD_LENGTH: process.env.SWITCHBOARD_MIN_PASSWORD_LENGTH };
+  return new UserStore(db, resolveOptions({}, env).minPasswordLength);
+}
 
 function stringOr(value: string | boolean | undefined): string | undefined {
   return typeof value === 'string' ? value : undefined;

@@ -129,8 +129,8 @@ export class EndpointTable {
     if (entry === undefined) {
       const keys = new Map(HTTP_METHODS.map((method) => [method, `${method} ${pattern}`]));
       entry = { pattern, keys, declared: new Set(), policy, doc, docKey: '', validators };
+      this.router.on('GET', pattern, () => undefined, entry); // first: it may throw
       this.byShape.set(shape, entry);
-      this.router.on('GET', pattern, () => undefined, entry);
     }
     entry.policy = policy;
     entry.doc = doc;

@@ -1,5 +1,7 @@
 import {
   SERVER_ONLY,
+  endpointShape,
+  isFunctionName,
   isReservedName,
   reservedNameError,
   SwitchboardError,
@@ -8,6 +10,7 @@ import {
   type FunctionRegistration,
   type HttpMethod,
 } from '@switchboard/shared';
+import { scopeRefusal, type KeyScope } from '../store/key-scope.ts';
 import type { EndpointTable } from './endpoint-table.ts';
 import type { Provider } from './provider.ts';
 import type { FunctionRegistry } from './registry.ts';
@@ -28,14 +31,45 @@ export class ProviderRegistrations {
   ) {}
 
   /**
-   * All or nothing: throws SB_ERR_ENDPOINT_CONFLICT, SB_ERR_SCHEMA_INVALID or
-   * SB_ERR_FUNCTION_CONFLICT before changing anything.
+   * All or nothing: checks everything first and changes nothing when any item is refused —
+   * SB_ERR_NAME_INVALID, SB_ERR_ENDPOINT_PATH_INVALID, SB_ERR_PERMISSION_DENIED (outside the
+   * key's `scope`, every refused item named), SB_ERR_ENDPOINT_CONFLICT, SB_ERR_SCHEMA_INVALID or
+   * SB_ERR_FUNCTION_CONFLICT. `scope` null: the key may register anything.
    */
   add(
     functions: readonly FunctionRegistration[],
     endpoints: readonly EndpointRegistration[],
+    key: { name: string; scope: KeyScope | null } = { name: '', scope: null },
   ): number {
-    for (const { name } of functions) if (isReservedName(name)) throw reservedNameError(name);
+    // The decoder checks names and paths too; checked again here because a registration that
+    // failed half-way through would leave the uplink serving part of what it asked for.
+    for (const { name } of functions) {
+      if (!isFunctionName(name))
+        throw new SwitchboardError(
+          'SB_ERR_NAME_INVALID',
+          `Invalid function name ${JSON.stringify(name)}`,
+        );
+      if (isReservedName(name)) throw reservedNameError(name);
+    }
+    const shapes = new Map<string, string>();
+    for (const { path } of endpoints) {
+      const shape = endpointShape(path);
+      const other = shapes.get(shape);
+      if (other !== undefined && other !== path) {
+        throw new SwitchboardError(
+          'SB_ERR_ENDPOINT_CONFLICT',
+          `Endpoints ${other} and ${path} in one registration would match the same URLs`,
+        );
+      }
+      shapes.set(shape, path);
+    }
+    const refusal = scopeRefusal(
+      key.scope,
+      key.name,
+      functions.map((registration) => registration.name),
+      endpoints.map((registration) => registration.path),
+    );
+    if (refusal !== undefined) throw refusal;
     for (const registration of endpoints)
       this.table.check(registration.path, registration, this.provider);
     for (const registration of functions)
@@ -45,18 +79,33 @@ export class ProviderRegistrations {
         accessOfRegistration(registration),
         this.provider,
       );
+    this.apply(functions, endpoints);
+    return functions.length + endpoints.length;
+  }
+
+  /** Endpoints first (the table may still throw), undone if one fails; then functions. */
+  private apply(
+    functions: readonly FunctionRegistration[],
+    endpoints: readonly EndpointRegistration[],
+  ): void {
+    const addedPaths: string[] = [];
+    try {
+      for (const registration of endpoints) {
+        const { path, methods } = registration;
+        const previous = this.endpoints.get(path);
+        if (previous !== undefined) this.table.remove(path, previous, this.provider);
+        else addedPaths.push(path);
+        this.endpoints.set(path, methods);
+        this.table.add(path, registration, this.provider);
+      }
+    } catch (error) {
+      this.remove([], addedPaths);
+      throw error;
+    }
     for (const registration of functions) {
       this.functions.add(registration.name);
       this.registry.add(registration.name, this.provider, accessOfRegistration(registration));
     }
-    for (const registration of endpoints) {
-      const { path, methods } = registration;
-      const previous = this.endpoints.get(path);
-      if (previous !== undefined) this.table.remove(path, previous, this.provider);
-      this.endpoints.set(path, methods);
-      this.table.add(path, registration, this.provider);
-    }
-    return functions.length + endpoints.length;
   }
 
   remove(names: readonly string[], paths: readonly string[]): void {

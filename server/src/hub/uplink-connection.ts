@@ -567,7 +567,7 @@ export class UplinkConnection implements Provider {
           'This uplink is draining and may not register more',
         );
       }
-      registered = this.registrations.add(frame.functions, frame.endpoints);
+      registered = this.registrations.add(frame.functions, frame.endpoints, this.key);
     } catch (error) {
       this.send({ type: 'error', id: frame.id, error: toSwitchboardError(error).toWire(false) });
       return;

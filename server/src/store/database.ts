@@ -40,12 +40,26 @@ const MIGRATIONS: readonly string[] = [
      revoked_at INTEGER
    );
    CREATE UNIQUE INDEX admin_tokens_active_name ON admin_tokens (name) WHERE revoked_at IS NULL;`,
+  // What a server key may register (JSON { functions, endpoints }); NULL: unscoped, as every
+  // key was before. Active key names are kept unique by KeyStore rather than by an index,
+  // because older data folders may already hold duplicates (see KeyStore.revoke).
+  `ALTER TABLE keys ADD COLUMN scope TEXT DEFAULT NULL;`,
 ];
+
+/** Mode of the data folder when Switchboard creates it: the owner only. */
+export const DATA_DIR_MODE = 0o700;
+/** Mode of the database, its `-wal`/`-shm` files and `secret.key`: owner read/write only. */
+export const PRIVATE_FILE_MODE = 0o600;
 
 /** Opens (creating if needed) the store in `dataDir` and brings its schema up to date. */
 export function openDatabase(dataDir: string): Database.Database {
-  fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = new Database(path.join(dataDir, DATABASE_FILE));
+  fs.mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE });
+  const file = path.join(dataDir, DATABASE_FILE);
+  // Created 0600 before SQLite opens it (SQLite gives its -wal and -shm files the mode of the
+  // database file); files left by older versions with the umask's mode are tightened.
+  fs.closeSync(fs.openSync(file, 'a', PRIVATE_FILE_MODE));
+  for (const suffix of ['', '-wal', '-shm']) tighten(file + suffix);
+  const db = new Database(file);
   db.pragma('busy_timeout = 5000');
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
@@ -59,4 +73,17 @@ export function openDatabase(dataDir: string): Database.Database {
     if (current < MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
   }).immediate();
   return db;
+}
+
+/** chmod 0600 unless already so; no-op for a missing file or where modes mean nothing. */
+function tighten(file: string): void {
+  if (process.platform === 'win32') return;
+  try {
+    if ((fs.statSync(file).mode & 0o777) !== PRIVATE_FILE_MODE)
+      fs.chmodSync(file, PRIVATE_FILE_MODE);
+  } catch (error) {
+    // EPERM: someone else's file (root running the CLI on a service's folder); left as it is.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'EPERM') throw error;
+  }
 }

@@ -2,6 +2,13 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypt
 import type Database from 'better-sqlite3';
 import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import type { ProvisionedKey } from '../options.ts';
+import {
+  parseScope,
+  scopeFromColumn,
+  scopeToColumn,
+  type KeyScope,
+  type ScopeInput,
+} from './key-scope.ts';
 import { recordName } from './record-name.ts';
 
 /** What the server knows about a key (never the key itself). */
@@ -13,6 +20,8 @@ export interface KeyRecord {
   revokedAt: number | null;
   /** 'store' for keys in SQLite, 'options' for keys provisioned at start. */
   source: 'store' | 'options';
+  /** What a server key may register; null: anything (see key-scope.ts). */
+  scope: KeyScope | null;
 }
 
 /** A key as created: the secret is shown once and only its hash is kept. */
@@ -28,6 +37,7 @@ interface KeyRow {
   hash: string;
   created_at: number;
   revoked_at: number | null;
+  scope: string | null;
 }
 
 const KEY_PREFIX: Record<KeyKind, string> = { server: 'sbk_s_', client: 'sbk_c_' };
@@ -44,7 +54,10 @@ export class KeyStore {
   private readonly provisioned = new Map<string, { hash: Buffer; record: KeyRecord }>();
   private readonly revokeListeners = new Set<(key: KeyRecord) => void>();
   private readonly byHash: Database.Statement<[string], KeyRow>;
-  private readonly insert: Database.Statement<[string, string, string, string, number]>;
+  private readonly insert: Database.Statement<
+    [string, string, string, string, number, string | null]
+  >;
+  private readonly activeByName: Database.Statement<[string], KeyRow>;
 
   constructor(
     private readonly db: Database.Database,
@@ -52,7 +65,10 @@ export class KeyStore {
   ) {
     this.byHash = db.prepare<[string], KeyRow>('SELECT * FROM keys WHERE hash = ?');
     this.insert = db.prepare(
-      'INSERT INTO keys (id, name, kind, hash, created_at) VALUES (?, ?, ?, ?, ?)',
+      'INSERT INTO keys (id, name, kind, hash, created_at, scope) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.activeByName = db.prepare<[string], KeyRow>(
+      'SELECT * FROM keys WHERE name = ? AND revoked_at IS NULL ORDER BY created_at',
     );
     for (const key of provisioned) {
       const hash = hashKey(key.key);
@@ -63,6 +79,7 @@ export class KeyStore {
         createdAt: Date.now(),
         revokedAt: null,
         source: 'options',
+        scope: provisionedScope(key),
       };
       this.provisioned.set(hash.toString('hex'), { hash, record });
     }
@@ -82,14 +99,36 @@ export class KeyStore {
     return toRecord(row);
   }
 
-  /** SB_ERR_KEY_INVALID for an empty, overlong or control-character name, or an unknown kind. */
-  create(rawName: string, kind: KeyKind): CreatedKey {
+  /**
+   * Creates a key, scoped when `scope` names functions or endpoints (server keys only).
+   * SB_ERR_KEY_INVALID for an empty, overlong or control-character name, an unknown kind or a
+   * bad scope; SB_ERR_KEY_EXISTS when an active key (stored or provisioned) has the name.
+   */
+  create(rawName: string, kind: KeyKind, scopeInput?: ScopeInput): CreatedKey {
     const name = checkKey(rawName, kind);
+    const scope = keyScope(kind, scopeInput);
     const key = KEY_PREFIX[kind] + randomBytes(32).toString('base64url');
     const id = randomUUID();
     const createdAt = Date.now();
-    this.insert.run(id, name, kind, hashKey(key).toString('hex'), createdAt);
-    return { key, record: { id, name, kind, createdAt, revokedAt: null, source: 'store' } };
+    // IMMEDIATE takes the write lock before the check, so a server and the CLI creating the
+    // same name at once cannot both pass it.
+    this.db
+      .transaction(() => {
+        if (this.activeNamed(name).length > 0) throw keyExists(name);
+        this.insert.run(
+          id,
+          name,
+          kind,
+          hashKey(key).toString('hex'),
+          createdAt,
+          scopeToColumn(scope),
+        );
+      })
+      .immediate();
+    return {
+      key,
+      record: { id, name, kind, createdAt, revokedAt: null, source: 'store', scope },
+    };
   }
 
   /** The key with this id (stored or provisioned, revoked or not); undefined if none. */
@@ -104,13 +143,26 @@ export class KeyStore {
     return [...rows.map(toRecord), ...[...this.provisioned.values()].map((p) => p.record)];
   }
 
-  /** Revokes a stored key by id or name; returns the revoked record, or undefined if none. */
+  /**
+   * Revokes an active stored key by id, else by name; returns the revoked record, or undefined
+   * if none. SB_ERR_KEY_AMBIGUOUS when the name is shared by several active keys (possible in
+   * data folders from before names were unique): nothing is revoked and the message lists ids.
+   */
   revoke(idOrName: string): KeyRecord | undefined {
-    const row = this.db
-      .prepare<[string, string], KeyRow>(
-        'SELECT * FROM keys WHERE (id = ? OR name = ?) AND revoked_at IS NULL',
-      )
-      .get(idOrName, idOrName);
+    let row = this.db
+      .prepare<[string], KeyRow>('SELECT * FROM keys WHERE id = ? AND revoked_at IS NULL')
+      .get(idOrName);
+    if (row === undefined) {
+      const named = this.activeByName.all(idOrName);
+      if (named.length > 1) {
+        throw new SwitchboardError(
+          'SB_ERR_KEY_AMBIGUOUS',
+          `${named.length} active keys are named ${JSON.stringify(idOrName)}; revoke one by id: ${named.map((candidate) => candidate.id).join(', ')}`,
+          { data: { ids: named.map((candidate) => candidate.id) } },
+        );
+      }
+      row = named[0];
+    }
     if (row === undefined) return undefined;
     const revokedAt = Date.now();
     this.db.prepare('UPDATE keys SET revoked_at = ? WHERE id = ?').run(revokedAt, row.id);
@@ -139,6 +191,46 @@ export class KeyStore {
   count(): number {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM keys').get() as { n: number }).n;
   }
+
+  /** Active keys with this name: stored ones first (oldest first), then a provisioned one. */
+  private activeNamed(name: string): KeyRecord[] {
+    const stored = this.activeByName.all(name).map(toRecord);
+    const provisioned = [...this.provisioned.values()]
+      .map((p) => p.record)
+      .filter((record) => record.name === name);
+    return [...stored, ...provisioned];
+  }
+}
+
+/** A scope only server keys may have: client keys register nothing anyway. */
+function keyScope(kind: KeyKind, input: ScopeInput | undefined): KeyScope | null {
+  const scope = parseScope(input);
+  if (scope !== null && kind !== 'server') {
+    throw new SwitchboardError(
+      'SB_ERR_KEY_INVALID',
+      'Only server keys take a scope (--functions, --endpoints): client keys register nothing',
+    );
+  }
+  return scope;
+}
+
+/** A provisioned key's scope; a bad one is a mistake in the options. */
+function provisionedScope(key: ProvisionedKey): KeyScope | null {
+  try {
+    return keyScope(key.kind, key);
+  } catch (error) {
+    throw new SwitchboardError(
+      'SB_ERR_OPTIONS_INVALID',
+      `provisioned key ${JSON.stringify(key.name)}: ${(error as Error).message}`,
+    );
+  }
+}
+
+function keyExists(name: string): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_KEY_EXISTS',
+    `An active key named ${JSON.stringify(name)} exists; revoke it first or pick another name`,
+  );
 }
 
 /** The name as stored (trimmed, like admin token names); throws SB_ERR_KEY_INVALID. */
@@ -158,5 +250,6 @@ function toRecord(row: KeyRow): KeyRecord {
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
     source: 'store',
+    scope: scopeFromColumn(row.scope),
   };
 }

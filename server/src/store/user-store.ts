@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { SwitchboardError, type NewUser, type User, type UserChanges } from '@switchboard/shared';
 import { dummyVerifier, hashPassword, verifyPassword } from '../auth/password.ts';
+import { DEFAULT_MIN_PASSWORD_LENGTH } from '../options.ts';
 
 /** A user as the store hands it out: never the password hash. */
 export type PublicUser = User;
@@ -12,7 +13,10 @@ export type VerifyResult =
 /** Login names are trimmed, 3–254 characters, `something@something` without whitespace. */
 export const MIN_EMAIL_LENGTH = 3;
 export const MAX_EMAIL_LENGTH = 254;
-/** Passwords are 1–1024 characters; no other strength rules are applied. */
+/**
+ * Passwords set from now on are `minPasswordLength` (default 8) to 1024 characters; no other
+ * strength rules are applied. Sign-in still checks shorter passwords set before the minimum.
+ */
 export const MAX_PASSWORD_LENGTH = 1024;
 /** Largest `data` object, measured as UTF-8 JSON. */
 export const MAX_USER_DATA_BYTES = 64 * 1024;
@@ -56,7 +60,11 @@ export class UserStore {
   private readonly touchLogin: Database.Statement<[number, number]>;
   private readonly verifyMissing = dummyVerifier();
 
-  constructor(db: Database.Database) {
+  constructor(
+    db: Database.Database,
+    /** Shortest password `create` and `update` accept (SB_ERR_USER_INVALID below it). */
+    private readonly minPasswordLength: number = DEFAULT_MIN_PASSWORD_LENGTH,
+  ) {
     this.byId = db.prepare(`SELECT ${PUBLIC_COLUMNS} FROM users WHERE id = ?`);
     this.byEmail = db.prepare(`SELECT ${PUBLIC_COLUMNS} FROM users WHERE email = ?`);
     this.all = db.prepare(`SELECT ${PUBLIC_COLUMNS} FROM users ORDER BY id`);
@@ -79,7 +87,7 @@ export class UserStore {
 
   /** Creates a user; SB_ERR_USER_EXISTS if the login name is taken, SB_ERR_USER_INVALID if bad. */
   async create(input: NewUser): Promise<PublicUser> {
-    const fields = fieldsOf(input, 'create');
+    const fields = fieldsOf(input, 'create', this.minPasswordLength);
     if (fields.email === undefined) throw invalid('A user needs a login name (email)');
     if (fields.password === undefined) throw invalid('A user needs a password');
     const email = fields.email;
@@ -115,7 +123,7 @@ export class UserStore {
    * no such user, SB_ERR_USER_EXISTS when renaming onto a taken login name.
    */
   async update(idOrEmail: number | string, changes: UserChanges): Promise<PublicUser> {
-    const fields = fieldsOf(changes, 'update');
+    const fields = fieldsOf(changes, 'update', this.minPasswordLength);
     const id = this.row(idOrEmail)?.id;
     if (id === undefined) throw noSuchUser(idOrEmail);
     const params: UpdateParams = {
@@ -183,6 +191,7 @@ export class UserStore {
 function fieldsOf(
   input: unknown,
   what: 'create' | 'update',
+  minPasswordLength: number,
 ): { email?: string; password?: string; enabled?: boolean; data?: string } {
   if (!isPlainObject(input)) throw invalid(`users.${what} takes an object`);
   for (const key of Object.keys(input)) {
@@ -191,8 +200,10 @@ function fieldsOf(
   const fields: { email?: string; password?: string; enabled?: boolean; data?: string } = {};
   if (input.email !== undefined) fields.email = checkEmail(input.email);
   if (input.password !== undefined) {
-    if (!isPassword(input.password)) {
-      throw invalid(`A password is a string of 1 to ${MAX_PASSWORD_LENGTH} characters`);
+    if (!isPassword(input.password) || [...input.password].length < minPasswordLength) {
+      throw invalid(
+        `A password is a string of ${minPasswordLength} to ${MAX_PASSWORD_LENGTH} characters`,
+      );
     }
     fields.password = input.password;
   }

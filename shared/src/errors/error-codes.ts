@@ -294,6 +294,16 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'No key with that id',
   },
+  SB_ERR_KEY_EXISTS: {
+    status: 409,
+    retryable: false,
+    message: 'An active key with that name exists',
+  },
+  SB_ERR_KEY_AMBIGUOUS: {
+    status: 409,
+    retryable: false,
+    message: 'Several active keys have that name; name the key by id',
+  },
   SB_ERR_NO_SUCH_UPLINK: {
     status: 404,
     retryable: false,

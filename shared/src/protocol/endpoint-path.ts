@@ -10,13 +10,16 @@ import {
 } from './frames.ts';
 
 const MAX_PATH_LENGTH = 500;
-const STATIC_SEGMENT = /^[A-Za-z0-9._~!$&'()*+,;=@%-]+$/;
+// No `*`: the router would take it as a catch-all (undocumented) or fail on it half-way
+// through a registration (`/a*b`); a path is text segments and `:params` only.
+const STATIC_SEGMENT = /^[A-Za-z0-9._~!$&'()+,;=@%-]+$/;
 const PARAM_SEGMENT = /^:[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Validates an endpoint path pattern (`/users/:id/history/:itemId`) and returns its shape, the
  * pattern with parameter names erased (`/users/:/history/:`): two patterns with one shape would
- * match the same URLs, so only one of them may be live. Throws SB_ERR_ENDPOINT_PATH_INVALID.
+ * match the same URLs, so only one of them may be live. Throws SB_ERR_ENDPOINT_PATH_INVALID,
+ * also for any `*` (there are no wildcard or catch-all paths).
  */
 export function endpointShape(path: unknown): string {
   if (typeof path !== 'string' || !path.startsWith('/') || path.length > MAX_PATH_LENGTH) {
@@ -38,6 +41,12 @@ export function endpointShape(path: unknown): string {
           return ':';
         }
         if (STATIC_SEGMENT.test(segment) && !segment.includes(':')) return segment;
+        if (segment.includes('*')) {
+          throw invalid(
+            `Invalid path segment ${JSON.stringify(segment)}: * is not allowed (no wildcard or catch-all paths; use :params)`,
+            path,
+          );
+        }
         throw invalid(`Invalid path segment ${JSON.stringify(segment)}`, path);
       })
       .join('/')

@@ -190,12 +190,20 @@ export function renderErrors(table, errors, nameOf) {
   });
 }
 
+/** What a key may register: "all" for an unscoped server key (it may register anything). */
+function scopeText(key) {
+  if (key.kind !== 'server') return '–';
+  if (!key.scope) return 'all (unscoped)';
+  const list = (items) => (items.length === 0 ? 'none' : items.join(', '));
+  return `functions: ${list(key.scope.functions)} · endpoints: ${list(key.scope.endpoints)}`;
+}
+
 export function renderKeys(table, keys, actions) {
   syncRows(table, keys, {
     key: (key) => key.id,
     create: (key) => {
       const row = el('tr', { dataset: { keyId: key.id } });
-      cells(row, 4);
+      cells(row, 5);
       const revoke = button('Revoke', `key ${key.name}`, {
         className: 'danger revoke',
         onClick: () => actions.revoke(itemOf.get(row)),
@@ -205,10 +213,12 @@ export function renderKeys(table, keys, actions) {
     },
     update: (row, key) => {
       itemOf.set(row, key);
-      const [name, kind, created, state, act] = cells(row, 5);
+      const [name, kind, scope, created, state, act] = cells(row, 6);
       setText(name, key.name);
       name.className = 'strong';
       setChildren(kind, [chip(key.kind, key.kind === 'server' ? 'server' : 'client')], key.kind);
+      setText(scope, scopeText(key));
+      setTitle(scope, scopeText(key));
       setText(created, formatDate(key.created_at));
       created.className = 'nowrap';
       setChildren(
