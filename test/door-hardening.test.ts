@@ -290,6 +290,27 @@ test('WebSocket callers with a client key get no remote stack; server keys still
     assert.equal(frame.error.code, 'SB_ERR_REMOTE_ERROR');
     assert.equal(frame.error.stack !== undefined, hasStack, key);
   }
+  // The same for a streamed answer that fails part-way: the stream's `end` carries the error.
+  sb.callable(
+    'boomStream',
+    async function* () {
+      yield 1;
+      await Promise.resolve();
+      throw new RangeError('late oops');
+    },
+    { allowClients: true },
+  );
+  for (const [key, hasStack] of [
+    [CLIENT_KEY, false],
+    [SERVER_KEY, true],
+  ] as const) {
+    const client = await helloClient(t, wsUrl, key);
+    client.send({ type: 'call', id: 1, name: 'boomStream', args: [] });
+    let frame = await client.next();
+    while (frame.type !== 'end') frame = await client.next();
+    assert.equal(frame.error?.code, 'SB_ERR_REMOTE_ERROR', key);
+    assert.equal(frame.error.stack !== undefined, hasStack, key);
+  }
 });
 
 test('every error body is {code, message}: bad URLs, unknown methods, malformed HTTP, big heads', async (t) => {

@@ -8,7 +8,8 @@ const LIMITS = { pingIntervalMs: 15_000, pongTimeoutMs: 3_000, unresponsiveTimeo
 
 test('liveness: busy peers are pinged after a short silence, suspected, then dropped', () => {
   const liveness = new Liveness();
-  const t0 = liveness.lastSeenAt;
+  const t0 = 1_000; // whole milliseconds: sums of fractional clock readings would round
+  liveness.heard(t0);
   assert.equal(liveness.check(t0 + 100, true, LIMITS), 'none');
   assert.equal(liveness.check(t0 + 600, false, LIMITS), 'none', 'idle: waits for the interval');
   assert.equal(liveness.check(t0 + 600, true, LIMITS), 'ping', 'busy: pinged after 500 ms');
@@ -22,7 +23,8 @@ test('liveness: busy peers are pinged after a short silence, suspected, then dro
   assert.equal(liveness.check(t0 + 13_600, true, LIMITS), 'drop');
   assert.equal(liveness.check(t0 + 13_600 + 15_000, false, LIMITS), 'drop');
   const idle = new Liveness();
-  assert.equal(idle.check(idle.lastSeenAt + 15_000, false, LIMITS), 'ping');
+  idle.heard(t0);
+  assert.equal(idle.check(t0 + 15_000, false, LIMITS), 'ping');
   assert.equal(sweepIntervalMs(LIMITS), 500);
   assert.equal(sweepIntervalMs({ ...LIMITS, pongTimeoutMs: 100 }), 50);
 });

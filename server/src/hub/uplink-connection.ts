@@ -649,6 +649,7 @@ export class UplinkConnection implements Provider {
     const { options } = this.deps;
     let maxMessageBytes = options.maxMessageBytes;
     if (this.key.kind === 'client') {
+      this.bodies.sendStacks = false; // failed streams reach it without the thrower's stack
       // A client key calls; it never needs the server to hold what a provider may.
       const budget = options.clientKeyLimits;
       this.maxFrameBytes = Math.min(budget.maxFrameBytes, options.maxFrameBytes);

@@ -83,7 +83,11 @@ class OutgoingStream {
       }
     } catch (error) {
       if (this.stopped) return 'aborted';
-      this.sender.emit({ type: 'end', stream: this.id, error: handlerErrorToWire(error) });
+      this.sender.emit({
+        type: 'end',
+        stream: this.id,
+        error: handlerErrorToWire(error, this.sender.sendStacks),
+      });
       return 'failed';
     }
   }
@@ -122,6 +126,11 @@ export class StreamSender {
   private nextId = 1;
   /** @internal */
   maxChunk = MAX_CHUNK_BYTES;
+  /**
+   * Whether a stream that fails tells the peer its error's stack: not to a peer that may not see
+   * internals (the server sets it off for client-key uplinks).
+   */
+  sendStacks = true;
 
   constructor(
     private readonly send: (frame: ChunkFrame | EndFrame) => void,
