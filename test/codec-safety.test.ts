@@ -11,21 +11,10 @@ import {
   decodeValues,
   encodeValue,
 } from '@switchboard/shared';
+import { prng } from './helpers/prng.ts';
 
 const BAD_FRAME = { code: 'SB_ERR_PROTO_BAD_FRAME' };
 const hex = (text: string): Buffer => Buffer.from(text.replace(/\s/g, ''), 'hex');
-
-/** A seeded PRNG (mulberry32), so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** An array 32 header for `count` items. */
 function array32(count: number): Buffer {

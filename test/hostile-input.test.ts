@@ -102,19 +102,39 @@ function postBody(
   });
 }
 
-test('unauthenticated 32 MiB WebSocket messages and decode bombs: a coded close, /healthz under 500 ms, RSS under +200 MiB', async (t) => {
-  const server = await hostileServer(t);
+/**
+ * Watches a server process while an attack runs: `/healthz` latency and peak RSS. `check()`
+ * stops watching and asserts the acceptance bounds.
+ */
+function watchServer(t: TestContext, server: { url: string; pid: number }) {
   const before = rssMiB(server.pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 20);
   t.after(() => clearInterval(sampler));
+  const health = watchHealth(server.url);
+  return {
+    async check(): Promise<void> {
+      const figures = await health.stop();
+      clearInterval(sampler);
+      t.diagnostic(
+        `healthz: ${figures.checks} checks, slowest ${figures.maxMs.toFixed(1)} ms; RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`,
+      );
+      assert.equal(figures.failures, 0);
+      assert.ok(figures.maxMs < MAX_HEALTH_MS, `slowest /healthz ${figures.maxMs} ms`);
+      assert.ok(peak - before < MAX_RSS_GROWTH_MIB, `RSS grew ${peak - before} MiB`);
+    },
+  };
+}
+
+test('unauthenticated 32 MiB WebSocket messages and decode bombs: a coded close, /healthz under 500 ms, RSS under +200 MiB', async (t) => {
+  const server = await hostileServer(t);
   // Built before the watch starts: this process's own work must not count as the server's.
   const attacks = {
     ...decodeBombs(31 * MiB),
     '32 MiB of zeros': Buffer.alloc(32 * MiB),
     '8 MiB of Error extensions': decodeBombs(8 * MiB)['array of Error extensions']!,
   };
-  const health = watchHealth(server.url);
+  const watch = watchServer(t, server);
   for (const [name, bytes] of Object.entries(attacks)) {
     const closed = await firstMessage(server.wsUrl, bytes);
     if (bytes.length > 8 * 1024) {
@@ -125,23 +145,12 @@ test('unauthenticated 32 MiB WebSocket messages and decode bombs: a coded close,
       assert.match(closed.reason, /^SB_ERR_[A-Z_]+: /, name);
     }
   }
-  const figures = await health.stop();
-  clearInterval(sampler);
-  t.diagnostic(
-    `healthz: ${figures.checks} checks, slowest ${figures.maxMs.toFixed(1)} ms; RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`,
-  );
-  assert.equal(figures.failures, 0);
-  assert.ok(figures.maxMs < MAX_HEALTH_MS, `slowest /healthz ${figures.maxMs} ms`);
-  assert.ok(peak - before < MAX_RSS_GROWTH_MIB, `RSS grew ${peak - before} MiB`);
+  await watch.check();
 });
 
 test('anonymous 20 MiB /_/call bodies are refused from the headers: 413 or 404, /healthz under 500 ms, RSS under +200 MiB', async (t) => {
   const server = await hostileServer(t);
-  const before = rssMiB(server.pid);
-  let peak = before;
-  const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 20);
-  t.after(() => clearInterval(sampler));
-  const health = watchHealth(server.url);
+  const watch = watchServer(t, server);
   const size = 20 * MiB;
   const declared = await postBody(server.url, '/_/call/open.echo', size, true);
   assert.equal(declared.status, 413);
@@ -155,14 +164,7 @@ test('anonymous 20 MiB /_/call bodies are refused from the headers: 413 or 404, 
     assert.equal(refused.status, 404, name);
     assert.equal(codeOf(refused.body), 'SB_ERR_NO_SUCH_FUNCTION', name);
   }
-  const figures = await health.stop();
-  clearInterval(sampler);
-  t.diagnostic(
-    `healthz: ${figures.checks} checks, slowest ${figures.maxMs.toFixed(1)} ms; RSS ${before.toFixed(0)} → peak ${peak.toFixed(0)} MiB`,
-  );
-  assert.equal(figures.failures, 0);
-  assert.ok(figures.maxMs < MAX_HEALTH_MS, `slowest /healthz ${figures.maxMs} ms`);
-  assert.ok(peak - before < MAX_RSS_GROWTH_MIB, `RSS grew ${peak - before} MiB`);
+  await watch.check();
 });
 
 test('authenticated decode bombs are refused with SB_ERR_PROTO_BAD_FRAME without stalling the server', async (t) => {
@@ -172,7 +174,7 @@ test('authenticated decode bombs are refused with SB_ERR_PROTO_BAD_FRAME without
     { key: SERVER_KEY, bombs: decodeBombs(31 * MiB) },
     { key: CLIENT_KEY, bombs: decodeBombs(MiB - 64) },
   ];
-  const health = watchHealth(server.url);
+  const watch = watchServer(t, server);
   for (const { key, bombs } of rounds) {
     for (const [name, bytes] of Object.entries(bombs)) {
       const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${key}` } });
@@ -186,9 +188,7 @@ test('authenticated decode bombs are refused with SB_ERR_PROTO_BAD_FRAME without
       assert.match(closed.reason, /^SB_ERR_PROTO_BAD_FRAME: /, name);
     }
   }
-  const figures = await health.stop();
-  t.diagnostic(`healthz: ${figures.checks} checks, slowest ${figures.maxMs.toFixed(1)} ms`);
-  assert.ok(figures.maxMs < MAX_HEALTH_MS, `slowest /healthz ${figures.maxMs} ms`);
+  await watch.check();
 });
 
 test('20,000+ hostile frames, authenticated and not: every refusal coded, /healthz under 500 ms, a well-behaved uplink sees no failure', async (t) => {

@@ -1,16 +1,5 @@
 import { encodeValue } from '@switchboard/shared';
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same attack, so failures replay. */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from './prng.ts';
 
 type Random = () => number;
 

@@ -139,7 +139,8 @@ export class UplinkConnection implements Provider {
     this.remoteAddress = peer.remoteAddress;
     this.socket = peer.socket;
     this.maxFrameBytes = deps.options.maxFrameBytes;
-    peer.socket.on('data', this.countPreAuth);
+    // Ahead of ws's own listener: bytes are counted before they are parsed.
+    peer.socket.prependListener('data', this.countPreAuth);
     this.providerId = `u_${randomBytes(6).toString('base64url')}`;
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
