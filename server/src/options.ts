@@ -1,89 +1,46 @@
 import path from 'node:path';
+import { DEFAULT_MAX_MESSAGE_BYTES, rateLimitOf, type KeyKind } from '@switchboard/shared';
+import type { TrustProxy } from './http/client-address.ts';
 import {
-  DEFAULT_MAX_MESSAGE_BYTES,
-  SwitchboardError,
-  rateLimitOf,
-  type KeyKind,
-} from '@switchboard/shared';
-import { parseTrustProxy, trustFunction, type TrustProxy } from './http/client-address.ts';
+  envBool,
+  envInt,
+  envList,
+  invalid,
+  openApiInfo,
+  originOption,
+  publicOrigin,
+  trustProxyOption,
+} from './option-values.ts';
+import {
+  DEFAULT_ADMIN_RATE_LIMITS,
+  DEFAULT_ANONYMOUS_MAX_BODY_BYTES,
+  DEFAULT_AUTH_TIMEOUT_MS,
+  DEFAULT_BODY_IDLE_TIMEOUT_MS,
+  DEFAULT_BODY_TIMEOUT_MS,
+  DEFAULT_CALL_TIMEOUT_MS,
+  DEFAULT_CLIENT_KEY_LIMITS,
+  DEFAULT_DATA_DIR,
+  DEFAULT_DRAIN_TIMEOUT_MS,
+  DEFAULT_HEADERS_TIMEOUT_MS,
+  DEFAULT_HOST,
+  DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
+  DEFAULT_KEY_FAILURE_THROTTLE,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MAX_CALL_TIMEOUT_MS,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_MIN_PASSWORD_LENGTH,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_PONG_TIMEOUT_MS,
+  DEFAULT_PORT,
+  DEFAULT_SESSION_TTL_MS,
+  DEFAULT_SHUTDOWN_GRACE_MS,
+  DEFAULT_SIGN_IN_THROTTLE,
+  DEFAULT_STREAM_STALL_TIMEOUT_MS,
+  DEFAULT_STREAM_WINDOW_BYTES,
+  DEFAULT_UNRESPONSIVE_TIMEOUT_MS,
+} from './option-defaults.ts';
 
-/** Default TCP port of the front door. */
-export const DEFAULT_PORT = 3030;
-/** Default interface: loopback only, so a fresh install is not exposed by accident. */
-export const DEFAULT_HOST = '127.0.0.1';
-/** Default data folder (SQLite store, secrets), relative to the working directory. */
-export const DEFAULT_DATA_DIR = '.switchboard';
-/** Largest WebSocket message either side accepts: 32 MiB. */
-export const DEFAULT_MAX_FRAME_BYTES = 32 * 1024 * 1024;
-/** Time a new connection has to send a valid hello: 5 s. */
-export const DEFAULT_AUTH_TIMEOUT_MS = 5_000;
-/** Server ping interval; a peer silent for two intervals is dropped: 15 s. */
-export const DEFAULT_PING_INTERVAL_MS = 15_000;
-/**
- * A ping unanswered this long takes an uplink out of rotation (it gets no new calls) until it
- * answers again: 3 s.
- */
-export const DEFAULT_PONG_TIMEOUT_MS = 3_000;
-/** A ping unanswered this long closes the uplink; its calls in flight fail (502): 8 s. */
-export const DEFAULT_UNRESPONSIVE_TIMEOUT_MS = 8_000;
-/** Deadline of a call that names none: 30 s. */
-export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
-/** Longest deadline a caller may ask for: 1 h. */
-export const DEFAULT_MAX_CALL_TIMEOUT_MS = 3_600_000;
-/** Largest body accepted by the HTTP RPC route: 20 MiB. */
-export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
-/** Bytes of one stream that may be in flight before the receiver acknowledges: 1 MiB. */
-export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
-/** A stream that could send but sends nothing for this long is aborted: 30 s. */
-export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
-/** Sessions unused for this long expire: 30 days. */
-export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
-/** `info` of /_/openapi.json unless the `openapi` option says otherwise. */
-export const DEFAULT_OPENAPI_INFO = Object.freeze({ title: 'Switchboard API', version: '1.0.0' });
-/** How long a drained uplink gets to finish its calls when it or the operator names no limit: 30 s. */
-export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
-/** How long a graceful shutdown lets calls in flight finish before cutting them off: 10 s. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
-/**
- * What one connection with a client key may send: frames, messages reassembled from streams,
- * and values in one decoded message (server keys get `maxFrameBytes`, `maxMessageBytes` and the
- * codec's 1,000,000 values).
- */
-export const DEFAULT_CLIENT_KEY_LIMITS = Object.freeze({
-  maxFrameBytes: 1024 * 1024,
-  maxMessageBytes: 16 * 1024 * 1024,
-  maxValues: 100_000,
-});
-/** Largest `/_/call` body from a caller with no key and no user: 64 KiB. */
-export const DEFAULT_ANONYMOUS_MAX_BODY_BYTES = 64 * 1024;
-/** Wrong keys per client address per minute before further tries are refused unseen (429). */
-export const DEFAULT_KEY_FAILURE_THROTTLE = Object.freeze({ max: 20, windowMs: 60_000 });
-/** Failed sign-ins per login name per minute before 429 (four times as many per address). */
-export const DEFAULT_SIGN_IN_THROTTLE = Object.freeze({ max: 5, windowMs: 60_000 });
-
-/** Time a client has to send a request's head (line and headers): 30 s. */
-export const DEFAULT_HEADERS_TIMEOUT_MS = 30_000;
-/**
- * Time an idle keep-alive connection is kept open for the client's next request: 72 s (Fastify's
- * default, longer than the 60 s idle timeout of common load balancers).
- */
-export const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 72_000;
-/** Time a buffered request body (up to maxBodyBytes) has to arrive whole: 120 s. */
-export const DEFAULT_BODY_TIMEOUT_MS = 120_000;
-/** Time a request body may send nothing while the server waits for more: 30 s. */
-export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
-
-/**
- * Admin API requests allowed per token, per endpoint and method, per window: reads (GET) and
- * writes (POST, PATCH, DELETE). Failed authentications count against the client address.
- */
-export const DEFAULT_ADMIN_RATE_LIMITS = Object.freeze({
-  read: Object.freeze({ max: 120, windowMs: 60_000 }),
-  write: Object.freeze({ max: 30, windowMs: 60_000 }),
-});
-
-/** Shortest password a user may be given (store, CLI, admin API, `sb.users.*`): 8. */
-export const DEFAULT_MIN_PASSWORD_LENGTH = 8;
+export * from './option-defaults.ts';
 
 /** A key provisioned from options rather than the store (e.g. from a secret manager). */
 export interface ProvisionedKey {
@@ -458,87 +415,4 @@ export function resolveOptions(
     }
   }
   return Object.freeze(resolved);
-}
-
-function trustProxyOption(
-  value: TrustProxy | undefined,
-  env: NodeJS.ProcessEnv,
-): boolean | number | readonly string[] {
-  if (value === undefined) {
-    const raw = env.SWITCHBOARD_TRUST_PROXY;
-    return raw === undefined ? false : parseTrustProxy(raw, 'SWITCHBOARD_TRUST_PROXY');
-  }
-  if (typeof value !== 'boolean' && typeof value !== 'number' && !Array.isArray(value))
-    throw invalid('trustProxy must be true, false, a hop count or a list of addresses');
-  trustFunction(value); // throws for a bad count or address
-  return typeof value === 'object' ? Object.freeze([...(value as readonly string[])]) : value;
-}
-
-function openApiInfo(
-  value: SwitchboardOptions['openapi'],
-): { title: string; version: string; description?: string } | undefined {
-  if (value === false) return undefined;
-  if (value === undefined) return DEFAULT_OPENAPI_INFO;
-  if (typeof value !== 'object' || value === null)
-    throw invalid('openapi must be false or { title?, version?, description? }');
-  const info: { title: string; version: string; description?: string } = {
-    ...DEFAULT_OPENAPI_INFO,
-  };
-  for (const key of ['title', 'version', 'description'] as const) {
-    const item = value[key];
-    if (item === undefined) continue;
-    if (typeof item !== 'string' || item === '')
-      throw invalid(`openapi.${key} must be a non-empty string`);
-    info[key] = item;
-  }
-  return Object.freeze(info);
-}
-
-function publicOrigin(value: string | undefined): string | undefined {
-  if (value === undefined || value === '') return undefined;
-  return originOption(value, 'publicOrigin');
-}
-
-function originOption(value: string, what: string): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw invalid(
-      `${what} must be URLs like https://api.example.com, got ${JSON.stringify(value)}`,
-    );
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:')
-    throw invalid(`${what} must be http or https`);
-  return url.origin;
-}
-
-function envList(env: NodeJS.ProcessEnv, name: string): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-  if (raw === 'false' || raw === '0' || raw === 'no') return false;
-  throw invalid(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
-}
-
-function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value))
-    throw invalid(`${name} must be an integer, got ${JSON.stringify(raw)}`);
-  return value;
-}
-
-function invalid(message: string): SwitchboardError {
-  return new SwitchboardError('SB_ERR_OPTIONS_INVALID', message);
 }
