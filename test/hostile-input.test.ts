@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import WebSocket from 'ws';
 import { encodeValue } from '@switchboard/shared';
@@ -267,4 +268,41 @@ test('wrong keys are throttled per address: refused unseen with 429 / SB_ERR_RAT
   assert.equal(call.status, 429);
   assert.ok(Number(call.headers.get('retry-after')) >= 1);
   assert.equal(((await call.json()) as { code: string }).code, 'SB_ERR_RATE_LIMITED');
+});
+
+test('refused upgrades neither hold their sockets nor count as waiting for hello', async (t) => {
+  const { url, wsUrl } = await startServer(t);
+  const { port } = new URL(url);
+  /** Sends a raw upgrade request; resolves with the status line once the server ends the socket. */
+  const rawUpgrade = (headers: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      let text = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (text += chunk));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(text.split('\r\n', 1)[0] ?? ''));
+      // The client never ends its side: the server must close the socket by itself.
+      socket.write(['GET /_/uplink HTTP/1.1', 'Host: x', ...headers, '', ''].join('\r\n'));
+    });
+  // ws refuses these itself (no Sec-WebSocket-Key): 70 of them, more than may wait for a hello.
+  for (let i = 0; i < 70; i++) {
+    const status = await rawUpgrade(['Connection: Upgrade', 'Upgrade: websocket']);
+    assert.match(status, /^HTTP\/1\.1 400/);
+  }
+  const wrongKey = await rawUpgrade([
+    'Connection: Upgrade',
+    'Upgrade: websocket',
+    'Sec-WebSocket-Version: 13',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+    `Authorization: Bearer sbk_s_wrong-wrong-wrong-wrong`,
+  ]);
+  assert.match(wrongKey, /^HTTP\/1\.1 401/);
+  // The address is not locked out: a proper uplink still connects.
+  const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${SERVER_KEY}` } });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+  });
+  ws.terminate();
 });

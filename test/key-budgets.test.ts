@@ -58,6 +58,27 @@ test('a client key gets smaller budgets: 1 MiB messages, 16 MiB reassembled, 100
     code: 'SB_ERR_PROTO_FRAME_TOO_LARGE',
   });
   assert.equal(await client.call('open.len', new Uint8Array(2 * MiB)), 2 * MiB);
+  // Args above one frame travel as a stream and are decoded here with the client-key budget too.
+  sb.callable('open.count', (_blob: Uint8Array, items: unknown[]) => items.length, {
+    allowClients: true,
+  });
+  await assert.rejects(
+    client.call('open.count', new Uint8Array(MiB), new Array<number>(200_000).fill(0)),
+    { code: 'SB_ERR_PROTO_BAD_FRAME' },
+  );
+  assert.equal(
+    await client.call('open.count', new Uint8Array(MiB), new Array<number>(50_000).fill(0)),
+    50_000,
+  );
+
+  // Far above the client-key limit: cut by ws while it arrives (1009), never held whole.
+  const huge = await rawClient(t, wsUrl, CLIENT_KEY);
+  huge.send({ type: 'hello', protocol: 1 });
+  await huge.next();
+  huge.sendBytes(Buffer.alloc(8 * MiB));
+  const cut = await huge.closed;
+  assert.equal(cut.code, 1009);
+  assert.doesNotMatch(cut.reason, /8388608/, 'the server did not read the whole message');
 
   // Over HTTP: a body of 200,000 values from a caller without a server key is refused.
   const post = (type: string, body: Buffer | string, key?: string) =>

@@ -655,8 +655,9 @@ export class UplinkConnection implements Provider {
       const budget = options.clientKeyLimits;
       this.maxFrameBytes = Math.min(budget.maxFrameBytes, options.maxFrameBytes);
       maxMessageBytes = Math.min(budget.maxMessageBytes, options.maxMessageBytes);
-      this.large.setLimit(maxMessageBytes);
       this.decodeLimits = { ...DEFAULT_DECODE_LIMITS, maxValues: budget.maxValues };
+      this.large.setLimit(maxMessageBytes, this.decodeLimits);
+      limitReceiver(this.ws, this.maxFrameBytes);
     }
     this.state = 'open';
     this.name = frame.name ?? null;
@@ -770,12 +771,6 @@ export class UplinkConnection implements Provider {
     this.closed();
   }
 
-  /** Forcibly drops the connection (heartbeat timeout). */
-  terminate(): void {
-    this.ws.terminate();
-    this.closed();
-  }
-
   ping(): void {
     if (this.state !== 'closed') this.ws.ping();
   }
@@ -819,4 +814,17 @@ function drainTimeout(uplink: string): SwitchboardError {
     'SB_ERR_DRAIN_TIMEOUT',
     `Uplink ${uplink} was drained and closed before this call finished`,
   );
+}
+
+/**
+ * Lowers what `ws` buffers of one message from this peer to twice `maxFrameBytes`, like the
+ * server-wide setting: messages up to that are read and refused with a coded error frame, larger
+ * ones are cut by `ws` itself (1009) while they arrive. `ws` sets its limit per server; its
+ * receiver's field is the only per-connection handle (checked, so a `ws` without it keeps the
+ * server-wide limit).
+ */
+function limitReceiver(ws: WebSocket, maxFrameBytes: number): void {
+  const receiver = (ws as unknown as { _receiver?: { _maxPayload?: unknown } })._receiver;
+  if (receiver !== undefined && typeof receiver._maxPayload === 'number')
+    receiver._maxPayload = maxFrameBytes * 2;
 }

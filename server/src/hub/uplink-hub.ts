@@ -180,6 +180,8 @@ export class UplinkHub {
       if (left <= 0) this.pending.delete(remoteAddress);
       else this.pending.set(remoteAddress, left);
     };
+    // Also when ws refuses the handshake itself (no callback then) or the socket just goes.
+    socket.once('close', authenticated);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const connection = new UplinkConnection(
         ws,
@@ -278,5 +280,7 @@ function rejectUpgrade(socket: Duplex, reason: ErrorCode | SwitchboardError): vo
     const seconds = (error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
     headers.push(`Retry-After: ${seconds ?? 1}`);
   }
+  // Destroyed once written: the peer may never close its half, and no HTTP timeout covers it.
+  socket.once('finish', () => socket.destroy());
   socket.end(`${headers.join('\r\n')}\r\n\r\n${body}`);
 }

@@ -1,4 +1,5 @@
 import { decodeValue, encodeValue } from '../codec/msgpack-codec.ts';
+import { DEFAULT_DECODE_LIMITS, type DecodeLimits } from '../codec/decode-limits.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type {
   AnyFrame,
@@ -37,9 +38,16 @@ export class LargeMessages {
     this.peerLimit = limit;
   }
 
-  /** Lowers or raises this side's limit (the server's, once it knows the peer's key kind). */
-  setLimit(bytes: number): void {
+  /** Budget of each value decoded here (the codec's defaults until `setLimit` says otherwise). */
+  private decodeLimits: DecodeLimits = DEFAULT_DECODE_LIMITS;
+
+  /**
+   * Lowers or raises this side's limits: the bytes of unfinished messages, and what one value
+   * decoded here may cost (the server's, once it knows the peer's key kind).
+   */
+  setLimit(bytes: number, decodeLimits: DecodeLimits = DEFAULT_DECODE_LIMITS): void {
     this.limit = bytes;
+    this.decodeLimits = decodeLimits;
   }
 
   /** Largest message the peer accepts (from hello/welcome); larger ones fail at the sender. */
@@ -88,7 +96,7 @@ export class LargeMessages {
       decode: () => {
         const collecting = this.reassemble(incoming, bytes);
         stop = collecting.stop;
-        return collecting.done.then(decodeValue);
+        return collecting.done.then((message) => decodeValue(message, this.decodeLimits));
       },
       discard: () => stop(),
     });
