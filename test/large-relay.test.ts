@@ -6,6 +6,13 @@ import { spawnScript, type Child } from './helpers/child.ts';
 import { peakRssGrowthMiB } from './helpers/memory.ts';
 import { SERVER_KEY, startServer, type TestServer } from './helpers/server.ts';
 
+/**
+ * Uplinks here hash and decode hundreds of MiB on their main thread, which on a loaded 2-core
+ * machine can hold their event loop (and so their pongs) past the 8 s default: these tests are
+ * about volume, test/liveness.test.ts about liveness.
+ */
+const BUSY_UPLINKS = { pongTimeoutMs: 30_000, unresponsiveTimeoutMs: 60_000 };
+
 const MIB = 1024 * 1024;
 /** Peak RSS growth of the server allowed while 200 MiB values pass between uplinks (measured 3–50 MiB; GC lag on a busy machine); holding the value would be 200+. */
 const RELAY_RSS_BOUND_MIB = 96;
@@ -32,7 +39,7 @@ async function blobUplink(
 }
 
 test('200 MiB values pass uplink → server → uplink both ways whole, without the server holding them', async (t) => {
-  const server = await startServer(t, { callTimeoutMs: 120_000 });
+  const server = await startServer(t, { callTimeoutMs: 120_000, ...BUSY_UPLINKS });
   await blobUplink(t, server, 'store');
   await blobUplink(t, server, 'client');
   const { sb } = server;
@@ -68,7 +75,7 @@ test('200 MiB values pass uplink → server → uplink both ways whole, without 
 });
 
 test("a value above the receiving uplink's maxMessageBytes fails that call with a code; both stay usable", async (t) => {
-  const server = await startServer(t, { maxFrameBytes: 1 * MIB });
+  const server = await startServer(t, { maxFrameBytes: 1 * MIB, ...BUSY_UPLINKS });
   const limit = String(8 * MIB);
   await blobUplink(t, server, 'store', { SB_MAX_MESSAGE_BYTES: limit });
   await blobUplink(t, server, 'client', { SB_MAX_MESSAGE_BYTES: limit });
@@ -93,7 +100,7 @@ test("a value above the receiving uplink's maxMessageBytes fails that call with 
 });
 
 test('app code sends and receives values above one frame to and from uplinks', async (t) => {
-  const server = await startServer(t, { maxFrameBytes: 1 * MIB });
+  const server = await startServer(t, { maxFrameBytes: 1 * MIB, ...BUSY_UPLINKS });
   await blobUplink(t, server, 'store');
   await blobUplink(t, server, 'client');
   const { sb } = server;
@@ -120,7 +127,7 @@ test('app code sends and receives values above one frame to and from uplinks', a
 });
 
 test('a caller that gives up mid-transfer stops the value on its way: the callee never runs', async (t) => {
-  const server = await startServer(t);
+  const server = await startServer(t, BUSY_UPLINKS);
   const store = await blobUplink(t, server, 'store');
   await blobUplink(t, server, 'client');
   const { sb } = server;
