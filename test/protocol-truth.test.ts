@@ -452,7 +452,7 @@ test('documented values: HEAD reaches the GET handler as "HEAD"; JSON forms over
   await expectClosed(client, 'SB_ERR_PROTO_BAD_FRAME', 4000);
 });
 
-test("a peer's own error codes arrive as SB_ERR_REMOTE_ERROR with type, message and data kept", async (t) => {
+test("a peer's own error codes arrive as SB_ERR_REMOTE_ERROR with type, message and data kept, the code in data.code", async (t) => {
   const { url, wsUrl } = await startServer(t);
   const provider = await helloClient(t, wsUrl, SERVER_KEY);
   provider.send({ type: 'register', id: 1, functions: [{ name: 'fails', allowClients: true }] });
@@ -473,7 +473,7 @@ test("a peer's own error codes arrive as SB_ERR_REMOTE_ERROR with type, message 
   assert.deepEqual(frame, {
     type: 'error',
     id: 3,
-    error: { ...ownError, code: 'SB_ERR_REMOTE_ERROR' },
+    error: { ...ownError, code: 'SB_ERR_REMOTE_ERROR', data: { sku: 7, code: 'E_OUT_OF_STOCK' } },
   });
 
   const http = fetch(`${url}/_/call/fails`, { method: 'POST' });

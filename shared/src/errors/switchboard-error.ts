@@ -56,7 +56,13 @@ export class SwitchboardError extends Error {
   }
 
   static fromWire(wire: WireError): SwitchboardError {
-    const code = isErrorCode(wire.code) ? wire.code : 'SB_ERR_REMOTE_ERROR';
+    if (!isErrorCode(wire.code))
+      return SwitchboardError.fromWire({
+        ...wire,
+        code: 'SB_ERR_REMOTE_ERROR',
+        data: keepCode(wire),
+      });
+    const code = wire.code;
     const options: SwitchboardErrorOptions = { data: wire.data };
     if (wire.type !== 'SwitchboardError' || wire.stack !== undefined) {
       options.remoteType = wire.type;
@@ -64,6 +70,18 @@ export class SwitchboardError extends Error {
     }
     return new SwitchboardError(code, wire.message, options);
   }
+}
+
+/**
+ * A peer's own code (not in the table) moves to `data.code`, where the TypeScript client puts an
+ * exception's own code, unless `data` already names one or is not a map.
+ */
+function keepCode(wire: WireError): unknown {
+  const { data } = wire;
+  if (data === undefined) return { code: wire.code };
+  if (typeof data !== 'object' || data === null || Array.isArray(data) || 'code' in data)
+    return data;
+  return { ...data, code: wire.code };
 }
 
 /** Turns anything thrown into a SwitchboardError; the boundary helper used everywhere. */
