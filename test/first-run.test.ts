@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import { switchboardPlugin } from '@switchboard/server';
 import { spawnScript } from './helpers/child.ts';
@@ -76,4 +79,28 @@ test('every CLI list starts with a header row, even when empty', async (t) => {
     assert.equal(listed.code, 0, listed.err);
     assert.match(listed.out.split('\n')[0]!, header, `${group} list: ${listed.out}`);
   }
+});
+
+test("the README's inside-the-server snippet runs as written", async (t) => {
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+  const readme = await readFile(path.join(root, 'README.md'), 'utf8');
+  const block = /And inside the server process:\n\n```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  assert.ok(block, 'README has the snippet');
+  // The one change: port 0 and a fresh data folder instead of 3030 and ./.switchboard.
+  const asWritten = 'createSwitchboard({ port: 3030 })';
+  assert.ok(block.includes(asWritten), block);
+  const dataDir = await makeDataDir(t);
+  const source = block.replace(
+    asWritten,
+    `createSwitchboard({ port: 0, dataDir: ${JSON.stringify(dataDir)} })`,
+  );
+  // Under the repo (git-ignored folder) so that '@switchboard/server' resolves.
+  const relative = path.join('test-artifacts', `readme-snippet-${process.pid}.ts`);
+  await mkdir(path.join(root, 'test-artifacts'), { recursive: true });
+  await writeFile(path.join(root, relative), source);
+  t.after(() => rm(path.join(root, relative), { force: true }));
+  const child = spawnScript(t, relative, {});
+  await child.waitFor(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/);
+  await child.waitFor(/^no uplink serves add yet/);
+  assert.equal(child.stderr(), '');
 });
