@@ -23,6 +23,12 @@ const uplink = await connect({
   url: process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3030',
   key: process.env.SWITCHBOARD_KEY ?? '',
   name: 'todo-api',
+}).catch((error: unknown) => {
+  // One line, not a stack: the code says what is wrong (SB_ERR_AUTH_BAD_KEY: the key;
+  // SB_ERR_CONNECTION_FAILED: no server at that URL).
+  const { code, message } = error as { code?: string; message?: string };
+  console.error(`[todo-api] could not connect: ${code ?? 'error'}: ${message ?? String(error)}`);
+  process.exit(1);
 });
 
 /** The signed-in user's id (authenticateUsers guarantees there is one). */

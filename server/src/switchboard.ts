@@ -8,6 +8,7 @@ import {
 } from '@switchboard/shared';
 import { SwitchboardCore } from './core.ts';
 import { doorRootHandlers, doorServerOptions } from './http/door-server.ts';
+import { homeRoute } from './http/home-route.ts';
 import { resolveOptions, type SwitchboardOptions } from './options.ts';
 import type { CallOptions } from './hub/dispatcher.ts';
 import type { AppFunction } from './hub/in-process-provider.ts';
@@ -74,6 +75,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
   core.observe(app);
   doorRootHandlers(app, resolved);
   void app.register((scope) => core.routes(scope));
+  // Only standalone: a host app that mounts the plugin owns its `/`.
+  void app.register(homeRoute(resolved));
 
   return {
     app,

@@ -11,7 +11,7 @@ import type { UplinkLogger } from './logger.ts';
 export const DEFAULT_INITIAL_DELAY_MS = 250;
 /** Reconnect delay cap: 10 s. */
 export const DEFAULT_MAX_DELAY_MS = 10_000;
-/** How long `connect()` keeps trying before it rejects: 15 s. */
+/** How long `connect()` waits for the first connection (with `waitForServer`: keeps trying) before it rejects: 15 s. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 15_000;
 /** Deadline of an outgoing call that names none: 30 s. */
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
@@ -41,8 +41,21 @@ export interface ConnectOptions {
   name?: string;
   /** Reconnect after a lost connection (exponential backoff with full jitter). @default true */
   reconnect?: boolean | ReconnectOptions;
-  /** How long `connect()` keeps trying for the first connection. @default 15000 */
+  /**
+   * How long `connect()` waits for the first connection before it rejects with
+   * SB_ERR_CONNECTION_FAILED: the bound on one slow attempt (an address that drops packets) and,
+   * with `waitForServer`, on all the attempts. `Infinity` waits without limit. @default 15000
+   */
   connectTimeoutMs?: number;
+  /**
+   * What `connect()` does when the first attempt fails (nothing listening, a proxy answering
+   * 502, the connection dropped before welcome). Off: it rejects at once with that attempt's
+   * coded error (SB_ERR_CONNECTION_FAILED for a refused connection), so a wrong URL or a
+   * server that is down is reported in milliseconds. On: it keeps trying with the reconnect
+   * backoff until `connectTimeoutMs`, for an uplink started before its server (a compose file,
+   * a boot script). A refused key rejects at once either way. @default false
+   */
+  waitForServer?: boolean;
   /** Deadline of calls that name none. @default 30000 */
   callTimeoutMs?: number;
   /** Incoming calls run concurrently up to this many; more wait in order. @default 64 */
@@ -78,6 +91,7 @@ export interface ResolvedConnectOptions {
   readonly name: string | undefined;
   readonly reconnect: Readonly<Required<ReconnectOptions>> | false;
   readonly connectTimeoutMs: number;
+  readonly waitForServer: boolean;
   readonly callTimeoutMs: number;
   readonly maxConcurrentCalls: number;
   readonly maxFrameBytes: number;
@@ -114,6 +128,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     name: options.name,
     reconnect,
     connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    waitForServer: options.waitForServer ?? false,
     callTimeoutMs: options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS,
     maxConcurrentCalls: options.maxConcurrentCalls ?? DEFAULT_MAX_CONCURRENT_CALLS,
     maxFrameBytes: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES,

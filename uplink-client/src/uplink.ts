@@ -117,7 +117,11 @@ export class Uplink {
   /** Set once the uplink drains: no reconnect, no registrations, close when calls are done. */
   private draining: Drain | undefined;
   private firstConnect:
-    | { resolve: () => void; reject: (error: SwitchboardError) => void; timer: NodeJS.Timeout }
+    | {
+        resolve: () => void;
+        reject: (error: SwitchboardError) => void;
+        timer: NodeJS.Timeout | undefined;
+      }
     | undefined;
 
   constructor(private readonly options: ResolvedConnectOptions) {
@@ -163,17 +167,24 @@ export class Uplink {
     }
   }
 
-  /** Connects; resolves at the first welcome, rejects with a coded error if that fails. */
+  /**
+   * Connects; resolves at the first welcome. Rejects with a coded error when the first attempt
+   * fails (unless `waitForServer`) or nothing welcomed us within `connectTimeoutMs`.
+   */
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.failFirstConnect(
-          new SwitchboardError(
-            'SB_ERR_CONNECTION_FAILED',
-            `Could not connect to ${this.options.wsUrl} within ${this.options.connectTimeoutMs} ms`,
-          ),
-        );
-      }, this.options.connectTimeoutMs);
+      const { connectTimeoutMs } = this.options;
+      // setTimeout would fire at once for Infinity (it clamps overlarge delays to 1 ms).
+      const timer = Number.isFinite(connectTimeoutMs)
+        ? setTimeout(() => {
+            this.failFirstConnect(
+              new SwitchboardError(
+                'SB_ERR_CONNECTION_FAILED',
+                `Could not connect to ${this.options.wsUrl} within ${connectTimeoutMs} ms`,
+              ),
+            );
+          }, connectTimeoutMs)
+        : undefined;
       this.firstConnect = { resolve, reject, timer };
       this.open();
     });
@@ -531,9 +542,12 @@ export class Uplink {
       this.draining.finish(idle ? undefined : error);
       return;
     }
+    if (this.firstConnect !== undefined && !(this.options.waitForServer && !permanent)) {
+      this.failFirstConnect(firstAttemptError(this.options.wsUrl, error));
+      return;
+    }
     if (permanent || this.options.reconnect === false) {
-      if (this.firstConnect !== undefined) this.failFirstConnect(error);
-      else this.shutdown(error);
+      this.shutdown(error);
       return;
     }
     const delayMs = backoffDelayMs(this.attempt, this.options.reconnect);
@@ -725,6 +739,18 @@ export class Uplink {
     this.firstConnect = undefined;
     this.shutdown(error);
   }
+}
+
+/** A refused or dropped first attempt, said with the address and the way to wait instead. */
+function firstAttemptError(wsUrl: string, error: SwitchboardError): SwitchboardError {
+  if (error.code !== 'SB_ERR_CONNECTION_FAILED' && error.code !== 'SB_ERR_CONNECTION_LOST')
+    return error;
+  return new SwitchboardError(
+    'SB_ERR_CONNECTION_FAILED',
+    `Could not connect to ${wsUrl} (${error.message}); is the server running? ` +
+      'Pass waitForServer: true to wait for it',
+    { cause: error },
+  );
 }
 
 function cancelled(): SwitchboardError {

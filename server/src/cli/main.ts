@@ -1,6 +1,7 @@
 import { SwitchboardError } from '@switchboard/shared';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
 import { createSwitchboard, type Switchboard } from '../switchboard.ts';
+import { DASHBOARD_PATH } from '../admin/dashboard-routes.ts';
 import {
   USAGE_EXIT_CODE,
   UsageError,
@@ -84,6 +85,9 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
   const resolved = resolveOptions(options);
   const out = process.stdout;
   out.write(`Switchboard listening on ${url}\n`);
+  out.write(
+    `  dashboard           ${url}${DASHBOARD_PATH} (admin token: switchboard tokens create <name>)\n`,
+  );
   out.write(`  uplinks connect to  ${url.replace(/^http/, 'ws')}/_/uplink\n`);
   out.write(`  HTTP RPC            POST ${url}/_/call/<function>\n`);
   out.write(`  admin API           ${url}/_/admin/api/v1/ (switchboard tokens create <name>)\n`);
