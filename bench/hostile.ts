@@ -75,7 +75,7 @@ try {
   const before = rssMiB(pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(pid))), 100);
-  const health = watchHealth(url, 50);
+  const health = await watchHealth(url, 50);
   const caller = steadyCaller(url, SERVER_KEY, 5);
   const startedAt = performance.now();
   const half = Math.ceil(frames / 2);

@@ -107,12 +107,12 @@ function postBody(
  * Watches a server process while an attack runs: `/healthz` latency and peak RSS. `check()`
  * stops watching and asserts the acceptance bounds.
  */
-function watchServer(t: TestContext, server: { url: string; pid: number }) {
+async function watchServer(t: TestContext, server: { url: string; pid: number }) {
   const before = rssMiB(server.pid);
   let peak = before;
   const sampler = setInterval(() => (peak = Math.max(peak, rssMiB(server.pid))), 20);
   t.after(() => clearInterval(sampler));
-  const health = watchHealth(server.url);
+  const health = await watchHealth(server.url);
   return {
     async check(): Promise<void> {
       const figures = await health.stop();
@@ -135,7 +135,7 @@ test('unauthenticated 32 MiB WebSocket messages and decode bombs: a coded close,
     '32 MiB of zeros': Buffer.alloc(32 * MiB),
     '8 MiB of Error extensions': decodeBombs(8 * MiB)['array of Error extensions']!,
   };
-  const watch = watchServer(t, server);
+  const watch = await watchServer(t, server);
   for (const [name, bytes] of Object.entries(attacks)) {
     const closed = await firstMessage(server.wsUrl, bytes);
     if (bytes.length > 8 * 1024) {
@@ -151,7 +151,7 @@ test('unauthenticated 32 MiB WebSocket messages and decode bombs: a coded close,
 
 test('anonymous 20 MiB /_/call bodies are refused from the headers: 413 or 404, /healthz under 500 ms, RSS under +200 MiB', async (t) => {
   const server = await hostileServer(t);
-  const watch = watchServer(t, server);
+  const watch = await watchServer(t, server);
   const size = 20 * MiB;
   const declared = await postBody(server.url, '/_/call/open.echo', size, true);
   assert.equal(declared.status, 413);
@@ -177,7 +177,7 @@ test('authenticated decode bombs are refused with SB_ERR_PROTO_BAD_FRAME without
     { key: SERVER_KEY, bombs: decodeBombs(16 * MiB) },
     { key: CLIENT_KEY, bombs: decodeBombs(MiB - 64) },
   ];
-  const watch = watchServer(t, server);
+  const watch = await watchServer(t, server);
   for (const { key, bombs } of rounds) {
     for (const [name, bytes] of Object.entries(bombs)) {
       const ws = new WebSocket(server.wsUrl, { headers: { authorization: `Bearer ${key}` } });
@@ -200,7 +200,7 @@ test('20,000+ hostile frames, authenticated and not: every refusal coded, /healt
   });
   await spawnUplink(t, server.url, SERVER_KEY, { SB_NAME: 'well-behaved' });
   const before = rssMiB(server.pid);
-  const health = watchHealth(server.url);
+  const health = await watchHealth(server.url);
   const caller = steadyCaller(server.url, SERVER_KEY);
   const [asServer, asClient, unauthenticated] = await Promise.all([
     fuzzAuthenticated({

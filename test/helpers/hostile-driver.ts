@@ -1,6 +1,9 @@
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { decodeServerMessage, encodeValue } from '@switchboard/shared';
 import { hostileMessage, prng } from './hostile-frames.ts';
@@ -16,40 +19,30 @@ export function rssMiB(pid: number): number {
 }
 
 /**
- * Asks `/healthz` every `everyMs` for as long as it runs, over one kept-alive connection, and
- * records the slowest answer: how long the server's event loop was unavailable at worst.
+ * Asks `/healthz` every `everyMs` for as long as it runs, from a process of its own
+ * (`test/fixtures/health-watcher.mjs`), and records the slowest answer: how long the server's
+ * event loop was unavailable at worst, whatever the attacking process is busy with.
  */
-export function watchHealth(url: string, everyMs = 25): { stop(): Promise<HealthFigures> } {
-  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
-  let running = true;
-  const figures: HealthFigures = { checks: 0, failures: 0, maxMs: 0 };
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      const ok = await new Promise<boolean>((resolve) => {
-        const req = request(`${url}/healthz`, { agent }, (res) => {
-          res.resume();
-          res.on('end', () => resolve(res.statusCode === 200));
-        });
-        req.setTimeout(5_000, () => req.destroy());
-        req.on('error', () => resolve(false));
-        req.end();
-      });
-      figures.checks++;
-      if (!ok) figures.failures++;
-      figures.maxMs = Math.max(figures.maxMs, performance.now() - started);
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-  })();
+export async function watchHealth(
+  url: string,
+  everyMs = 25,
+): Promise<{ stop(): Promise<HealthFigures> }> {
+  const child = spawn(process.execPath, [WATCHER, url, String(everyMs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.value !== 'ready') throw new Error('the health watcher did not start');
   return {
     async stop() {
-      running = false;
-      await loop;
-      agent.destroy();
-      return figures;
+      child.kill('SIGTERM');
+      const last = await lines.next();
+      return JSON.parse(String(last.value)) as HealthFigures;
     },
   };
 }
+
+const WATCHER = fileURLToPath(new URL('../fixtures/health-watcher.mjs', import.meta.url));
 
 export interface HealthFigures {
   checks: number;
