@@ -8,6 +8,7 @@
 // structural scan with limits, then the values built) and `encodeValue` against msgpackr's own
 // `unpackMultiple`/`pack` with the same options, on typical frames.
 import { Packr } from 'msgpackr';
+import { PACKR_OPTIONS } from '../shared/src/codec/msgpack-codec.ts';
 import {
   decodeValues,
   encodeFrame,
@@ -99,15 +100,7 @@ console.log('| --- | --- | --- | --- | --- |');
 for (const row of rows) console.log(row);
 
 // msgpackr with the codec's options (no Media extension: these frames carry none).
-const reference = new Packr({
-  useRecords: false,
-  moreTypes: false,
-  structuredClone: false,
-  mapsAsObjects: true,
-  useBigIntExtension: true,
-  int64AsType: 'bigint',
-  encodeUndefinedAsNil: false,
-});
+const reference = new Packr(PACKR_OPTIONS);
 const users = Array.from({ length: 50 }, (_, i) => ({
   id: i + 1,
   email: `user${i}@example.test`,

@@ -6,7 +6,8 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { decodeServerMessage, encodeValue } from '@switchboard/shared';
-import { hostileMessage, prng } from './hostile-frames.ts';
+import { hostileMessage } from './hostile-frames.ts';
+import { prng } from './prng.ts';
 
 /** Close codes a refused connection may get; anything else (1006: no close frame) is a failure. */
 const REFUSAL_CLOSE_CODES = new Set([1009, 4000, 4001, 4002, 4003]);

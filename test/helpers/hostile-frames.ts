@@ -1,5 +1,4 @@
 import { encodeValue } from '@switchboard/shared';
-export { prng } from './prng.ts';
 
 type Random = () => number;
 

@@ -18,7 +18,7 @@ export { MEDIA_EXT_TYPE } from './media-ext.ts';
  * Decoding is the codec's own (`msgpack-scan.ts`, then `msgpack-decoder.ts`): untrusted bytes
  * are checked against limits before anything is built, and only these extensions are read.
  */
-const packr = new Packr({
+export const PACKR_OPTIONS = Object.freeze({
   useRecords: false,
   moreTypes: false,
   structuredClone: false,
@@ -26,7 +26,9 @@ const packr = new Packr({
   useBigIntExtension: true,
   int64AsType: 'bigint',
   encodeUndefinedAsNil: false,
-});
+} as const);
+
+const packr = new Packr(PACKR_OPTIONS);
 
 const pack = (value: unknown): Buffer => packr.pack(value);
 
