@@ -3,7 +3,15 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', '**/node_modules/**', 'test-artifacts/**', '.switchboard/**'] },
+  {
+    ignores: [
+      'node_modules/**',
+      '**/node_modules/**',
+      '**/dist/**',
+      'test-artifacts/**',
+      '.switchboard/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -38,7 +46,7 @@ export default tseslint.config(
   },
   {
     // The dashboard's scripts run in the browser as plain ES modules (no build step).
-    files: ['server/src/admin/dashboard/**/*.js'],
+    files: ['server/dashboard/**/*.js'],
     languageOptions: {
       sourceType: 'module',
       globals: Object.fromEntries(

@@ -121,7 +121,7 @@ test('the examples print one line, not a stack, for a refused key or no server, 
     },
   ];
   const expected = ['SB_ERR_AUTH_BAD_KEY', 'SB_ERR_CONNECTION_FAILED'];
-  for (const script of ['examples/hello-uplink.ts', 'examples/todo-api/uplink.ts']) {
+  for (const script of ['examples/hello-uplink.mjs', 'examples/todo-api/uplink.ts']) {
     const children = cases.map(({ env }) => spawnScript(t, script, env));
     for (const [index, child] of children.entries()) {
       const { code } = await child.exited;

@@ -12,7 +12,7 @@ import { SERVER_KEY, startServer } from './helpers/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const PAGE_FOLDER = path.join(ROOT, 'server/src/admin/dashboard');
+const PAGE_FOLDER = path.join(ROOT, 'server/dashboard');
 /** A few polls (every 2 s) plus slack for a busy 2-core machine. */
 const UI_TIMEOUT_MS = 10_000;
 

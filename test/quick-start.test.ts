@@ -4,29 +4,23 @@ import { test } from 'node:test';
 import { spawnScript } from './helpers/child.ts';
 import { makeDataDir } from './helpers/server.ts';
 
-/** The CLI entry `npm start` runs; the quick start below drives the same file. */
-const CLI = 'server/src/cli/main.ts';
+/** The CLI entry `npm start` runs (the build, with plain node); the quick start drives the same file. */
+const CLI = 'server/bin/switchboard.js';
 
 test('quick start: the CLI prints a key and snippet, the hello example serves add, curl-style POST gets 5', async (t) => {
   const dataDir = await makeDataDir(t);
-  const server = spawnScript(t, 'server/src/cli/main.ts', {}, [
-    'start',
-    '--port',
-    '0',
-    '--data-dir',
-    dataDir,
-  ]);
+  const server = spawnScript(t, CLI, {}, ['start', '--port', '0', '--data-dir', dataDir]);
   const listening = await server.waitFor(/^Switchboard listening on /);
   const url = listening.replace('Switchboard listening on ', '').trim();
   const keyLine = await server.waitFor(/^\s+export SWITCHBOARD_KEY=/);
   const key = keyLine.trim().replace('export SWITCHBOARD_KEY=', '');
-  await server.waitFor(/npx tsx examples\/hello-uplink\.ts/);
+  await server.waitFor(/node examples\/hello-uplink\.mjs/);
   await server.waitFor(/--functions/); // the last line of the start message
   // The secret is printed once (stdout often lands in logs); the rest refers to it.
   const printed = server.lines.join('\n');
   assert.equal(printed.split(key).length - 1, 1, printed);
 
-  const uplink = spawnScript(t, 'examples/hello-uplink.ts', {
+  const uplink = spawnScript(t, 'examples/hello-uplink.mjs', {
     SWITCHBOARD_URL: url,
     SWITCHBOARD_KEY: key,
   });
@@ -56,5 +50,5 @@ test('npm start runs the same CLI entry the quick-start test drives', async () =
   const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
     scripts: Record<string, string>;
   };
-  assert.equal(pkg.scripts.start, `tsx ${CLI} start`);
+  assert.equal(pkg.scripts.start, `node ${CLI} start`);
 });

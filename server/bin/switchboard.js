@@ -1,6 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so the package needs no build step.
-import { register } from 'tsx/esm/api';
-
-register();
-await import('../src/cli/main.ts');
+// The switchboard CLI, run from the compiled build (`npm run build` at the repository root).
+await import('../dist/cli/main.js');

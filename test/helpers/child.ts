@@ -6,6 +6,12 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/**
+ * Node flags that run this repository's TypeScript as it is: tsx, and the export condition that
+ * maps every `@switchboard/*` import to its package's `src/` (the build is for installed copies).
+ */
+export const SOURCE_FLAGS = ['--conditions=switchboard-source', '--import', 'tsx'];
+
 export interface Child {
   process: ChildProcess;
   pid: number;
@@ -20,14 +26,19 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts a TypeScript script (path relative to the repo root) as a real child process. */
+/**
+ * Starts a script (a path relative to the repo root, or absolute) as a real child process: a
+ * `.ts` file from source (`SOURCE_FLAGS`), a `.js`/`.mjs`/`.cjs` file with plain `node`, so it
+ * runs the packages' build as an installed copy would.
+ */
 export function spawnScript(
   t: TestContext,
   script: string,
   env: Record<string, string>,
   args: string[] = [],
 ): Child {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args], {
+  const flags = script.endsWith('.ts') ? SOURCE_FLAGS : [];
+  const child = spawn(process.execPath, [...flags, path.resolve(ROOT, script), ...args], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { SOURCE_FLAGS } from './child.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -31,8 +32,7 @@ export function runCli(
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
+      ...SOURCE_FLAGS,
       path.join(ROOT, 'server/src/cli/main.ts'),
       ...args,
       ...(dataDir === null ? [] : ['--data-dir', dataDir]),

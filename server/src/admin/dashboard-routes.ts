@@ -35,7 +35,7 @@ const ASSETS: Readonly<Record<string, string>> = {
 const HTML_TYPE = 'text/html; charset=utf-8';
 
 function load(name: string): Buffer {
-  return readFileSync(new URL(`./dashboard/${name}`, import.meta.url));
+  return readFileSync(new URL(`../../dashboard/${name}`, import.meta.url));
 }
 
 function secure(reply: FastifyReply, type: string): FastifyReply {

@@ -98,13 +98,13 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
     out.write(`Created server key "default". It is shown only this once; keep it secret:\n\n`);
     out.write(`  export SWITCHBOARD_KEY=${switchboard.initialKey}\n\n`);
     out.write(`Connect an uplink (in a shell where SWITCHBOARD_KEY is set as above):\n\n`);
-    out.write(`  SWITCHBOARD_URL=${url} npx tsx examples/hello-uplink.ts\n\n`);
+    out.write(`  SWITCHBOARD_URL=${url} node examples/hello-uplink.mjs\n\n`);
     out.write(`or from code:\n\n`);
     out.write(`  import { connect } from '@switchboard/uplink';\n`);
     out.write(
-      `  const uplink = await connect({ url: '${url}', key: process.env.SWITCHBOARD_KEY! });\n`,
+      `  const uplink = await connect({ url: '${url}', key: process.env.SWITCHBOARD_KEY });\n`,
     );
-    out.write(`  uplink.callable('add', (a: number, b: number) => a + b);\n\n`);
+    out.write(`  uplink.callable('add', (a, b) => a + b);\n\n`);
     out.write(
       `Limit what a key may register: switchboard keys create NAME --functions 'gpu.*' --endpoints '/gpu/*'\n\n`,
     );

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import { performance } from 'node:perf_hooks';
 import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
@@ -141,7 +141,7 @@ export class UplinkConnection implements Provider {
     this.maxFrameBytes = deps.options.maxFrameBytes;
     // Ahead of ws's own listener: bytes are counted before they are parsed.
     peer.socket.prependListener('data', this.countPreAuth);
-    this.providerId = `u_${randomBytes(6).toString('base64url')}`;
+    this.providerId = `u_${nanoid(8)}`; // 48 random bits (nanoid: 6 bits a character)
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
     const writer = new MessageWriter(ws, peer.socket, false);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type { IncomingMessage } from 'node:http';
 import { isRequestId } from '@switchboard/shared';
 import type { FastifyRequest } from 'fastify';
@@ -11,7 +11,7 @@ export const REQUEST_ID_HEADER = 'x-request-id';
  * and restarts do not collide) and a counter. Cheaper than a UUID per request, and shorter in
  * every frame, header and log line that carries it.
  */
-const OWN_PREFIX = `sb${randomBytes(6).toString('base64url')}-`;
+const OWN_PREFIX = `sb${nanoid(8)}-`; // 48 random bits
 let counter = 0;
 
 /**

@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type Database from 'better-sqlite3';
 import { SwitchboardError } from '@switchboard/shared';
 import { recordName } from './record-name.ts';
@@ -65,7 +66,7 @@ export class AdminTokenStore {
   /** SB_ERR_ADMIN_BAD_REQUEST for a bad name, SB_ERR_ADMIN_TOKEN_EXISTS for a taken one. */
   create(name: string): CreatedAdminToken {
     const trimmed = recordName(name, 'admin token', 'SB_ERR_ADMIN_BAD_REQUEST');
-    const token = ADMIN_TOKEN_PREFIX + randomBytes(32).toString('base64url');
+    const token = ADMIN_TOKEN_PREFIX + nanoid(43); // 258 random bits
     const id = randomUUID();
     const createdAt = Date.now();
     try {

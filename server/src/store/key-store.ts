@@ -1,4 +1,5 @@
-import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type Database from 'better-sqlite3';
 import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import type { ProvisionedKey } from '../options.ts';
@@ -107,7 +108,7 @@ export class KeyStore {
   create(rawName: string, kind: KeyKind, scopeInput?: ScopeInput): CreatedKey {
     const name = checkKey(rawName, kind);
     const scope = keyScope(kind, scopeInput);
-    const key = KEY_PREFIX[kind] + randomBytes(32).toString('base64url');
+    const key = KEY_PREFIX[kind] + nanoid(43); // 258 random bits
     const id = randomUUID();
     const createdAt = Date.now();
     // IMMEDIATE takes the write lock before the check, so a server and the CLI creating the

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { nanoid } from 'nanoid';
 import type Database from 'better-sqlite3';
 import { decodeValue, encodeValue } from '@switchboard/shared';
 
@@ -54,9 +54,9 @@ export class SessionStore {
     this.remove = db.prepare('DELETE FROM sessions WHERE id = ?');
   }
 
-  /** A fresh, unsaved session id (192 random bits). */
+  /** A fresh, unsaved session id (192 random bits: 32 nanoid characters). */
   static newId(): string {
-    return randomBytes(24).toString('base64url');
+    return nanoid(32);
   }
 
   load(id: string): Session | undefined {

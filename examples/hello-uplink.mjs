@@ -1,23 +1,21 @@
-// The first uplink: registers `add` and `greet`, then waits for calls.
-//   SWITCHBOARD_URL=http://127.0.0.1:3030 SWITCHBOARD_KEY=sbk_s_... npx tsx examples/hello-uplink.ts
+// The first uplink, in plain JavaScript: registers `add` and `greet`, then waits for calls.
+//   SWITCHBOARD_URL=http://127.0.0.1:3030 SWITCHBOARD_KEY=sbk_s_... node examples/hello-uplink.mjs
+/* global console, process */
 import { connect, getCallContext } from '@switchboard/uplink';
 
 const uplink = await connect({
   url: process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3030',
   key: process.env.SWITCHBOARD_KEY ?? '',
   name: 'hello-uplink',
-}).catch((error: unknown) => {
+}).catch((error) => {
   // One line, not a stack: the code says what is wrong (SB_ERR_AUTH_BAD_KEY: the key;
   // SB_ERR_CONNECTION_FAILED: no server at that URL).
-  const { code, message } = error as { code?: string; message?: string };
-  console.error(
-    `[hello-uplink] could not connect: ${code ?? 'error'}: ${message ?? String(error)}`,
-  );
+  console.error(`[hello-uplink] could not connect: ${error.code ?? 'error'}: ${error.message}`);
   process.exit(1);
 });
 
-uplink.callable('add', (a: number, b: number) => a + b);
-uplink.callable('greet', (name: string) => {
+uplink.callable('add', (a, b) => a + b);
+uplink.callable('greet', (name) => {
   const { caller } = getCallContext();
   return `Hello, ${name}! (called by ${caller.kind}${caller.keyName ? ` with key ${caller.keyName}` : ''})`;
 });
