@@ -9,7 +9,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measure } from './lib/proc-stats.ts';
-import { ROOT, startProcess, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import {
+  ROOT,
+  SOURCE_OPTIONS,
+  startProcess,
+  startScript,
+  stop,
+  stopAll,
+  type Proc,
+  type ScriptOptions,
+} from './lib/processes.ts';
 import { renderReport, type HttpRow, type IdleRow, type RpcRow, type Sample } from './report.ts';
 
 const { values } = parseArgs({
@@ -29,6 +38,11 @@ const { values } = parseArgs({
      * `<folder>-inprocess` (name them in --scenarios).
      */
     compare: { type: 'string' },
+    /**
+     * A/B of the build against the same code run from its TypeScript sources through tsx (as the
+     * packages ran before they had a build): extra scenarios `source-uplink` and `source-inprocess`.
+     */
+    source: { type: 'boolean', default: false },
   },
 });
 const onlyRoutes = values.routes?.split(',');
@@ -107,21 +121,27 @@ async function startScenarios(): Promise<{
     procs: [server2, ...workers],
   });
 
-  for (const root of values.compare?.split(',') ?? []) {
-    const compareRoot = path.resolve(root);
-    const label = path.basename(compareRoot);
+  // Other code to compare with: older copies of the project, or this one from its sources.
+  const variants: { label: string; options: ScriptOptions }[] = (
+    values.compare?.split(',') ?? []
+  ).map((root) => ({
+    label: path.basename(path.resolve(root)),
+    options: { root: path.resolve(root) },
+  }));
+  if (values.source) variants.push({ label: 'source', options: SOURCE_OPTIONS });
+  for (const { label, options } of variants) {
     const other = startScript(
       'sb-server',
       'bench/servers/switchboard.ts',
       { BENCH_KEY: KEY },
-      { root: compareRoot },
+      options,
     );
     const otherUrl = urlOf(await other.line(/^ready /));
     const otherWorker = startScript(
       'uplink',
       'bench/servers/uplink-worker.ts',
       { BENCH_URL: otherUrl, BENCH_KEY: KEY },
-      { root: compareRoot },
+      options,
     );
     await otherWorker.line(/^ready/);
     scenarios.push({
@@ -133,7 +153,7 @@ async function startScenarios(): Promise<{
       'sb-server',
       'bench/servers/switchboard.ts',
       { BENCH_KEY: KEY, BENCH_INPROCESS: '1' },
-      { root: compareRoot },
+      options,
     );
     scenarios.push({
       name: `${label}-inprocess`,

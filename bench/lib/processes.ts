@@ -72,13 +72,23 @@ export function startProcess(
   return proc;
 }
 
-/** A TypeScript script of the bench run through node with tsx. */
+export interface ScriptOptions {
+  /** Extra node flags. */
+  nodeArgs?: string[];
+  /** Another copy of the project to run the script from (A/B). */
+  root?: string;
+}
+
+/**
+ * A TypeScript script of the bench run through node with tsx. The `@switchboard/*` packages it
+ * imports are their build (`npm run build`), as installed copies run them, unless the options
+ * say otherwise (`SOURCE_OPTIONS`, or another copy of the project as `root`).
+ */
 export function startScript(
   name: string,
   script: string,
   env: Record<string, string> = {},
-  /** Extra node flags; `root`: another copy of the project to run the script from (A/B). */
-  { nodeArgs = [], root = ROOT }: { nodeArgs?: string[]; root?: string } = {},
+  { nodeArgs = [], root = ROOT }: ScriptOptions = {},
 ): Proc {
   return startProcess(
     name,
@@ -87,6 +97,9 @@ export function startScript(
     { env, cwd: root },
   );
 }
+
+/** Runs the packages from their TypeScript sources through tsx (esbuild, with `keepNames`). */
+export const SOURCE_OPTIONS: ScriptOptions = { nodeArgs: ['--conditions=switchboard-source'] };
 
 export async function stop(proc: Proc): Promise<void> {
   if (proc.child.exitCode !== null || proc.child.signalCode !== null) return;

@@ -178,16 +178,9 @@ export class IncomingCalls {
       );
       return;
     }
-    // The callbacks are inline: a named closure per call costs a defineProperty under tsx.
-    if (frame.type === 'call')
-      invokeWith(scope, fn, call.args, (ok, outcome) => this.finish(call, ok, outcome));
-    else
-      serveHttpWith(
-        scope,
-        fn as EndpointHandler,
-        this.withBody(call, frame.request),
-        (ok, outcome) => this.finish(call, ok, outcome),
-      );
+    const settle = (ok: boolean, outcome: unknown) => this.finish(call, ok, outcome);
+    if (frame.type === 'call') invokeWith(scope, fn, call.args, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, this.withBody(call, frame.request), settle);
   }
 
   /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */

@@ -98,21 +98,13 @@ export class InProcessProvider implements Provider {
     scope.requestId = request.requestId;
     const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
-    // May settle before returning (a synchronous function); callers check for that. The
-    // callbacks are inline: a named closure per call costs a defineProperty under tsx.
-    if (http === undefined)
-      invokeWith(scope, fn, request.args, (ok, outcome) => this.outcome(id, ok, outcome));
-    else
-      serveHttpWith(scope, fn as EndpointHandler, http, (ok, outcome) =>
-        this.outcome(id, ok, outcome),
-      );
+    // `outcome` is the value when `ok`, else what was thrown (which may be any value).
+    const settle = (ok: boolean, outcome: unknown) =>
+      ok ? this.settle(id, undefined, outcome) : this.settle(id, asRemote(outcome));
+    // May settle before returning (a synchronous function); callers check for that.
+    if (http === undefined) invokeWith(scope, fn, request.args, settle);
+    else serveHttpWith(scope, fn as EndpointHandler, http, settle);
     return call;
-  }
-
-  /** `outcome` is the value when `ok`, else what was thrown (which may be any value). */
-  private outcome(id: number, ok: boolean, outcome: unknown): void {
-    if (ok) this.settle(id, undefined, outcome);
-    else this.settle(id, asRemote(outcome));
   }
 
   /** Settles call `id` once; later outcomes (after timeout or cancel) are dropped. */

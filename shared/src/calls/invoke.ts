@@ -61,8 +61,6 @@ export function serveHttpWith(
   wire: WireHttpRequest,
   settle: Settle,
 ): void {
-  // Hot path: no closure is bound to a name here (tsx's keepNames would wrap each one created
-  // per request in a defineProperty call, ≈ 0.3 µs apiece); the callbacks are passed inline.
   let built: HttpRequest | Promise<HttpRequest>;
   try {
     built = HttpRequest.fromWire(wire, scope.requestId);
