@@ -45,6 +45,13 @@ export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export {
+  PeerEngine,
+  type PeerHooks,
+  type PeerSettings,
+  type SharedFrame,
+} from './peer/peer-engine.ts';
+export type { PeerCall } from './peer/peer-call.ts';
+export {
   getCallContext,
   findCallContext,
   outgoingRequestId,

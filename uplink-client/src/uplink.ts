@@ -4,11 +4,8 @@ import {
   CLOSE_CODES,
   closeReason,
   DEFAULT_STREAM_WINDOW_BYTES,
-  LargeMessages,
-  PendingCalls,
+  PeerEngine,
   decodeServerMessage,
-  StreamReceiver,
-  StreamSender,
   ValueStream,
   assertCallable,
   accessOf,
@@ -16,7 +13,7 @@ import {
   functionRegistration,
   guardedByUser,
   toSwitchboardError,
-  type StreamedPayload,
+  type PeerCall,
   type StreamedValue,
   type EndpointHandler,
   type CallableOptions,
@@ -27,11 +24,12 @@ import {
   SwitchboardError,
   isFunctionName,
   type KeyKind,
-  type PendingEntry,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
   type CallFrame,
+  type ErrorFrame,
+  type ResultFrame,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { Connection } from './connection.ts';
@@ -66,9 +64,13 @@ export interface CallOptions {
   requestId?: string;
 }
 
+/** Until the first welcome says otherwise, only the hello is sent: this is plenty. */
+const INITIAL_MAX_FRAME_BYTES = 1024 * 1024;
+
 /** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
-class Outgoing implements PendingEntry {
+class Outgoing implements PeerCall {
   sent = false;
+  readonly decodesLargeAnswer = true;
   /** Its result above one frame, being collected while the call waits for it. */
   answer: StreamedValue | undefined;
   /** A `register`: what it registers, forgotten if the server cannot even decode it. */
@@ -94,20 +96,12 @@ export class Uplink {
   private readonly endpointHandlers = new Map<string, EndpointHandler>();
   private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
   private readonly incoming: IncomingCalls;
-  /** Streams we send (response bodies, progressive results, large messages); welcome sets the window. */
-  private readonly streams = new StreamSender(
-    (frame) => this.connection?.send(frame),
-    DEFAULT_STREAM_WINDOW_BYTES,
-  );
-  /** Streams the server sends: request bodies, progressive results of our calls, large messages. */
-  private readonly inbound = new StreamReceiver(
-    (frame) => this.connection?.send(frame),
-    DEFAULT_STREAM_WINDOW_BYTES,
-    BODY_STALL_TIMEOUT_MS,
-  );
-  /** Messages above one frame, both ways (a big Media argument or result). */
-  private readonly large: LargeMessages;
-  private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
+  /**
+   * The protocol machinery shared with the server: batching, streams both ways (response bodies
+   * and results out, request bodies in), large messages, and our calls awaiting answers. It
+   * outlives connections: calls not yet sent wait in it for the next one.
+   */
+  private readonly peer: PeerEngine<UplinkToServerFrame, Outgoing>;
   private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
   private connection: Connection | undefined;
   private welcome: WelcomeFrame | undefined;
@@ -125,11 +119,21 @@ export class Uplink {
     | undefined;
 
   constructor(private readonly options: ResolvedConnectOptions) {
-    this.large = new LargeMessages(
-      this.streams,
-      this.inbound,
-      (message) => this.reassembled(message),
-      options.maxMessageBytes,
+    this.peer = new PeerEngine(
+      {
+        maxFrameBytes: INITIAL_MAX_FRAME_BYTES,
+        // welcome sets the window both ways
+        streamWindowBytes: DEFAULT_STREAM_WINDOW_BYTES,
+        streamStallTimeoutMs: BODY_STALL_TIMEOUT_MS,
+        maxMessageBytes: options.maxMessageBytes,
+      },
+      {
+        reassembled: (message) => this.reassembled(message),
+        cancelled: (id) => this.incoming.cancel(id, cancelled()),
+        // The connection takes connection-level errors before they get here.
+        peerError: (error) => this.events.emit('error', error),
+        streamRefused: (error) => this.events.emit('error', error),
+      },
     );
     this.incoming = new IncomingCalls(
       this.functions,
@@ -140,10 +144,10 @@ export class Uplink {
             stream === undefined ? { type: 'result', id, value } : { type: 'result', id, stream },
           ),
         error: (id, error) => this.answer({ type: 'error', id, error }),
-        stream: (source, done, whole) => this.streams.start(source, done, whole),
-        abortStream: (id) => this.streams.abort(id),
-        receive: (id) => this.inbound.open(id),
-        payload: (payload) => this.large.payload(payload),
+        stream: (source, done, whole) => this.peer.sender.start(source, done, whole),
+        abortStream: (id) => this.peer.sender.abort(id),
+        receive: (id) => this.peer.receiver.open(id),
+        payload: (payload) => this.peer.large.payload(payload),
       },
       options.maxConcurrentCalls,
     );
@@ -344,29 +348,6 @@ export class Uplink {
   }
 
   /**
-   * A result too large for one frame arrives as a stream: the call stays pending (its deadline
-   * still counts) until the value is complete.
-   */
-  private resultPayload(id: number, payload: StreamedPayload): void {
-    const value = this.large.payload(payload);
-    const call = this.outgoing.get(id);
-    if (call === undefined) {
-      value.discard(); // a late answer to a call that timed out or was cancelled
-      return;
-    }
-    call.answer = value;
-    value.decode().then(
-      (result) => this.outgoing.take(id)?.resolve(result),
-      (error: unknown) => this.outgoing.take(id)?.reject(toSwitchboardError(error)),
-    );
-  }
-
-  /** Progressive results arriving on stream `id`. */
-  private valueStream(id: number): ValueStream {
-    return ValueStream.fromChunks(this.inbound.open(id).readable());
-  }
-
-  /**
    * Takes this uplink out of rotation and closes it for good once its calls are done, for a
    * restart without failed requests: start the new version, wait for its `synced()`, then
    * `drain()` the old one. The server sends no new call or HTTP request to it from the moment it
@@ -408,23 +389,25 @@ export class Uplink {
   private open(): void {
     this.attempt++;
     this.events.emit('status', { state: 'connecting', attempt: this.attempt });
-    this.connection = new Connection(this.options, {
-      welcome: (frame) => this.welcomed(frame),
-      frame: (frame) => this.received(frame),
-      oversized: (frame, encoded) => this.large.oversized(frame, encoded),
-      closed: (error, permanent) => this.lost(error, permanent),
-    });
+    this.connection = new Connection(
+      this.options,
+      {
+        welcome: (frame) => this.welcomed(frame),
+        frame: (frame) => this.received(frame),
+        closed: (error, permanent) => this.lost(error, permanent),
+      },
+      this.peer,
+    );
   }
 
   private welcomed(frame: WelcomeFrame): void {
     this.welcome = frame;
     this.attempt = 0;
     // One window both ways: the server sends to us under the same credit it grants us.
-    this.streams.setWindow(frame.limits.streamWindowBytes);
-    this.inbound.setWindow(frame.limits.streamWindowBytes);
-    this.streams.setMaxFrameBytes(frame.limits.maxFrameBytes);
+    this.peer.setStreamWindow(frame.limits.streamWindowBytes);
+    this.peer.setPeerMaxFrameBytes(frame.limits.maxFrameBytes);
     if (frame.limits.maxMessageBytes !== undefined)
-      this.large.setPeerLimit(frame.limits.maxMessageBytes);
+      this.peer.large.setPeerLimit(frame.limits.maxMessageBytes);
     if (this.functions.size + this.endpointHandlers.size > 0) {
       if (frame.keyKind === 'client') {
         this.events.emit(
@@ -441,7 +424,7 @@ export class Uplink {
         );
       }
     }
-    for (const [id, call] of this.outgoing.snapshot()) if (!call.sent) this.transmit(id, call);
+    for (const [id, call] of this.peer.calls.snapshot()) if (!call.sent) this.transmit(id, call);
     this.events.emit('status', { state: 'connected', connectionId: frame.connectionId });
     if (this.firstConnect !== undefined) {
       clearTimeout(this.firstConnect.timer);
@@ -457,38 +440,14 @@ export class Uplink {
         this.incoming.accept(frame);
         return;
       case 'cancel':
-        this.incoming.cancel(frame.id, cancelled());
-        return;
-      case 'result': {
-        if (frame.payload !== undefined) {
-          this.resultPayload(frame.id, frame.payload);
-          return;
-        }
-        const call = this.outgoing.take(frame.id);
-        if (frame.stream === undefined) call?.resolve(frame.value);
-        else if (call === undefined) this.connection?.send({ type: 'abort', stream: frame.stream });
-        else call.resolve(this.valueStream(frame.stream));
-        return;
-      }
+      case 'result':
       case 'error':
-        if (frame.id !== undefined)
-          this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
-        return;
       case 'credit':
-        this.streams.credit(frame.stream, frame.bytes);
-        return;
       case 'abort':
-        this.streams.abort(frame.stream);
-        // A refusal for overrunning the credit means a bug here; the others are the peer's choice.
-        if (frame.error?.code === 'SB_ERR_STREAM_CREDIT_EXCEEDED')
-          this.events.emit('error', SwitchboardError.fromWire(frame.error));
-        return;
       case 'chunk':
       case 'end':
-        this.inbound.received(frame);
-        return;
       case 'large':
-        this.large.received(frame);
+        this.peer.received(frame);
         return;
       case 'draining': {
         const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
@@ -513,8 +472,7 @@ export class Uplink {
     const idle = this.isIdle();
     this.connection = undefined;
     this.welcome = undefined;
-    this.streams.abortAll();
-    this.inbound.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
+    this.peer.disconnect(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     // A protocol error while a registration was unanswered: the server could not decode it (a
     // server older or stricter than this client). Sending it again after every reconnect would
@@ -522,12 +480,12 @@ export class Uplink {
     const undecodable = error.code === 'SB_ERR_PROTO_BAD_FRAME';
     // Calls already sent are lost with the connection (the server cancelled them); calls not
     // yet sent wait for the next connection within their own deadline.
-    for (const [id, call] of this.outgoing.snapshot()) {
+    for (const [id, call] of this.peer.calls.snapshot()) {
       if (undecodable && call.sent && call.registers !== undefined) {
-        this.outgoing.take(id);
+        this.peer.calls.take(id);
         this.forget(call.registers);
         call.reject(error);
-      } else if (call.sent && this.outgoing.take(id) !== undefined) {
+      } else if (call.sent && this.peer.calls.take(id) !== undefined) {
         call.reject(
           new SwitchboardError(
             'SB_ERR_CONNECTION_LOST',
@@ -619,7 +577,7 @@ export class Uplink {
     timeoutMs: number,
     registers?: Outgoing['registers'],
   ): { id: number; promise: Promise<unknown> } {
-    const id = this.outgoing.allocateId();
+    const id = this.peer.calls.allocateId();
     const promise = new Promise<unknown>((resolve, reject) => {
       const call = new Outgoing(
         (remaining) => frame(id, remaining),
@@ -628,7 +586,7 @@ export class Uplink {
         reject,
       );
       call.registers = registers;
-      this.outgoing.add(id, call);
+      this.peer.track(id, call);
       if (this.welcome !== undefined) this.transmit(id, call);
     });
     return { id, promise };
@@ -640,40 +598,20 @@ export class Uplink {
       this.connection?.send(call.frame(remaining));
       call.sent = true;
     } catch (error) {
-      this.outgoing.take(id);
+      this.peer.calls.take(id);
       call.reject(toSwitchboardError(error));
     }
   }
 
   private cancelOutgoing(id: number): void {
-    const call = this.outgoing.take(id);
-    if (call === undefined) return;
-    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.answer?.discard();
-    call.reject(cancelled());
+    this.peer.withdraw(id, cancelled());
   }
 
-  private expired(id: number, call: Outgoing): void {
-    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.answer?.discard();
-    call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
-  }
-
-  private answer(frame: UplinkToServerFrame & { type: 'result' | 'error' }): void {
+  /** An answer that cannot be sent reaches the caller as a bare coded error, and is reported. */
+  private answer(frame: ResultFrame | (ErrorFrame & { id: number })): void {
     if (this.welcome === undefined) return;
-    try {
-      this.connection?.send(frame);
-    } catch (error) {
-      // A stream it announced has nobody to go to: stop it (its handler's signal fires).
-      const stream =
-        frame.type === 'result'
-          ? (frame.stream ?? (frame.value as { stream?: unknown } | null)?.stream)
-          : undefined;
-      if (typeof stream === 'number') this.streams.abort(stream);
-      const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
-      this.events.emit('error', coded);
-      this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
-    }
+    const failed = this.peer.answerFrame(frame);
+    if (failed !== undefined) this.events.emit('error', failed);
   }
 
   private startDrain(reason: DrainReason, timeoutMs: number): Drain {
@@ -686,12 +624,7 @@ export class Uplink {
 
   /** Nothing in flight either way: no call to run or answer, no stream open. */
   private isIdle(): boolean {
-    return (
-      this.incoming.size === 0 &&
-      this.outgoing.size === 0 &&
-      this.streams.size === 0 &&
-      this.inbound.size === 0
-    );
+    return this.incoming.size === 0 && this.peer.quiet;
   }
 
   /**
@@ -700,10 +633,11 @@ export class Uplink {
    */
   private endDrain(drain: Drain, cutOff: SwitchboardError | undefined): void {
     if (cutOff !== undefined) {
+      // Everything stops, but the connection stays attached: the close below still goes out.
       this.incoming.cancelAll(cutOff);
-      this.streams.abortAll();
-      this.inbound.failAll(cutOff);
-      for (const [, call] of this.outgoing.drain()) call.reject(cutOff);
+      this.peer.sender.abortAll();
+      this.peer.receiver.failAll(cutOff);
+      this.peer.failCalls(cutOff);
     }
     const told = cutOff ?? new SwitchboardError('SB_ERR_UPLINK_DRAINED', 'drained');
     this.connection?.close(CLOSE_CODES.DRAINED, closeReason(told.code, told.message));
@@ -722,10 +656,8 @@ export class Uplink {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.connection?.close();
-    for (const [, call] of this.outgoing.drain()) call.reject(error);
-    this.outgoing.dispose();
-    this.streams.abortAll();
-    this.inbound.failAll(error);
+    this.peer.failCalls(error);
+    this.peer.disconnect(error);
     this.incoming.cancelAll(error);
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });

@@ -4,29 +4,24 @@ import type { Duplex } from 'node:stream';
 import type { WebSocket, RawData } from 'ws';
 import {
   CLOSE_CODES,
-  FrameBatcher,
-  StreamReceiver,
-  LargeMessages,
-  StreamSender,
-  type StreamedValue,
+  StreamedValue,
   ValueStream,
   type LocalHttpRequest,
   type WireHttpRequest,
   PROTOCOL_VERSION,
-  PendingCalls,
+  PeerEngine,
   SwitchboardError,
   closeReason,
   decodeUplinkMessage,
   DEFAULT_DECODE_LIMITS,
   type DecodeLimits,
-  encodeValue,
-  encodeFrame,
-  joined,
   MessageWriter,
   toSwitchboardError,
   type CallFrame,
+  type ErrorFrame,
+  type ResultFrame,
+  type KeyKind,
   type RequestFrame,
-  type StreamedPayload,
   type CallerInfo,
   type ErrorCode,
   type ServerToUplinkFrame,
@@ -40,7 +35,12 @@ import type { KeyThrottle } from '../auth/key-throttle.ts';
 import { Liveness } from './liveness.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistrations } from './provider-registrations.ts';
-import { InboundCall, OutboundCall } from './uplink-calls.ts';
+import {
+  InboundCall,
+  OutboundCall,
+  type InboundOwner,
+  type OutboundOwner,
+} from './uplink-calls.ts';
 import {
   NOOP_HANDLE,
   type CallHandle,
@@ -88,7 +88,7 @@ const PRE_AUTH_LINGER_MS = 1_000;
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
  * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
  */
-export class UplinkConnection implements Provider {
+export class UplinkConnection implements Provider, InboundOwner, OutboundOwner {
   readonly providerId: string;
   readonly relaysPayloads = true;
   key: KeyRecord | undefined;
@@ -100,16 +100,13 @@ export class UplinkConnection implements Provider {
   readonly liveness = new Liveness();
 
   private state: State = 'awaiting-hello';
-  private readonly batcher: FrameBatcher;
-  private readonly outbound = new PendingCalls<OutboundCall>((id, call) => this.expired(id, call));
+  /**
+   * The protocol machinery shared with the uplink client: batching, streams both ways (request
+   * bodies out, response bodies in), large messages, and the calls sent to the uplink.
+   */
+  private readonly peer: PeerEngine<ServerToUplinkFrame, OutboundCall>;
   private readonly inbound = new Map<number, InboundCall>();
   private readonly registrations: ProviderRegistrations;
-  /** Response bodies the uplink streams to the door. */
-  private readonly streams: StreamReceiver;
-  /** Streams to the uplink: request bodies, progressive results of its calls, large messages. */
-  private readonly bodies: StreamSender;
-  /** Messages above one frame, both ways. */
-  private readonly large: LargeMessages;
   private readonly authTimer: NodeJS.Timeout;
   /** The peer's IP address as the server's socket saw it. */
   readonly remoteAddress: string;
@@ -144,38 +141,28 @@ export class UplinkConnection implements Provider {
     this.providerId = `u_${nanoid(8)}`; // 48 random bits (nanoid: 6 bits a character)
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
-    const writer = new MessageWriter(ws, peer.socket, false);
-    this.batcher = new FrameBatcher(
-      {
-        send(message) {
-          deps.traffic.bytesOut += message.byteLength;
-          writer.send(message);
-        },
-        sendParts(parts, byteLength) {
-          deps.traffic.bytesOut += byteLength;
-          writer.sendParts(parts, byteLength);
-        },
-      },
-      deps.options.maxFrameBytes,
-    );
-    this.streams = new StreamReceiver(
-      (frame) => {
-        if (this.state === 'open') this.send(frame);
-      },
-      deps.options.streamWindowBytes,
-      deps.options.streamStallTimeoutMs,
-    );
-    this.bodies = new StreamSender((frame) => {
-      if (this.state === 'open') this.send(frame);
-    }, deps.options.streamWindowBytes);
-    this.large = new LargeMessages(
-      this.bodies,
-      this.streams,
-      (message) => {
+    const { options } = deps;
+    this.peer = new PeerEngine(options, {
+      reassembled: (message) => {
         if (this.state === 'open') this.message(message);
       },
-      deps.options.maxMessageBytes,
-    );
+      cancelled: (id) => this.inboundCancelled(id),
+      peerError: (error) =>
+        deps.log.warn({ uplink: this.providerId, error }, 'uplink reported an error'),
+      streamRefused: (error) =>
+        deps.log.warn({ uplink: this.providerId, error }, 'uplink refused a stream'),
+    });
+    const writer = new MessageWriter(ws, peer.socket, false);
+    this.peer.attach({
+      send(message) {
+        deps.traffic.bytesOut += message.byteLength;
+        writer.send(message);
+      },
+      sendParts(parts, byteLength) {
+        deps.traffic.bytesOut += byteLength;
+        writer.sendParts(parts, byteLength);
+      },
+    });
     this.authTimer = setTimeout(() => {
       this.refuseUnauthenticated('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED);
     }, deps.options.authTimeoutMs);
@@ -197,7 +184,11 @@ export class UplinkConnection implements Provider {
 
   /** Calls and HTTP requests sent to this uplink and not yet answered. */
   get inFlight(): number {
-    return this.outbound.size;
+    return this.peer.calls.size;
+  }
+
+  get keyKind(): KeyKind | undefined {
+    return this.key?.kind;
   }
 
   /** Name of the key the uplink authenticated with ('' before it has). */
@@ -225,12 +216,7 @@ export class UplinkConnection implements Provider {
    * Shutdown waits for this.
    */
   get isIdle(): boolean {
-    return (
-      this.outbound.size === 0 &&
-      this.inbound.size === 0 &&
-      this.streams.size === 0 &&
-      this.bodies.size === 0
-    );
+    return this.peer.quiet && this.inbound.size === 0;
   }
 
   private get label(): string {
@@ -257,7 +243,7 @@ export class UplinkConnection implements Provider {
       sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED'));
       return NOOP_HANDLE;
     }
-    const id = this.outbound.allocateId();
+    const id = this.peer.calls.allocateId();
     const { name: endpoint, http, timeoutMs, caller, requestId } = request;
     const frame: CallFrame | RequestFrame =
       http === undefined
@@ -266,20 +252,20 @@ export class UplinkConnection implements Provider {
     if (requestId !== undefined) frame.requestId = requestId;
     // Args still arriving from another uplink are forwarded as they come, never held here.
     if (request.payload !== undefined && frame.type === 'call')
-      frame.payload = this.large.forward(request.payload);
+      frame.payload = this.peer.large.forward(request.payload);
     let stream = frame.type === 'call' ? frame.payload?.stream : frame.request.bodyStream;
     try {
-      const sent = this.push(frame);
+      const sent = this.peer.push(frame);
       if (sent.type === 'call') stream = sent.payload?.stream; // args above one frame
     } catch (error) {
-      if (stream !== undefined) this.bodies.abort(stream);
+      if (stream !== undefined) this.peer.sender.abort(stream);
       sink.reject(toSwitchboardError(error));
       return NOOP_HANDLE;
     }
     const call = new OutboundCall(this, id, sink, performance.now() + request.timeoutMs);
     call.isRequest = http !== undefined;
-    call.bodyStream = stream;
-    this.outbound.add(id, call);
+    call.outgoingStream = stream;
+    this.peer.track(id, call);
     return call;
   }
 
@@ -290,90 +276,48 @@ export class UplinkConnection implements Provider {
   private wireRequest(http: LocalHttpRequest): WireHttpRequest {
     if (http.bodySource === undefined) return http; // no copy on the hot path
     const { bodySource, ...wire } = http;
-    return { ...wire, bodyStream: this.bodies.start(bodySource) };
+    return { ...wire, bodyStream: this.peer.sender.start(bodySource) };
   }
 
   cancelOutbound(id: number): void {
-    const call = this.outbound.take(id);
-    if (call === undefined) return;
-    this.stopStreams(call);
-    this.send({ type: 'cancel', id });
-    call.sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
-  }
-
-  /** A call withdrawn before its answer: what it still sends or receives is not wanted. */
-  private stopStreams(call: OutboundCall): void {
-    if (call.bodyStream !== undefined) this.bodies.abort(call.bodyStream);
-    call.answer?.discard();
-  }
-
-  private expired(id: number, call: OutboundCall): void {
-    this.stopStreams(call);
-    this.send({ type: 'cancel', id });
-    call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
+    this.peer.withdraw(id, new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 
   /**
    * An HTTP answer announcing a streamed body (`stream: id`) gets the stream itself in its
    * place, for the door to attach to the response.
    */
-  private withStream(value: unknown): unknown {
+  withStream(value: unknown): unknown {
     const answer = value as { stream?: unknown } | null;
     if (typeof answer !== 'object' || answer === null || answer.stream === undefined) return value;
-    if (typeof answer.stream !== 'number' || this.streams.has(answer.stream)) return value; // the door refuses it
-    return { ...answer, stream: this.streams.open(answer.stream) };
-  }
-
-  /**
-   * A result too large for one frame, arriving as a stream: handed on as it is (forwarded to a
-   * calling uplink, decoded by app code and HTTP callers); an HTTP answer is decoded here first,
-   * the call staying pending meanwhile.
-   */
-  private resultPayload(id: number, payload: StreamedPayload): void {
-    const value = this.large.payload(payload);
-    const call = this.outbound.get(id);
-    if (call === undefined)
-      value.discard(); // a late answer: nobody wants it
-    else if (!call.isRequest) {
-      this.outbound.take(id);
-      call.sink.resolve(value);
-    } else {
-      call.answer = value;
-      value.decode().then(
-        (answer) => this.outbound.take(id)?.sink.resolve(this.withStream(answer)),
-        (error: unknown) => this.outbound.take(id)?.sink.reject(toSwitchboardError(error)),
-      );
-    }
-  }
-
-  /** Progressive results the uplink sends on stream `id`, for whoever called. */
-  private valueStream(id: number): ValueStream {
-    return ValueStream.fromChunks(this.streams.open(id).readable());
+    if (typeof answer.stream !== 'number' || this.peer.receiver.has(answer.stream)) return value; // the door refuses it
+    return { ...answer, stream: this.peer.receiver.open(answer.stream) };
   }
 
   // -------------------------------------------------------------------------------------------
   // Calls the uplink makes.
 
-  answerInbound(id: number, frame: ServerToUplinkFrame): void {
-    if (this.inbound.delete(id) && this.state === 'open') this.send(frame);
+  /**
+   * Answers the uplink's call `id`: progressive results are relayed as a stream of ours, a value
+   * still arriving from another uplink is forwarded as it comes. Nobody to send to: a value
+   * still arriving is dropped, a producer stopped.
+   */
+  answerInbound(id: number, value: unknown): void {
+    if (this.inbound.delete(id) && this.state === 'open') this.peer.answer(id, value);
+    else if (value instanceof StreamedValue) value.discard();
+    else if (value instanceof ValueStream) void value[Symbol.asyncIterator]().return?.();
   }
 
-  /** Answers the uplink's call `id` with a value still arriving from another uplink, forwarded as it comes. */
-  answerInboundPayload(id: number, value: StreamedValue): void {
-    if (!this.inbound.delete(id) || this.state !== 'open') {
-      value.discard();
-      return;
-    }
-    this.send({ type: 'result', id, payload: this.large.forward(value) });
+  failInbound(frame: ErrorFrame & { id: number }): void {
+    if (this.inbound.delete(frame.id) && this.state === 'open') this.peer.answerFrame(frame);
   }
 
-  /** Answers the uplink's call `id` with progressive results, relayed as a stream of ours. */
-  answerInboundStream(id: number, parts: ValueStream): void {
-    if (!this.inbound.delete(id) || this.state !== 'open') {
-      void parts[Symbol.asyncIterator]().return?.(); // nobody to send to: stop the producer
-      return;
-    }
-    this.send({ type: 'result', id, stream: this.bodies.start(parts.raw(), undefined, true) });
+  /** The uplink no longer wants the answer to its call `id`. */
+  private inboundCancelled(id: number): void {
+    const inbound = this.inbound.get(id);
+    if (inbound === undefined) return;
+    this.inbound.delete(id);
+    inbound.handle?.cancel();
   }
 
   private call(frame: CallFrame): void {
@@ -387,15 +331,15 @@ export class UplinkConnection implements Provider {
     }
     // A name no function can have: answered for this id like any unknown function.
     if (frame.refusal !== undefined) {
-      if (frame.payload !== undefined) this.large.payload(frame.payload).discard();
+      if (frame.payload !== undefined) this.peer.large.payload(frame.payload).discard();
       this.send({ type: 'error', id: frame.id, error: frame.refusal });
       return;
     }
     // While the server shuts down, a call from an uplink that is serving something may be part
     // of that work (a handler calling another function) and goes through; one from an uplink
     // with nothing in hand is new work and is refused, so shutdown is not held up by pollers.
-    if (this.goingAway && this.outbound.size === 0 && this.streams.size === 0) {
-      if (frame.payload !== undefined) this.large.payload(frame.payload).discard();
+    if (this.goingAway && this.peer.calls.size === 0 && this.peer.receiver.size === 0) {
+      if (frame.payload !== undefined) this.peer.large.payload(frame.payload).discard();
       const refusal = new SwitchboardError(
         'SB_ERR_SERVER_CLOSING',
         'The server is shutting down and takes no new calls',
@@ -411,7 +355,7 @@ export class UplinkConnection implements Provider {
       timeoutMs: this.deps.dispatcher.timeoutFor(frame.timeoutMs),
       caller: this.callerInfo,
       requestId: frame.requestId,
-      ...(frame.payload === undefined ? {} : { payload: this.large.payload(frame.payload) }),
+      ...(frame.payload === undefined ? {} : { payload: this.peer.large.payload(frame.payload) }),
     };
     const handle = this.deps.dispatcher.dispatch(request, inbound);
     if (this.inbound.has(frame.id)) inbound.handle = handle;
@@ -501,50 +445,16 @@ export class UplinkConnection implements Provider {
           ),
         );
         return;
-      case 'cancel': {
-        const inbound = this.inbound.get(frame.id);
-        if (inbound === undefined) return;
-        this.inbound.delete(frame.id);
-        inbound.handle?.cancel();
-        return;
-      }
-      case 'result': {
-        if (frame.payload !== undefined) {
-          this.resultPayload(frame.id, frame.payload);
-          return;
-        }
-        const call = this.outbound.take(frame.id);
-        // undefined: a late answer to a call that timed out or was cancelled; the uplink stops
-        // any stream it announced when it gets our cancel.
-        if (call === undefined) return;
-        if (frame.stream !== undefined) call.sink.resolve(this.valueStream(frame.stream));
-        else call.sink.resolve(call.isRequest ? this.withStream(frame.value) : frame.value);
-        return;
-      }
+      case 'cancel':
+      case 'result':
+      case 'error':
       case 'chunk':
       case 'end':
-        this.streams.received(frame);
-        return;
       case 'credit':
-        this.bodies.credit(frame.stream, frame.bytes);
-        return;
       case 'abort':
-        this.bodies.abort(frame.stream);
-        return;
       case 'large':
-        this.large.received(frame);
+        this.peer.received(frame);
         return;
-      case 'error': {
-        if (frame.id === undefined) {
-          this.deps.log.warn(
-            { uplink: this.providerId, error: frame.error },
-            'uplink reported an error',
-          );
-          return;
-        }
-        this.outbound.take(frame.id)?.sink.reject(SwitchboardError.fromWire(frame.error));
-        return;
-      }
       default: {
         const unreachable: never = frame;
         throw new Error(`unhandled frame ${String(unreachable)}`);
@@ -607,7 +517,7 @@ export class UplinkConnection implements Provider {
   /** A ping went unanswered for pongTimeoutMs: out of rotation until it answers. */
   suspect(): void {
     this.deps.log.warn(
-      { uplink: this.providerId, inFlight: this.outbound.size },
+      { uplink: this.providerId, inFlight: this.peer.calls.size },
       'uplink is not answering pings; no new calls go to it',
     );
   }
@@ -650,21 +560,19 @@ export class UplinkConnection implements Provider {
     const { options } = this.deps;
     let maxMessageBytes = options.maxMessageBytes;
     if (this.key.kind === 'client') {
-      this.bodies.sendStacks = false; // failed streams reach it without the thrower's stack
+      this.peer.sender.sendStacks = false; // failed streams reach it without the thrower's stack
       // A client key calls; it never needs the server to hold what a provider may.
       const budget = options.clientKeyLimits;
       this.maxFrameBytes = Math.min(budget.maxFrameBytes, options.maxFrameBytes);
       maxMessageBytes = Math.min(budget.maxMessageBytes, options.maxMessageBytes);
       this.decodeLimits = { ...DEFAULT_DECODE_LIMITS, maxValues: budget.maxValues };
-      this.large.setLimit(maxMessageBytes, this.decodeLimits);
+      this.peer.large.setLimit(maxMessageBytes, this.decodeLimits);
       limitReceiver(this.ws, this.maxFrameBytes);
     }
     this.state = 'open';
     this.name = frame.name ?? null;
-    if (frame.maxFrameBytes !== undefined) {
-      this.batcher.setMaxBytes(Math.max(1024, frame.maxFrameBytes));
-      this.bodies.setMaxFrameBytes(Math.max(1024, frame.maxFrameBytes));
-    }
+    if (frame.maxFrameBytes !== undefined)
+      this.peer.setPeerMaxFrameBytes(Math.max(1024, frame.maxFrameBytes));
     this.callerInfo = {
       kind: 'uplink',
       keyName: this.key.name,
@@ -723,30 +631,12 @@ export class UplinkConnection implements Provider {
   // -------------------------------------------------------------------------------------------
   // Sending and closing.
 
-  /** Queues a frame; one above the uplink's frame limit has its payload streamed (see LargeMessages). */
-  private push(frame: ServerToUplinkFrame): ServerToUplinkFrame {
-    const encoded = encodeFrame(frame);
-    if (this.batcher.fits(encoded)) {
-      this.batcher.push(encoded);
-      return frame;
-    }
-    const sent = this.large.oversized(frame, joined(encoded));
-    this.batcher.push(encodeValue(sent));
-    return sent;
-  }
-
+  /** Queues a frame; an answer that cannot be sent becomes a bare coded error (see PeerEngine). */
   private send(frame: ServerToUplinkFrame): void {
     if (this.state === 'closed') return;
-    try {
-      this.push(frame);
-    } catch (error) {
-      // An answer that cannot be encoded or is too large for the uplink becomes a bare coded
-      // error (no data, no stack), so the caller is still answered and nothing throws upward.
-      if ((frame.type !== 'result' && frame.type !== 'error') || frame.id === undefined)
-        throw error;
-      const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
-      this.batcher.push(encodeValue({ type: 'error', id: frame.id, error: coded.toWire(false) }));
-    }
+    if ((frame.type === 'result' || frame.type === 'error') && frame.id !== undefined)
+      this.peer.answerFrame(frame as ResultFrame | (ErrorFrame & { id: number }));
+    else this.peer.push(frame);
   }
 
   /** Sends a connection-level error frame, then closes with `closeCode`. */
@@ -766,7 +656,7 @@ export class UplinkConnection implements Provider {
   close(closeCode: number, reason: string, error?: SwitchboardError): void {
     if (this.state === 'closed') return;
     if (error !== undefined) this.closeError ??= error;
-    this.batcher.flush();
+    this.peer.flush();
     this.ws.close(closeCode, reason);
     this.closed();
   }
@@ -782,26 +672,21 @@ export class UplinkConnection implements Provider {
     clearTimeout(this.authTimer);
     clearTimeout(this.drainTimer);
     this.socket.off('data', this.countPreAuth);
-    this.batcher.clear();
     this.registrations.clear();
-    this.bodies.abortAll();
-    this.streams.failAll(
+    this.peer.disconnect(
       this.closeError ??
         new SwitchboardError(
           'SB_ERR_UPLINK_DISCONNECTED',
           `Uplink ${this.label} disconnected in the middle of a stream`,
         ),
     );
-    this.outbound.dispose();
-    for (const [, call] of this.outbound.drain()) {
-      call.sink.reject(
-        this.closeError ??
-          new SwitchboardError(
-            'SB_ERR_UPLINK_DISCONNECTED',
-            `Uplink ${this.label} disconnected before answering`,
-          ),
-      );
-    }
+    this.peer.failCalls(
+      this.closeError ??
+        new SwitchboardError(
+          'SB_ERR_UPLINK_DISCONNECTED',
+          `Uplink ${this.label} disconnected before answering`,
+        ),
+    );
     const inbound = [...this.inbound.values()];
     this.inbound.clear();
     for (const call of inbound) call.handle?.cancel();
