@@ -200,7 +200,7 @@ test('progressive results flow under credit: the sender never runs more than a w
       (async function* () {
         for (let i = 0; i < 200; i++) {
           produced++;
-          yield `${i}:${part}`;
+          yield await Promise.resolve(`${i}:${part}`);
         }
       })(),
     );
