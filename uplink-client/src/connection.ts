@@ -218,3 +218,15 @@ function errorFromClose(code: number, reason: string): SwitchboardError {
     `Connection closed (${code}${reason === '' ? '' : `: ${reason}`})`,
   );
 }
+
+/** A refused or dropped first attempt, said with the address and the way to wait instead. */
+export function firstAttemptError(wsUrl: string, error: SwitchboardError): SwitchboardError {
+  if (error.code !== 'SB_ERR_CONNECTION_FAILED' && error.code !== 'SB_ERR_CONNECTION_LOST')
+    return error;
+  return new SwitchboardError(
+    'SB_ERR_CONNECTION_FAILED',
+    `Could not connect to ${wsUrl} (${error.message}); is the server running? ` +
+      'Pass waitForServer: true to wait for it',
+    { cause: error },
+  );
+}

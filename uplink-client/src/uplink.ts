@@ -1,42 +1,32 @@
-import { performance } from 'node:perf_hooks';
 import {
-  outgoingRequestId,
   CLOSE_CODES,
   closeReason,
   DEFAULT_STREAM_WINDOW_BYTES,
   PeerEngine,
   decodeServerMessage,
   ValueStream,
-  assertCallable,
-  accessOf,
-  endpointRegistration,
-  functionRegistration,
-  guardedByUser,
   toSwitchboardError,
-  type PeerCall,
-  type StreamedValue,
   type EndpointHandler,
   type CallableOptions,
   type EndpointOptions,
-  type EndpointRegistration,
-  type FunctionRegistration,
   type User,
   SwitchboardError,
-  isFunctionName,
   type KeyKind,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
-  type CallFrame,
   type ErrorFrame,
   type ResultFrame,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
-import { Connection } from './connection.ts';
+import { Connection, firstAttemptError } from './connection.ts';
 import { Drain, type DrainReason } from './drain.ts';
 import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
+import { logEvents } from './logger.ts';
 import type { ResolvedConnectOptions } from './options.ts';
+import { OutgoingCalls, cancelled, type CallOptions, type Outgoing } from './outgoing-calls.ts';
+import { Served } from './served.ts';
 import { UsersClient } from './users-client.ts';
 
 /** A request body that could arrive but sends nothing for this long is broken off: 60 s. */
@@ -51,37 +41,8 @@ export interface DrainOptions {
   timeoutMs?: number;
 }
 
-/** Per-call options. */
-export interface CallOptions {
-  /** Deadline for this call; defaults to the uplink's callTimeoutMs. */
-  timeoutMs?: number;
-  /** Aborting it cancels the call; the remote handler's signal fires. */
-  signal?: AbortSignal;
-  /**
-   * Request id for logs on both sides (1–128 of `A-Z a-z 0-9 . _ : @ / + = -`); by default the
-   * id of the call this uplink is serving when called from inside one of its functions.
-   */
-  requestId?: string;
-}
-
 /** Until the first welcome says otherwise, only the hello is sent: this is plenty. */
 const INITIAL_MAX_FRAME_BYTES = 1024 * 1024;
-
-/** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
-class Outgoing implements PeerCall {
-  sent = false;
-  readonly decodesLargeAnswer = true;
-  /** Its result above one frame, being collected while the call waits for it. */
-  answer: StreamedValue | undefined;
-  /** A `register`: what it registers, forgotten if the server cannot even decode it. */
-  registers: { functions: FunctionRegistration[]; endpoints: EndpointRegistration[] } | undefined;
-  constructor(
-    readonly frame: (timeoutMs: number) => UplinkToServerFrame,
-    readonly deadlineAt: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: SwitchboardError) => void,
-  ) {}
-}
 
 /**
  * A live uplink: keeps one connection to the server (reconnecting with backoff), restores its
@@ -91,10 +52,8 @@ export class Uplink {
   /** The server's users, through its `sb.users.*` built-ins (needs a server key). */
   readonly users = new UsersClient(this);
   private readonly events = new Emitter<UplinkEvents>();
-  private readonly functions = new Map<string, UplinkFunction>();
-  private readonly functionRegistrations = new Map<string, FunctionRegistration>();
-  private readonly endpointHandlers = new Map<string, EndpointHandler>();
-  private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
+  /** The functions and endpoints this uplink serves, and their registrations. */
+  private readonly served: Served;
   private readonly incoming: IncomingCalls;
   /**
    * The protocol machinery shared with the server: batching, streams both ways (response bodies
@@ -102,7 +61,8 @@ export class Uplink {
    * outlives connections: calls not yet sent wait in it for the next one.
    */
   private readonly peer: PeerEngine<UplinkToServerFrame, Outgoing>;
-  private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
+  /** Calls and registrations we make: sent now, or at the next welcome. */
+  private readonly outgoing: OutgoingCalls;
   private connection: Connection | undefined;
   private welcome: WelcomeFrame | undefined;
   private attempt = 0;
@@ -135,39 +95,26 @@ export class Uplink {
         streamRefused: (error) => this.events.emit('error', error),
       },
     );
+    this.outgoing = new OutgoingCalls(this.peer, {
+      ready: () => this.welcome !== undefined,
+      send: (frame) => this.connection?.send(frame),
+    });
+    this.served = new Served({
+      outgoing: this.outgoing,
+      callTimeoutMs: options.callTimeoutMs,
+      welcome: () => this.welcome,
+      draining: () => this.draining !== undefined,
+      report: (error) => this.events.emit('error', error),
+    });
     this.incoming = new IncomingCalls(
-      this.functions,
-      this.endpointHandlers,
-      {
-        result: (id, value, stream) =>
-          this.answer(
-            stream === undefined ? { type: 'result', id, value } : { type: 'result', id, stream },
-          ),
-        error: (id, error) => this.answer({ type: 'error', id, error }),
-        stream: (source, done, whole) => this.peer.sender.start(source, done, whole),
-        abortStream: (id) => this.peer.sender.abort(id),
-        receive: (id) => this.peer.receiver.open(id),
-        payload: (payload) => this.peer.large.payload(payload),
-      },
+      this.served.functions,
+      this.served.handlers,
+      { peer: this.peer, reply: (frame) => this.answer(frame) },
       options.maxConcurrentCalls,
     );
-    const { logger } = options;
-    if (logger !== undefined) {
-      this.incoming.logger = logger;
-      this.events.on('status', (status) => {
-        if (status.state === 'connected')
-          logger.info({ connectionId: status.connectionId }, 'uplink connected');
-        else if (status.state === 'reconnecting')
-          logger.info(
-            { attempt: status.attempt, delayMs: status.delayMs, code: status.error.code },
-            'uplink reconnecting',
-          );
-        else if (status.state === 'closed')
-          logger.info({ code: status.error?.code }, 'uplink closed');
-      });
-      this.events.on('error', (error) =>
-        logger.warn({ code: error.code, reason: error.message }, 'uplink error'),
-      );
+    if (options.logger !== undefined) {
+      this.incoming.logger = options.logger;
+      logEvents(this.events, options.logger);
     }
   }
 
@@ -215,25 +162,7 @@ export class Uplink {
    * that withdraws it. Refused at once for a client key; `synced()` reports refusals.
    */
   callable(name: string, fn: UplinkFunction, options?: CallableOptions<User>): () => void {
-    assertCallable(name, fn);
-    const registration = functionRegistration(name, accessOf(options));
-    this.refuseClientKey();
-    const check = options?.requireUser;
-    const served = typeof check === 'function' ? guardedByUser(fn, check) : fn;
-    const previous = this.functionRegistrations.get(name);
-    this.functions.set(name, served);
-    this.functionRegistrations.set(name, registration);
-    const changed =
-      previous === undefined ||
-      previous.allowClients !== registration.allowClients ||
-      previous.requireUser !== registration.requireUser;
-    if (changed && this.welcome !== undefined) this.register([registration], []);
-    return () => {
-      if (this.functions.get(name) !== served) return;
-      this.functions.delete(name);
-      this.functionRegistrations.delete(name);
-      this.unregister([name], []);
-    };
+    return this.served.addFunction(name, fn, options);
   }
 
   /**
@@ -243,24 +172,12 @@ export class Uplink {
    * SB_ERR_ENDPOINT_CONFLICT (or SB_ERR_SCHEMA_INVALID for a schema the server cannot compile).
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
-    const registration = endpointRegistration(path, options, handler);
-    this.refuseClientKey();
-    this.endpointHandlers.set(path, handler);
-    this.endpointRegistrations.set(path, registration);
-    if (this.welcome !== undefined) this.register([], [registration]);
-    return () => {
-      if (this.endpointHandlers.get(path) !== handler) return;
-      this.endpointHandlers.delete(path);
-      this.endpointRegistrations.delete(path);
-      this.unregister([], [path]);
-    };
+    return this.served.addEndpoint(path, options, handler);
   }
 
   /** Resolves once the server has acknowledged every registration made so far; rejects with a refusal. */
-  async synced(): Promise<void> {
-    const outcomes = await Promise.all(this.registrations);
-    const refusal = outcomes.find((error) => error !== undefined);
-    if (refusal !== undefined) throw refusal;
+  synced(): Promise<void> {
+    return this.served.synced();
   }
 
   call(name: string, ...args: unknown[]): Promise<unknown> {
@@ -295,44 +212,8 @@ export class Uplink {
 
   private startCall(name: string, args: unknown[], options: CallOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
-    if (!isFunctionName(name)) {
-      return Promise.reject(
-        new SwitchboardError(
-          'SB_ERR_NAME_INVALID',
-          `Invalid function name ${JSON.stringify(name)}`,
-        ),
-      );
-    }
     const timeoutMs = options.timeoutMs ?? this.options.callTimeoutMs;
-    if (!(timeoutMs > 0)) {
-      return Promise.reject(
-        new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be positive'),
-      );
-    }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(cancelled());
-    // The request being served travels on with the calls it makes (logs tie them together).
-    let requestId: string | undefined;
-    try {
-      requestId = outgoingRequestId(options.requestId);
-    } catch (error) {
-      return Promise.reject(toSwitchboardError(error));
-    }
-    const promise = this.request((id) => {
-      const frame: CallFrame = {
-        type: 'call',
-        id,
-        name,
-        args,
-        timeoutMs: Math.max(1, Math.ceil(timeoutMs)),
-      };
-      if (requestId !== undefined) frame.requestId = requestId;
-      return frame;
-    }, timeoutMs);
-    if (signal === undefined) return promise.promise;
-    const onAbort = () => this.cancelOutgoing(promise.id);
-    signal.addEventListener('abort', onAbort, { once: true });
-    return promise.promise.finally(() => signal.removeEventListener('abort', onAbort));
+    return this.outgoing.call(name, args, timeoutMs, options);
   }
 
   /** A large message is complete: its frames are handled as if they had arrived whole. */
@@ -408,23 +289,8 @@ export class Uplink {
     this.peer.setPeerMaxFrameBytes(frame.limits.maxFrameBytes);
     if (frame.limits.maxMessageBytes !== undefined)
       this.peer.large.setPeerLimit(frame.limits.maxMessageBytes);
-    if (this.functions.size + this.endpointHandlers.size > 0) {
-      if (frame.keyKind === 'client') {
-        this.events.emit(
-          'error',
-          new SwitchboardError(
-            'SB_ERR_PERMISSION_DENIED',
-            'A client key may not register functions',
-          ),
-        );
-      } else {
-        this.register(
-          [...this.functionRegistrations.values()],
-          [...this.endpointRegistrations.values()],
-        );
-      }
-    }
-    for (const [id, call] of this.peer.calls.snapshot()) if (!call.sent) this.transmit(id, call);
+    this.served.welcomed(frame);
+    this.outgoing.sendWaiting();
     this.events.emit('status', { state: 'connected', connectionId: frame.connectionId });
     if (this.firstConnect !== undefined) {
       clearTimeout(this.firstConnect.timer);
@@ -474,26 +340,7 @@ export class Uplink {
     this.welcome = undefined;
     this.peer.disconnect(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
-    // A protocol error while a registration was unanswered: the server could not decode it (a
-    // server older or stricter than this client). Sending it again after every reconnect would
-    // loop forever, so it fails with that code and is forgotten.
-    const undecodable = error.code === 'SB_ERR_PROTO_BAD_FRAME';
-    // Calls already sent are lost with the connection (the server cancelled them); calls not
-    // yet sent wait for the next connection within their own deadline.
-    for (const [id, call] of this.peer.calls.snapshot()) {
-      if (undecodable && call.sent && call.registers !== undefined) {
-        this.peer.calls.take(id);
-        this.forget(call.registers);
-        call.reject(error);
-      } else if (call.sent && this.peer.calls.take(id) !== undefined) {
-        call.reject(
-          new SwitchboardError(
-            'SB_ERR_CONNECTION_LOST',
-            `Connection lost before the answer: ${error.message}`,
-          ),
-        );
-      }
-    }
+    this.outgoing.connectionLost(error, (registers) => this.served.forget(registers));
     if (this.closed) return;
     if (this.draining !== undefined) {
       // A drained uplink never reconnects; what was in flight was lost with the connection.
@@ -511,100 +358,6 @@ export class Uplink {
     const delayMs = backoffDelayMs(this.attempt, this.options.reconnect);
     this.events.emit('status', { state: 'reconnecting', attempt: this.attempt, delayMs, error });
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
-  }
-
-  private register(functions: FunctionRegistration[], endpoints: EndpointRegistration[]): void {
-    if (this.draining !== undefined) return; // out of rotation for good
-    this.track(
-      this.request(
-        (id) => ({ type: 'register', id, functions, endpoints }),
-        this.options.callTimeoutMs,
-        { functions, endpoints },
-      ),
-    );
-  }
-
-  /** Drops registrations the server could not take, unless they were replaced meanwhile. */
-  private forget(registers: {
-    functions: FunctionRegistration[];
-    endpoints: EndpointRegistration[];
-  }): void {
-    for (const registration of registers.functions) {
-      if (this.functionRegistrations.get(registration.name) !== registration) continue;
-      this.functionRegistrations.delete(registration.name);
-      this.functions.delete(registration.name);
-    }
-    for (const registration of registers.endpoints) {
-      if (this.endpointRegistrations.get(registration.path) !== registration) continue;
-      this.endpointRegistrations.delete(registration.path);
-      this.endpointHandlers.delete(registration.path);
-    }
-  }
-
-  private unregister(names: string[], paths: string[]): void {
-    if (this.welcome === undefined) return; // the next welcome registers only what is left
-    if (this.draining !== undefined) return; // the server has withdrawn everything already
-    this.track(
-      this.request((id) => ({ type: 'unregister', id, names, paths }), this.options.callTimeoutMs),
-    );
-  }
-
-  private refuseClientKey(): void {
-    if (this.welcome?.keyKind === 'client') {
-      throw new SwitchboardError(
-        'SB_ERR_PERMISSION_DENIED',
-        'A client key may call functions but not register them or endpoints',
-      );
-    }
-  }
-
-  private track(request: { promise: Promise<unknown> }): void {
-    const outcome = request.promise.then(
-      () => undefined,
-      (error: SwitchboardError) => {
-        // A registration lost with its connection is sent again after the next welcome.
-        if (error.code === 'SB_ERR_CONNECTION_LOST') return undefined;
-        if (error.code !== 'SB_ERR_CLIENT_CLOSED') this.events.emit('error', error);
-        return error;
-      },
-    );
-    this.registrations.add(outcome);
-    void outcome.then(() => this.registrations.delete(outcome));
-  }
-
-  private request(
-    frame: (id: number, timeoutMs: number) => UplinkToServerFrame,
-    timeoutMs: number,
-    registers?: Outgoing['registers'],
-  ): { id: number; promise: Promise<unknown> } {
-    const id = this.peer.calls.allocateId();
-    const promise = new Promise<unknown>((resolve, reject) => {
-      const call = new Outgoing(
-        (remaining) => frame(id, remaining),
-        performance.now() + timeoutMs,
-        resolve,
-        reject,
-      );
-      call.registers = registers;
-      this.peer.track(id, call);
-      if (this.welcome !== undefined) this.transmit(id, call);
-    });
-    return { id, promise };
-  }
-
-  private transmit(id: number, call: Outgoing): void {
-    const remaining = Math.max(1, Math.ceil(call.deadlineAt - performance.now()));
-    try {
-      this.connection?.send(call.frame(remaining));
-      call.sent = true;
-    } catch (error) {
-      this.peer.calls.take(id);
-      call.reject(toSwitchboardError(error));
-    }
-  }
-
-  private cancelOutgoing(id: number): void {
-    this.peer.withdraw(id, cancelled());
   }
 
   /** An answer that cannot be sent reaches the caller as a bare coded error, and is reported. */
@@ -671,20 +424,4 @@ export class Uplink {
     this.firstConnect = undefined;
     this.shutdown(error);
   }
-}
-
-/** A refused or dropped first attempt, said with the address and the way to wait instead. */
-function firstAttemptError(wsUrl: string, error: SwitchboardError): SwitchboardError {
-  if (error.code !== 'SB_ERR_CONNECTION_FAILED' && error.code !== 'SB_ERR_CONNECTION_LOST')
-    return error;
-  return new SwitchboardError(
-    'SB_ERR_CONNECTION_FAILED',
-    `Could not connect to ${wsUrl} (${error.message}); is the server running? ` +
-      'Pass waitForServer: true to wait for it',
-    { cause: error },
-  );
-}
-
-function cancelled(): SwitchboardError {
-  return new SwitchboardError('SB_ERR_CALL_CANCELLED');
 }
