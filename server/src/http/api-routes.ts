@@ -16,7 +16,7 @@ import { parseBasicCredentials } from '../auth/basic-credentials.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { CallRequest, CallSink } from '../hub/provider.ts';
-import type { EndpointTable, Resolution } from '../hub/endpoint-table.ts';
+import type { EndpointTable, Resolution } from '../catalog/endpoint-table.ts';
 import type { ResolvedOptions } from '../options.ts';
 import type { CallStats } from '../observe/call-stats.ts';
 import { applyCors, applyPreflight } from './cors.ts';
