@@ -37,7 +37,7 @@ import { KeyStore } from './store/key-store.ts';
 import { UserStore } from './store/user-store.ts';
 import { CookieSealer, deriveKey } from './auth/cookie-sealer.ts';
 import { SignIn } from './auth/sign-in.ts';
-import { RateLimits } from './http/rate-limits.ts';
+import { RateLimits } from './limits/rate-limits.ts';
 import { BodyTimeouts } from './http/body-timeouts.ts';
 import { clientAddressFunction } from './http/client-address.ts';
 import { RequestState } from './http/request-state.ts';

@@ -16,7 +16,7 @@ export function parseTokenHeader(header: string | undefined): string | undefined
  * looks tokens up by SHA-256 and compares in constant time.
  */
 export function authenticate(
-  tokens: AdminTokenStore,
+  tokens: Pick<AdminTokenStore, 'verify'>,
   header: string | undefined,
 ): AdminTokenRecord {
   const token = parseTokenHeader(header);

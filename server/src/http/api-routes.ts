@@ -22,7 +22,7 @@ import type { CallStats } from '../observe/call-stats.ts';
 import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { BodyChunks, StreamedPayload, limitedSource, readBody } from './request-body.ts';
-import type { RateLimits } from './rate-limits.ts';
+import type { RateLimits } from '../limits/rate-limits.ts';
 import type { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { EMPTY_STATE, RequestState, setsOwnCookie, type IncomingState } from './request-state.ts';
 import { answerHeaders } from './response-headers.ts';
