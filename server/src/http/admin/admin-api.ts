@@ -1,7 +1,7 @@
 import { SwitchboardError } from '@switchboard/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { fromFastifyError, sendError } from '../http/error-reply.ts';
-import type { Limit, RateLimits } from '../limits/rate-limits.ts';
+import type { Limit, RateLimits } from '../../limits/rate-limits.ts';
+import { fromFastifyError, sendError } from '../error-reply.ts';
 import { ADMIN_CHALLENGE, authenticate } from './admin-auth.ts';
 import type { AdminServices } from './admin-services.ts';
 import { catalogRoutes } from './catalog-routes.ts';

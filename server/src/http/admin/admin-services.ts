@@ -1,10 +1,10 @@
-import type { FunctionRegistry } from '../catalog/registry.ts';
-import type { EndpointTable } from '../catalog/endpoint-table.ts';
-import type { CallStats } from '../observe/call-stats.ts';
-import type { ResolvedOptions } from '../options.ts';
-import type { AdminTokenStore } from '../store/admin-token-store.ts';
-import type { KeyStore } from '../store/key-store.ts';
-import type { UserStore } from '../store/user-store.ts';
+import type { FunctionRegistry } from '../../catalog/registry.ts';
+import type { EndpointTable } from '../../catalog/endpoint-table.ts';
+import type { CallStats } from '../../observe/call-stats.ts';
+import type { ResolvedOptions } from '../../options.ts';
+import type { AdminTokenStore } from '../../store/admin-token-store.ts';
+import type { KeyStore } from '../../store/key-store.ts';
+import type { UserStore } from '../../store/user-store.ts';
 
 /** A live uplink as the admin API reads it. */
 export interface AdminUplink {

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { RECENT_ERRORS } from '../observe/call-stats.ts';
+import { RECENT_ERRORS } from '../../observe/call-stats.ts';
 import { adminRoute } from './admin-route.ts';
 import type { AdminServices } from './admin-services.ts';
 import { paginate } from './pagination.ts';

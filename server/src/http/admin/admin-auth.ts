@@ -1,5 +1,5 @@
 import { SwitchboardError } from '@switchboard/shared';
-import type { AdminTokenRecord, AdminTokenStore } from '../store/admin-token-store.ts';
+import type { AdminTokenRecord, AdminTokenStore } from '../../store/admin-token-store.ts';
 
 /** `WWW-Authenticate` of a 401 from the admin API. */
 export const ADMIN_CHALLENGE = 'Token realm="switchboard-admin"';
