@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { EndpointTable } from '../hub/endpoint-table.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import { openApiDocument, type OpenApiInfo } from '../openapi/openapi-document.ts';
 import { API_PREFIX } from './api-routes.ts';
 

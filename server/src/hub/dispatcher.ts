@@ -13,7 +13,7 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
-import type { FunctionRegistry } from './registry.ts';
+import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { CallStats } from '../observe/call-stats.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */

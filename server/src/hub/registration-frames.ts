@@ -7,7 +7,7 @@ import {
   type UnregisterFrame,
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
-import type { ProviderRegistrations } from './provider-registrations.ts';
+import type { ProviderRegistrations } from '../catalog/provider-registrations.ts';
 
 type Answer = ResultFrame | (ErrorFrame & { id: number });
 

@@ -26,7 +26,7 @@ import type { KeyRecord, KeyStore } from '../store/key-store.ts';
 import type { KeyThrottle } from '../auth/key-throttle.ts';
 import { Liveness } from './liveness.ts';
 import type { Dispatcher } from './dispatcher.ts';
-import { ProviderRegistrations } from './provider-registrations.ts';
+import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
 import { InboundCalls } from './inbound-calls.ts';
 import { UplinkDrain } from './uplink-drain.ts';
 import { answerRegister, answerUnregister } from './registration-frames.ts';
@@ -47,8 +47,8 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
-import type { EndpointTable } from './endpoint-table.ts';
-import type { FunctionRegistry } from './registry.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
+import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { UplinkTraffic } from '../observe/uplink-traffic.ts';
 
 /** What a connection needs from the hub that owns it. */
