@@ -3,9 +3,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { SwitchboardError, type CallerInfo, type LocalHttpRequest } from '@switchboard/shared';
 import type { CallOrder, Dispatcher } from '../hub/dispatcher.ts';
 import type { EndpointTable } from '../hub/endpoint-table.ts';
-import type { ResolvedOptions } from '../options.ts';
 import { requestIdOf } from '../observe/request-id.ts';
-import { PLAIN_ADMISSION, admitToEndpoint } from './admission.ts';
+import { PLAIN_ADMISSION, admitToEndpoint, type EndpointAdmissionDeps } from './admission.ts';
 import {
   API_PREFIX,
   PRIVATE_API_PREFIX,
@@ -16,21 +15,18 @@ import {
 } from './api-target.ts';
 import { applyCors, applyPreflight } from './cors.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
-import type { RateLimits } from './rate-limits.ts';
 import { BodyChunks, StreamedPayload, limitedSource, readBody } from './request-body.ts';
 import { RequestState } from './request-state.ts';
 import { ReplySink } from './reply-sink.ts';
 import { appOriginOf } from './site.ts';
-import type { SignIn } from '../auth/sign-in.ts';
 
-/** What the door needs besides the routing: sign-in, limits and the cookie-backed state. */
-export interface DoorDeps {
-  options: ResolvedOptions;
-  endpoints: EndpointTable;
-  dispatcher: Dispatcher;
-  state: RequestState;
-  signIn: SignIn;
-  limits: RateLimits;
+/**
+ * What the door needs: the endpoint table to match requests, the dispatcher to hand them on,
+ * and what admission and the reply read (options, sign-in, limits, the cookie-backed state).
+ */
+export interface DoorDeps extends EndpointAdmissionDeps {
+  readonly endpoints: EndpointTable;
+  readonly dispatcher: Dispatcher;
 }
 
 declare module 'fastify' {
