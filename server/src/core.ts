@@ -118,7 +118,7 @@ export class SwitchboardCore {
     );
     this.keyThrottle = new KeyThrottle(options.keyFailureThrottle);
     this.stats = new CallStats(log);
-    this.dispatcher = new Dispatcher(this.registry, options, this.stats);
+    this.dispatcher = new Dispatcher(this.registry, this.endpoints, options, this.stats);
     this.hub = new UplinkHub(server, {
       options,
       keys: this.keys,
@@ -160,9 +160,7 @@ export class SwitchboardCore {
     await app.register(
       callRoutes({ options, keys, keyThrottle: this.keyThrottle, dispatcher, signIn, state }),
     );
-    await app.register(
-      apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
-    );
+    await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
     await app.register(dashboardRoutes());
     if (options.openapi !== undefined) {
       const { openapi: info, publicOrigin } = options;

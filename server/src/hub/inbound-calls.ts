@@ -11,8 +11,8 @@ import {
   type PeerEngine,
   type ServerToUplinkFrame,
 } from '@switchboard/shared';
-import type { Dispatcher } from './dispatcher.ts';
-import type { CallHandle, CallRequest, CallSink } from './provider.ts';
+import type { CallOrder, Dispatcher } from './dispatcher.ts';
+import type { CallHandle, CallSink } from './provider.ts';
 
 /** What the calls an uplink makes need of its connection. */
 export interface InboundLink {
@@ -74,15 +74,15 @@ export class InboundCalls {
     }
     const inbound = new InboundCall(this, frame.id);
     this.calls.set(frame.id, inbound);
-    const request: CallRequest = {
+    const order: CallOrder = {
       name: frame.name,
       args: frame.args,
-      timeoutMs: link.dispatcher.timeoutFor(frame.timeoutMs),
+      timeoutMs: frame.timeoutMs,
       caller: link.caller(),
       requestId: frame.requestId,
       ...(frame.payload === undefined ? {} : { payload: link.peer.large.payload(frame.payload) }),
     };
-    const handle = link.dispatcher.dispatch(request, inbound);
+    const handle = link.dispatcher.dispatch(order, inbound);
     if (this.calls.has(frame.id)) inbound.handle = handle;
   }
 

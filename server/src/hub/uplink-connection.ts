@@ -74,7 +74,6 @@ type State = 'awaiting-hello' | 'open' | 'closed';
  */
 export class UplinkConnection implements Provider {
   readonly providerId: string;
-  readonly relaysPayloads = true;
   key: KeyRecord | undefined;
   /** The name the uplink gave in `hello`, if any. */
   name: string | null = null;
