@@ -5,7 +5,7 @@ import { runCli } from './helpers/cli.ts';
 import { expectError } from './helpers/http-client.ts';
 import { SERVER_KEY } from './helpers/server.ts';
 import { jsonOf, startAdminServer } from './helpers/admin.ts';
-import type { UplinkView } from '../server/src/admin/uplink-routes.ts';
+import type { UplinkView } from '../server/src/http/admin/uplink-routes.ts';
 
 interface Stats {
   count: number;

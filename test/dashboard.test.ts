@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
-import { DASHBOARD_CSP } from '../server/src/admin/dashboard-routes.ts';
+import { DASHBOARD_CSP } from '../server/src/http/admin/dashboard-routes.ts';
 import { launchChromium } from './helpers/browser.ts';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { runCli } from './helpers/cli.ts';
@@ -124,7 +124,10 @@ test('the page never turns data into markup and has no inline script or style', 
   for (const tag of html.match(/<script\b[^>]*>/g) ?? []) assert.match(tag, /\bsrc=/);
   assert.doesNotMatch(html, /<style\b|\sstyle=|\son[a-z]+=/i);
   // Every file the page loads is one the server serves.
-  const served = await readFile(path.join(ROOT, 'server/src/admin/dashboard-routes.ts'), 'utf8');
+  const served = await readFile(
+    path.join(ROOT, 'server/src/http/admin/dashboard-routes.ts'),
+    'utf8',
+  );
   for (const [, asset] of html.matchAll(/"assets\/([^"]+)"/g)) {
     assert.ok(served.includes(`'${asset}'`), `${asset} is not in the served list`);
   }

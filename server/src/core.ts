@@ -20,15 +20,15 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { apiRoutes } from './http/api-routes.ts';
 import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
-import { dashboardRoutes } from './admin/dashboard-routes.ts';
+import { dashboardRoutes } from './http/admin/dashboard-routes.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
 import { RequestGate } from './http/request-gate.ts';
 import { drainForShutdown, type ShutdownOutcome } from './shutdown.ts';
-import { EndpointTable } from './hub/endpoint-table.ts';
+import { EndpointTable } from './catalog/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
-import { functionRegistry } from './hub/registry.ts';
-import { checkAccess } from './hub/provider-registrations.ts';
+import { functionRegistry } from './catalog/registry.ts';
+import { checkAccess } from './catalog/provider-registrations.ts';
 import { UplinkHub } from './hub/uplink-hub.ts';
 import { KeyThrottle } from './auth/key-throttle.ts';
 import type { ResolvedOptions } from './options.ts';
@@ -37,7 +37,7 @@ import { KeyStore } from './store/key-store.ts';
 import { UserStore } from './store/user-store.ts';
 import { CookieSealer, deriveKey } from './auth/cookie-sealer.ts';
 import { SignIn } from './auth/sign-in.ts';
-import { RateLimits } from './http/rate-limits.ts';
+import { RateLimits } from './limits/rate-limits.ts';
 import { BodyTimeouts } from './http/body-timeouts.ts';
 import { clientAddressFunction } from './http/client-address.ts';
 import { RequestState } from './http/request-state.ts';
@@ -46,11 +46,11 @@ import { SessionStore } from './store/session-store.ts';
 import { userFunctions } from './builtins/user-functions.ts';
 import { CallStats } from './observe/call-stats.ts';
 import { AdminTokenStore } from './store/admin-token-store.ts';
-import { ADMIN_API_PREFIX, adminApi } from './admin/admin-api.ts';
+import { ADMIN_API_PREFIX, adminApi } from './http/admin/admin-api.ts';
 import { HttpTally } from './observe/http-tally.ts';
 import { observeHttp } from './observe/http-observer.ts';
 import { Metrics } from './observe/metrics.ts';
-import { metricsRoutes } from './observe/metrics-route.ts';
+import { metricsRoutes } from './http/metrics-route.ts';
 import { UplinkTraffic } from './observe/uplink-traffic.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
@@ -118,7 +118,7 @@ export class SwitchboardCore {
     );
     this.keyThrottle = new KeyThrottle(options.keyFailureThrottle);
     this.stats = new CallStats(log);
-    this.dispatcher = new Dispatcher(this.registry, options, this.stats);
+    this.dispatcher = new Dispatcher(this.registry, this.endpoints, options, this.stats);
     this.hub = new UplinkHub(server, {
       options,
       keys: this.keys,
@@ -160,9 +160,7 @@ export class SwitchboardCore {
     await app.register(
       callRoutes({ options, keys, keyThrottle: this.keyThrottle, dispatcher, signIn, state }),
     );
-    await app.register(
-      apiRoutes({ options, endpoints, dispatcher, state, signIn, limits, stats: this.stats }),
-    );
+    await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
     await app.register(dashboardRoutes());
     if (options.openapi !== undefined) {
       const { openapi: info, publicOrigin } = options;

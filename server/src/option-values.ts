@@ -1,18 +1,14 @@
 import { SwitchboardError } from '@switchboard/shared';
-import { parseTrustProxy, trustFunction, type TrustProxy } from './http/client-address.ts';
+import { trustFunction, type TrustProxy } from './http/client-address.ts';
 import { DEFAULT_OPENAPI_INFO } from './option-defaults.ts';
-import type { SwitchboardOptions } from './options.ts';
+import type { SwitchboardOptions } from './option-types.ts';
 
-/** How option values are read from `SWITCHBOARD_*` variables and checked; used by resolveOptions. */
+/** How option values are checked and normalised; used by resolveOptions. */
 
 export function trustProxyOption(
   value: TrustProxy | undefined,
-  env: NodeJS.ProcessEnv,
 ): boolean | number | readonly string[] {
-  if (value === undefined) {
-    const raw = env.SWITCHBOARD_TRUST_PROXY;
-    return raw === undefined ? false : parseTrustProxy(raw, 'SWITCHBOARD_TRUST_PROXY');
-  }
+  if (value === undefined) return false;
   if (typeof value !== 'boolean' && typeof value !== 'number' && !Array.isArray(value))
     throw invalid('trustProxy must be true, false, a hop count or a list of addresses');
   trustFunction(value); // throws for a bad count or address
@@ -56,32 +52,6 @@ export function originOption(value: string, what: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw invalid(`${what} must be http or https`);
   return url.origin;
-}
-
-export function envList(env: NodeJS.ProcessEnv, name: string): string[] {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return [];
-  return raw
-    .split(',')
-    .map((item) => item.trim())
-    .filter((item) => item !== '');
-}
-
-export function envBool(env: NodeJS.ProcessEnv, name: string): boolean | undefined {
-  const raw = env[name]?.trim().toLowerCase();
-  if (raw === undefined || raw === '') return undefined;
-  if (raw === 'true' || raw === '1' || raw === 'yes') return true;
-  if (raw === 'false' || raw === '0' || raw === 'no') return false;
-  throw invalid(`${name} must be true or false, got ${JSON.stringify(env[name])}`);
-}
-
-export function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  const value = Number(raw);
-  if (!Number.isInteger(value))
-    throw invalid(`${name} must be an integer, got ${JSON.stringify(raw)}`);
-  return value;
 }
 
 export function invalid(message: string): SwitchboardError {

@@ -67,7 +67,8 @@ declare module 'fastify' {
 
 /** Creates a standalone Switchboard server: a Fastify app with the front door and uplink hub. */
 export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard {
-  const resolved = resolveOptions(options);
+  // Documented: the SWITCHBOARD_* variables apply beneath the options given here.
+  const resolved = resolveOptions(options, process.env);
   const app = Fastify(doorServerOptions(resolved));
   const core = new SwitchboardCore(resolved, app.server, app.log);
   app.decorate('switchboard', core);
@@ -109,7 +110,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
  */
 export const switchboardPlugin = fastifyPlugin<SwitchboardOptions>(
   async (app, options) => {
-    const core = new SwitchboardCore(resolveOptions(options), app.server, app.log);
+    const core = new SwitchboardCore(resolveOptions(options, process.env), app.server, app.log);
     app.decorate('switchboard', core);
     core.attachLifecycle(app);
     await app.register((scope) => {

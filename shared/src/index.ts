@@ -29,21 +29,30 @@ export {
 } from './codec/spliced-encoding.ts';
 export { MessageWriter, type BinarySocket } from './transport/message-writer.ts';
 export * from './protocol/frames.ts';
+export * from './protocol/caller.ts';
+export * from './protocol/registrations.ts';
+export * from './protocol/wire-http.ts';
+export * from './protocol/connection-limits.ts';
+export { decodeUplinkMessage, decodeServerMessage } from './protocol/decode-frames.ts';
 export {
-  decodeUplinkMessage,
-  decodeServerMessage,
   isFunctionName,
   assertCallable,
   isReservedName,
   reservedNameError,
   RESERVED_NAME_PREFIX,
-  MAX_CALL_ID,
   isUplinkName,
   MAX_UPLINK_NAME_LENGTH,
-} from './protocol/decode-frames.ts';
+} from './protocol/names.ts';
 export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
+export {
+  PeerEngine,
+  type PeerHooks,
+  type PeerSettings,
+  type SharedFrame,
+} from './peer/peer-engine.ts';
+export type { PeerCall } from './peer/peer-call.ts';
 export {
   getCallContext,
   findCallContext,
@@ -80,7 +89,7 @@ export {
   samePolicy,
   type CallableOptions,
 } from './protocol/access-policy.ts';
-export { cookieJar } from './protocol/decode-frames.ts';
+export { cookieJar } from './protocol/decode-wire-http.ts';
 export {
   endpointDoc,
   sameDoc,

@@ -2,16 +2,13 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import {
   CLOSE_CODES,
-  FrameBatcher,
   PROTOCOL_VERSION,
   SwitchboardError,
   decodeServerMessage,
-  encodeValue,
-  encodeFrame,
-  joined,
   MessageWriter,
   isErrorCode,
   toSwitchboardError,
+  type MessageSink,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
@@ -22,8 +19,6 @@ export interface ConnectionHandlers {
   welcome(frame: WelcomeFrame): void;
   /** Every frame after welcome. */
   frame(frame: ServerToUplinkFrame): void;
-  /** A frame whose encoding is above the server's limit: starts its stream, returns what to send instead. */
-  oversized(frame: UplinkToServerFrame, encoded: Buffer): UplinkToServerFrame;
   /** Called exactly once; `permanent` when retrying cannot help (bad key, wrong protocol). */
   closed(error: SwitchboardError, permanent: boolean): void;
 }
@@ -36,6 +31,14 @@ const PERMANENT = new Set<string>([
   'SB_ERR_PROTO_VERSION',
 ]);
 
+/** The uplink's protocol engine, as far as one connection uses it (see PeerEngine). */
+export interface ConnectionPeer {
+  attach(transport: MessageSink): void;
+  detach(): void;
+  push(frame: UplinkToServerFrame): UplinkToServerFrame;
+  flush(): void;
+}
+
 /**
  * One WebSocket attempt: upgrade with the key in the Authorization header, hello, welcome,
  * heartbeat (ping every interval; a server silent for two intervals is dropped), frames in and
@@ -43,7 +46,6 @@ const PERMANENT = new Set<string>([
  */
 export class Connection {
   private readonly ws: WebSocket;
-  private readonly batcher: FrameBatcher;
   private welcomed = false;
   private ended = false;
   private lastError: SwitchboardError | undefined;
@@ -53,6 +55,8 @@ export class Connection {
   constructor(
     private readonly options: ResolvedConnectOptions,
     private readonly handlers: ConnectionHandlers,
+    /** Frames go out through it; it writes to this connection's socket until the end. */
+    private readonly peer: ConnectionPeer,
   ) {
     this.ws = new WebSocket(options.wsUrl, {
       headers: { authorization: `Bearer ${options.key}` },
@@ -66,8 +70,7 @@ export class Connection {
     const writer = new MessageWriter(this.ws, undefined, true);
     if (!options.maskFrames)
       this.ws.once('upgrade', (response) => writer.setSocket(response.socket));
-    // Until welcome only hello is sent; the real limit comes with welcome.
-    this.batcher = new FrameBatcher(writer, 1024 * 1024);
+    peer.attach(writer);
     this.ws.on('open', () => this.opened());
     this.ws.on('message', (data, isBinary) => this.received(data as Buffer, isBinary));
     this.ws.on('ping', () => this.seen());
@@ -98,29 +101,25 @@ export class Connection {
 
   /** Encodes and queues a frame; throws SB_ERR_PROTO_FRAME_TOO_LARGE or SB_ERR_VALUE_NOT_SERIALIZABLE. */
   send(frame: UplinkToServerFrame): void {
-    const encoded = encodeFrame(frame);
-    if (this.batcher.fits(encoded)) this.batcher.push(encoded);
-    else this.batcher.push(encodeValue(this.handlers.oversized(frame, joined(encoded))));
+    this.peer.push(frame);
   }
 
   /** Closes on purpose (1000, or 4003 after a drain); the closed handler still runs once. */
   close(code: number = CLOSE_CODES.NORMAL, reason = 'client closing'): void {
     if (this.ended) return;
-    this.batcher.flush();
+    this.peer.flush();
     this.ws.close(code, reason);
     this.end(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
   }
 
   private opened(): void {
-    this.batcher.push(
-      encodeValue({
-        type: 'hello',
-        protocol: PROTOCOL_VERSION,
-        maxFrameBytes: this.options.maxFrameBytes,
-        ...(this.options.name === undefined ? {} : { name: this.options.name }),
-      } satisfies UplinkToServerFrame),
-    );
-    this.batcher.flush();
+    this.peer.push({
+      type: 'hello',
+      protocol: PROTOCOL_VERSION,
+      maxFrameBytes: this.options.maxFrameBytes,
+      ...(this.options.name === undefined ? {} : { name: this.options.name }),
+    });
+    this.peer.flush();
   }
 
   private received(data: Buffer, isBinary: boolean): void {
@@ -144,7 +143,6 @@ export class Connection {
       } else if (!this.welcomed) {
         if (frame.type !== 'welcome') continue;
         this.welcomed = true;
-        this.batcher.setMaxBytes(frame.limits.maxFrameBytes);
         this.startHeartbeat(this.options.pingIntervalMs ?? frame.limits.pingIntervalMs);
         this.handlers.welcome(frame);
       } else {
@@ -176,7 +174,7 @@ export class Connection {
     if (this.ended) return;
     this.ended = true;
     if (this.heartbeat !== undefined) clearInterval(this.heartbeat);
-    this.batcher.clear();
+    this.peer.detach();
     if (this.ws.readyState === WebSocket.CONNECTING || this.ws.readyState === WebSocket.OPEN) {
       this.ws.terminate();
     }
@@ -218,5 +216,17 @@ function errorFromClose(code: number, reason: string): SwitchboardError {
   return new SwitchboardError(
     'SB_ERR_CONNECTION_LOST',
     `Connection closed (${code}${reason === '' ? '' : `: ${reason}`})`,
+  );
+}
+
+/** A refused or dropped first attempt, said with the address and the way to wait instead. */
+export function firstAttemptError(wsUrl: string, error: SwitchboardError): SwitchboardError {
+  if (error.code !== 'SB_ERR_CONNECTION_FAILED' && error.code !== 'SB_ERR_CONNECTION_LOST')
+    return error;
+  return new SwitchboardError(
+    'SB_ERR_CONNECTION_FAILED',
+    `Could not connect to ${wsUrl} (${error.message}); is the server running? ` +
+      'Pass waitForServer: true to wait for it',
+    { cause: error },
   );
 }

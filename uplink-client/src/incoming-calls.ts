@@ -9,16 +9,18 @@ import {
   ValueStream,
   inCallContext,
   isValueSource,
-  type ByteSource,
   type IncomingStream,
   type LocalHttpRequest,
   type MappedResponse,
   type RequestFrame,
+  type StreamedValue,
+  toSwitchboardError,
+  type ErrorFrame,
+  type PeerEngine,
+  type ResultFrame,
   type StreamOutcome,
   type StreamedPayload,
-  type StreamedValue,
-  type WireError,
-  toSwitchboardError,
+  type UplinkToServerFrame,
 } from '@switchboard/shared';
 import { performance } from 'node:perf_hooks';
 import type { UplinkLogger } from './logger.ts';
@@ -26,22 +28,15 @@ import type { UplinkLogger } from './logger.ts';
 /** A function this uplink serves. */
 export type UplinkFunction = (...args: never[]) => unknown;
 
-/** How the executor reports an outcome; the owner turns it into a result or error frame. */
+/** Where the executor's answers go. */
 export interface Answer {
-  /** With `stream`: the result is that value stream's parts (`value` is then ignored). */
-  result(id: number, value: unknown, stream?: number): void;
-  error(id: number, error: WireError): void;
   /**
-   * Starts sending `source` as a stream; returns its id. `done` learns how it ended. `whole`:
-   * each item is one chunk (a value stream).
+   * The uplink's protocol engine: streams both ways (answer bodies and value streams out,
+   * request bodies in) and payloads (a call's args above one frame).
    */
-  stream(source: ByteSource, done: (outcome: StreamOutcome) => void, whole?: boolean): number;
-  /** Stops sending stream `id` (its call was cancelled). */
-  abortStream(id: number): void;
-  /** The stream `id` the server sends (a request body). */
-  receive(id: number): IncomingStream;
-  /** A payload the server streams (a call's args above one frame), to collect and decode. */
-  payload(payload: StreamedPayload): StreamedValue;
+  readonly peer: Pick<PeerEngine<UplinkToServerFrame>, 'sender' | 'receiver' | 'large'>;
+  /** Sends the answer to call `id`. */
+  reply(frame: ResultFrame | (ErrorFrame & { id: number })): void;
 }
 
 class IncomingCall {
@@ -105,7 +100,7 @@ export class IncomingCalls {
     if (this.logger !== undefined) call.arrivedAt = performance.now();
     // Its body starts arriving now, even if the call waits for a slot: hold it (one window).
     if (frame.type === 'request' && frame.request.bodyStream !== undefined)
-      call.body = this.answer.receive(frame.request.bodyStream);
+      call.body = this.answer.peer.receiver.open(frame.request.bodyStream);
     this.calls.set(frame.id, call);
     if (frame.type === 'call' && frame.payload !== undefined) this.collectArgs(call, frame.payload);
     else this.schedule(call);
@@ -118,7 +113,7 @@ export class IncomingCalls {
 
   /** Arguments above one frame arrive as a stream: the call waits for them, then for a slot. */
   private collectArgs(call: IncomingCall, payload: StreamedPayload): void {
-    call.payload = this.answer.payload(payload);
+    call.payload = this.answer.peer.large.payload(payload);
     call.payload.decode().then(
       (args) => {
         call.payload = undefined;
@@ -143,7 +138,7 @@ export class IncomingCalls {
   /** Answers a call that never ran with `error`. */
   private refuse(call: IncomingCall, error: SwitchboardError): void {
     this.calls.delete(call.frame.id);
-    this.answer.error(call.frame.id, error.toWire(false));
+    this.answer.reply({ type: 'error', id: call.frame.id, error: error.toWire(false) });
   }
 
   /** The server withdrew the call: fire its signal and never answer it. */
@@ -156,7 +151,7 @@ export class IncomingCalls {
     call.scope.abort(reason);
     call.body?.abort();
     call.payload?.discard();
-    if (call.streamId !== undefined) this.answer.abortStream(call.streamId);
+    if (call.streamId !== undefined) this.answer.peer.sender.abort(call.streamId);
   }
 
   /** The connection is gone: every call's signal fires; answers would have nowhere to go. */
@@ -205,8 +200,8 @@ export class IncomingCalls {
     this.running--;
     if (!call.cancelled) {
       this.calls.delete(id);
-      if (ok) this.answer.result(id, outcome);
-      else this.answer.error(id, handlerErrorToWire(outcome));
+      if (ok) this.answer.reply({ type: 'result', id, value: outcome });
+      else this.answer.reply({ type: 'error', id, error: handlerErrorToWire(outcome) });
     } else if (ok) discard(outcome); // nobody will read what it returned: release it
     this.drain();
   }
@@ -227,12 +222,12 @@ export class IncomingCalls {
   /** A function that returns an async iterable: its parts go out as a value stream. */
   private streamValues(call: IncomingCall, parts: AsyncIterable<unknown>): void {
     const { id } = call.frame;
-    call.streamId = this.answer.stream(
+    call.streamId = this.answer.peer.sender.start(
       ValueStream.fromValues(inCallContext(call.scope, parts)).raw(),
       (end) => this.streamEnded(call, end),
       true,
     );
-    this.answer.result(id, undefined, call.streamId);
+    this.answer.reply({ type: 'result', id, stream: call.streamId });
   }
 
   private streamEnded(call: IncomingCall, end: StreamOutcome): void {
@@ -259,10 +254,10 @@ export class IncomingCalls {
   private stream(call: IncomingCall, response: MappedResponse): void {
     const { id } = call.frame;
     const { source, ...head } = response;
-    call.streamId = this.answer.stream(inCallContext(call.scope, source!), (end) =>
+    call.streamId = this.answer.peer.sender.start(inCallContext(call.scope, source!), (end) =>
       this.streamEnded(call, end),
     );
-    this.answer.result(id, { ...head, stream: call.streamId });
+    this.answer.reply({ type: 'result', id, value: { ...head, stream: call.streamId } });
   }
 
   /** Starts queued calls while there is room; re-entry (a call that finished synchronously) is a no-op. */

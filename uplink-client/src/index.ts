@@ -1,5 +1,6 @@
 export { connect } from './connect.ts';
-export { Uplink, type CallOptions, type DrainOptions } from './uplink.ts';
+export { Uplink, type DrainOptions } from './uplink.ts';
+export type { CallOptions } from './outgoing-calls.ts';
 export type { DrainReason } from './drain.ts';
 export type { UplinkStatus, UplinkEvents } from './events.ts';
 export type { UplinkFunction } from './incoming-calls.ts';

@@ -1,4 +1,5 @@
 import { SwitchboardError } from '@switchboard/shared';
+import type { Emitter, UplinkEvents } from './events.ts';
 
 /**
  * Where an uplink logs: any object with pino's method shapes (a pino logger works as is, or a
@@ -38,4 +39,21 @@ export function jsonLogger(
       );
     };
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+/** Logs an uplink's status changes and errors to `logger`. */
+export function logEvents(events: Emitter<UplinkEvents>, logger: UplinkLogger): void {
+  events.on('status', (status) => {
+    if (status.state === 'connected')
+      logger.info({ connectionId: status.connectionId }, 'uplink connected');
+    else if (status.state === 'reconnecting')
+      logger.info(
+        { attempt: status.attempt, delayMs: status.delayMs, code: status.error.code },
+        'uplink reconnecting',
+      );
+    else if (status.state === 'closed') logger.info({ code: status.error?.code }, 'uplink closed');
+  });
+  events.on('error', (error) =>
+    logger.warn({ code: error.code, reason: error.message }, 'uplink error'),
+  );
 }

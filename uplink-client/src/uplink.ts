@@ -1,44 +1,32 @@
-import { performance } from 'node:perf_hooks';
 import {
-  outgoingRequestId,
   CLOSE_CODES,
   closeReason,
   DEFAULT_STREAM_WINDOW_BYTES,
-  LargeMessages,
-  PendingCalls,
+  PeerEngine,
   decodeServerMessage,
-  StreamReceiver,
-  StreamSender,
   ValueStream,
-  assertCallable,
-  accessOf,
-  endpointRegistration,
-  functionRegistration,
-  guardedByUser,
   toSwitchboardError,
-  type StreamedPayload,
-  type StreamedValue,
   type EndpointHandler,
   type CallableOptions,
   type EndpointOptions,
-  type EndpointRegistration,
-  type FunctionRegistration,
   type User,
   SwitchboardError,
-  isFunctionName,
   type KeyKind,
-  type PendingEntry,
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WelcomeFrame,
-  type CallFrame,
+  type ErrorFrame,
+  type ResultFrame,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
-import { Connection } from './connection.ts';
+import { Connection, firstAttemptError } from './connection.ts';
 import { Drain, type DrainReason } from './drain.ts';
 import { Emitter, type UplinkEvents } from './events.ts';
 import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
+import { logEvents } from './logger.ts';
 import type { ResolvedConnectOptions } from './options.ts';
+import { OutgoingCalls, cancelled, type CallOptions, type Outgoing } from './outgoing-calls.ts';
+import { Served } from './served.ts';
 import { UsersClient } from './users-client.ts';
 
 /** A request body that could arrive but sends nothing for this long is broken off: 60 s. */
@@ -53,33 +41,8 @@ export interface DrainOptions {
   timeoutMs?: number;
 }
 
-/** Per-call options. */
-export interface CallOptions {
-  /** Deadline for this call; defaults to the uplink's callTimeoutMs. */
-  timeoutMs?: number;
-  /** Aborting it cancels the call; the remote handler's signal fires. */
-  signal?: AbortSignal;
-  /**
-   * Request id for logs on both sides (1–128 of `A-Z a-z 0-9 . _ : @ / + = -`); by default the
-   * id of the call this uplink is serving when called from inside one of its functions.
-   */
-  requestId?: string;
-}
-
-/** A request of ours awaiting the server's answer; `frame` is built when it is (re)sent. */
-class Outgoing implements PendingEntry {
-  sent = false;
-  /** Its result above one frame, being collected while the call waits for it. */
-  answer: StreamedValue | undefined;
-  /** A `register`: what it registers, forgotten if the server cannot even decode it. */
-  registers: { functions: FunctionRegistration[]; endpoints: EndpointRegistration[] } | undefined;
-  constructor(
-    readonly frame: (timeoutMs: number) => UplinkToServerFrame,
-    readonly deadlineAt: number,
-    readonly resolve: (value: unknown) => void,
-    readonly reject: (error: SwitchboardError) => void,
-  ) {}
-}
+/** Until the first welcome says otherwise, only the hello is sent: this is plenty. */
+const INITIAL_MAX_FRAME_BYTES = 1024 * 1024;
 
 /**
  * A live uplink: keeps one connection to the server (reconnecting with backoff), restores its
@@ -89,26 +52,17 @@ export class Uplink {
   /** The server's users, through its `sb.users.*` built-ins (needs a server key). */
   readonly users = new UsersClient(this);
   private readonly events = new Emitter<UplinkEvents>();
-  private readonly functions = new Map<string, UplinkFunction>();
-  private readonly functionRegistrations = new Map<string, FunctionRegistration>();
-  private readonly endpointHandlers = new Map<string, EndpointHandler>();
-  private readonly endpointRegistrations = new Map<string, EndpointRegistration>();
+  /** The functions and endpoints this uplink serves, and their registrations. */
+  private readonly served: Served;
   private readonly incoming: IncomingCalls;
-  /** Streams we send (response bodies, progressive results, large messages); welcome sets the window. */
-  private readonly streams = new StreamSender(
-    (frame) => this.connection?.send(frame),
-    DEFAULT_STREAM_WINDOW_BYTES,
-  );
-  /** Streams the server sends: request bodies, progressive results of our calls, large messages. */
-  private readonly inbound = new StreamReceiver(
-    (frame) => this.connection?.send(frame),
-    DEFAULT_STREAM_WINDOW_BYTES,
-    BODY_STALL_TIMEOUT_MS,
-  );
-  /** Messages above one frame, both ways (a big Media argument or result). */
-  private readonly large: LargeMessages;
-  private readonly outgoing = new PendingCalls<Outgoing>((_id, call) => this.expired(_id, call));
-  private readonly registrations = new Set<Promise<SwitchboardError | undefined>>();
+  /**
+   * The protocol machinery shared with the server: batching, streams both ways (response bodies
+   * and results out, request bodies in), large messages, and our calls awaiting answers. It
+   * outlives connections: calls not yet sent wait in it for the next one.
+   */
+  private readonly peer: PeerEngine<UplinkToServerFrame, Outgoing>;
+  /** Calls and registrations we make: sent now, or at the next welcome. */
+  private readonly outgoing: OutgoingCalls;
   private connection: Connection | undefined;
   private welcome: WelcomeFrame | undefined;
   private attempt = 0;
@@ -125,45 +79,42 @@ export class Uplink {
     | undefined;
 
   constructor(private readonly options: ResolvedConnectOptions) {
-    this.large = new LargeMessages(
-      this.streams,
-      this.inbound,
-      (message) => this.reassembled(message),
-      options.maxMessageBytes,
-    );
-    this.incoming = new IncomingCalls(
-      this.functions,
-      this.endpointHandlers,
+    this.peer = new PeerEngine(
       {
-        result: (id, value, stream) =>
-          this.answer(
-            stream === undefined ? { type: 'result', id, value } : { type: 'result', id, stream },
-          ),
-        error: (id, error) => this.answer({ type: 'error', id, error }),
-        stream: (source, done, whole) => this.streams.start(source, done, whole),
-        abortStream: (id) => this.streams.abort(id),
-        receive: (id) => this.inbound.open(id),
-        payload: (payload) => this.large.payload(payload),
+        maxFrameBytes: INITIAL_MAX_FRAME_BYTES,
+        // welcome sets the window both ways
+        streamWindowBytes: DEFAULT_STREAM_WINDOW_BYTES,
+        streamStallTimeoutMs: BODY_STALL_TIMEOUT_MS,
+        maxMessageBytes: options.maxMessageBytes,
       },
+      {
+        reassembled: (message) => this.reassembled(message),
+        cancelled: (id) => this.incoming.cancel(id, cancelled()),
+        // The connection takes connection-level errors before they get here.
+        peerError: (error) => this.events.emit('error', error),
+        streamRefused: (error) => this.events.emit('error', error),
+      },
+    );
+    this.outgoing = new OutgoingCalls(this.peer, {
+      ready: () => this.welcome !== undefined,
+      send: (frame) => this.connection?.send(frame),
+    });
+    this.served = new Served({
+      outgoing: this.outgoing,
+      callTimeoutMs: options.callTimeoutMs,
+      welcome: () => this.welcome,
+      draining: () => this.draining !== undefined,
+      report: (error) => this.events.emit('error', error),
+    });
+    this.incoming = new IncomingCalls(
+      this.served.functions,
+      this.served.handlers,
+      { peer: this.peer, reply: (frame) => this.answer(frame) },
       options.maxConcurrentCalls,
     );
-    const { logger } = options;
-    if (logger !== undefined) {
-      this.incoming.logger = logger;
-      this.events.on('status', (status) => {
-        if (status.state === 'connected')
-          logger.info({ connectionId: status.connectionId }, 'uplink connected');
-        else if (status.state === 'reconnecting')
-          logger.info(
-            { attempt: status.attempt, delayMs: status.delayMs, code: status.error.code },
-            'uplink reconnecting',
-          );
-        else if (status.state === 'closed')
-          logger.info({ code: status.error?.code }, 'uplink closed');
-      });
-      this.events.on('error', (error) =>
-        logger.warn({ code: error.code, reason: error.message }, 'uplink error'),
-      );
+    if (options.logger !== undefined) {
+      this.incoming.logger = options.logger;
+      logEvents(this.events, options.logger);
     }
   }
 
@@ -211,25 +162,7 @@ export class Uplink {
    * that withdraws it. Refused at once for a client key; `synced()` reports refusals.
    */
   callable(name: string, fn: UplinkFunction, options?: CallableOptions<User>): () => void {
-    assertCallable(name, fn);
-    const registration = functionRegistration(name, accessOf(options));
-    this.refuseClientKey();
-    const check = options?.requireUser;
-    const served = typeof check === 'function' ? guardedByUser(fn, check) : fn;
-    const previous = this.functionRegistrations.get(name);
-    this.functions.set(name, served);
-    this.functionRegistrations.set(name, registration);
-    const changed =
-      previous === undefined ||
-      previous.allowClients !== registration.allowClients ||
-      previous.requireUser !== registration.requireUser;
-    if (changed && this.welcome !== undefined) this.register([registration], []);
-    return () => {
-      if (this.functions.get(name) !== served) return;
-      this.functions.delete(name);
-      this.functionRegistrations.delete(name);
-      this.unregister([name], []);
-    };
+    return this.served.addFunction(name, fn, options);
   }
 
   /**
@@ -239,24 +172,12 @@ export class Uplink {
    * SB_ERR_ENDPOINT_CONFLICT (or SB_ERR_SCHEMA_INVALID for a schema the server cannot compile).
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
-    const registration = endpointRegistration(path, options, handler);
-    this.refuseClientKey();
-    this.endpointHandlers.set(path, handler);
-    this.endpointRegistrations.set(path, registration);
-    if (this.welcome !== undefined) this.register([], [registration]);
-    return () => {
-      if (this.endpointHandlers.get(path) !== handler) return;
-      this.endpointHandlers.delete(path);
-      this.endpointRegistrations.delete(path);
-      this.unregister([], [path]);
-    };
+    return this.served.addEndpoint(path, options, handler);
   }
 
   /** Resolves once the server has acknowledged every registration made so far; rejects with a refusal. */
-  async synced(): Promise<void> {
-    const outcomes = await Promise.all(this.registrations);
-    const refusal = outcomes.find((error) => error !== undefined);
-    if (refusal !== undefined) throw refusal;
+  synced(): Promise<void> {
+    return this.served.synced();
   }
 
   call(name: string, ...args: unknown[]): Promise<unknown> {
@@ -291,44 +212,8 @@ export class Uplink {
 
   private startCall(name: string, args: unknown[], options: CallOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
-    if (!isFunctionName(name)) {
-      return Promise.reject(
-        new SwitchboardError(
-          'SB_ERR_NAME_INVALID',
-          `Invalid function name ${JSON.stringify(name)}`,
-        ),
-      );
-    }
     const timeoutMs = options.timeoutMs ?? this.options.callTimeoutMs;
-    if (!(timeoutMs > 0)) {
-      return Promise.reject(
-        new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'timeoutMs must be positive'),
-      );
-    }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(cancelled());
-    // The request being served travels on with the calls it makes (logs tie them together).
-    let requestId: string | undefined;
-    try {
-      requestId = outgoingRequestId(options.requestId);
-    } catch (error) {
-      return Promise.reject(toSwitchboardError(error));
-    }
-    const promise = this.request((id) => {
-      const frame: CallFrame = {
-        type: 'call',
-        id,
-        name,
-        args,
-        timeoutMs: Math.max(1, Math.ceil(timeoutMs)),
-      };
-      if (requestId !== undefined) frame.requestId = requestId;
-      return frame;
-    }, timeoutMs);
-    if (signal === undefined) return promise.promise;
-    const onAbort = () => this.cancelOutgoing(promise.id);
-    signal.addEventListener('abort', onAbort, { once: true });
-    return promise.promise.finally(() => signal.removeEventListener('abort', onAbort));
+    return this.outgoing.call(name, args, timeoutMs, options);
   }
 
   /** A large message is complete: its frames are handled as if they had arrived whole. */
@@ -341,29 +226,6 @@ export class Uplink {
       return;
     }
     for (const frame of frames) this.received(frame);
-  }
-
-  /**
-   * A result too large for one frame arrives as a stream: the call stays pending (its deadline
-   * still counts) until the value is complete.
-   */
-  private resultPayload(id: number, payload: StreamedPayload): void {
-    const value = this.large.payload(payload);
-    const call = this.outgoing.get(id);
-    if (call === undefined) {
-      value.discard(); // a late answer to a call that timed out or was cancelled
-      return;
-    }
-    call.answer = value;
-    value.decode().then(
-      (result) => this.outgoing.take(id)?.resolve(result),
-      (error: unknown) => this.outgoing.take(id)?.reject(toSwitchboardError(error)),
-    );
-  }
-
-  /** Progressive results arriving on stream `id`. */
-  private valueStream(id: number): ValueStream {
-    return ValueStream.fromChunks(this.inbound.open(id).readable());
   }
 
   /**
@@ -408,40 +270,27 @@ export class Uplink {
   private open(): void {
     this.attempt++;
     this.events.emit('status', { state: 'connecting', attempt: this.attempt });
-    this.connection = new Connection(this.options, {
-      welcome: (frame) => this.welcomed(frame),
-      frame: (frame) => this.received(frame),
-      oversized: (frame, encoded) => this.large.oversized(frame, encoded),
-      closed: (error, permanent) => this.lost(error, permanent),
-    });
+    this.connection = new Connection(
+      this.options,
+      {
+        welcome: (frame) => this.welcomed(frame),
+        frame: (frame) => this.received(frame),
+        closed: (error, permanent) => this.lost(error, permanent),
+      },
+      this.peer,
+    );
   }
 
   private welcomed(frame: WelcomeFrame): void {
     this.welcome = frame;
     this.attempt = 0;
     // One window both ways: the server sends to us under the same credit it grants us.
-    this.streams.setWindow(frame.limits.streamWindowBytes);
-    this.inbound.setWindow(frame.limits.streamWindowBytes);
-    this.streams.setMaxFrameBytes(frame.limits.maxFrameBytes);
+    this.peer.setStreamWindow(frame.limits.streamWindowBytes);
+    this.peer.setPeerMaxFrameBytes(frame.limits.maxFrameBytes);
     if (frame.limits.maxMessageBytes !== undefined)
-      this.large.setPeerLimit(frame.limits.maxMessageBytes);
-    if (this.functions.size + this.endpointHandlers.size > 0) {
-      if (frame.keyKind === 'client') {
-        this.events.emit(
-          'error',
-          new SwitchboardError(
-            'SB_ERR_PERMISSION_DENIED',
-            'A client key may not register functions',
-          ),
-        );
-      } else {
-        this.register(
-          [...this.functionRegistrations.values()],
-          [...this.endpointRegistrations.values()],
-        );
-      }
-    }
-    for (const [id, call] of this.outgoing.snapshot()) if (!call.sent) this.transmit(id, call);
+      this.peer.large.setPeerLimit(frame.limits.maxMessageBytes);
+    this.served.welcomed(frame);
+    this.outgoing.sendWaiting();
     this.events.emit('status', { state: 'connected', connectionId: frame.connectionId });
     if (this.firstConnect !== undefined) {
       clearTimeout(this.firstConnect.timer);
@@ -457,38 +306,14 @@ export class Uplink {
         this.incoming.accept(frame);
         return;
       case 'cancel':
-        this.incoming.cancel(frame.id, cancelled());
-        return;
-      case 'result': {
-        if (frame.payload !== undefined) {
-          this.resultPayload(frame.id, frame.payload);
-          return;
-        }
-        const call = this.outgoing.take(frame.id);
-        if (frame.stream === undefined) call?.resolve(frame.value);
-        else if (call === undefined) this.connection?.send({ type: 'abort', stream: frame.stream });
-        else call.resolve(this.valueStream(frame.stream));
-        return;
-      }
+      case 'result':
       case 'error':
-        if (frame.id !== undefined)
-          this.outgoing.take(frame.id)?.reject(SwitchboardError.fromWire(frame.error));
-        return;
       case 'credit':
-        this.streams.credit(frame.stream, frame.bytes);
-        return;
       case 'abort':
-        this.streams.abort(frame.stream);
-        // A refusal for overrunning the credit means a bug here; the others are the peer's choice.
-        if (frame.error?.code === 'SB_ERR_STREAM_CREDIT_EXCEEDED')
-          this.events.emit('error', SwitchboardError.fromWire(frame.error));
-        return;
       case 'chunk':
       case 'end':
-        this.inbound.received(frame);
-        return;
       case 'large':
-        this.large.received(frame);
+        this.peer.received(frame);
         return;
       case 'draining': {
         const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
@@ -513,29 +338,9 @@ export class Uplink {
     const idle = this.isIdle();
     this.connection = undefined;
     this.welcome = undefined;
-    this.streams.abortAll();
-    this.inbound.failAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
+    this.peer.disconnect(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
     this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
-    // A protocol error while a registration was unanswered: the server could not decode it (a
-    // server older or stricter than this client). Sending it again after every reconnect would
-    // loop forever, so it fails with that code and is forgotten.
-    const undecodable = error.code === 'SB_ERR_PROTO_BAD_FRAME';
-    // Calls already sent are lost with the connection (the server cancelled them); calls not
-    // yet sent wait for the next connection within their own deadline.
-    for (const [id, call] of this.outgoing.snapshot()) {
-      if (undecodable && call.sent && call.registers !== undefined) {
-        this.outgoing.take(id);
-        this.forget(call.registers);
-        call.reject(error);
-      } else if (call.sent && this.outgoing.take(id) !== undefined) {
-        call.reject(
-          new SwitchboardError(
-            'SB_ERR_CONNECTION_LOST',
-            `Connection lost before the answer: ${error.message}`,
-          ),
-        );
-      }
-    }
+    this.outgoing.connectionLost(error, (registers) => this.served.forget(registers));
     if (this.closed) return;
     if (this.draining !== undefined) {
       // A drained uplink never reconnects; what was in flight was lost with the connection.
@@ -555,125 +360,11 @@ export class Uplink {
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
   }
 
-  private register(functions: FunctionRegistration[], endpoints: EndpointRegistration[]): void {
-    if (this.draining !== undefined) return; // out of rotation for good
-    this.track(
-      this.request(
-        (id) => ({ type: 'register', id, functions, endpoints }),
-        this.options.callTimeoutMs,
-        { functions, endpoints },
-      ),
-    );
-  }
-
-  /** Drops registrations the server could not take, unless they were replaced meanwhile. */
-  private forget(registers: {
-    functions: FunctionRegistration[];
-    endpoints: EndpointRegistration[];
-  }): void {
-    for (const registration of registers.functions) {
-      if (this.functionRegistrations.get(registration.name) !== registration) continue;
-      this.functionRegistrations.delete(registration.name);
-      this.functions.delete(registration.name);
-    }
-    for (const registration of registers.endpoints) {
-      if (this.endpointRegistrations.get(registration.path) !== registration) continue;
-      this.endpointRegistrations.delete(registration.path);
-      this.endpointHandlers.delete(registration.path);
-    }
-  }
-
-  private unregister(names: string[], paths: string[]): void {
-    if (this.welcome === undefined) return; // the next welcome registers only what is left
-    if (this.draining !== undefined) return; // the server has withdrawn everything already
-    this.track(
-      this.request((id) => ({ type: 'unregister', id, names, paths }), this.options.callTimeoutMs),
-    );
-  }
-
-  private refuseClientKey(): void {
-    if (this.welcome?.keyKind === 'client') {
-      throw new SwitchboardError(
-        'SB_ERR_PERMISSION_DENIED',
-        'A client key may call functions but not register them or endpoints',
-      );
-    }
-  }
-
-  private track(request: { promise: Promise<unknown> }): void {
-    const outcome = request.promise.then(
-      () => undefined,
-      (error: SwitchboardError) => {
-        // A registration lost with its connection is sent again after the next welcome.
-        if (error.code === 'SB_ERR_CONNECTION_LOST') return undefined;
-        if (error.code !== 'SB_ERR_CLIENT_CLOSED') this.events.emit('error', error);
-        return error;
-      },
-    );
-    this.registrations.add(outcome);
-    void outcome.then(() => this.registrations.delete(outcome));
-  }
-
-  private request(
-    frame: (id: number, timeoutMs: number) => UplinkToServerFrame,
-    timeoutMs: number,
-    registers?: Outgoing['registers'],
-  ): { id: number; promise: Promise<unknown> } {
-    const id = this.outgoing.allocateId();
-    const promise = new Promise<unknown>((resolve, reject) => {
-      const call = new Outgoing(
-        (remaining) => frame(id, remaining),
-        performance.now() + timeoutMs,
-        resolve,
-        reject,
-      );
-      call.registers = registers;
-      this.outgoing.add(id, call);
-      if (this.welcome !== undefined) this.transmit(id, call);
-    });
-    return { id, promise };
-  }
-
-  private transmit(id: number, call: Outgoing): void {
-    const remaining = Math.max(1, Math.ceil(call.deadlineAt - performance.now()));
-    try {
-      this.connection?.send(call.frame(remaining));
-      call.sent = true;
-    } catch (error) {
-      this.outgoing.take(id);
-      call.reject(toSwitchboardError(error));
-    }
-  }
-
-  private cancelOutgoing(id: number): void {
-    const call = this.outgoing.take(id);
-    if (call === undefined) return;
-    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.answer?.discard();
-    call.reject(cancelled());
-  }
-
-  private expired(id: number, call: Outgoing): void {
-    if (call.sent && this.welcome !== undefined) this.connection?.send({ type: 'cancel', id });
-    call.answer?.discard();
-    call.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
-  }
-
-  private answer(frame: UplinkToServerFrame & { type: 'result' | 'error' }): void {
+  /** An answer that cannot be sent reaches the caller as a bare coded error, and is reported. */
+  private answer(frame: ResultFrame | (ErrorFrame & { id: number })): void {
     if (this.welcome === undefined) return;
-    try {
-      this.connection?.send(frame);
-    } catch (error) {
-      // A stream it announced has nobody to go to: stop it (its handler's signal fires).
-      const stream =
-        frame.type === 'result'
-          ? (frame.stream ?? (frame.value as { stream?: unknown } | null)?.stream)
-          : undefined;
-      if (typeof stream === 'number') this.streams.abort(stream);
-      const coded = toSwitchboardError(error, 'SB_ERR_VALUE_NOT_SERIALIZABLE');
-      this.events.emit('error', coded);
-      this.connection?.send({ type: 'error', id: frame.id, error: coded.toWire(false) });
-    }
+    const failed = this.peer.answerFrame(frame);
+    if (failed !== undefined) this.events.emit('error', failed);
   }
 
   private startDrain(reason: DrainReason, timeoutMs: number): Drain {
@@ -686,12 +377,7 @@ export class Uplink {
 
   /** Nothing in flight either way: no call to run or answer, no stream open. */
   private isIdle(): boolean {
-    return (
-      this.incoming.size === 0 &&
-      this.outgoing.size === 0 &&
-      this.streams.size === 0 &&
-      this.inbound.size === 0
-    );
+    return this.incoming.size === 0 && this.peer.quiet;
   }
 
   /**
@@ -700,10 +386,11 @@ export class Uplink {
    */
   private endDrain(drain: Drain, cutOff: SwitchboardError | undefined): void {
     if (cutOff !== undefined) {
+      // Everything stops, but the connection stays attached: the close below still goes out.
       this.incoming.cancelAll(cutOff);
-      this.streams.abortAll();
-      this.inbound.failAll(cutOff);
-      for (const [, call] of this.outgoing.drain()) call.reject(cutOff);
+      this.peer.sender.abortAll();
+      this.peer.receiver.failAll(cutOff);
+      this.peer.failCalls(cutOff);
     }
     const told = cutOff ?? new SwitchboardError('SB_ERR_UPLINK_DRAINED', 'drained');
     this.connection?.close(CLOSE_CODES.DRAINED, closeReason(told.code, told.message));
@@ -722,10 +409,8 @@ export class Uplink {
     this.closed = true;
     clearTimeout(this.reconnectTimer);
     this.connection?.close();
-    for (const [, call] of this.outgoing.drain()) call.reject(error);
-    this.outgoing.dispose();
-    this.streams.abortAll();
-    this.inbound.failAll(error);
+    this.peer.failCalls(error);
+    this.peer.disconnect(error);
     this.incoming.cancelAll(error);
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });
@@ -739,20 +424,4 @@ export class Uplink {
     this.firstConnect = undefined;
     this.shutdown(error);
   }
-}
-
-/** A refused or dropped first attempt, said with the address and the way to wait instead. */
-function firstAttemptError(wsUrl: string, error: SwitchboardError): SwitchboardError {
-  if (error.code !== 'SB_ERR_CONNECTION_FAILED' && error.code !== 'SB_ERR_CONNECTION_LOST')
-    return error;
-  return new SwitchboardError(
-    'SB_ERR_CONNECTION_FAILED',
-    `Could not connect to ${wsUrl} (${error.message}); is the server running? ` +
-      'Pass waitForServer: true to wait for it',
-    { cause: error },
-  );
-}
-
-function cancelled(): SwitchboardError {
-  return new SwitchboardError('SB_ERR_CALL_CANCELLED');
 }

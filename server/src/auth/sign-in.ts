@@ -1,6 +1,6 @@
 import { SwitchboardError, type User } from '@switchboard/shared';
 import type { FastifyRequest } from 'fastify';
-import type { Limit, RateLimits } from '../http/rate-limits.ts';
+import type { Limit, RateLimits } from '../limits/rate-limits.ts';
 import type { UserStore } from '../store/user-store.ts';
 import type { BasicCredentials } from './basic-credentials.ts';
 

@@ -1,7 +1,7 @@
 import { SwitchboardError } from '@switchboard/shared';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
 import { createSwitchboard, type Switchboard } from '../switchboard.ts';
-import { DASHBOARD_PATH } from '../admin/dashboard-routes.ts';
+import { DASHBOARD_PATH } from '../http/admin/dashboard-routes.ts';
 import {
   USAGE_EXIT_CODE,
   UsageError,

@@ -1,4 +1,5 @@
 import { SwitchboardError } from '@switchboard/shared';
+import { parseInteger, withEnvOptions } from '../option-env.ts';
 import { resolveOptions, type SwitchboardOptions } from '../options.ts';
 import { parseTrustProxy } from '../http/client-address.ts';
 import { DATA_DIR_FLAG, UsageError, type Command, type FlagSpec, type Parsed } from './command.ts';
@@ -173,65 +174,62 @@ export interface StartConfig {
 }
 
 /**
- * The options of `switchboard start` from its flags, else the SWITCHBOARD_* environment, else
- * the defaults. A bad value is a UsageError naming the flag or variable it came from; the whole
- * set is checked by resolveOptions (e.g. a call timeout above the maximum) before anything starts.
+ * The options of `switchboard start`: its flags, over the SWITCHBOARD_* variables of `env`
+ * (`withEnvOptions`, the table `createSwitchboard()` reads too), over the defaults. The CLI is
+ * where the process environment comes in: the options it returns already hold it. A bad value
+ * is a UsageError naming the flag or variable it came from; the whole set is checked by
+ * resolveOptions (e.g. a call timeout above the maximum) before anything starts.
  */
 export function startConfig(parsed: Parsed, env: NodeJS.ProcessEnv = process.env): StartConfig {
-  const setting = (flag: string): { value: string; from: string } | undefined => {
-    const given = parsed.values[flag];
-    if (typeof given === 'string') return { value: given, from: `--${flag}` };
-    const spec = START_FLAGS[flag]!;
-    const fromEnv = env[spec.env];
-    return fromEnv === undefined || fromEnv === '' ? undefined : { value: fromEnv, from: spec.env };
-  };
-  const options: SwitchboardOptions = {};
-  const host = setting('host');
-  if (host !== undefined) options.host = host.value;
-  const port = setting('port');
-  if (port !== undefined) options.port = integer(port, 0, 65_535);
-  const dataDir = setting('data-dir');
-  if (dataDir !== undefined) options.dataDir = dataDir.value;
-  const origin = setting('public-origin');
-  if (origin !== undefined) options.publicOrigin = origin.value;
-  for (const [flag, key] of INTEGER_FLAGS) {
-    const value = setting(flag);
-    if (value !== undefined) options[key] = integer(value, 1, Number.MAX_SAFE_INTEGER);
-  }
-  const trust = setting('trust-proxy');
-  if (trust !== undefined) options.trustProxy = parseTrustProxy(trust.value, trust.from);
-  if (parsed.values['expose-errors'] === true) options.exposeErrors = true;
-  const grace = setting('shutdown-grace-ms');
-  if (grace !== undefined) options.shutdownGraceMs = integer(grace, 0, Number.MAX_SAFE_INTEGER);
-  const level = setting('log-level');
-  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level.value)) {
+  const options = usage(() => withEnvOptions(flagOptions(parsed), env));
+  const flagLevel = parsed.values['log-level'];
+  const level = typeof flagLevel === 'string' ? flagLevel : env.SWITCHBOARD_LOG_LEVEL || undefined;
+  if (level !== undefined && !(LOG_LEVELS as readonly string[]).includes(level)) {
+    const from = typeof flagLevel === 'string' ? '--log-level' : 'SWITCHBOARD_LOG_LEVEL';
     throw new UsageError(
-      `${level.from} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level.value)}`,
+      `${from} must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(level)}`,
       'start',
     );
   }
+  usage(() => resolveOptions(options));
+  return { options, logLevel: level as StartConfig['logLevel'] };
+}
+
+/** A bad option value is the user's: a UsageError (exit status 2) with the same message. */
+function usage<T>(read: () => T): T {
   try {
-    resolveOptions(options, env);
+    return read();
   } catch (error) {
     if (error instanceof SwitchboardError) throw new UsageError(error.message, 'start');
     throw error;
   }
-  return { options, logLevel: level?.value as StartConfig['logLevel'] };
 }
 
-function integer(setting: { value: string; from: string }, min: number, max: number): number {
-  const { value, from } = setting;
-  const number = /^\d+$/.test(value.trim()) ? Number(value.trim()) : NaN;
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
-    const range =
-      max !== Number.MAX_SAFE_INTEGER
-        ? `an integer from ${min} to ${max}`
-        : min === 0
-          ? 'a non-negative integer'
-          : 'a positive integer';
-    throw new UsageError(`${from} must be ${range}, got ${JSON.stringify(value)}`, 'start');
+/** The options given by flags (SB_ERR_OPTIONS_INVALID naming the flag for a bad value). */
+function flagOptions(parsed: Parsed): SwitchboardOptions {
+  const flag = (name: string): string | undefined => {
+    const given = parsed.values[name];
+    return typeof given === 'string' ? given : undefined;
+  };
+  const options: SwitchboardOptions = {};
+  const host = flag('host');
+  if (host !== undefined) options.host = host;
+  const port = flag('port');
+  if (port !== undefined) options.port = parseInteger(port, '--port', 0, 65_535);
+  const dataDir = flag('data-dir');
+  if (dataDir !== undefined) options.dataDir = dataDir;
+  const origin = flag('public-origin');
+  if (origin !== undefined) options.publicOrigin = origin;
+  for (const [name, key] of INTEGER_FLAGS) {
+    const value = flag(name);
+    if (value !== undefined) options[key] = parseInteger(value, `--${name}`, 1);
   }
-  return number;
+  const trust = flag('trust-proxy');
+  if (trust !== undefined) options.trustProxy = parseTrustProxy(trust, '--trust-proxy');
+  const grace = flag('shutdown-grace-ms');
+  if (grace !== undefined) options.shutdownGraceMs = parseInteger(grace, '--shutdown-grace-ms', 0);
+  if (parsed.values['expose-errors'] === true) options.exposeErrors = true;
+  return options;
 }
 
 /** What starts the server once the options are known (it lives in main.ts with shutdown). */

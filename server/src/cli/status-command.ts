@@ -1,6 +1,6 @@
 import { AdminClient } from './admin-client.ts';
 import { UsageError, type Command } from './command.ts';
-import type { UplinkView } from '../admin/uplink-routes.ts';
+import type { UplinkView } from '../http/admin/uplink-routes.ts';
 import { table } from './table.ts';
 
 /** Default server of `switchboard status`. */

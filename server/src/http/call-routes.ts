@@ -13,17 +13,10 @@ import {
 } from '@switchboard/shared';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Transform, type Readable } from 'node:stream';
-import { parseBasicCredentials } from '../auth/basic-credentials.ts';
-import type { KeyThrottle } from '../auth/key-throttle.ts';
-import { parseBearer } from '../auth/bearer.ts';
-import type { SignIn } from '../auth/sign-in.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
-import type { ResolvedOptions } from '../options.ts';
-import type { KeyStore } from '../store/key-store.ts';
 import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
-import { RequestState } from './request-state.ts';
-import { isCrossSiteRequest } from './site.ts';
+import { identifyCaller, type CallerDeps } from './admission.ts';
 import { requestIdOf } from '../observe/request-id.ts';
 
 declare module 'fastify' {
@@ -48,15 +41,8 @@ export const TIMEOUT_HEADER = 'x-switchboard-timeout-ms';
  * who it is, whether it may call that name (a name it may not call answers exactly like one
  * that does not exist), and how large a body it may send.
  */
-export function callRoutes(deps: {
-  options: ResolvedOptions;
-  keys: KeyStore;
-  keyThrottle: KeyThrottle;
-  dispatcher: Dispatcher;
-  signIn: SignIn;
-  state: RequestState;
-}) {
-  const { options, keys, keyThrottle, dispatcher, signIn, state } = deps;
+export function callRoutes(deps: CallerDeps & { dispatcher: Dispatcher }) {
+  const { options, dispatcher } = deps;
   const clientLimits: DecodeLimits = {
     ...DEFAULT_DECODE_LIMITS,
     maxValues: options.clientKeyLimits.maxValues,
@@ -66,31 +52,6 @@ export function callRoutes(deps: {
   function limitsFor(request: FastifyRequest): DecodeLimits {
     const caller = request.switchboardCaller;
     return caller !== undefined && isTrustedCaller(caller) ? DEFAULT_DECODE_LIMITS : clientLimits;
-  }
-
-  /** Who is calling, as the function will see it; throws for a wrong key or password. */
-  async function callerOf(request: FastifyRequest): Promise<CallerInfo> {
-    const header = request.headers.authorization;
-    if (header !== undefined) {
-      const credentials = parseBasicCredentials(header);
-      if (credentials !== undefined)
-        return { kind: 'http', user: await signIn.verify(request, credentials) };
-      const secret = parseBearer(header);
-      if (secret === undefined) {
-        throw new SwitchboardError(
-          'SB_ERR_HTTP_BAD_AUTH_HEADER',
-          'Authorization must be "Bearer <key>" or Basic credentials',
-        );
-      }
-      const key = keyThrottle.verify(keys, secret, request.ip);
-      return { kind: 'http', keyName: key.name, keyKind: key.kind };
-    }
-    const cookie = request.headers.cookie;
-    if (RequestState.mentionsOwnCookies(cookie) && !isCrossSiteRequest(request, options)) {
-      const user = state.sessionUser(state.read(cookie));
-      if (user !== undefined) return { kind: 'http', user };
-    }
-    return { kind: 'http' };
   }
 
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
@@ -146,7 +107,7 @@ export function callRoutes(deps: {
               `Invalid function name ${JSON.stringify(name)}`,
             );
           }
-          const caller = await callerOf(request);
+          const caller = await identifyCaller(deps, request);
           const refusal = dispatcher.admit(name, caller);
           if (refusal !== undefined) throw refusal;
           request.switchboardCaller = caller;

@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { UPLINK_PATH } from '@switchboard/shared';
-import { DASHBOARD_PATH } from '../admin/dashboard-routes.ts';
-import { ADMIN_API_PREFIX } from '../admin/admin-api.ts';
-import { METRICS_PATH } from '../observe/metrics-route.ts';
+import { DASHBOARD_PATH } from './admin/dashboard-routes.ts';
+import { ADMIN_API_PREFIX } from './admin/admin-api.ts';
+import { METRICS_PATH } from './metrics-route.ts';
 import type { ResolvedOptions } from '../options.ts';
-import { API_PREFIX } from './api-routes.ts';
+import { API_PREFIX } from './api-target.ts';
 import { OPENAPI_PATH } from './openapi-routes.ts';
 
 /** Where the HTTP RPC door is; each function is at `<CALL_PATH><name>`. */

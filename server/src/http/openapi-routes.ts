@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { EndpointTable } from '../hub/endpoint-table.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import { openApiDocument, type OpenApiInfo } from '../openapi/openapi-document.ts';
-import { API_PREFIX } from './api-routes.ts';
+import { API_PREFIX } from './api-target.ts';
 
 /** Where the OpenAPI document of the live endpoints is served. */
 export const OPENAPI_PATH = '/_/openapi.json';

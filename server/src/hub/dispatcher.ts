@@ -5,6 +5,7 @@ import {
   isTrustedCaller,
   toSwitchboardError,
   type CallerInfo,
+  type LocalHttpRequest,
 } from '@switchboard/shared';
 import {
   NOOP_HANDLE,
@@ -13,7 +14,8 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
-import type { FunctionRegistry } from './registry.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
+import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { CallStats } from '../observe/call-stats.ts';
 
 /** Per-call options for callers (app code, uplinks through the server, HTTP RPC). */
@@ -29,20 +31,50 @@ export interface CallOptions {
   requestId?: string;
 }
 
+/**
+ * A call as its origin hands it to the dispatcher: `timeoutMs` is the caller's wish (undefined
+ * for the server's default), which the dispatcher makes the effective deadline before any
+ * provider sees the request.
+ */
+export type CallOrder = Omit<CallRequest, 'timeoutMs'> & { timeoutMs: number | undefined };
+
 /** Routes calls to providers. The one place every call passes through, whatever its origin. */
 export class Dispatcher {
   constructor(
     private readonly registry: FunctionRegistry,
+    private readonly endpoints: EndpointTable,
     private readonly limits: { callTimeoutMs: number; maxCallTimeoutMs: number },
     private readonly stats: CallStats,
   ) {}
 
   /** Effective deadline: the caller's wish, else the default, never above the maximum. */
-  timeoutFor(requested: number | undefined): number {
+  private timeoutFor(requested: number | undefined): number {
     return Math.min(requested ?? this.limits.callTimeoutMs, this.limits.maxCallTimeoutMs);
   }
 
-  dispatch(request: CallRequest, sink: CallSink): CallHandle {
+  /**
+   * Starts a call: a function call goes to the provider of its name with the fewest calls in
+   * flight, an HTTP request (`http`) to `matched`, the provider the door picked for the endpoint
+   * (or, if that one stopped taking calls since, to the one the endpoint table picks now). Sets
+   * the deadline, counts the call and hands the provider a sink that settles `sink` exactly once;
+   * a call that finds no provider is rejected here. Args or bodies still arriving as streams or
+   * chunks go to the provider as they are: each provider knows what it needs whole.
+   */
+  dispatch(order: CallOrder, sink: CallSink, matched?: Provider): CallHandle {
+    // The origin's own object: bounding it in place spares a copy per call (and is idempotent).
+    order.timeoutMs = this.timeoutFor(order.timeoutMs);
+    const request = order as CallRequest;
+    const provider =
+      request.http === undefined
+        ? this.functionProvider(request, sink)
+        : this.endpointProvider(request.http, matched, sink);
+    if (provider === undefined) return NOOP_HANDLE;
+    // Counted from here: the call reached a provider (one wrapper per call, settled once).
+    return provider.start(request, this.stats.track(request, provider.providerId, sink));
+  }
+
+  /** The provider for a function call, or undefined once `sink` has the refusal. */
+  private functionProvider(request: CallRequest, sink: CallSink): Provider | undefined {
     const refusal = this.admit(request.name, request.caller);
     const provider = refusal === undefined ? this.registry.pick(request.name) : undefined;
     if (provider === undefined) {
@@ -50,13 +82,31 @@ export class Dispatcher {
       request.payload?.discard();
       this.stats.refuse(error.code);
       sink.reject(error);
-      return NOOP_HANDLE;
     }
-    // Counted from here: the call reached a provider (one wrapper per call, settled once).
-    const tracked = this.stats.track(request, provider.providerId, sink);
-    if (request.payload !== undefined && provider.relaysPayloads !== true)
-      return startDecoded(provider, request, request.payload, tracked);
-    return provider.start(request, tracked);
+    return provider;
+  }
+
+  /**
+   * The provider for an HTTP request, or undefined once `sink` has the refusal. The door picks
+   * one before an await (body upload, sign-in, rate limit): it may have left or started
+   * draining since, so the table is asked again rather than sending it a request it would not
+   * serve. The door already answered for paths it could not match, so none is refused by code.
+   */
+  private endpointProvider(
+    http: LocalHttpRequest,
+    matched: Provider | undefined,
+    sink: CallSink,
+  ): Provider | undefined {
+    if (matched?.accepting === true) return matched;
+    const again = this.endpoints.resolve(http.method, http.path);
+    if (again.kind === 'ok') return again.provider;
+    sink.reject(
+      new SwitchboardError(
+        'SB_ERR_HTTP_NO_PROVIDER',
+        `No uplink serving ${http.path} is connected`,
+      ),
+    );
+    return undefined;
   }
 
   /**
@@ -105,52 +155,15 @@ export class Dispatcher {
     } catch (error) {
       return Promise.reject(toSwitchboardError(error));
     }
-    const request = {
+    const request: CallOrder = {
       name,
       args,
-      timeoutMs: this.timeoutFor(options.timeoutMs),
+      timeoutMs: options.timeoutMs,
       caller,
       requestId,
     };
     return settleAsPromise((sink) => this.dispatch(request, sink), options.signal);
   }
-}
-
-/**
- * Args still arriving as a stream, for a provider that needs them whole (a function in this
- * process): collected and decoded first (bounded by the calling connection's message limit).
- */
-function startDecoded(
-  provider: Provider,
-  request: CallRequest,
-  payload: StreamedValue,
-  sink: CallSink,
-): CallHandle {
-  let started: CallHandle | undefined;
-  let cancelled = false;
-  payload.decode().then(
-    (args) => {
-      if (cancelled) return;
-      if (!Array.isArray(args)) {
-        sink.reject(new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'call args must be an array'));
-        return;
-      }
-      started = provider.start({ ...request, args, payload: undefined }, sink);
-    },
-    (error: unknown) => {
-      if (!cancelled) sink.reject(toSwitchboardError(error));
-    },
-  );
-  return {
-    cancel() {
-      if (started !== undefined) started.cancel();
-      else if (!cancelled) {
-        cancelled = true;
-        payload.discard(); // stop collecting what nobody will use
-        sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
-      }
-    },
-  };
 }
 
 /**

@@ -9,6 +9,8 @@ import {
   PendingCalls,
   SwitchboardError,
   handlerErrorToWire,
+  toSwitchboardError,
+  type StreamedValue,
   invokeWith,
   serveHttpWith,
   type EndpointHandler,
@@ -86,7 +88,16 @@ export class InProcessProvider implements Provider {
   }
 
   start(request: CallRequest, sink: CallSink): CallHandle {
+    // A function here needs its args whole: those still arriving from an uplink are collected
+    // and decoded first (bounded by the calling connection's message limit).
+    if (request.payload !== undefined) return startDecoded(this, request, request.payload, sink);
     const { http } = request;
+    if (http?.bodyChunks !== undefined) {
+      // So does a handler its body: the chunks the door kept it in are joined and let go (the
+      // request is this call's own).
+      http.body = Buffer.concat(http.bodyChunks);
+      http.bodyChunks = undefined;
+    }
     const fn =
       http === undefined ? this.functions.get(request.name) : this.endpoints.get(request.name);
     if (fn === undefined) {
@@ -127,6 +138,43 @@ export class InProcessProvider implements Provider {
     }
     this.pending.dispose();
   }
+}
+
+/**
+ * Starts `request` on `provider` once its streamed args are decoded; cancelling before then
+ * stops their collection.
+ */
+function startDecoded(
+  provider: InProcessProvider,
+  request: CallRequest,
+  payload: StreamedValue,
+  sink: CallSink,
+): CallHandle {
+  let started: CallHandle | undefined;
+  let cancelled = false;
+  payload.decode().then(
+    (args) => {
+      if (cancelled) return;
+      if (!Array.isArray(args)) {
+        sink.reject(new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'call args must be an array'));
+        return;
+      }
+      started = provider.start({ ...request, args, payload: undefined }, sink);
+    },
+    (error: unknown) => {
+      if (!cancelled) sink.reject(toSwitchboardError(error));
+    },
+  );
+  return {
+    cancel() {
+      if (started !== undefined) started.cancel();
+      else if (!cancelled) {
+        cancelled = true;
+        payload.discard(); // stop collecting what nobody will use
+        sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+      }
+    },
+  };
 }
 
 /**

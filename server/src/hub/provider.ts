@@ -12,7 +12,7 @@ export interface CallRequest {
   readonly args: unknown[];
   /**
    * Args too large for one frame, still arriving from the calling uplink (then `args` is
-   * empty): forwarded by providers that `relaysPayloads`, decoded first for the others.
+   * empty): an uplink forwards them as they come, a function in this process decodes them first.
    */
   readonly payload?: StreamedValue;
   /** Present for an HTTP request to an endpoint (then `args` is empty); a streamed body as `bodySource`. */
@@ -53,10 +53,9 @@ export interface Provider {
   /** Takes new calls: false once it is closed or draining (it may still finish calls in flight). */
   readonly accepting: boolean;
   /**
-   * Takes a request's `payload` and an HTTP body's `bodyChunks` as they are (an uplink forwards
-   * the bytes without decoding or joining them); others get args decoded and bodies joined.
+   * Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. It takes
+   * a `payload` and an HTTP body's `bodyChunks` as they come and decodes or joins them itself
+   * if it needs them whole.
    */
-  readonly relaysPayloads?: boolean;
-  /** Starts the call; the provider enforces `timeoutMs` and settles `sink` exactly once. */
   start(request: CallRequest, sink: CallSink): CallHandle;
 }

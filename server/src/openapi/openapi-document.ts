@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { EndpointDoc, HttpMethod, JsonSchema } from '@switchboard/shared';
-import type { LiveEndpoint } from '../hub/endpoint-table.ts';
+import type { LiveEndpoint } from '../catalog/endpoint-table.ts';
 
 /** `info` of the document (the `openapi` server option). */
 export interface OpenApiInfo {

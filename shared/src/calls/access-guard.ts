@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { CallerInfo } from '../protocol/frames.ts';
+import type { CallerInfo } from '../protocol/caller.ts';
 import type { User } from '../users/user.ts';
 import { getCallContext } from './call-context.ts';
 

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { HttpRequest } from '../http/http-request.ts';
-import type { CallerInfo } from '../protocol/frames.ts';
+import type { CallerInfo } from '../protocol/caller.ts';
 import { isRequestId } from '../protocol/request-id.ts';
 
 /** What a running function knows about the call it is serving. */

@@ -1,5 +1,5 @@
 import type { HttpRequest } from '../http/http-request.ts';
-import type { CallerInfo } from '../protocol/frames.ts';
+import type { CallerInfo } from '../protocol/caller.ts';
 import type { CallContext } from './call-context.ts';
 
 /**

@@ -1,6 +1,6 @@
 import { HttpRequest } from '../http/http-request.ts';
 import { toWireResponse, type MappedResponse } from '../http/http-response.ts';
-import type { WireHttpRequest, WireHttpResponse } from '../protocol/frames.ts';
+import type { WireHttpRequest, WireHttpResponse } from '../protocol/wire-http.ts';
 import { runWithCallContext, type CallContext } from './call-context.ts';
 import type { CallScope } from './call-scope.ts';
 

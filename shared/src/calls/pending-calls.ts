@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { MAX_CALL_ID } from '../protocol/decode-frames.ts';
+import { MAX_CALL_ID } from '../protocol/frames.ts';
 
 /** One outstanding request awaiting the peer's answer. */
 export interface PendingEntry {

@@ -1,6 +1,7 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { LocalHttpRequest } from '../http/http-request.ts';
-import type { CallerInfo, RequestFrame } from '../protocol/frames.ts';
+import type { CallerInfo } from '../protocol/caller.ts';
+import type { RequestFrame } from '../protocol/frames.ts';
 import { encodeValue } from './msgpack-codec.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { CookieJarContent } from '../protocol/frames.ts';
+import type { CookieJarContent } from '../protocol/wire-http.ts';
 
 /** Default lifetime of a cookie value, as Anvil's: 30 days. */
 export const DEFAULT_COOKIE_EXPIRY_DAYS = 30;

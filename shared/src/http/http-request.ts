@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { WireEffects, WireHttpRequest } from '../protocol/frames.ts';
+import type { WireEffects, WireHttpRequest } from '../protocol/wire-http.ts';
 import type { User } from '../users/user.ts';
 import { Media } from '../values/media.ts';
 import { CookieJar } from './cookie-jar.ts';

@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { WireHttpResponse } from '../protocol/frames.ts';
+import type { WireHttpResponse } from '../protocol/wire-http.ts';
 import { Media } from '../values/media.ts';
 import { MediaStream } from '../values/media-stream.ts';
 import { asByteSource } from '../streams/byte-source.ts';

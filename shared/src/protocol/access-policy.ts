@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { EndpointPolicy, FunctionAccess, FunctionRegistration } from './frames.ts';
+import type { EndpointPolicy, FunctionAccess, FunctionRegistration } from './registrations.ts';
 
 /** The access of a function registered without options: server keys and app code only. */
 export const SERVER_ONLY: FunctionAccess = Object.freeze({

@@ -1,5 +1,5 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { EndpointDoc, EndpointPolicy, EndpointSchema, JsonSchema } from './frames.ts';
+import type { EndpointDoc, EndpointPolicy, EndpointSchema, JsonSchema } from './registrations.ts';
 
 /** Longest `summary` of an endpoint, in characters. */
 export const MAX_SUMMARY_LENGTH = 300;

@@ -7,7 +7,7 @@ import {
   type EndpointPolicy,
   type EndpointRegistration,
   type HttpMethod,
-} from './frames.ts';
+} from './registrations.ts';
 
 const MAX_PATH_LENGTH = 500;
 // No `*`: the router would take it as a catch-all (undocumented) or fail on it half-way

@@ -2,8 +2,8 @@ import { timingSafeEqual, createHash } from 'node:crypto';
 import { SwitchboardError } from '@switchboard/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { parseBearer } from '../auth/bearer.ts';
-import { sendError } from '../http/error-reply.ts';
-import type { Metrics } from './metrics.ts';
+import type { Metrics } from '../observe/metrics.ts';
+import { sendError } from './error-reply.ts';
 
 /** Where Prometheus scrapes. */
 export const METRICS_PATH = '/metrics';

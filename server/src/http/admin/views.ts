@@ -1,6 +1,6 @@
-import type { LastError, RecentError, StatsSnapshot } from '../observe/call-stats.ts';
-import type { KeyRecord } from '../store/key-store.ts';
-import type { PublicUser } from '../store/user-store.ts';
+import type { LastError, RecentError, StatsSnapshot } from '../../observe/call-stats.ts';
+import type { KeyRecord } from '../../store/key-store.ts';
+import type { PublicUser } from '../../store/user-store.ts';
 
 /** The admin API's JSON for a key (never the secret, never its hash). */
 export interface KeyView {

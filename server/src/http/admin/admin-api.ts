@@ -1,9 +1,9 @@
 import { SwitchboardError } from '@switchboard/shared';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { SwitchboardCore } from '../core.ts';
-import { fromFastifyError, sendError } from '../http/error-reply.ts';
-import type { Limit, RateLimits } from '../http/rate-limits.ts';
+import type { Limit, RateLimits } from '../../limits/rate-limits.ts';
+import { fromFastifyError, sendError } from '../error-reply.ts';
 import { ADMIN_CHALLENGE, authenticate } from './admin-auth.ts';
+import type { AdminServices } from './admin-services.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { uplinkRoutes } from './uplink-routes.ts';
@@ -20,7 +20,7 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
  * read), then counted against its token's limit for that route and method; a failed
  * authentication counts against the client address instead, so guessing is rate limited too.
  */
-export function adminApi(core: SwitchboardCore, limits: RateLimits) {
+export function adminApi(core: AdminServices, limits: RateLimits) {
   const { adminRateLimits, debug } = core.options;
   return function routes(
     app: FastifyInstance,

@@ -1,8 +1,7 @@
 import { SwitchboardError } from '@switchboard/shared';
 import type { FastifyInstance } from 'fastify';
-import type { SwitchboardCore } from '../core.ts';
-import type { UplinkConnection } from '../hub/uplink-connection.ts';
 import { adminRoute } from './admin-route.ts';
+import type { AdminServices, AdminUplink } from './admin-services.ts';
 import { paginate } from './pagination.ts';
 
 /** An uplink as the admin API shows it. */
@@ -21,8 +20,11 @@ export interface UplinkView {
 }
 
 /** `uplinks/`: the live connections; get one, disconnect it (DELETE) or drain it (POST drain/). */
-export function uplinkRoutes(app: FastifyInstance, core: SwitchboardCore): void {
-  const view = (uplink: UplinkConnection): UplinkView => {
+export function uplinkRoutes(
+  app: FastifyInstance,
+  core: Pick<AdminServices, 'hub' | 'stats'>,
+): void {
+  const view = (uplink: AdminUplink): UplinkView => {
     const stats = core.stats.forProvider(uplink.providerId);
     return {
       id: uplink.providerId,
@@ -38,7 +40,7 @@ export function uplinkRoutes(app: FastifyInstance, core: SwitchboardCore): void 
       draining: uplink.draining,
     };
   };
-  const find = (params: unknown): UplinkConnection => {
+  const find = (params: unknown): AdminUplink => {
     const { id } = params as { id: string };
     const uplink = core.hub.find(id);
     if (uplink === undefined) throw noSuchUplink(id);

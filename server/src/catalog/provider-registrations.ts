@@ -11,8 +11,8 @@ import {
   type HttpMethod,
 } from '@switchboard/shared';
 import { scopeRefusal, type KeyScope } from '../store/key-scope.ts';
+import type { Provider } from '../hub/provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
-import type { Provider } from './provider.ts';
 import type { FunctionRegistry } from './registry.ts';
 
 /**

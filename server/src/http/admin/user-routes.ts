@@ -1,7 +1,7 @@
 import { SwitchboardError, type NewUser } from '@switchboard/shared';
 import type { FastifyInstance } from 'fastify';
-import type { SwitchboardCore } from '../core.ts';
 import { adminRoute } from './admin-route.ts';
+import type { AdminServices } from './admin-services.ts';
 import { paginate } from './pagination.ts';
 import { checkBody } from './request-body.ts';
 import { userView } from './views.ts';
@@ -10,7 +10,7 @@ import { userView } from './views.ts';
  * `users/`: list, create, get, update, delete, through the user store (which validates login
  * names, passwords and `data`, and hashes passwords with scrypt; no answer holds a hash).
  */
-export function userRoutes(app: FastifyInstance, core: SwitchboardCore): void {
+export function userRoutes(app: FastifyInstance, core: Pick<AdminServices, 'users'>): void {
   adminRoute(app, 'GET', '/users/', (request) =>
     paginate(core.users.list(), request.query, userView),
   );

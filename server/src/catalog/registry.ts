@@ -1,5 +1,5 @@
 import { sameAccess, type FunctionAccess } from '@switchboard/shared';
-import type { Provider } from './provider.ts';
+import type { Provider } from '../hub/provider.ts';
 
 /**
  * Which providers serve which function names. Several providers may serve one name; a call

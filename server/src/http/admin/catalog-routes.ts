@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import type { SwitchboardCore } from '../core.ts';
-import { RECENT_ERRORS } from '../observe/call-stats.ts';
+import { RECENT_ERRORS } from '../../observe/call-stats.ts';
 import { adminRoute } from './admin-route.ts';
+import type { AdminServices } from './admin-services.ts';
 import { paginate } from './pagination.ts';
 import { errorView, statsView } from './views.ts';
 
@@ -9,7 +9,10 @@ import { errorView, statsView } from './views.ts';
  * What is served right now: `functions/` and `endpoints/` with their providers (uplink ids, or
  * `app` for the server's own) and live call statistics, and `errors/`, the most recent errors.
  */
-export function catalogRoutes(app: FastifyInstance, core: SwitchboardCore): void {
+export function catalogRoutes(
+  app: FastifyInstance,
+  core: Pick<AdminServices, 'registry' | 'endpoints' | 'stats'>,
+): void {
   adminRoute(app, 'GET', '/functions/', (request) => {
     const functions = core.registry
       .names()

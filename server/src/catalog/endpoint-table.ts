@@ -11,7 +11,7 @@ import {
 } from '@switchboard/shared';
 import { EndpointValidators } from '../schema/endpoint-validators.ts';
 import { SchemaCompiler } from '../schema/schema-compiler.ts';
-import type { Provider } from './provider.ts';
+import type { Provider } from '../hub/provider.ts';
 import { Registry } from './registry.ts';
 
 /** What a registration brings besides its methods: the door's policy, docs and schemas. */

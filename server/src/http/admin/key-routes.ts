@@ -1,7 +1,7 @@
 import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import type { FastifyInstance } from 'fastify';
-import type { SwitchboardCore } from '../core.ts';
 import { adminRoute } from './admin-route.ts';
+import type { AdminServices } from './admin-services.ts';
 import { paginate } from './pagination.ts';
 import { checkBody } from './request-body.ts';
 import { keyView } from './views.ts';
@@ -10,7 +10,10 @@ import { keyView } from './views.ts';
  * `keys/`: list, create (the secret in the answer, once; `functions`/`endpoints` scope a server
  * key; a name taken by an active key is 409 SB_ERR_KEY_EXISTS), get, revoke (closes live uplinks).
  */
-export function keyRoutes(app: FastifyInstance, core: SwitchboardCore): void {
+export function keyRoutes(
+  app: FastifyInstance,
+  core: Pick<AdminServices, 'keys' | 'revokeKey'>,
+): void {
   adminRoute(app, 'GET', '/keys/', (request) => paginate(core.keys.list(), request.query, keyView));
 
   adminRoute(app, 'POST', '/keys/', (request, reply) => {
@@ -36,7 +39,7 @@ export function keyRoutes(app: FastifyInstance, core: SwitchboardCore): void {
   });
 }
 
-function keyOf(core: SwitchboardCore, params: unknown) {
+function keyOf(core: Pick<AdminServices, 'keys'>, params: unknown) {
   const { id } = params as { id: string };
   const key = core.keys.get(id);
   if (key === undefined) {

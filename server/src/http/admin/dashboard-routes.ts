@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { SwitchboardError } from '@switchboard/shared';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import { sendError } from '../http/error-reply.ts';
+import { sendError } from '../error-reply.ts';
 
 /** Where the page lives; the admin API is below it at `api/v1/`. */
 export const DASHBOARD_PATH = '/_/admin/';
@@ -35,7 +35,7 @@ const ASSETS: Readonly<Record<string, string>> = {
 const HTML_TYPE = 'text/html; charset=utf-8';
 
 function load(name: string): Buffer {
-  return readFileSync(new URL(`../../dashboard/${name}`, import.meta.url));
+  return readFileSync(new URL(`../../../dashboard/${name}`, import.meta.url));
 }
 
 function secure(reply: FastifyReply, type: string): FastifyReply {

@@ -1,5 +1,5 @@
 import { SwitchboardError } from '@switchboard/shared';
-import type { AdminTokenRecord, AdminTokenStore } from '../store/admin-token-store.ts';
+import type { AdminTokenRecord, AdminTokenStore } from '../../store/admin-token-store.ts';
 
 /** `WWW-Authenticate` of a 401 from the admin API. */
 export const ADMIN_CHALLENGE = 'Token realm="switchboard-admin"';
@@ -16,7 +16,7 @@ export function parseTokenHeader(header: string | undefined): string | undefined
  * looks tokens up by SHA-256 and compares in constant time.
  */
 export function authenticate(
-  tokens: AdminTokenStore,
+  tokens: Pick<AdminTokenStore, 'verify'>,
   header: string | undefined,
 ): AdminTokenRecord {
   const token = parseTokenHeader(header);
