@@ -48,6 +48,7 @@ export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './use
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export {
   PeerEngine,
+  dropAnswer,
   type PeerHooks,
   type PeerSettings,
   type SharedFrame,

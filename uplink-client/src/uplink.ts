@@ -90,8 +90,9 @@ export class Uplink {
       {
         reassembled: (message) => this.reassembled(message),
         cancelled: (id) => this.incoming.cancel(id, cancelled()),
-        // The connection takes connection-level errors before they get here.
-        peerError: (error) => this.events.emit('error', error),
+        // The connection takes connection-level errors as they arrive; one inside a reassembled
+        // large message is followed by the close all the same, which reports it.
+        peerError: () => undefined,
         streamRefused: (error) => this.events.emit('error', error),
       },
     );

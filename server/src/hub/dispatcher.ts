@@ -90,7 +90,8 @@ export class Dispatcher {
    * The provider for an HTTP request, or undefined once `sink` has the refusal. The door picks
    * one before an await (body upload, sign-in, rate limit): it may have left or started
    * draining since, so the table is asked again rather than sending it a request it would not
-   * serve. The door already answered for paths it could not match, so none is refused by code.
+   * serve. The door already answered for paths it could not match, and no access check applies
+   * here; like before, such a late miss is not counted as a refusal (`stats.refuse`).
    */
   private endpointProvider(
     http: LocalHttpRequest,

@@ -1,8 +1,7 @@
 import {
   CLOSE_CODES,
-  StreamedValue,
   SwitchboardError,
-  ValueStream,
+  dropAnswer,
   type CallFrame,
   type CallerInfo,
   type ErrorCode,
@@ -93,8 +92,7 @@ export class InboundCalls {
    */
   answer(id: number, value: unknown): void {
     if (this.calls.delete(id) && this.link.isOpen()) this.link.peer.answer(id, value);
-    else if (value instanceof StreamedValue) value.discard();
-    else if (value instanceof ValueStream) void value[Symbol.asyncIterator]().return?.();
+    else dropAnswer(value);
   }
 
   fail(frame: ErrorFrame & { id: number }): void {

@@ -50,12 +50,11 @@ export class UplinkDrain {
     this.timer.unref();
   }
 
-  /** Tells the uplink the server is going away; false when it was told already. */
-  goAway(graceMs: number): boolean {
-    if (this.goingAway) return false;
+  /** Tells the uplink (once) that the server is going away. */
+  goAway(graceMs: number): void {
+    if (this.goingAway) return;
     this.goingAway = true;
     this.link.send({ type: 'goaway', graceMs });
-    return true;
   }
 
   /**

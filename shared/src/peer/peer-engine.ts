@@ -154,7 +154,7 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
   }
 
   /** Queues a frame of the shared machinery (credit, abort, chunk, end, cancel), if attached. */
-  send(frame: SharedFrame): void {
+  send(frame: StreamFrame | CancelFrame): void {
     if (this.transport !== undefined) this.push(frame as Out);
   }
 
@@ -164,6 +164,10 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
    * comes, anything else as the result's value.
    */
   answer(id: number, value: unknown): SwitchboardError | undefined {
+    if (this.transport === undefined) {
+      dropAnswer(value);
+      return undefined;
+    }
     if (value instanceof ValueStream)
       return this.answerFrame({
         type: 'result',
@@ -224,7 +228,7 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
   }
 
   /** Progressive results arriving on stream `id`. */
-  valueStream(id: number): ValueStream {
+  private valueStream(id: number): ValueStream {
     return ValueStream.fromChunks(this.receiver.open(id).readable());
   }
 
@@ -319,4 +323,13 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
     this.calls.dispose();
     for (const [, call] of this.calls.drain()) call.reject(error);
   }
+}
+
+/**
+ * An answer nobody will receive: a value still arriving from elsewhere is dropped, a producer of
+ * progressive results stopped.
+ */
+export function dropAnswer(value: unknown): void {
+  if (value instanceof StreamedValue) value.discard();
+  else if (value instanceof ValueStream) void value[Symbol.asyncIterator]().return?.();
 }
