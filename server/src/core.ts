@@ -85,6 +85,8 @@ export class SwitchboardCore {
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
+  /** Sign-in with throttling; made with the routes (it counts in the rate-limit store). */
+  private signIn: SignIn | undefined;
   private closed = false;
   /** Counts HTTP requests in flight; once shutdown begins, refuses new ones (and /readyz is 503). */
   private readonly gate = new RequestGate();
@@ -129,6 +131,14 @@ export class SwitchboardCore {
       dispatcher: this.dispatcher,
       log,
       traffic: this.traffic,
+      anvil: {
+        signIn: (email, password, ip) => {
+          if (this.signIn === undefined)
+            return Promise.reject(new SwitchboardError('SB_ERR_SERVER_CLOSING', 'not serving yet'));
+          return this.signIn.verify({ ip }, { username: email, password });
+        },
+        publicOrigin: options.publicOrigin,
+      },
     });
     this.metrics = new Metrics({
       stats: this.stats,
@@ -155,6 +165,7 @@ export class SwitchboardCore {
     new BodyTimeouts(options).register(app); // first, so it sees every body
     const limits = await RateLimits.register(app);
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
+    this.signIn = signIn;
     this.gate.register(app); // before the routes, so it sees every request to them
     await app.register(healthRoutes({ db: this.db, isClosing: () => this.gate.isClosing }));
     await app.register(

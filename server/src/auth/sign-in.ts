@@ -1,6 +1,5 @@
 import { SwitchboardError, type User } from '@switchboard/shared';
-import type { FastifyRequest } from 'fastify';
-import type { Limit, RateLimits } from '../limits/rate-limits.ts';
+import type { Limit, LimitSubject, RateLimits } from '../limits/rate-limits.ts';
 import type { UserStore } from '../store/user-store.ts';
 import type { BasicCredentials } from './basic-credentials.ts';
 
@@ -36,7 +35,7 @@ export class SignIn {
     this.perAddress = { max: perName.max * ADDRESS_FACTOR, windowMs: perName.windowMs };
   }
 
-  async verify(request: FastifyRequest, credentials: BasicCredentials): Promise<User> {
+  async verify(request: LimitSubject, credentials: BasicCredentials): Promise<User> {
     const nameKey = `sign-in:name:${credentials.username.trim().toLowerCase()}`;
     const addressKey = `sign-in:address:${request.ip}`;
     // Always the name first, then the address: whoever waits for an address holds a name slot,
@@ -72,7 +71,7 @@ export class SignIn {
   }
 
   /** Takes a verification slot under `key`, waiting while failures in flight could use it up. */
-  private async reserve(request: FastifyRequest, key: string, limit: Limit): Promise<void> {
+  private async reserve(request: LimitSubject, key: string, limit: Limit): Promise<void> {
     for (;;) {
       const { used, retryAfterSeconds } = await this.limits.peek(request, key, limit);
       if (used >= limit.max) {

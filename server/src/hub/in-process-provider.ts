@@ -9,8 +9,6 @@ import {
   PendingCalls,
   SwitchboardError,
   handlerErrorToWire,
-  toSwitchboardError,
-  type StreamedValue,
   invokeWith,
   serveHttpWith,
   type EndpointHandler,
@@ -23,6 +21,7 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
+import { startWithDecodedArgs } from './decoded-args.ts';
 
 /** A function registered by app code inside the server process. */
 export type AppFunction = (...args: never[]) => unknown;
@@ -88,9 +87,9 @@ export class InProcessProvider implements Provider {
   }
 
   start(request: CallRequest, sink: CallSink): CallHandle {
-    // A function here needs its args whole: those still arriving from an uplink are collected
-    // and decoded first (bounded by the calling connection's message limit).
-    if (request.payload !== undefined) return startDecoded(this, request, request.payload, sink);
+    // A function here needs its args whole.
+    if (request.payload !== undefined)
+      return startWithDecodedArgs(request, sink, (decoded, to) => this.start(decoded, to));
     const { http } = request;
     if (http?.bodyChunks !== undefined) {
       // So does a handler its body: the chunks the door kept it in are joined and let go (the
@@ -138,43 +137,6 @@ export class InProcessProvider implements Provider {
     }
     this.pending.dispose();
   }
-}
-
-/**
- * Starts `request` on `provider` once its streamed args are decoded; cancelling before then
- * stops their collection.
- */
-function startDecoded(
-  provider: InProcessProvider,
-  request: CallRequest,
-  payload: StreamedValue,
-  sink: CallSink,
-): CallHandle {
-  let started: CallHandle | undefined;
-  let cancelled = false;
-  payload.decode().then(
-    (args) => {
-      if (cancelled) return;
-      if (!Array.isArray(args)) {
-        sink.reject(new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', 'call args must be an array'));
-        return;
-      }
-      started = provider.start({ ...request, args, payload: undefined }, sink);
-    },
-    (error: unknown) => {
-      if (!cancelled) sink.reject(toSwitchboardError(error));
-    },
-  );
-  return {
-    cancel() {
-      if (started !== undefined) started.cancel();
-      else if (!cancelled) {
-        cancelled = true;
-        payload.discard(); // stop collecting what nobody will use
-        sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
-      }
-    },
-  };
 }
 
 /**

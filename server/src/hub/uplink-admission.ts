@@ -16,9 +16,10 @@ import type { ResolvedOptions } from '../options.ts';
 import type { KeyRecord } from '../store/key-store.ts';
 
 /**
- * Bytes a connection may send before its `hello` is accepted, WebSocket framing included: the
- * hello and nothing else. Counted on the raw socket, so a larger message is refused while it
- * arrives, before it is buffered or decoded.
+ * Bytes a connection may send before its hello (or Anvil key message) is accepted, WebSocket
+ * framing included: the hello and nothing else. Counted on the raw socket and checked after each
+ * read has been parsed, so `ws` never holds more than one read of a message that crosses it, and
+ * an Anvil client's REGISTERs that follow its key in the same read are not held against it.
  */
 export const PRE_AUTH_MAX_BYTES = 8 * 1024;
 /** A connection refused before authentication is cut this long after its close frame. */
@@ -27,9 +28,9 @@ const PRE_AUTH_LINGER_MS = 1_000;
 type Refuse = (...refusal: Refusal) => void;
 
 /**
- * Watches a connection until its hello is accepted: the byte budget on the raw socket (ahead of
- * `ws`'s own listener, so bytes are counted before they are parsed) and the auth deadline. Both
- * end in `refuse`; `cut()` then stops reading the socket and destroys it soon.
+ * Watches a connection from its upgrade until its hello is accepted: the byte budget on the raw
+ * socket and the auth deadline. Both end in `refuse`, which the connection takes over once the
+ * first message has told its dialect; `cut()` then stops reading the socket and destroys it soon.
  */
 export class PreAuthGuard {
   private bytes = 0;
@@ -38,18 +39,24 @@ export class PreAuthGuard {
   constructor(
     private readonly socket: Duplex,
     timeoutMs: number,
-    private readonly refuse: Refuse,
+    /** Who acts on a refusal: the hub until the dialect is known, then the connection. */
+    public refuse: Refuse,
   ) {
+    // Counted ahead of ws's own listener, checked after it has parsed the read.
     socket.prependListener('data', this.count);
+    socket.on('data', this.check);
     this.timer = setTimeout(
-      () => refuse('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED),
+      () => this.refuse('SB_ERR_AUTH_TIMEOUT', CLOSE_CODES.AUTH_FAILED),
       timeoutMs,
     );
   }
 
-  /** Raw bytes before the hello: more than one small message is refused as it arrives. */
   private readonly count = (chunk: Buffer): void => {
     this.bytes += chunk.byteLength;
+  };
+
+  /** Still not authenticated after this read and over the budget: refused. */
+  private readonly check = (): void => {
     if (this.bytes <= PRE_AUTH_MAX_BYTES) return;
     this.refuse(
       'SB_ERR_PROTO_FRAME_TOO_LARGE',
@@ -62,6 +69,7 @@ export class PreAuthGuard {
   end(): void {
     clearTimeout(this.timer);
     this.socket.off('data', this.count);
+    this.socket.off('data', this.check);
   }
 
   /**
@@ -70,6 +78,7 @@ export class PreAuthGuard {
    * whatever the peer does.
    */
   cut(): void {
+    this.end();
     this.socket.pause();
     this.socket.end();
     setTimeout(() => this.socket.destroy(), PRE_AUTH_LINGER_MS).unref();

@@ -31,7 +31,7 @@ import { InboundCalls } from './inbound-calls.ts';
 import { UplinkDrain } from './uplink-drain.ts';
 import { answerRegister, answerUnregister } from './registration-frames.ts';
 import {
-  PreAuthGuard,
+  type PreAuthGuard,
   budgetFor,
   limitReceiver,
   helloKey,
@@ -40,13 +40,9 @@ import {
   welcomeFrame,
 } from './uplink-admission.ts';
 import { OutboundCalls, type OutboundCall } from './outbound-calls.ts';
-import {
-  NOOP_HANDLE,
-  type CallHandle,
-  type CallRequest,
-  type CallSink,
-  type Provider,
-} from './provider.ts';
+import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from './provider.ts';
+import type { HubConnection } from './hub-connection.ts';
+import type { PrivateDeps } from '../anvil/anvil-private.ts';
 import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { UplinkTraffic } from '../observe/uplink-traffic.ts';
@@ -62,8 +58,19 @@ export interface ConnectionDeps {
   readonly log: FastifyBaseLogger;
   /** Where message bytes in and out are counted (metrics). */
   readonly traffic: UplinkTraffic;
-  onOpen(connection: UplinkConnection): void;
-  onClose(connection: UplinkConnection): void;
+  /** What the `anvil.private.*` functions of Anvil-dialect uplinks need (sign-in, origins). */
+  readonly anvil: PrivateDeps;
+  onOpen(connection: HubConnection): void;
+  onClose(connection: HubConnection): void;
+}
+
+/** A WebSocket just accepted on /_/uplink, watched until it authenticates. */
+export interface Opening {
+  /** The upgraded socket under `ws`. */
+  readonly socket: Duplex;
+  /** The peer's IP address as the server's socket saw it. */
+  readonly remoteAddress: string;
+  readonly preAuth: PreAuthGuard;
 }
 
 type State = 'awaiting-hello' | 'open' | 'closed';
@@ -72,7 +79,8 @@ type State = 'awaiting-hello' | 'open' | 'closed';
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
  * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
  */
-export class UplinkConnection implements Provider {
+export class UplinkConnection implements HubConnection {
+  readonly dialect = 'switchboard';
   readonly providerId: string;
   key: KeyRecord | undefined;
   /** The name the uplink gave in `hello`, if any. */
@@ -111,14 +119,12 @@ export class UplinkConnection implements Provider {
     private readonly ws: WebSocket,
     private readonly deps: ConnectionDeps,
     key: KeyRecord | undefined,
-    /** The upgraded socket under `ws`, and the peer's IP address as it saw it. */
-    peer: { socket: Duplex; remoteAddress: string },
+    opening: Opening,
   ) {
-    this.remoteAddress = peer.remoteAddress;
+    this.remoteAddress = opening.remoteAddress;
     this.maxFrameBytes = deps.options.maxFrameBytes;
-    this.preAuth = new PreAuthGuard(peer.socket, deps.options.authTimeoutMs, (...refusal) =>
-      this.refuseUnauthenticated(...refusal),
-    );
+    this.preAuth = opening.preAuth;
+    this.preAuth.refuse = (...refusal) => this.refuseUnauthenticated(...refusal);
     this.providerId = `u_${nanoid(8)}`; // 48 random bits (nanoid: 6 bits a character)
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
@@ -154,7 +160,7 @@ export class UplinkConnection implements Provider {
         this.fail(error.code, closeCode, error.message);
       },
     });
-    this.peer.attach(deps.traffic.counted(new MessageWriter(ws, peer.socket, false)));
+    this.peer.attach(deps.traffic.counted(new MessageWriter(ws, opening.socket, false)));
     ws.on('message', (data, isBinary) => this.received(data, isBinary));
     ws.on('pong', () => this.heard());
     ws.on('close', (_code, reason) => {
@@ -227,7 +233,7 @@ export class UplinkConnection implements Provider {
   // -------------------------------------------------------------------------------------------
   // The frame loop.
 
-  private received(data: RawData, isBinary: boolean): void {
+  received(data: RawData, isBinary: boolean): void {
     if (this.state === 'closed') return;
     this.heard();
     if (isBinary && Buffer.isBuffer(data)) this.deps.traffic.bytesIn += data.byteLength;

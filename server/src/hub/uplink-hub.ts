@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import {
   CLOSE_CODES,
   SwitchboardError,
@@ -12,7 +12,10 @@ import {
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
-import { UplinkConnection, type ConnectionDeps } from './uplink-connection.ts';
+import { UplinkConnection, type ConnectionDeps, type Opening } from './uplink-connection.ts';
+import { AnvilConnection } from '../anvil/anvil-connection.ts';
+import type { HubConnection } from './hub-connection.ts';
+import { PreAuthGuard } from './uplink-admission.ts';
 import { sweepIntervalMs } from './liveness.ts';
 
 /** Keys revoked up to this long before the previous check are looked at again. */
@@ -27,7 +30,9 @@ export const MAX_PENDING_PER_ADDRESS = 64;
  */
 export class UplinkHub {
   private readonly wss: WebSocketServer;
-  private readonly connections = new Map<string, UplinkConnection>();
+  private readonly connections = new Map<string, HubConnection>();
+  /** Sockets upgraded whose first message (which tells the dialect) has not arrived. */
+  private readonly opening = new Set<WebSocket>();
   /** Connections not yet authenticated, per client address. */
   private readonly pending = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
@@ -57,12 +62,12 @@ export class UplinkHub {
   }
 
   /** Live, authenticated connections (draining ones included). */
-  uplinks(): UplinkConnection[] {
+  uplinks(): HubConnection[] {
     return [...this.connections.values()].filter((c) => c.isOpen);
   }
 
   /** The live, authenticated connection with this id. */
-  find(providerId: string): UplinkConnection | undefined {
+  find(providerId: string): HubConnection | undefined {
     const connection = this.connections.get(providerId);
     return connection?.isOpen === true ? connection : undefined;
   }
@@ -183,28 +188,62 @@ export class UplinkHub {
     // Also when ws refuses the handshake itself (no callback then) or the socket just goes.
     socket.once('close', authenticated);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection = new UplinkConnection(
-        ws,
-        {
-          ...this.deps,
-          onOpen: (c) => {
-            authenticated();
-            this.deps.log.info(
-              { uplink: c.providerId, name: c.name, key: c.key?.name },
-              'uplink connected',
-            );
-          },
-          onClose: (c) => {
-            authenticated();
-            this.connections.delete(c.providerId);
-            if (c.key !== undefined)
-              this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
-          },
+      const deps: ConnectionDeps = {
+        ...this.deps,
+        onOpen: (c) => {
+          authenticated();
+          this.deps.log.info(
+            { uplink: c.providerId, name: c.name, key: c.key?.name, dialect: c.dialect },
+            'uplink connected',
+          );
         },
-        key,
-        { socket, remoteAddress },
-      );
+        onClose: (c) => {
+          authenticated();
+          this.connections.delete(c.providerId);
+          if (c.key !== undefined)
+            this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
+        },
+      };
+      this.open(ws, deps, key, { socket, remoteAddress });
+    });
+  }
+
+  /**
+   * A socket just upgraded: its first message tells the dialect (binary: Switchboard's `hello`;
+   * text: Anvil's key message) and makes the connection that serves it. The byte budget and the
+   * auth deadline run from the start; a refusal before the first message is a bare close.
+   */
+  private open(
+    ws: WebSocket,
+    deps: ConnectionDeps,
+    key: KeyRecord | undefined,
+    peer: Omit<Opening, 'preAuth'>,
+  ): void {
+    const preAuth = new PreAuthGuard(
+      peer.socket,
+      deps.options.authTimeoutMs,
+      (code, closeCode, message) => {
+        this.opening.delete(ws);
+        ws.close(closeCode, closeReason(code, message ?? code));
+        preAuth.cut();
+      },
+    );
+    const opening: Opening = { ...peer, preAuth };
+    this.opening.add(ws);
+    const onError = (error: Error): void =>
+      deps.log.debug({ err: error }, 'uplink socket error before its first message');
+    ws.on('error', onError);
+    ws.once('close', () => {
+      if (this.opening.delete(ws)) preAuth.end();
+    });
+    ws.once('message', (data, isBinary) => {
+      if (!this.opening.delete(ws)) return; // refused meanwhile
+      ws.off('error', onError);
+      const connection: HubConnection = isBinary
+        ? new UplinkConnection(ws, deps, key, opening)
+        : new AnvilConnection(ws, deps, opening);
       this.connections.set(connection.providerId, connection);
+      connection.received(data, isBinary);
     });
   }
 
@@ -253,13 +292,10 @@ export class UplinkHub {
     this.closing = true;
     clearInterval(this.heartbeat);
     this.server.off('upgrade', this.onUpgrade);
-    for (const connection of [...this.connections.values()]) {
-      connection.close(
-        CLOSE_CODES.GOING_AWAY,
-        closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down'),
-        error,
-      );
-    }
+    const reason = closeReason('SB_ERR_SERVER_CLOSING', 'server shutting down');
+    for (const connection of [...this.connections.values()])
+      connection.close(CLOSE_CODES.GOING_AWAY, reason, error);
+    for (const ws of this.opening) ws.close(CLOSE_CODES.GOING_AWAY, reason);
     this.wss.close();
   }
 }

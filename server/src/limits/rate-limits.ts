@@ -9,6 +9,12 @@ export interface Limit {
 
 type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 
+/**
+ * Who a hit is counted for: an HTTP request, or a client known only by its address (a sign-in
+ * made over an uplink dialect on behalf of an HTTP request, see docs/anvil.md).
+ */
+export type LimitSubject = FastifyRequest | { readonly ip: string };
+
 /** Most keys (endpoint × address, sign-in names) the in-memory store remembers. */
 const MAX_KEYS = 20_000;
 
@@ -31,7 +37,7 @@ export class RateLimits {
   }
 
   /** Counts a hit; returns the seconds until the window resets when over the limit. */
-  async hit(request: FastifyRequest, key: string, limit: Limit): Promise<number | undefined> {
+  async hit(request: LimitSubject, key: string, limit: Limit): Promise<number | undefined> {
     const outcome = await this.run(request, key, limit, true);
     if (outcome.isAllowed || !outcome.isExceeded) return undefined;
     return Math.max(1, outcome.ttlInSeconds);
@@ -42,7 +48,7 @@ export class RateLimits {
    * without counting one.
    */
   async peek(
-    request: FastifyRequest,
+    request: LimitSubject,
     key: string,
     limit: Limit,
   ): Promise<{ used: number; retryAfterSeconds: number }> {
@@ -54,7 +60,12 @@ export class RateLimits {
     };
   }
 
-  private run(request: FastifyRequest, key: string, limit: Limit, increment: boolean) {
+  private run(subject: LimitSubject, key: string, limit: Limit, increment: boolean) {
+    // The plugin reads a request's route options; an address alone gets empty ones.
+    const request =
+      'routeOptions' in subject
+        ? subject
+        : ({ ip: subject.ip, routeOptions: { config: {} } } as unknown as FastifyRequest);
     this.keys.set(request, key); // read synchronously by the key generator below
     return this.limiter(limit)(request, { increment });
   }

@@ -239,6 +239,16 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'A cookie would be larger than 4 KB',
   },
+  SB_ERR_ANVIL_UNSUPPORTED: {
+    status: 501,
+    retryable: false,
+    message: 'This Anvil service is not available on Switchboard',
+  },
+  SB_ERR_NO_HTTP_REQUEST: {
+    status: 400,
+    retryable: false,
+    message: 'The call is not made while serving an HTTP request, so it has no cookies',
+  },
   SB_ERR_USER_EXISTS: {
     status: 409,
     retryable: false,

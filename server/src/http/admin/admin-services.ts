@@ -9,6 +9,8 @@ import type { UserStore } from '../../store/user-store.ts';
 /** A live uplink as the admin API reads it. */
 export interface AdminUplink {
   readonly providerId: string;
+  /** The protocol it speaks: Switchboard's own, or Anvil's uplink protocol. */
+  readonly dialect: 'switchboard' | 'anvil';
   readonly name: string | null;
   readonly keyName: string;
   readonly remoteAddress: string;

@@ -8,6 +8,8 @@ import { paginate } from './pagination.ts';
 export interface UplinkView {
   id: string;
   name: string | null;
+  /** `switchboard`, or `anvil` for an uplink speaking Anvil's uplink protocol. */
+  dialect: 'switchboard' | 'anvil';
   key_name: string;
   remote_address: string;
   connected_since: string;
@@ -29,6 +31,7 @@ export function uplinkRoutes(
     return {
       id: uplink.providerId,
       name: uplink.name,
+      dialect: uplink.dialect,
       key_name: uplink.keyName,
       remote_address: uplink.remoteAddress,
       connected_since: uplink.connectedAt.toISOString(),

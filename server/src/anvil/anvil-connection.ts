@@ -1,0 +1,498 @@
+import { nanoid } from 'nanoid';
+import type { RawData, WebSocket } from 'ws';
+import {
+  CLOSE_CODES,
+  SwitchboardError,
+  closeReason,
+  toSwitchboardError,
+  type CallerInfo,
+  type DecodeLimits,
+  type ErrorCode,
+  HTTP_METHODS,
+} from '@switchboard/shared';
+import type { KeyRecord } from '../store/key-store.ts';
+import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
+import type { ConnectionDeps } from '../hub/uplink-connection.ts';
+import type { HubConnection } from '../hub/hub-connection.ts';
+import { Liveness } from '../hub/liveness.ts';
+import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from '../hub/provider.ts';
+import {
+  budgetFor,
+  uplinkCaller,
+  type ConnectionBudget,
+  type PreAuthGuard,
+  type Refusal,
+} from '../hub/uplink-admission.ts';
+import {
+  decodeAnvilText,
+  type AnvilCallFrame,
+  type AnvilFrame,
+  type AnvilReplyFrame,
+  type KeyFrame,
+} from './anvil-frames.ts';
+import { MediaIn, sendMedia, type MediaLookup } from './anvil-media.ts';
+import { anvilRegistration } from './anvil-names.ts';
+import { AnvilOutbound } from './anvil-outbound.ts';
+import { AnvilInbound } from './anvil-inbound.ts';
+import { anvilError, deserialise, serialise } from './anvil-values.ts';
+
+/** Oldest protocol version of Anvil's uplink library served (the real server's bound). */
+const MIN_ANVIL_VERSION = 5;
+/** Longest print output from an uplink kept in one log line. */
+const MAX_OUTPUT_LOG = 2000;
+
+type State = 'awaiting-key' | 'open' | 'closed';
+
+/**
+ * One uplink speaking Anvil's uplink protocol (JSON text messages, media in binary chunks; see
+ * docs/anvil.md): authenticated by its key message, its REGISTERs mapped into the same catalog
+ * as native uplinks', and a provider like any other. Calls it makes go through the dispatcher.
+ */
+export class AnvilConnection implements HubConnection {
+  readonly dialect = 'anvil';
+  readonly providerId = `u_${nanoid(8)}`;
+  key: KeyRecord | undefined;
+  /** Anvil uplinks have no name of their own. */
+  readonly name = null;
+  readonly connectedAt = new Date();
+  readonly liveness = new Liveness();
+  readonly remoteAddress: string;
+  /** Sent with every auth reply and CALL; scripts read it as `anvil.app`. */
+  readonly appInfo: Record<string, unknown>;
+
+  private state: State = 'awaiting-key';
+  private budget: ConnectionBudget;
+  private callerInfo: CallerInfo = { kind: 'uplink' };
+  private readonly registrations: ProviderRegistrations;
+  /** `http:` regexes the uplink registered, by the Switchboard path they map to. */
+  private readonly endpointCommands = new Map<string, string>();
+  private readonly media: MediaIn;
+  private readonly outbound: AnvilOutbound;
+  private readonly inbound: AnvilInbound;
+  private nextMediaId = 0;
+  /** Out of rotation: takes no new calls, closes once those in flight are answered. */
+  draining = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private goingAway = false;
+  private closeError: SwitchboardError | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly deps: ConnectionDeps,
+    opening: { remoteAddress: string; preAuth: PreAuthGuard },
+  ) {
+    this.remoteAddress = opening.remoteAddress;
+    this.preAuth = opening.preAuth;
+    this.preAuth.refuse = (...refusal) => this.refuseUnauthenticated(...refusal);
+    this.budget = budgetFor('client', deps.options); // until the key says otherwise
+    this.appInfo = {
+      id: '',
+      branch: null,
+      environment: { description: 'Switchboard', tags: [] },
+    };
+    this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
+    this.media = new MediaIn(() => this.budget.maxMessageBytes);
+    this.outbound = new AnvilOutbound({
+      idPrefix: this.providerId,
+      endpointCommand: (pattern) => this.endpointCommands.get(pattern),
+      post: (message) => this.post(message),
+      settled: () => this.closeIfDrained(),
+      appInfo: this.appInfo,
+    });
+    this.inbound = new AnvilInbound({
+      dispatcher: deps.dispatcher,
+      privateDeps: deps.anvil,
+      remoteAddress: this.remoteAddress,
+      caller: () => this.callerInfo,
+      context: (callStackId) => {
+        const call = callStackId === undefined ? undefined : this.outbound.find(callStackId);
+        return { context: call?.context, requestId: call?.requestId };
+      },
+      refusesNewWork: () => this.goingAway && this.outbound.size === 0,
+      post: (message) => this.post(message),
+    });
+    ws.on('pong', () => this.heard());
+    ws.on('message', (data, isBinary) => this.received(data, isBinary));
+    ws.on('close', () => this.closed());
+    ws.on('error', (error) => {
+      deps.log.debug({ err: error, uplink: this.providerId }, 'anvil uplink socket error');
+    });
+  }
+
+  private readonly preAuth: PreAuthGuard;
+
+  get keyName(): string {
+    return this.key?.name ?? '';
+  }
+
+  get inFlight(): number {
+    return this.outbound.size;
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open';
+  }
+
+  get accepting(): boolean {
+    return this.state === 'open' && !this.draining && !this.liveness.unresponsive;
+  }
+
+  get isIdle(): boolean {
+    return this.outbound.size === 0 && this.inbound.size === 0 && this.media.size === 0;
+  }
+
+  functions(): string[] {
+    return this.registrations.functionNames();
+  }
+
+  endpoints(): Array<{ path: string; methods: string[] }> {
+    return this.registrations.endpointList();
+  }
+
+  private get decodeLimits(): DecodeLimits {
+    return this.budget.decodeLimits;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Provider.
+
+  start(request: CallRequest, sink: CallSink): CallHandle {
+    if (this.state === 'open') return this.outbound.start(request, sink);
+    sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED'));
+    return NOOP_HANDLE;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The message loop.
+
+  received(data: RawData, isBinary: boolean): void {
+    if (this.state === 'closed') return;
+    this.heard();
+    const bytes = data as Buffer;
+    const size = Buffer.isBuffer(bytes) ? bytes.byteLength : 0;
+    this.deps.traffic.bytesIn += size;
+    if (!Buffer.isBuffer(bytes) || size > this.budget.maxFrameBytes) {
+      this.fail(
+        'SB_ERR_PROTO_FRAME_TOO_LARGE',
+        CLOSE_CODES.MESSAGE_TOO_BIG,
+        `message of ${size} bytes exceeds maxFrameBytes ${this.budget.maxFrameBytes}`,
+      );
+      return;
+    }
+    try {
+      if (isBinary) {
+        if (this.state !== 'open') throw bad('the first message must be the key');
+        this.media.chunk(bytes);
+        return;
+      }
+      if (this.media.expectsBinary) throw bad('a CHUNK_HEADER must be followed by its chunk');
+      this.frame(decodeAnvilText(bytes.toString('utf8'), this.decodeLimits));
+    } catch (error) {
+      const coded = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
+      const closeCode =
+        coded.code === 'SB_ERR_PROTO_FRAME_TOO_LARGE'
+          ? CLOSE_CODES.MESSAGE_TOO_BIG
+          : CLOSE_CODES.PROTOCOL_ERROR;
+      if (this.state === 'awaiting-key')
+        this.refuseUnauthenticated(coded.code, closeCode, coded.message);
+      else this.fail(coded.code, closeCode, coded.message);
+    }
+  }
+
+  private frame(frame: AnvilFrame): void {
+    if (this.state === 'awaiting-key') {
+      if (frame.kind === 'key') this.authenticate(frame);
+      else
+        this.refuseUnauthenticated(
+          'SB_ERR_AUTH_NOT_AUTHENTICATED',
+          CLOSE_CODES.AUTH_FAILED,
+          'The first message must be {"key": …, "v": …}',
+        );
+      return;
+    }
+    switch (frame.kind) {
+      case 'key':
+        throw bad('the key was already received');
+      case 'register':
+        this.register(frame.name);
+        return;
+      case 'register-backend':
+        this.fail(
+          'SB_ERR_ANVIL_UNSUPPORTED',
+          CLOSE_CODES.PROTOCOL_ERROR,
+          'Live-object backends cannot be registered on Switchboard',
+        );
+        return;
+      case 'call':
+        if (this.inbound.has(frame.id)) throw bad(`call id ${frame.id} is already in use`);
+        this.media.expect(
+          frame.id,
+          frame.objects,
+          (media) => this.call(frame, media),
+          (error) => this.post({ id: frame.id, error: anvilError(error, false) }),
+        );
+        return;
+      case 'reply':
+        this.media.expect(
+          frame.id,
+          frame.objects,
+          (media) => this.reply(frame, media),
+          (error) => this.outbound.answered(frame.id, false, anvilError(error, false)),
+        );
+        return;
+      case 'chunk-header':
+        this.media.chunkHeader(frame);
+        return;
+      case 'media-error':
+        this.media.mediaError(frame);
+        return;
+      case 'output':
+        this.deps.log.info(
+          { uplink: this.providerId, id: frame.id, output: frame.output.slice(0, MAX_OUTPUT_LOG) },
+          'anvil uplink output',
+        );
+        return;
+      case 'ignored':
+        this.deps.log.debug({ uplink: this.providerId, what: frame.what }, 'anvil message ignored');
+        return;
+      default: {
+        const unreachable: never = frame;
+        throw new Error(`unhandled frame ${String(unreachable)}`);
+      }
+    }
+  }
+
+  /** A call from the uplink whose media have all arrived. */
+  private call(frame: AnvilCallFrame, media: MediaLookup): void {
+    const message = { args: frame.args, kwargs: frame.kwargs };
+    try {
+      deserialise(message, frame.objects, media);
+    } catch (error) {
+      this.post({ id: frame.id, error: anvilError(toSwitchboardError(error), false) });
+      return;
+    }
+    this.inbound.accept({ ...frame, ...message });
+  }
+
+  /** The uplink's answer to a call of ours, once its media have all arrived. */
+  private reply(frame: AnvilReplyFrame, media: MediaLookup): void {
+    const field = frame.ok ? 'response' : 'error';
+    const message = { [field]: frame.value };
+    try {
+      deserialise(message, frame.objects, media);
+    } catch (error) {
+      this.outbound.answered(frame.id, false, anvilError(toSwitchboardError(error), false));
+      return;
+    }
+    this.outbound.answered(frame.id, frame.ok, message[field]);
+  }
+
+  private authenticate(frame: KeyFrame): void {
+    if (frame.v < MIN_ANVIL_VERSION) {
+      this.refuseUnauthenticated(
+        'SB_ERR_PROTO_VERSION',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        "You are using an outdated version of the uplink library. Please use 'pip install --upgrade anvil-uplink' to get a new one.",
+      );
+      return;
+    }
+    let key: KeyRecord;
+    try {
+      key = this.deps.keyThrottle.verify(this.deps.keys, frame.key, this.remoteAddress);
+    } catch (error) {
+      const coded = toSwitchboardError(error);
+      // Anvil's own words for a wrong key, which scripts and people already recognise.
+      const message = coded.code === 'SB_ERR_AUTH_BAD_KEY' ? 'Incorrect uplink key' : coded.message;
+      this.refuseUnauthenticated(coded.code, CLOSE_CODES.AUTH_FAILED, message);
+      return;
+    }
+    this.key = key;
+    this.preAuth.end();
+    this.budget = budgetFor(key.kind, this.deps.options);
+    this.callerInfo = uplinkCaller(key, this.providerId);
+    this.state = 'open';
+    this.postRaw({
+      auth: 'OK',
+      priv: key.kind === 'server' ? 'uplink' : 'client',
+      'app-info': this.appInfo,
+    });
+    this.deps.onOpen(this);
+  }
+
+  /** One REGISTER: a function or an endpoint; what cannot be served is said on the uplink's console. */
+  private register(name: string): void {
+    if (this.key?.kind !== 'server') {
+      this.fail(
+        'SB_ERR_PERMISSION_DENIED',
+        CLOSE_CODES.PROTOCOL_ERROR,
+        'Cannot register @anvil.server.callable functions from an unprivileged (client) uplink.',
+      );
+      return;
+    }
+    const registration = anvilRegistration(name);
+    try {
+      switch (registration.kind) {
+        case 'function':
+          if (!this.registrations.functionNames().includes(name))
+            this.registrations.add([{ name }], [], this.key);
+          return;
+        case 'endpoint':
+          this.registrations.add(
+            [],
+            [{ path: registration.path, methods: [...HTTP_METHODS] }],
+            this.key,
+          );
+          this.endpointCommands.set(registration.path, registration.pattern);
+          return;
+        case 'refused':
+          throw new SwitchboardError('SB_ERR_NAME_INVALID', registration.reason);
+        default: {
+          const unreachable: never = registration;
+          throw new Error(`unhandled registration ${String(unreachable)}`);
+        }
+      }
+    } catch (error) {
+      const coded = toSwitchboardError(error);
+      this.deps.log.warn(
+        { uplink: this.providerId, name, code: coded.code, reason: coded.message },
+        'anvil registration refused',
+      );
+      // Printed by the Anvil library as "Anvil server output: …"; the rest keeps working.
+      this.postRaw({
+        output: `Switchboard cannot serve ${JSON.stringify(name)}: ${coded.message} (${coded.code})`,
+      });
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Liveness, drain and shutdown.
+
+  private heard(): void {
+    if (this.liveness.heard() && this.state === 'open')
+      this.deps.log.info({ uplink: this.providerId }, 'uplink answers again; back in rotation');
+  }
+
+  suspect(): void {
+    this.deps.log.warn(
+      { uplink: this.providerId, inFlight: this.inFlight },
+      'uplink is not answering pings; no new calls go to it',
+    );
+  }
+
+  dropUnresponsive(): void {
+    this.closeError = new SwitchboardError(
+      'SB_ERR_UPLINK_UNRESPONSIVE',
+      `Uplink ${this.providerId} stopped answering pings and was closed`,
+    );
+    this.close(CLOSE_CODES.KICKED, closeReason(this.closeError.code, this.closeError.message));
+    this.ws.terminate();
+  }
+
+  ping(): void {
+    if (this.state !== 'closed') this.ws.ping();
+  }
+
+  /**
+   * Out of rotation at once; closes when what is in flight is answered, or at `timeoutMs` (what
+   * is left then fails with SB_ERR_DRAIN_TIMEOUT). The dialect has no way to tell the uplink to
+   * stay away: Anvil's library reconnects after any close.
+   */
+  drain(reason: 'requested' | 'admin', timeoutMs: number): boolean {
+    if (this.state !== 'open') return false;
+    if (this.draining) return true;
+    this.draining = true;
+    this.registrations.withdraw();
+    this.deps.log.info({ uplink: this.providerId, reason, timeoutMs }, 'draining uplink');
+    this.drainTimer = setTimeout(() => {
+      this.closeError = new SwitchboardError('SB_ERR_DRAIN_TIMEOUT');
+      this.close(CLOSE_CODES.DRAINED, closeReason('SB_ERR_DRAIN_TIMEOUT', 'drain deadline'));
+    }, timeoutMs);
+    this.drainTimer.unref();
+    this.closeIfDrained();
+    return true;
+  }
+
+  private closeIfDrained(): void {
+    if (this.draining && this.outbound.size === 0)
+      this.close(CLOSE_CODES.DRAINED, closeReason('SB_ERR_UPLINK_DRAINED', 'drained'));
+  }
+
+  goAway(_graceMs: number): void {
+    this.goingAway = true;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sending and closing.
+
+  /**
+   * Sends a message whose values may hold media, dates and other non-JSON values: the JSON
+   * with its `objects`, then the media chunks.
+   */
+  private post(message: Record<string, unknown>): void {
+    if (this.state === 'closed') return;
+    const { json, objects, media } = serialise(message, () => `m${++this.nextMediaId}`);
+    json.objects = objects;
+    this.postRaw(json);
+    if (media.length > 0) sendMedia(this.socket, String(message.id), media);
+  }
+
+  private readonly socket = {
+    send: (data: string | Uint8Array): void => {
+      this.deps.traffic.bytesOut +=
+        typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      this.ws.send(data);
+    },
+  };
+
+  private postRaw(json: Record<string, unknown>): void {
+    if (this.state !== 'closed') this.socket.send(JSON.stringify(json));
+  }
+
+  /** Anvil's way to say why: `{"error": …}` (the library logs it), then the close. */
+  fail(code: ErrorCode, closeCode: number, message?: string): void {
+    if (this.state === 'closed') return;
+    const error = new SwitchboardError(code, message);
+    this.deps.log.info(
+      { uplink: this.providerId, code, reason: error.message },
+      'closing uplink connection',
+    );
+    this.postRaw({ error: error.message, code });
+    this.close(closeCode, closeReason(code, error.message));
+  }
+
+  /** Before the key is accepted: the refusal, the close, and the socket cut. */
+  private refuseUnauthenticated(...[code, closeCode, message]: Refusal): void {
+    this.fail(code, closeCode, message);
+    this.preAuth.cut();
+  }
+
+  close(closeCode: number, reason: string, error?: SwitchboardError): void {
+    if (this.state === 'closed') return;
+    if (error !== undefined) this.closeError ??= error;
+    this.ws.close(closeCode, reason);
+    this.closed();
+  }
+
+  private closed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.preAuth.end();
+    clearTimeout(this.drainTimer);
+    this.registrations.clear();
+    this.endpointCommands.clear();
+    const error =
+      this.closeError ??
+      new SwitchboardError(
+        'SB_ERR_UPLINK_DISCONNECTED',
+        `Uplink ${this.providerId} disconnected before answering`,
+      );
+    this.media.failAll(error);
+    this.outbound.failAll(error);
+    this.inbound.cancelAll();
+    this.deps.onClose(this);
+  }
+}
+
+function bad(message: string): SwitchboardError {
+  return new SwitchboardError('SB_ERR_PROTO_BAD_FRAME', message);
+}

@@ -1,0 +1,237 @@
+import { performance } from 'node:perf_hooks';
+import {
+  HttpRequest,
+  PendingCalls,
+  SwitchboardError,
+  type PendingEntry,
+} from '@switchboard/shared';
+import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from '../hub/provider.ts';
+import { startWithDecodedArgs } from '../hub/decoded-args.ts';
+import { endpointAnswer, endpointKwargs } from './anvil-http.ts';
+import type { EndpointContext } from './anvil-private.ts';
+import { fromAnvilError } from './anvil-values.ts';
+
+/** What the calls to an Anvil uplink need of its connection. */
+export interface OutboundLink {
+  /** Prefix of this connection's call ids: unique in the server, so that an answer for a call
+   * of an earlier connection (the uplink reconnected meanwhile) never matches a new call. */
+  readonly idPrefix: string;
+  /** The `command` an endpoint path pattern was registered under (its `http:` regex). */
+  endpointCommand(pattern: string): string | undefined;
+  /** Sends a CALL (with its media). */
+  post(message: Record<string, unknown>): void;
+  /** A call was settled (answered, timed out, withdrawn, or failed). */
+  settled(): void;
+  readonly appInfo: Record<string, unknown>;
+}
+
+/** A call or HTTP request sent to the uplink, awaiting its answer. */
+class AnvilCall implements PendingEntry, CallHandle {
+  readonly deadlineAt: number;
+  readonly requestId: string | undefined;
+  /** Set for an HTTP request: the request the uplink's nested calls (cookies, users) act on. */
+  readonly context: EndpointContext | undefined;
+
+  constructor(
+    private readonly owner: AnvilOutbound,
+    readonly id: number,
+    readonly sink: CallSink,
+    from: { request: CallRequest; context: EndpointContext | undefined },
+  ) {
+    this.deadlineAt = performance.now() + from.request.timeoutMs;
+    this.requestId = from.request.requestId;
+    this.context = from.context;
+  }
+
+  cancel(): void {
+    this.owner.settle(this.id, false, new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+  }
+}
+
+/**
+ * The calls and HTTP requests this server sends to one Anvil uplink (it is their provider):
+ * as CALL messages, tracked until the answer arrives or the deadline passes. The dialect has
+ * no cancel: a withdrawn call's late answer is dropped.
+ */
+export class AnvilOutbound {
+  private readonly pending = new PendingCalls<AnvilCall>((_id, call) => {
+    call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
+    this.link.settled();
+  });
+
+  constructor(private readonly link: OutboundLink) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  start(request: CallRequest, sink: CallSink): CallHandle {
+    return startWithDecodedArgs(request, sink, (whole, to) => this.send(whole, to));
+  }
+
+  private send(request: CallRequest, sink: CallSink): CallHandle {
+    const { http } = request;
+    if (http === undefined) {
+      const call = this.track(request, sink, undefined);
+      this.post(call, request, { command: request.name, args: request.args, kwargs: {} });
+      return call;
+    }
+    if (http.bodySource !== undefined) {
+      sink.reject(
+        new SwitchboardError(
+          'SB_ERR_HTTP_BAD_BODY',
+          'Anvil uplinks take buffered bodies only (no maxBodyBytes endpoints)',
+        ),
+      );
+      return NOOP_HANDLE;
+    }
+    if (http.bodyChunks !== undefined) {
+      http.body = Buffer.concat(http.bodyChunks);
+      http.bodyChunks = undefined;
+    }
+    const command = this.link.endpointCommand(request.name);
+    if (command === undefined) {
+      sink.reject(new SwitchboardError('SB_ERR_HTTP_NO_PROVIDER'));
+      return NOOP_HANDLE;
+    }
+    let built: HttpRequest | Promise<HttpRequest>;
+    try {
+      built = HttpRequest.fromWire(http, request.requestId);
+    } catch (error) {
+      sink.reject(error as SwitchboardError);
+      return NOOP_HANDLE;
+    }
+    const go = (httpRequest: HttpRequest): AnvilCall => {
+      const context: EndpointContext = { request: httpRequest, user: http.user };
+      const call = this.track(request, sink, context);
+      const kwargs = endpointKwargs(httpRequest, http);
+      this.post(call, request, { command: `http:${http.path}`, args: [], kwargs });
+      return call;
+    };
+    if (built instanceof HttpRequest) return go(built);
+    // A multipart form is parsed before the request goes out.
+    let call: AnvilCall | undefined;
+    let cancelled = false;
+    built.then(
+      (parsed) => {
+        if (!cancelled) call = go(parsed);
+      },
+      (error: unknown) => {
+        if (!cancelled) sink.reject(error as SwitchboardError);
+      },
+    );
+    return {
+      cancel: () => {
+        if (call !== undefined) call.cancel();
+        else if (!cancelled) {
+          cancelled = true;
+          sink.reject(new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+        }
+      },
+    };
+  }
+
+  private track(
+    request: CallRequest,
+    sink: CallSink,
+    context: EndpointContext | undefined,
+  ): AnvilCall {
+    const id = this.pending.allocateId();
+    const call = new AnvilCall(this, id, sink, { request, context });
+    this.pending.add(id, call);
+    return call;
+  }
+
+  private post(
+    call: AnvilCall,
+    { caller }: CallRequest,
+    what: { command: string; args: unknown[]; kwargs: Record<string, unknown> },
+  ): void {
+    const id = this.wireId(call.id);
+    const trusted = caller.kind === 'app' || caller.keyKind === 'server';
+    this.link.post({
+      type: 'CALL',
+      id,
+      'call-stack-id': id,
+      ...what,
+      // The first entry's type tells the uplink whether its caller is trusted (server code).
+      'call-stack': [
+        { type: call.context !== undefined ? 'http' : trusted ? 'server_module' : 'client' },
+      ],
+      client: {
+        type: call.context !== undefined ? 'http' : caller.kind,
+        ip: call.context?.request.remoteAddress ?? null,
+      },
+      'app-info': this.link.appInfo,
+    });
+  }
+
+  /** The wire id of call `id`. */
+  private wireId(id: number): string {
+    return `${this.link.idPrefix}-${id}`;
+  }
+
+  /** The call a wire id names, while it is waiting for its answer. */
+  find(wireId: string): AnvilCall | undefined {
+    const id = this.localId(wireId);
+    return id === undefined ? undefined : this.pending.get(id);
+  }
+
+  private localId(wireId: string): number | undefined {
+    const { idPrefix } = this.link;
+    if (!wireId.startsWith(idPrefix) || wireId[idPrefix.length] !== '-') return undefined;
+    const id = Number(wireId.slice(idPrefix.length + 1));
+    return Number.isSafeInteger(id) ? id : undefined;
+  }
+
+  /** The uplink answered `wireId` (`ok` with the value, else with its error object). */
+  answered(wireId: string, ok: boolean, value: unknown): void {
+    const id = this.localId(wireId);
+    if (id !== undefined) this.settle(id, ok, ok ? value : fromAnvilError(value));
+  }
+
+  /** Settles call `id` once; a late outcome (after timeout or cancel) is dropped. */
+  settle(id: number, ok: boolean, outcome: unknown): void {
+    const call = this.pending.take(id);
+    if (call === undefined) return;
+    this.settleCall(call, ok, outcome);
+    this.link.settled();
+  }
+
+  private settleCall(call: AnvilCall, ok: boolean, outcome: unknown): void {
+    if (!ok) {
+      call.sink.reject(notFoundFor(call, outcome as SwitchboardError));
+      return;
+    }
+    if (call.context === undefined) {
+      call.sink.resolve(outcome);
+      return;
+    }
+    let response;
+    try {
+      response = endpointAnswer(outcome);
+    } catch (error) {
+      call.sink.reject(error as SwitchboardError);
+      return;
+    }
+    // Cookie, session and sign-in changes made through anvil.private calls during the request.
+    const effects = call.context.request.effects();
+    if (effects !== undefined) response.effects = effects;
+    call.sink.resolve(response);
+  }
+
+  /** The connection is gone: every call waiting fails with `error`. */
+  failAll(error: SwitchboardError): void {
+    for (const [, call] of this.pending.drain()) call.sink.reject(error);
+    this.pending.dispose();
+  }
+}
+
+/** Anvil's "no such function" is Switchboard's: 404 for an HTTP request. */
+function notFoundFor(call: AnvilCall, error: SwitchboardError): SwitchboardError {
+  if (error.remoteType !== 'anvil.server.NoServerFunctionError') return error;
+  return new SwitchboardError(
+    call.context === undefined ? 'SB_ERR_NO_SUCH_FUNCTION' : 'SB_ERR_HTTP_NOT_FOUND',
+    error.message,
+  );
+}
