@@ -67,13 +67,15 @@ export function renderUplinks(table, uplinks, actions) {
       const [name, key, address, since, functions, endpoints, inFlight, served, errors, act] =
         cells(row, 10);
       const badges = uplink.draining ? [chip('draining', 'draining')] : [];
+      // Uplinks speaking Anvil's protocol are marked: they have no name of their own.
+      if (uplink.dialect === 'anvil') badges.push(chip('anvil', 'dialect'));
       setChildren(
         name,
         [
           el('div', { className: 'strong' }, uplink.name || 'unnamed', ...badges),
           el('div', { className: 'muted small mono' }, String(uplink.id)),
         ],
-        `${uplink.name}|${uplink.id}|${uplink.draining}`,
+        `${uplink.name}|${uplink.id}|${uplink.draining}|${uplink.dialect}`,
       );
       row.classList.toggle('is-draining', Boolean(uplink.draining));
       setText(key, uplink.key_name ?? '–');

@@ -18,6 +18,7 @@ import { Liveness } from '../hub/liveness.ts';
 import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from '../hub/provider.ts';
 import {
   budgetFor,
+  limitReceiver,
   uplinkCaller,
   type ConnectionBudget,
   type PreAuthGuard,
@@ -309,6 +310,7 @@ export class AnvilConnection implements HubConnection {
     this.key = key;
     this.preAuth.end();
     this.budget = budgetFor(key.kind, this.deps.options);
+    if (key.kind === 'client') limitReceiver(this.ws, this.budget.maxFrameBytes);
     this.callerInfo = uplinkCaller(key, this.providerId);
     this.state = 'open';
     this.postRaw({
