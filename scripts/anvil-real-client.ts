@@ -90,7 +90,7 @@ anvil.server.wait_forever()
 
 interface Check {
   name: string;
-  run: () => Promise<void>;
+  run: () => Promise<void> | void;
 }
 
 async function main(): Promise<void> {
@@ -145,7 +145,7 @@ async function main(): Promise<void> {
     const checks: Check[] = [
       {
         name: 'connect with a server key ("Connected ... as SERVER")',
-        run: async () => assert.match(primary.output(), /Connected to "Switchboard" as SERVER/),
+        run: () => assert.match(primary.output(), /Connected to "Switchboard" as SERVER/),
       },
       {
         name: '@callable from app code and from /_/call',
@@ -291,7 +291,7 @@ async function main(): Promise<void> {
       },
       {
         name: 'print output stays on the uplink console',
-        run: async () => assert.match(primary.output(), /endpoint user 42/),
+        run: () => assert.match(primary.output(), /endpoint user 42/),
       },
       {
         name: 'keepalive (anvil.private.echo every 10 s) keeps one connection',
