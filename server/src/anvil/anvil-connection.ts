@@ -6,9 +6,7 @@ import {
   closeReason,
   toSwitchboardError,
   type CallerInfo,
-  type DecodeLimits,
   type ErrorCode,
-  HTTP_METHODS,
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
 import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
@@ -24,18 +22,12 @@ import {
   type PreAuthGuard,
   type Refusal,
 } from '../hub/uplink-admission.ts';
-import {
-  decodeAnvilText,
-  type AnvilCallFrame,
-  type AnvilFrame,
-  type AnvilReplyFrame,
-  type KeyFrame,
-} from './anvil-frames.ts';
-import { MediaIn, sendMedia, type MediaLookup } from './anvil-media.ts';
-import { anvilRegistration } from './anvil-names.ts';
+import type { AnvilFrame, KeyFrame } from './anvil-frames.ts';
+import { AnvilWire } from './anvil-wire.ts';
+import { registerAnvilName } from './anvil-names.ts';
 import { AnvilOutbound } from './anvil-outbound.ts';
 import { AnvilInbound } from './anvil-inbound.ts';
-import { anvilError, deserialise, serialise } from './anvil-values.ts';
+import { anvilError } from './anvil-values.ts';
 
 /** Oldest protocol version of Anvil's uplink library served (the real server's bound). */
 const MIN_ANVIL_VERSION = 5;
@@ -65,17 +57,15 @@ export class AnvilConnection implements HubConnection {
   private budget: ConnectionBudget;
   private callerInfo: CallerInfo = { kind: 'uplink' };
   private readonly registrations: ProviderRegistrations;
-  /** `http:` regexes the uplink registered, by the Switchboard path they map to. */
-  private readonly endpointCommands = new Map<string, string>();
-  private readonly media: MediaIn;
+  private readonly wire: AnvilWire;
   private readonly outbound: AnvilOutbound;
   private readonly inbound: AnvilInbound;
-  private nextMediaId = 0;
-  /** Out of rotation: takes no new calls, closes once those in flight are answered. */
-  draining = false;
+  private drainStarted = false;
   private drainTimer: NodeJS.Timeout | undefined;
   private goingAway = false;
   private closeError: SwitchboardError | undefined;
+  /** The byte budget and deadline before the key is accepted. */
+  private readonly preAuth: PreAuthGuard;
 
   constructor(
     private readonly ws: WebSocket,
@@ -92,10 +82,9 @@ export class AnvilConnection implements HubConnection {
       environment: { description: 'Switchboard', tags: [] },
     };
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
-    this.media = new MediaIn(() => this.budget.maxMessageBytes);
+    this.wire = new AnvilWire(ws, deps.traffic, () => this.budget.maxMessageBytes);
     this.outbound = new AnvilOutbound({
       idPrefix: this.providerId,
-      endpointCommand: (pattern) => this.endpointCommands.get(pattern),
       post: (message) => this.post(message),
       settled: () => this.closeIfDrained(),
       appInfo: this.appInfo,
@@ -120,8 +109,6 @@ export class AnvilConnection implements HubConnection {
     });
   }
 
-  private readonly preAuth: PreAuthGuard;
-
   get keyName(): string {
     return this.key?.name ?? '';
   }
@@ -138,8 +125,13 @@ export class AnvilConnection implements HubConnection {
     return this.state === 'open' && !this.draining && !this.liveness.unresponsive;
   }
 
+  /** Out of rotation: takes no new calls, closes once those in flight are answered. */
+  get draining(): boolean {
+    return this.drainStarted;
+  }
+
   get isIdle(): boolean {
-    return this.outbound.size === 0 && this.inbound.size === 0 && this.media.size === 0;
+    return this.outbound.size === 0 && this.inbound.size === 0 && this.wire.waiting === 0;
   }
 
   functions(): string[] {
@@ -148,10 +140,6 @@ export class AnvilConnection implements HubConnection {
 
   endpoints(): Array<{ path: string; methods: string[] }> {
     return this.registrations.endpointList();
-  }
-
-  private get decodeLimits(): DecodeLimits {
-    return this.budget.decodeLimits;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -171,7 +159,6 @@ export class AnvilConnection implements HubConnection {
     this.heard();
     const bytes = data as Buffer;
     const size = Buffer.isBuffer(bytes) ? bytes.byteLength : 0;
-    this.deps.traffic.bytesIn += size;
     if (!Buffer.isBuffer(bytes) || size > this.budget.maxFrameBytes) {
       this.fail(
         'SB_ERR_PROTO_FRAME_TOO_LARGE',
@@ -181,13 +168,8 @@ export class AnvilConnection implements HubConnection {
       return;
     }
     try {
-      if (isBinary) {
-        if (this.state !== 'open') throw bad('the first message must be the key');
-        this.media.chunk(bytes);
-        return;
-      }
-      if (this.media.expectsBinary) throw bad('a CHUNK_HEADER must be followed by its chunk');
-      this.frame(decodeAnvilText(bytes.toString('utf8'), this.decodeLimits));
+      const frame = this.wire.read(bytes, isBinary, this.budget.decodeLimits);
+      if (frame !== undefined) this.frame(frame);
     } catch (error) {
       const coded = toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME');
       const closeCode =
@@ -224,28 +206,34 @@ export class AnvilConnection implements HubConnection {
           'Live-object backends cannot be registered on Switchboard',
         );
         return;
-      case 'call':
+      case 'call': {
         if (this.inbound.has(frame.id)) throw bad(`call id ${frame.id} is already in use`);
-        this.media.expect(
-          frame.id,
-          frame.objects,
-          (media) => this.call(frame, media),
+        const message = { args: frame.args, kwargs: frame.kwargs };
+        this.wire.whole(
+          frame,
+          message,
+          () => this.inbound.accept({ ...frame, ...message }),
           (error) => this.post({ id: frame.id, error: anvilError(error, false) }),
         );
         return;
-      case 'reply':
-        this.media.expect(
-          frame.id,
-          frame.objects,
-          (media) => this.reply(frame, media),
+      }
+      case 'reply': {
+        const field = frame.ok ? 'response' : 'error';
+        // Descriptor paths start at the message's own field.
+        const rooted = { [field]: frame.value };
+        this.wire.whole(
+          frame,
+          rooted,
+          () => this.outbound.answered(frame.id, frame.ok, rooted[field]),
           (error) => this.outbound.answered(frame.id, false, anvilError(error, false)),
         );
         return;
+      }
       case 'chunk-header':
-        this.media.chunkHeader(frame);
+        this.wire.chunkHeader(frame);
         return;
       case 'media-error':
-        this.media.mediaError(frame);
+        this.wire.mediaError(frame);
         return;
       case 'output':
         this.deps.log.info(
@@ -261,31 +249,6 @@ export class AnvilConnection implements HubConnection {
         throw new Error(`unhandled frame ${String(unreachable)}`);
       }
     }
-  }
-
-  /** A call from the uplink whose media have all arrived. */
-  private call(frame: AnvilCallFrame, media: MediaLookup): void {
-    const message = { args: frame.args, kwargs: frame.kwargs };
-    try {
-      deserialise(message, frame.objects, media);
-    } catch (error) {
-      this.post({ id: frame.id, error: anvilError(toSwitchboardError(error), false) });
-      return;
-    }
-    this.inbound.accept({ ...frame, ...message });
-  }
-
-  /** The uplink's answer to a call of ours, once its media have all arrived. */
-  private reply(frame: AnvilReplyFrame, media: MediaLookup): void {
-    const field = frame.ok ? 'response' : 'error';
-    const message = { [field]: frame.value };
-    try {
-      deserialise(message, frame.objects, media);
-    } catch (error) {
-      this.outbound.answered(frame.id, false, anvilError(toSwitchboardError(error), false));
-      return;
-    }
-    this.outbound.answered(frame.id, frame.ok, message[field]);
   }
 
   private authenticate(frame: KeyFrame): void {
@@ -331,28 +294,8 @@ export class AnvilConnection implements HubConnection {
       );
       return;
     }
-    const registration = anvilRegistration(name);
     try {
-      switch (registration.kind) {
-        case 'function':
-          if (!this.registrations.functionNames().includes(name))
-            this.registrations.add([{ name }], [], this.key);
-          return;
-        case 'endpoint':
-          this.registrations.add(
-            [],
-            [{ path: registration.path, methods: [...HTTP_METHODS] }],
-            this.key,
-          );
-          this.endpointCommands.set(registration.path, registration.pattern);
-          return;
-        case 'refused':
-          throw new SwitchboardError('SB_ERR_NAME_INVALID', registration.reason);
-        default: {
-          const unreachable: never = registration;
-          throw new Error(`unhandled registration ${String(unreachable)}`);
-        }
-      }
+      registerAnvilName(name, this.registrations, this.key);
     } catch (error) {
       const coded = toSwitchboardError(error);
       this.deps.log.warn(
@@ -401,8 +344,8 @@ export class AnvilConnection implements HubConnection {
    */
   drain(reason: 'requested' | 'admin', timeoutMs: number): boolean {
     if (this.state !== 'open') return false;
-    if (this.draining) return true;
-    this.draining = true;
+    if (this.drainStarted) return true;
+    this.drainStarted = true;
     this.registrations.withdraw();
     this.deps.log.info({ uplink: this.providerId, reason, timeoutMs }, 'draining uplink');
     this.drainTimer = setTimeout(() => {
@@ -426,28 +369,13 @@ export class AnvilConnection implements HubConnection {
   // -------------------------------------------------------------------------------------------
   // Sending and closing.
 
-  /**
-   * Sends a message whose values may hold media, dates and other non-JSON values: the JSON
-   * with its `objects`, then the media chunks.
-   */
+  /** Sends a message (values may hold media, dates, …) unless the connection is closed. */
   private post(message: Record<string, unknown>): void {
-    if (this.state === 'closed') return;
-    const { json, objects, media } = serialise(message, () => `m${++this.nextMediaId}`);
-    json.objects = objects;
-    this.postRaw(json);
-    if (media.length > 0) sendMedia(this.socket, String(message.id), media);
+    if (this.state !== 'closed') this.wire.post(message);
   }
 
-  private readonly socket = {
-    send: (data: string | Uint8Array): void => {
-      this.deps.traffic.bytesOut +=
-        typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
-      this.ws.send(data);
-    },
-  };
-
   private postRaw(json: Record<string, unknown>): void {
-    if (this.state !== 'closed') this.socket.send(JSON.stringify(json));
+    if (this.state !== 'closed') this.wire.postRaw(json);
   }
 
   /** Anvil's way to say why: `{"error": …}` (the library logs it), then the close. */
@@ -481,14 +409,13 @@ export class AnvilConnection implements HubConnection {
     this.preAuth.end();
     clearTimeout(this.drainTimer);
     this.registrations.clear();
-    this.endpointCommands.clear();
     const error =
       this.closeError ??
       new SwitchboardError(
         'SB_ERR_UPLINK_DISCONNECTED',
         `Uplink ${this.providerId} disconnected before answering`,
       );
-    this.media.failAll(error);
+    this.wire.failAll(error);
     this.outbound.failAll(error);
     this.inbound.cancelAll();
     this.deps.onClose(this);

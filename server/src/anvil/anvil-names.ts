@@ -1,10 +1,12 @@
-import { isFunctionName } from '@switchboard/shared';
+import { HTTP_METHODS, SwitchboardError, isFunctionName } from '@switchboard/shared';
+import type { ProviderRegistrations } from '../catalog/provider-registrations.ts';
+import type { KeyRecord } from '../store/key-store.ts';
 
 /** What one REGISTER of an Anvil uplink asks to serve, as Switchboard sees it. */
 export type AnvilRegistration =
   | { kind: 'function'; name: string }
-  /** `path` as the endpoint table takes it; `pattern` the regex the uplink registered. */
-  | { kind: 'endpoint'; path: string; pattern: string }
+  /** `path` as the endpoint table takes it. */
+  | { kind: 'endpoint'; path: string }
   | { kind: 'refused'; reason: string };
 
 /** The one regex Anvil's `http_endpoint` puts in place of a `:param` path segment. */
@@ -55,5 +57,33 @@ function endpoint(pattern: string): AnvilRegistration {
       reason:
         'the endpoint regex uses more than literal segments and :params (e.g. a . or a group)',
     };
-  return { kind: 'endpoint', path: `/${segments.join('/')}`, pattern };
+  return { kind: 'endpoint', path: `/${segments.join('/')}` };
+}
+
+/**
+ * Serves what one REGISTER names: a function, or an endpoint on every method (the library's
+ * wrapper answers 405 for the methods it does not take). Throws the coded reason it cannot
+ * (SB_ERR_NAME_INVALID for a name that does not map, or what the catalog refuses: the key's
+ * scope, a conflict).
+ */
+export function registerAnvilName(
+  name: string,
+  registrations: ProviderRegistrations,
+  key: KeyRecord,
+): void {
+  const registration = anvilRegistration(name);
+  switch (registration.kind) {
+    case 'function':
+      if (!registrations.functionNames().includes(name)) registrations.add([{ name }], [], key);
+      return;
+    case 'endpoint':
+      registrations.add([], [{ path: registration.path, methods: [...HTTP_METHODS] }], key);
+      return;
+    case 'refused':
+      throw new SwitchboardError('SB_ERR_NAME_INVALID', registration.reason);
+    default: {
+      const unreachable: never = registration;
+      throw new Error(`unhandled registration ${String(unreachable)}`);
+    }
+  }
 }

@@ -16,8 +16,6 @@ export interface OutboundLink {
   /** Prefix of this connection's call ids: unique in the server, so that an answer for a call
    * of an earlier connection (the uplink reconnected meanwhile) never matches a new call. */
   readonly idPrefix: string;
-  /** The `command` an endpoint path pattern was registered under (its `http:` regex). */
-  endpointCommand(pattern: string): string | undefined;
   /** Sends a CALL (with its media). */
   post(message: Record<string, unknown>): void;
   /** A call was settled (answered, timed out, withdrawn, or failed). */
@@ -88,11 +86,6 @@ export class AnvilOutbound {
     if (http.bodyChunks !== undefined) {
       http.body = Buffer.concat(http.bodyChunks);
       http.bodyChunks = undefined;
-    }
-    const command = this.link.endpointCommand(request.name);
-    if (command === undefined) {
-      sink.reject(new SwitchboardError('SB_ERR_HTTP_NO_PROVIDER'));
-      return NOOP_HANDLE;
     }
     let built: HttpRequest | Promise<HttpRequest>;
     try {
