@@ -105,7 +105,6 @@ async function main(): Promise<void> {
     host: '127.0.0.1',
     port: 0,
     dataDir: join(dir, 'data'),
-    maxMessageBytes: 64 * 1024 * 1024,
     keys: [
       { name: 'anvil-server', key: SERVER_KEY, kind: 'server' },
       { name: 'anvil-client', key: CLIENT_KEY, kind: 'client' },
