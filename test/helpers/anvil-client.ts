@@ -165,7 +165,8 @@ export class AnvilClient {
 
   constructor(
     readonly ws: WebSocket,
-    key: string,
+    /** null: send nothing on open (to speak frames by hand). */
+    key: string | null,
     registrations: Registrations = {},
   ) {
     for (const [name, handler] of Object.entries(registrations.functions ?? {}))
@@ -184,6 +185,7 @@ export class AnvilClient {
     ws.on('message', (data: Buffer, isBinary) => this.received(data, isBinary));
     // opened(): the key, then at once (no waiting for the answer) one REGISTER per function.
     ws.on('open', () => {
+      if (key === null) return;
       this.sendJson({ key, v: 8 });
       for (const name of this.names) this.sendJson({ type: 'REGISTER', name });
     });
@@ -306,7 +308,11 @@ export class AnvilClient {
     else if (typeof message.output === 'string') this.deliver(message);
     else if (message.type === 'CALL' && id !== undefined)
       this.whenComplete(message, () => void this.serve(message, id));
-    else if (id !== undefined && this.pending.has(id) && ('response' in message || 'error' in message))
+    else if (
+      id !== undefined &&
+      this.pending.has(id) &&
+      ('response' in message || 'error' in message)
+    )
       this.whenComplete(message, () => {
         this.pending.get(id)?.(message);
         this.pending.delete(id);
@@ -388,7 +394,7 @@ export class AnvilClient {
 export async function openAnvil(
   t: TestContext,
   wsUrl: string,
-  key: string,
+  key: string | null,
   registrations?: Registrations,
 ): Promise<AnvilClient> {
   const ws = new WebSocket(wsUrl);

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import { Media } from '@switchboard/server';
+import { connect } from '@switchboard/uplink';
+import { startAdminServer, jsonOf } from './helpers/admin.ts';
+import {
+  AnvilError,
+  BlobMedia,
+  connectAnvil,
+  openAnvil,
+  type AnvilClient,
+  type Json,
+} from './helpers/anvil-client.ts';
+import { expectError } from './helpers/http-client.ts';
+import { CLIENT_KEY, SERVER_KEY, startServer } from './helpers/server.ts';
+
+// Anvil's uplink dialect on /_/uplink, spoken by a test client that sends what the Python
+// `anvil-uplink` library sends (test/helpers/anvil-client.ts). HTTP endpoints, cookies and
+// users: anvil-http.test.ts.
+
+/** The refusal message and the close that follows it. */
+async function refusal(
+  client: AnvilClient,
+): Promise<{ frame: Json; code: number; reason: string }> {
+  const frame = await client.next();
+  return { frame, ...(await client.closed) };
+}
+
+/** A promise with its resolve, for handlers that tell the test they were reached. */
+function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((done) => (resolve = done));
+  return { promise, resolve };
+}
+
+test('the key message: server key → priv uplink, client key → priv client; bad keys and bad first messages are refused', async (t) => {
+  const { wsUrl } = await startServer(t);
+  const server = await openAnvil(t, wsUrl, SERVER_KEY);
+  assert.deepEqual(await server.next(), {
+    auth: 'OK',
+    priv: 'uplink',
+    'app-info': { id: '', branch: null, environment: { description: 'Switchboard', tags: [] } },
+  });
+  const client = await openAnvil(t, wsUrl, CLIENT_KEY);
+  const clientAuth = await client.next();
+  assert.equal(clientAuth.auth, 'OK');
+  assert.equal(clientAuth.priv, 'client');
+  // A client-privilege connection that registers nothing works normally.
+  assert.equal(await client.call('anvil.private.echo', ['keep-alive']), 'keep-alive');
+
+  // The library sends its REGISTERs right after a wrong key too: they change nothing.
+  const wrong = await refusal(await openAnvil(t, wsUrl, 'sbk_s_wrong', { raw: ['sneaky'] }));
+  assert.deepEqual(wrong.frame, { error: 'Incorrect uplink key', code: 'SB_ERR_AUTH_BAD_KEY' });
+  assert.equal(wrong.code, 4001);
+  assert.match(wrong.reason, /^SB_ERR_AUTH_BAD_KEY/);
+
+  // A client key may connect but not register (the real server's words).
+  const registering = await openAnvil(t, wsUrl, CLIENT_KEY, { raw: ['evil'] });
+  assert.equal((await registering.next()).priv, 'client');
+  const refused = await refusal(registering);
+  assert.match(String(refused.frame.error), /^Cannot register @anvil\.server\.callable functions/);
+  assert.equal(refused.frame.code, 'SB_ERR_PERMISSION_DENIED');
+  assert.equal(refused.code, 4000);
+
+  const registerFirst = await openAnvil(t, wsUrl, null);
+  registerFirst.sendJson({ type: 'REGISTER', name: 'early' });
+  const notKey = await refusal(registerFirst);
+  assert.equal(notKey.frame.code, 'SB_ERR_AUTH_NOT_AUTHENTICATED');
+  assert.equal(typeof notKey.frame.error, 'string');
+  assert.equal(notKey.code, 4001);
+
+  const garbage = await openAnvil(t, wsUrl, null);
+  garbage.ws.send('hello, is this JSON?');
+  const notJson = await refusal(garbage);
+  assert.equal(notJson.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(notJson.code, 4000);
+
+  const old = await openAnvil(t, wsUrl, null);
+  old.sendJson({ key: SERVER_KEY, v: 4 });
+  const outdated = await refusal(old);
+  assert.match(String(outdated.frame.error), /outdated version of the uplink library/);
+  assert.equal(outdated.frame.code, 'SB_ERR_PROTO_VERSION');
+});
+
+test('REGISTER: functions and endpoints join the catalog (admin API, OpenAPI); unservable regexes are said and skipped', async (t) => {
+  const { sb, wsUrl, url, admin } = await startAdminServer(t);
+  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
+    functions: { hello: ([name]) => `hi ${String(name)}` },
+    endpoints: [{ path: '/users/:id', handler: (_request, params) => ({ id: params.id }) }],
+    raw: ['http:/a.b', 'foo.*'],
+  });
+  const outputs = anvil.frames.filter((frame) => typeof frame.output === 'string');
+  assert.equal(outputs.length, 2);
+  assert.match(String(outputs[0]!.output), /^Switchboard cannot serve "http:\/a\.b"/);
+  assert.match(String(outputs[1]!.output), /^Switchboard cannot serve "foo\.\*"/);
+  assert.ok(outputs.every((frame) => frame.id === undefined && frame.response === undefined));
+  // A native uplink alongside.
+  const native = await connect({ url, key: SERVER_KEY, name: 'native', reconnect: false });
+  t.after(() => native.close());
+  native.callable('twice', (x: number) => x * 2);
+  await native.synced();
+
+  const list = await jsonOf<{ objects: Json[] }>(await admin('uplinks/'));
+  const views = new Map(list.objects.map((view) => [view.dialect, view]));
+  assert.deepEqual(views.get('anvil')?.functions, ['hello']);
+  assert.deepEqual(
+    (views.get('anvil')?.endpoints as Json[]).map((endpoint) => endpoint.path),
+    ['/users/:p1'],
+  );
+  assert.equal(views.get('anvil')?.key_name, 'test-server');
+  assert.deepEqual(views.get('switchboard')?.functions, ['twice']);
+
+  const doc = (await (await fetch(`${url}/_/openapi.json`)).json()) as { paths: Json };
+  assert.ok(Object.hasOwn(doc.paths, '/_/api/users/{p1}'), Object.keys(doc.paths).join());
+  assert.deepEqual(await (await fetch(`${url}/_/api/users/42`)).json(), { id: '42' });
+  assert.equal(await sb.call('hello', 'bob'), 'hi bob');
+  assert.equal(await sb.call('twice', 21), 42);
+  assert.equal(await native.call('hello', 'native'), 'hi native');
+  assert.deepEqual(anvil.violations, []);
+});
+
+test('calls both ways: Anvil → app code and native uplinks (kwargs as a last object, dates); app, native and /_/call → Anvil; errors keep their type', async (t) => {
+  const { sb, url, wsUrl } = await startServer(t);
+  const seen: unknown[][] = [];
+  sb.callable('appAdd', (...args: unknown[]) => {
+    seen.push(args);
+    const [a, b, options] = args as [number, number, { scale: number }];
+    return (a + b) * options.scale;
+  });
+  sb.callable('appNextDay', (day: Date) => new Date(day.getTime() + 86_400_000));
+  sb.callable('appFails', () => {
+    throw new RangeError('out of range');
+  });
+  const native = await connect({ url, key: SERVER_KEY, reconnect: false });
+  t.after(() => native.close());
+  native.callable('nativeTwice', (x: number) => x * 2);
+  await native.synced();
+  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
+    functions: {
+      greet: ([name], kwargs) => `${String(kwargs.greeting ?? 'hello')} ${String(name)}`,
+      explode: () => {
+        throw new AnvilError('ValueError', 'bad thing');
+      },
+    },
+  });
+
+  assert.equal(await anvil.call('appAdd', [1, 2], { scale: 10 }), 30);
+  assert.deepEqual(seen, [[1, 2, { scale: 10 }]]);
+  assert.equal(await anvil.call('nativeTwice', [21]), 42);
+  const next = await anvil.call('appNextDay', [new Date('2024-05-06T07:08:09.123Z')]);
+  assert.deepEqual(next, new Date('2024-05-07T07:08:09.123Z'));
+  const answer = anvil.frames.at(-1)!;
+  assert.equal(answer.response, null);
+  assert.deepEqual(answer.objects, [
+    { path: ['response'], type: ['DateTime'], value: '2024-05-07 07:08:09.123000+0000' },
+  ]);
+  await assert.rejects(anvil.call('appFails'), (error: AnvilError) => {
+    assert.equal(error.type, 'RangeError');
+    assert.equal(error.message, 'out of range');
+    assert.equal(error.raw.code, 'SB_ERR_REMOTE_ERROR');
+    return true;
+  });
+  await assert.rejects(anvil.call('nowhere'), (error: AnvilError) => {
+    assert.equal(error.type, 'anvil.server.NoServerFunctionError');
+    assert.equal(error.raw.code, 'SB_ERR_NO_SUCH_FUNCTION');
+    return true;
+  });
+
+  assert.equal(await sb.call('greet', 'app'), 'hello app');
+  assert.equal(await native.call('greet', 'native'), 'hello native');
+  const viaHttp = await fetch(`${url}/_/call/greet`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' },
+    body: '["http"]',
+  });
+  assert.equal(viaHttp.status, 200);
+  assert.equal(await viaHttp.json(), 'hello http');
+  for (const call of [() => sb.call('explode'), () => native.call('explode')])
+    await assert.rejects(call(), {
+      code: 'SB_ERR_REMOTE_ERROR',
+      remoteType: 'ValueError',
+      message: 'bad thing',
+    });
+  // What the uplink was sent: every field the library needs, never null.
+  for (const frame of anvil.calls) {
+    assert.equal(frame['call-stack-id'], frame.id);
+    assert.ok(Array.isArray(frame.args) && Array.isArray(frame.objects));
+    assert.equal(typeof frame.kwargs, 'object');
+    assert.ok((frame['call-stack'] as unknown[]).length > 0);
+    assert.equal(typeof frame.client, 'object');
+    assert.equal(typeof frame['app-info'], 'object');
+    assert.ok(frame.kwargs !== null && frame.client !== null && frame['app-info'] !== null);
+  }
+  assert.equal(await anvil.call('anvil.private.echo', ['keep-alive'], {}), 'keep-alive');
+  assert.deepEqual(anvil.violations, []);
+});
+
+test('media of 5 MiB both ways travel in ≤ 64 KiB chunks and arrive intact', async (t) => {
+  // Default limits suffice: maxFrameBytes (32 MiB) bounds one chunk, maxMessageBytes (256 MiB)
+  // what one connection holds at once.
+  const { sb, wsUrl } = await startServer(t);
+  const size = 5 * 1024 * 1024 + 123;
+  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  sb.callable('appReverse', (media: Media) => {
+    assert.equal(media.contentType, 'application/x-up');
+    return new Media('application/x-down', Buffer.from(media.bytes).reverse(), 'back.bin');
+  });
+  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
+    functions: {
+      reverse: ([media]) => {
+        const { bytes, contentType, name } = media as BlobMedia;
+        return {
+          sha: sha(bytes),
+          media: new BlobMedia(contentType, Buffer.from(bytes).reverse(), name),
+        };
+      },
+    },
+  });
+  const sent = randomBytes(size);
+  const result = (await sb.call('reverse', new Media('image/png', sent, 'big.png'))) as {
+    sha: string;
+    media: Media;
+  };
+  assert.equal(result.sha, sha(sent), 'the uplink got the bytes sent');
+  assert.equal(result.media.contentType, 'image/png');
+  assert.equal(result.media.name, 'big.png');
+  assert.equal(result.media.bytes.byteLength, size);
+  assert.ok(Buffer.from(result.media.bytes).equals(Buffer.from(sent).reverse()));
+  assert.equal(anvil.binarySizes.length, Math.ceil(size / 65_536));
+  assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
+
+  const up = randomBytes(size);
+  const down = (await anvil.call('appReverse', [
+    new BlobMedia('application/x-up', up),
+  ])) as BlobMedia;
+  assert.ok(down instanceof BlobMedia);
+  assert.equal(down.contentType, 'application/x-down');
+  assert.equal(down.name, 'back.bin');
+  assert.ok(down.bytes.equals(Buffer.from(up).reverse()));
+  assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
+  assert.deepEqual(anvil.violations, []);
+});
+
+test('a call the uplink never answers fails at its deadline with SB_ERR_CALL_TIMEOUT; the late answer is dropped', async (t) => {
+  const { sb, wsUrl } = await startServer(t);
+  const reached = signal<string>();
+  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
+    functions: {
+      hang: (_args, _kwargs, context) => {
+        reached.resolve(context.id);
+        return new Promise(() => undefined);
+      },
+      ping: () => 'pong',
+    },
+  });
+  const started = performance.now();
+  const call = sb.callWithOptions('hang', [], { timeoutMs: 300 });
+  const id = await reached.promise;
+  await assert.rejects(call, { code: 'SB_ERR_CALL_TIMEOUT' });
+  const took = performance.now() - started;
+  assert.ok(took >= 290 && took < 2000, `failed after ${took} ms`);
+  anvil.send({ id, response: 'too late' });
+  assert.equal(await sb.call('ping'), 'pong');
+  assert.equal(anvil.ws.readyState, anvil.ws.OPEN);
+  assert.deepEqual(
+    anvil.frames.filter((frame) => 'error' in frame && frame.id === undefined),
+    [],
+  );
+});
+
+test('losing the uplink mid-request answers 502 SB_ERR_UPLINK_DISCONNECTED; it leaves the catalog and serves again after re-registering', async (t) => {
+  const { sb, url, wsUrl } = await startServer(t);
+  const reached = signal();
+  const registrations = {
+    functions: { ping: () => 'pong' },
+    endpoints: [
+      {
+        path: '/slow',
+        handler: () => {
+          reached.resolve();
+          return new Promise(() => undefined);
+        },
+      },
+      { path: '/fast', handler: () => 'fast' },
+    ],
+  };
+  const first = await connectAnvil(t, wsUrl, SERVER_KEY, registrations);
+  const request = fetch(`${url}/_/api/slow`);
+  await reached.promise;
+  first.ws.terminate();
+  await expectError(await request, 502, 'SB_ERR_UPLINK_DISCONNECTED');
+  await assert.rejects(sb.call('ping'), { code: 'SB_ERR_NO_SUCH_FUNCTION' });
+  // The door remembers the path for a while: "known, but nobody serves it now".
+  await expectError(await fetch(`${url}/_/api/fast`), 503, 'SB_ERR_HTTP_NO_PROVIDER');
+  assert.equal(sb.app.switchboard.hub.uplinks().length, 0);
+
+  // The library reconnects with the key and every REGISTER again.
+  await connectAnvil(t, wsUrl, SERVER_KEY, registrations);
+  assert.equal(await sb.call('ping'), 'pong');
+  assert.equal(await (await fetch(`${url}/_/api/fast`)).text(), 'fast');
+});
+
+test('hostile messages close only their own connection: stray binary, unknown media, oversized text, deep JSON', async (t) => {
+  const { sb, url, wsUrl } = await startServer(t, { maxFrameBytes: 256 * 1024 });
+  const bystander = await connectAnvil(t, wsUrl, SERVER_KEY, { functions: { ping: () => 'pong' } });
+  const native = await connect({ url, key: SERVER_KEY, reconnect: false });
+  t.after(() => native.close());
+  const victim = () => connectAnvil(t, wsUrl, SERVER_KEY);
+
+  const stray = await victim();
+  stray.ws.send(Buffer.from('no header before me'));
+  const strayRefusal = await refusal(stray);
+  assert.equal(strayRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(strayRefusal.code, 4000);
+  assert.match(strayRefusal.reason, /^SB_ERR_PROTO_BAD_FRAME/);
+
+  const unknown = await victim();
+  unknown.sendJson({
+    type: 'CHUNK_HEADER',
+    requestId: 'nobody',
+    mediaId: 'nothing',
+    chunkIndex: 0,
+    lastChunk: true,
+  });
+  unknown.ws.send(Buffer.alloc(10));
+  const unknownRefusal = await refusal(unknown);
+  assert.equal(unknownRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(unknownRefusal.code, 4000);
+
+  const big = await victim();
+  big.sendJson({ type: 'CALL', id: 'big', command: 'ping', args: ['x'.repeat(300 * 1024)] });
+  const bigRefusal = await refusal(big);
+  assert.equal(bigRefusal.frame.code, 'SB_ERR_PROTO_FRAME_TOO_LARGE');
+  assert.equal(bigRefusal.code, 1009);
+
+  const deep = await victim();
+  const depth = 100_000;
+  deep.ws.send(
+    `{"type":"CALL","id":"deep","command":"ping","args":${'['.repeat(depth)}${']'.repeat(depth)}}`,
+  );
+  const deepRefusal = await refusal(deep);
+  assert.equal(deepRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(deepRefusal.code, 4000);
+
+  assert.equal(await sb.call('ping'), 'pong');
+  assert.equal(await native.call('ping'), 'pong');
+  assert.equal(await bystander.call('anvil.private.echo', ['still here']), 'still here');
+});
