@@ -138,7 +138,8 @@ test('calls both ways: Anvil → app code and native uplinks (kwargs as a last o
   await native.synced();
   const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
     functions: {
-      greet: ([name], kwargs) => `${String(kwargs.greeting ?? 'hello')} ${String(name)}`,
+      greet: ([name], kwargs) =>
+        `${(kwargs.greeting as string | undefined) ?? 'hello'} ${String(name)}`,
       explode: () => {
         throw new AnvilError('ValueError', 'bad thing');
       },
