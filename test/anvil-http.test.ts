@@ -267,7 +267,7 @@ test('users: login_with_email signs in (the next request sees the user), wrong p
   assert.equal(user.enabled, true);
   assert.ok(typeof user.id === 'number');
   assert.equal((signedIn.current as Json).email, 'ada@example.com');
-  assert.equal(((await browser.json('/me')) as Json).email, 'ada@example.com');
+  assert.equal((await browser.json('/me')).email, 'ada@example.com');
 
   // Outside an HTTP request: no current user; login checks the password and answers the user.
   assert.equal(
