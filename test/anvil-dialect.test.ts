@@ -1,15 +1,18 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { test } from 'node:test';
+import WebSocket from 'ws';
 import { Media } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { startAdminServer, jsonOf } from './helpers/admin.ts';
 import {
+  AnvilClient,
   AnvilError,
   BlobMedia,
   connectAnvil,
   openAnvil,
-  type AnvilClient,
+  type Handler,
   type Json,
 } from './helpers/anvil-client.ts';
 import { expectError } from './helpers/http-client.ts';
@@ -118,6 +121,29 @@ test('REGISTER: functions and endpoints join the catalog (admin API, OpenAPI); u
   assert.equal(await sb.call('twice', 21), 42);
   assert.equal(await native.call('hello', 'native'), 'hi native');
   assert.deepEqual(anvil.violations, []);
+});
+
+test('a key message and its REGISTERs arriving in one read beyond the pre-auth byte budget are all served', async (t) => {
+  // The library sends its REGISTERs without waiting for the auth answer, so a busy server may
+  // read the key with kilobytes of them at once (here: corked into one write, > 8 KiB).
+  const { sb, wsUrl } = await startServer(t);
+  const functions: Record<string, Handler> = {};
+  for (let i = 0; i < 200; i++) functions[`function_number_${i}_with_a_long_name`] = () => i;
+  const ws = new WebSocket(wsUrl);
+  t.after(() => ws.terminate());
+  ws.on('upgrade', (response) => (response.socket).cork());
+  ws.on('open', () => setImmediate(() => (ws as unknown as { _socket: Socket })._socket.uncork()));
+  const anvil = new AnvilClient(ws, SERVER_KEY, { functions });
+  assert.equal((await anvil.next()).auth, 'OK');
+  assert.equal(
+    await anvil.call('anvil.private.echo', ['after the REGISTERs']),
+    'after the REGISTERs',
+  );
+  assert.equal(await sb.call('function_number_199_with_a_long_name'), 199);
+  assert.deepEqual(
+    anvil.frames.filter((frame) => 'error' in frame || 'output' in frame),
+    [],
+  );
 });
 
 test('calls both ways: Anvil → app code and native uplinks (kwargs as a last object, dates); app, native and /_/call → Anvil; errors keep their type', async (t) => {
