@@ -1,15 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { Media } from '@switchboard/server';
 import { connect } from '@switchboard/uplink';
 import { startAdminServer, jsonOf } from './helpers/admin.ts';
 import {
   AnvilClient,
-  AnvilError,
-  BlobMedia,
   connectAnvil,
   openAnvil,
   type Handler,
@@ -19,8 +15,9 @@ import { expectError } from './helpers/http-client.ts';
 import { CLIENT_KEY, SERVER_KEY, startServer } from './helpers/server.ts';
 
 // Anvil's uplink dialect on /_/uplink, spoken by a test client that sends what the Python
-// `anvil-uplink` library sends (test/helpers/anvil-client.ts). HTTP endpoints, cookies and
-// users: anvil-http.test.ts.
+// `anvil-uplink` library sends (test/helpers/anvil-client.ts): connecting, registering, deadlines,
+// losing the uplink, hostile frames. Calls and media: anvil-calls.test.ts; HTTP endpoints,
+// cookies and users: anvil-http.test.ts.
 
 /** The refusal message and the close that follows it. */
 async function refusal(
@@ -131,7 +128,7 @@ test('a key message and its REGISTERs arriving in one read beyond the pre-auth b
   for (let i = 0; i < 200; i++) functions[`function_number_${i}_with_a_long_name`] = () => i;
   const ws = new WebSocket(wsUrl);
   t.after(() => ws.terminate());
-  ws.on('upgrade', (response) => (response.socket).cork());
+  ws.on('upgrade', (response) => response.socket.cork());
   ws.on('open', () => setImmediate(() => (ws as unknown as { _socket: Socket })._socket.uncork()));
   const anvil = new AnvilClient(ws, SERVER_KEY, { functions });
   assert.equal((await anvil.next()).auth, 'OK');
@@ -146,148 +143,31 @@ test('a key message and its REGISTERs arriving in one read beyond the pre-auth b
   );
 });
 
-test('calls both ways: Anvil → app code and native uplinks (kwargs as a last object, dates); app, native and /_/call → Anvil; errors keep their type', async (t) => {
-  const { sb, url, wsUrl } = await startServer(t);
-  const seen: unknown[][] = [];
-  sb.callable('appAdd', (...args: unknown[]) => {
-    seen.push(args);
-    const [a, b, options] = args as [number, number, { scale: number }];
-    return (a + b) * options.scale;
-  });
-  sb.callable('appNextDay', (day: Date) => new Date(day.getTime() + 86_400_000));
-  sb.callable('appFails', () => {
-    throw new RangeError('out of range');
-  });
-  const native = await connect({ url, key: SERVER_KEY, reconnect: false });
-  t.after(() => native.close());
-  native.callable('nativeTwice', (x: number) => x * 2);
-  await native.synced();
-  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
-    functions: {
-      greet: ([name], kwargs) =>
-        `${(kwargs.greeting as string | undefined) ?? 'hello'} ${String(name)}`,
-      explode: () => {
-        throw new AnvilError('ValueError', 'bad thing');
-      },
-    },
-  });
-
-  assert.equal(await anvil.call('appAdd', [1, 2], { scale: 10 }), 30);
-  assert.deepEqual(seen, [[1, 2, { scale: 10 }]]);
-  assert.equal(await anvil.call('nativeTwice', [21]), 42);
-  const next = await anvil.call('appNextDay', [new Date('2024-05-06T07:08:09.123Z')]);
-  assert.deepEqual(next, new Date('2024-05-07T07:08:09.123Z'));
-  const answer = anvil.frames.at(-1)!;
-  assert.equal(answer.response, null);
-  assert.deepEqual(answer.objects, [
-    { path: ['response'], type: ['DateTime'], value: '2024-05-07 07:08:09.123000+0000' },
-  ]);
-  await assert.rejects(anvil.call('appFails'), (error: AnvilError) => {
-    assert.equal(error.type, 'RangeError');
-    assert.equal(error.message, 'out of range');
-    assert.equal(error.raw.code, 'SB_ERR_REMOTE_ERROR');
-    return true;
-  });
-  await assert.rejects(anvil.call('nowhere'), (error: AnvilError) => {
-    assert.equal(error.type, 'anvil.server.NoServerFunctionError');
-    assert.equal(error.raw.code, 'SB_ERR_NO_SUCH_FUNCTION');
-    return true;
-  });
-
-  assert.equal(await sb.call('greet', 'app'), 'hello app');
-  assert.equal(await native.call('greet', 'native'), 'hello native');
-  const viaHttp = await fetch(`${url}/_/call/greet`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' },
-    body: '["http"]',
-  });
-  assert.equal(viaHttp.status, 200);
-  assert.equal(await viaHttp.json(), 'hello http');
-  for (const call of [() => sb.call('explode'), () => native.call('explode')])
-    await assert.rejects(call(), {
-      code: 'SB_ERR_REMOTE_ERROR',
-      remoteType: 'ValueError',
-      message: 'bad thing',
-    });
-  // What the uplink was sent: every field the library needs, never null.
-  for (const frame of anvil.calls) {
-    assert.equal(frame['call-stack-id'], frame.id);
-    assert.ok(Array.isArray(frame.args) && Array.isArray(frame.objects));
-    assert.equal(typeof frame.kwargs, 'object');
-    assert.ok((frame['call-stack'] as unknown[]).length > 0);
-    assert.equal(typeof frame.client, 'object');
-    assert.equal(typeof frame['app-info'], 'object');
-    assert.ok(frame.kwargs !== null && frame.client !== null && frame['app-info'] !== null);
-  }
-  assert.equal(await anvil.call('anvil.private.echo', ['keep-alive'], {}), 'keep-alive');
-  assert.deepEqual(anvil.violations, []);
-});
-
-test('media of 5 MiB both ways travel in ≤ 64 KiB chunks and arrive intact', async (t) => {
-  // Default limits suffice: maxFrameBytes (32 MiB) bounds one chunk, maxMessageBytes (256 MiB)
-  // what one connection holds at once.
-  const { sb, wsUrl } = await startServer(t);
-  const size = 5 * 1024 * 1024 + 123;
-  const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-  sb.callable('appReverse', (media: Media) => {
-    assert.equal(media.contentType, 'application/x-up');
-    return new Media('application/x-down', Buffer.from(media.bytes).reverse(), 'back.bin');
-  });
-  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
-    functions: {
-      reverse: ([media]) => {
-        const { bytes, contentType, name } = media as BlobMedia;
-        return {
-          sha: sha(bytes),
-          media: new BlobMedia(contentType, Buffer.from(bytes).reverse(), name),
-        };
-      },
-    },
-  });
-  const sent = randomBytes(size);
-  const result = (await sb.call('reverse', new Media('image/png', sent, 'big.png'))) as {
-    sha: string;
-    media: Media;
+test('a call or HTTP request the uplink never answers fails at its deadline with SB_ERR_CALL_TIMEOUT; the late answer is dropped', async (t) => {
+  // The dialect has no deadline or cancel: the server keeps time (callTimeoutMs for requests).
+  const { sb, url, wsUrl } = await startServer(t, { callTimeoutMs: 400 });
+  const reached: string[] = [];
+  const hang = (id: string) => {
+    reached.push(id);
+    return new Promise(() => undefined);
   };
-  assert.equal(result.sha, sha(sent), 'the uplink got the bytes sent');
-  assert.equal(result.media.contentType, 'image/png');
-  assert.equal(result.media.name, 'big.png');
-  assert.equal(result.media.bytes.byteLength, size);
-  assert.ok(Buffer.from(result.media.bytes).equals(Buffer.from(sent).reverse()));
-  assert.equal(anvil.binarySizes.length, Math.ceil(size / 65_536));
-  assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
-
-  const up = randomBytes(size);
-  const down = (await anvil.call('appReverse', [
-    new BlobMedia('application/x-up', up),
-  ])) as BlobMedia;
-  assert.ok(down instanceof BlobMedia);
-  assert.equal(down.contentType, 'application/x-down');
-  assert.equal(down.name, 'back.bin');
-  assert.ok(down.bytes.equals(Buffer.from(up).reverse()));
-  assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
-  assert.deepEqual(anvil.violations, []);
-});
-
-test('a call the uplink never answers fails at its deadline with SB_ERR_CALL_TIMEOUT; the late answer is dropped', async (t) => {
-  const { sb, wsUrl } = await startServer(t);
-  const reached = signal<string>();
   const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
-    functions: {
-      hang: (_args, _kwargs, context) => {
-        reached.resolve(context.id);
-        return new Promise(() => undefined);
-      },
-      ping: () => 'pong',
-    },
+    functions: { hang: (_args, _kwargs, context) => hang(context.id), ping: () => 'pong' },
+    endpoints: [{ path: '/hang', handler: (_request, _params, context) => hang(context.id) }],
   });
   const started = performance.now();
-  const call = sb.callWithOptions('hang', [], { timeoutMs: 300 });
-  const id = await reached.promise;
-  await assert.rejects(call, { code: 'SB_ERR_CALL_TIMEOUT' });
+  await assert.rejects(sb.callWithOptions('hang', [], { timeoutMs: 200 }), {
+    code: 'SB_ERR_CALL_TIMEOUT',
+  });
   const took = performance.now() - started;
-  assert.ok(took >= 290 && took < 2000, `failed after ${took} ms`);
-  anvil.send({ id, response: 'too late' });
+  assert.ok(took >= 190 && took < 1500, `failed after ${took} ms`);
+  const requested = performance.now();
+  await expectError(await fetch(`${url}/_/api/hang`), 504, 'SB_ERR_CALL_TIMEOUT');
+  const waited = performance.now() - requested;
+  assert.ok(waited >= 390 && waited < 2000, `answered after ${waited} ms`);
+
+  assert.equal(reached.length, 2);
+  for (const id of reached) anvil.send({ id, response: 'too late' });
   assert.equal(await sb.call('ping'), 'pong');
   assert.equal(anvil.ws.readyState, anvil.ws.OPEN);
   assert.deepEqual(
@@ -322,9 +202,12 @@ test('losing the uplink mid-request answers 502 SB_ERR_UPLINK_DISCONNECTED; it l
   await expectError(await fetch(`${url}/_/api/fast`), 503, 'SB_ERR_HTTP_NO_PROVIDER');
   assert.equal(sb.app.switchboard.hub.uplinks().length, 0);
 
-  // The library reconnects with the key and every REGISTER again.
-  await connectAnvil(t, wsUrl, SERVER_KEY, registrations);
+  // The library reconnects with the key and every REGISTER again; a call that was running
+  // when the socket dropped still answers, on the new connection: that answer is dropped.
+  const second = await connectAnvil(t, wsUrl, SERVER_KEY, registrations);
+  second.send({ id: first.calls.at(-1)!.id, response: { status: 200, body: 'late', headers: {} } });
   assert.equal(await sb.call('ping'), 'pong');
+  assert.equal(second.ws.readyState, second.ws.OPEN);
   assert.equal(await (await fetch(`${url}/_/api/fast`)).text(), 'fast');
 });
 
