@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { connect } from '@switchboard/uplink';
 import { startAdminServer, jsonOf } from './helpers/admin.ts';
+import type { AnvilError } from './helpers/anvil-client.ts';
 import {
   AnvilClient,
   connectAnvil,
@@ -35,7 +36,9 @@ function signal<T = void>(): { promise: Promise<T>; resolve: (value: T) => void 
 }
 
 test('the key message: server key → priv uplink, client key → priv client; bad keys and bad first messages are refused', async (t) => {
-  const { wsUrl } = await startServer(t);
+  const { sb, wsUrl } = await startServer(t);
+  sb.callable('open', () => 'for anyone', { allowClients: true });
+  sb.callable('closed', () => 'for servers');
   const server = await openAnvil(t, wsUrl, SERVER_KEY);
   assert.deepEqual(await server.next(), {
     auth: 'OK',
@@ -46,8 +49,14 @@ test('the key message: server key → priv uplink, client key → priv client; b
   const clientAuth = await client.next();
   assert.equal(clientAuth.auth, 'OK');
   assert.equal(clientAuth.priv, 'client');
-  // A client-privilege connection that registers nothing works normally.
+  // A client-privilege connection that registers nothing works normally, as a client key.
   assert.equal(await client.call('anvil.private.echo', ['keep-alive']), 'keep-alive');
+  assert.equal(await client.call('open'), 'for anyone');
+  await assert.rejects(client.call('closed'), (error: AnvilError) => {
+    assert.equal(error.type, 'anvil.server.NoServerFunctionError');
+    assert.equal(error.raw.code, 'SB_ERR_NO_SUCH_FUNCTION');
+    return true;
+  });
 
   // The library sends its REGISTERs right after a wrong key too: they change nothing.
   const wrong = await refusal(await openAnvil(t, wsUrl, 'sbk_s_wrong', { raw: ['sneaky'] }));

@@ -245,6 +245,13 @@ test('users: login_with_email signs in (the next request sees the user), wrong p
         },
       },
       { path: '/me', handler: async (_request, _params, context) => current(context) },
+      {
+        path: '/logout',
+        handler: async (_request, _params, context) => {
+          await context.call('anvil.private.users.logout', [], {});
+          return current(context);
+        },
+      },
     ],
   });
   await sb.users.create({ email: 'ada@example.com', password: 'correct horse' });
@@ -268,6 +275,8 @@ test('users: login_with_email signs in (the next request sees the user), wrong p
   assert.ok(typeof user.id === 'number');
   assert.equal((signedIn.current as Json).email, 'ada@example.com');
   assert.equal((await browser.json('/me')).email, 'ada@example.com');
+  assert.equal(await browser.json('/logout'), null);
+  assert.equal(await browser.json('/me'), null);
 
   // Outside an HTTP request: no current user; login checks the password and answers the user.
   assert.equal(
@@ -290,9 +299,22 @@ test('users: login_with_email signs in (the next request sees the user), wrong p
   );
 });
 
-test('anvil.private outside a request: echo answers, cookies are CookieError, unsupported services are refused', async (t) => {
-  const { anvil } = await serve(t, {});
+test('anvil.private: echo answers, origins, cookies outside a request are CookieError, unsupported services are refused', async (t) => {
+  const { anvil, url, api } = await serve(t, {
+    endpoints: [
+      {
+        path: '/origins',
+        handler: async (_request, _params, context) => [
+          await context.call('anvil.private.get_app_origin', [], {}),
+          await context.call('anvil.private.get_api_origin', [], {}),
+        ],
+      },
+    ],
+  });
   assert.equal(await anvil.call('anvil.private.echo', ['keep-alive'], {}), 'keep-alive');
+  assert.deepEqual(await (await fetch(`${api}/origins`)).json(), [url, api]);
+  // Outside a request only a configured publicOrigin is known (none here).
+  assert.equal(await anvil.call('anvil.private.get_app_origin', [], {}), null);
   await assert.rejects(
     anvil.call('anvil.private.get_cookie', ['local', 'x'], null),
     (error: AnvilError) => {
