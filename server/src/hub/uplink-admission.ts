@@ -34,6 +34,7 @@ type Refuse = (...refusal: Refusal) => void;
  */
 export class PreAuthGuard {
   private bytes = 0;
+  private ended = false;
   private readonly timer: NodeJS.Timeout;
 
   constructor(
@@ -57,7 +58,9 @@ export class PreAuthGuard {
 
   /** Still not authenticated after this read and over the budget: refused. */
   private readonly check = (): void => {
-    if (this.bytes <= PRE_AUTH_MAX_BYTES) return;
+    // Ended during this very read (the hello or key was in it): removing the listener does not
+    // stop the 'data' event that is being emitted from calling it.
+    if (this.ended || this.bytes <= PRE_AUTH_MAX_BYTES) return;
     this.refuse(
       'SB_ERR_PROTO_FRAME_TOO_LARGE',
       CLOSE_CODES.MESSAGE_TOO_BIG,
@@ -67,6 +70,7 @@ export class PreAuthGuard {
 
   /** The hello was accepted, or the connection closed: no more counting, no deadline. */
   end(): void {
+    this.ended = true;
     clearTimeout(this.timer);
     this.socket.off('data', this.count);
     this.socket.off('data', this.check);
