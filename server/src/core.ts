@@ -52,6 +52,7 @@ import { observeHttp } from './observe/http-observer.ts';
 import { Metrics } from './observe/metrics.ts';
 import { metricsRoutes } from './http/metrics-route.ts';
 import { UplinkTraffic } from './observe/uplink-traffic.ts';
+import { Cluster } from './cluster/cluster.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 /** After a graceful shutdown's wait, how long HTTP connections may take to close by themselves. */
@@ -85,6 +86,8 @@ export class SwitchboardCore {
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
+  /** This server's part in a cluster on NATS (the `cluster` option), else undefined. */
+  readonly cluster: Cluster | undefined;
   /** Sign-in with throttling; made with the routes (it counts in the rate-limit store). */
   private signIn: SignIn | undefined;
   private closed = false;
@@ -146,6 +149,16 @@ export class SwitchboardCore {
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
     });
+    this.cluster =
+      options.cluster === undefined
+        ? undefined
+        : new Cluster({
+            options,
+            registry: this.registry,
+            endpoints: this.endpoints,
+            dispatcher: this.dispatcher,
+            log,
+          });
     // However a key is revoked in this process (admin API, app code), its live uplinks go.
     this.keys.onRevoke((key) => this.hub.closeKey(key.id));
     for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);
@@ -287,12 +300,17 @@ export class SwitchboardCore {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
     });
-    app.addHook('preClose', (done) => {
+    // Joins once the routes are ready: a call may come from another server at once.
+    app.addHook('onReady', (done) => {
+      this.cluster?.start();
+      done();
+    });
+    app.addHook('preClose', async () => {
       this.gate.close();
       this.hub.close();
       this.app.close();
       for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
-      done();
+      await this.cluster?.close();
     });
     app.addHook('onClose', (_instance, done) => {
       if (!this.closed) this.db.close();

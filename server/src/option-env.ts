@@ -56,6 +56,14 @@ const ENV_OPTIONS: readonly EnvOption[] = [
   envOption('SWITCHBOARD_MIN_PASSWORD_LENGTH', 'minPasswordLength', integer(0)),
   envOption('SWITCHBOARD_METRICS', 'metrics', boolean),
   envOption('SWITCHBOARD_METRICS_TOKEN', 'metricsToken', text),
+  envOption('SWITCHBOARD_CLUSTER', 'cluster', (raw) => ({ servers: list(raw) })),
+  {
+    variable: 'SWITCHBOARD_NODE_NAME',
+    option: 'cluster',
+    apply: (options, raw) => {
+      options.cluster = { servers: options.cluster?.servers ?? [], nodeName: raw };
+    },
+  },
 ];
 
 /**

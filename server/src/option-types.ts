@@ -67,6 +67,13 @@ export interface SwitchboardOptions {
    */
   keyFailureThrottle?: { max: number; windowMs: number };
   /**
+   * Runs this server as one of a cluster on NATS ([docs/cluster.md](../../docs/cluster.md)): the
+   * NATS servers' URLs, and this server's node name (letters, digits, `_` and `-`; by default one
+   * generated on the first start and kept in the data folder). Env SWITCHBOARD_CLUSTER
+   * (comma-separated URLs) and SWITCHBOARD_NODE_NAME. @default none: a single server, no NATS
+   */
+  cluster?: { servers: string[]; nodeName?: string };
+  /**
    * Origin the server is reached at from outside (`https://api.example.com`), when behind a
    * proxy; handlers see it through getAppOrigin()/getApiOrigin(). Env SWITCHBOARD_PUBLIC_ORIGIN.
    * @default the origin of each request (its Host header)
@@ -191,6 +198,7 @@ export type ResolvedOptions = Readonly<
       | 'metricsToken'
       | 'clientKeyLimits'
       | 'trustProxy'
+      | 'cluster'
     >
   > & {
     keys: readonly ProvisionedKey[];
@@ -213,5 +221,7 @@ export type ResolvedOptions = Readonly<
       maxValues: number;
     }>;
     trustProxy: boolean | number | readonly string[];
+    /** Undefined for a single server. */
+    cluster: Readonly<{ servers: readonly string[]; nodeName: string | undefined }> | undefined;
   }
 >;

@@ -57,3 +57,26 @@ export function originOption(value: string, what: string): string {
 export function invalid(message: string): SwitchboardError {
   return new SwitchboardError('SB_ERR_OPTIONS_INVALID', message);
 }
+
+/** A NATS server URL: `nats://`, `tls://`, `ws://` or `wss://` with a host. */
+const NATS_URL = /^(nats|tls|ws|wss):\/\/[^\s/]+(\/.*)?$/;
+/** A node name is one NATS subject token and readable in logs. */
+const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** The `cluster` option checked: undefined (single server) when it names no NATS server. */
+export function clusterOption(
+  value: { servers: string[]; nodeName?: string } | undefined,
+): { servers: readonly string[]; nodeName: string | undefined } | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || !Array.isArray(value.servers))
+    throw invalid('cluster must be { servers: string[], nodeName?: string }');
+  if (value.servers.length === 0) return undefined;
+  for (const url of value.servers) {
+    if (typeof url !== 'string' || !NATS_URL.test(url))
+      throw invalid(`cluster.servers: ${JSON.stringify(url)} is not a NATS URL (nats://host:port)`);
+  }
+  const { nodeName } = value;
+  if (nodeName !== undefined && (typeof nodeName !== 'string' || !NODE_NAME.test(nodeName)))
+    throw invalid('cluster.nodeName must be 1-64 letters, digits, _ or -');
+  return Object.freeze({ servers: Object.freeze([...value.servers]), nodeName });
+}

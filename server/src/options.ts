@@ -6,6 +6,7 @@ import {
   invalid,
   openApiInfo,
   originOption,
+  clusterOption,
   publicOrigin,
   trustProxyOption,
 } from './option-values.ts';
@@ -104,6 +105,7 @@ export function resolveOptions(
     debug: options.debug ?? false,
     exposeErrors: options.exposeErrors ?? options.debug ?? false,
     trustProxy: trustProxyOption(options.trustProxy),
+    cluster: clusterOption(options.cluster),
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS,
     bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,

@@ -1,14 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { inCi } from './ci.ts';
 
-/** Debian's chromium (`npm run setup:browser`); `SWITCHBOARD_CHROMIUM` points elsewhere. */
+/** Debian's chromium (`npm run setup:test`); `SWITCHBOARD_CHROMIUM` points elsewhere. */
 export const CHROMIUM_PATH = process.env.SWITCHBOARD_CHROMIUM ?? '/usr/bin/chromium';
-
-function inCi(): boolean {
-  const ci = process.env.CI;
-  return ci !== undefined && ci !== '' && ci !== 'false' && ci !== '0';
-}
 
 /**
  * Launches the system's headless chromium through playwright-core (which never downloads a
@@ -17,7 +13,7 @@ function inCi(): boolean {
  */
 export async function launchChromium(t: TestContext): Promise<Browser | undefined> {
   if (!existsSync(CHROMIUM_PATH)) {
-    const message = `chromium not found at ${CHROMIUM_PATH}; install it with \`npm run setup:browser\` (or set SWITCHBOARD_CHROMIUM)`;
+    const message = `chromium not found at ${CHROMIUM_PATH}; install it with \`npm run setup:test\` (or set SWITCHBOARD_CHROMIUM)`;
     if (inCi()) throw new Error(`${message}; CI must run the browser tests`);
     t.skip(message);
     return undefined;

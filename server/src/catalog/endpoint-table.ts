@@ -150,24 +150,33 @@ export class EndpointTable {
     for (const method of methods) this.providers.remove(entry.keys.get(method)!, provider);
   }
 
-  /** Every pattern some provider serves now, with its live methods. */
-  live(): LiveEndpoint[] {
+  /**
+   * Every pattern some provider serves now, with its live methods; with `by`, only the methods
+   * some provider `by` accepts serves.
+   */
+  live(by?: (provider: Provider) => boolean): LiveEndpoint[] {
     const result: LiveEndpoint[] = [];
     for (const entry of this.byShape.values()) {
-      const methods = this.liveMethods(entry);
+      const methods =
+        by === undefined
+          ? this.liveMethods(entry)
+          : [...entry.declared].filter((method) =>
+              this.providers.providersOf(entry.keys.get(method)!).some(by),
+            );
       if (methods.length === 0) continue;
       result.push({ pattern: entry.pattern, methods, policy: entry.policy, doc: entry.doc });
     }
     return result;
   }
 
-  resolve(method: string, path: string): Resolution {
+  /** `localOnly`: only this process's own providers (a request served for another server). */
+  resolve(method: string, path: string, localOnly = false): Resolution {
     const found = this.router.find('GET', path);
     if (found === null) return { kind: 'not-found' };
     const entry = found.store as Entry;
     const effective = (method === 'HEAD' ? 'GET' : method) as HttpMethod;
     const key = entry.keys.get(effective);
-    const provider = key === undefined ? undefined : this.providers.pick(key);
+    const provider = key === undefined ? undefined : this.providers.pick(key, localOnly);
     if (provider !== undefined) {
       const params = { ...found.params } as Record<string, string>;
       return {

@@ -11,6 +11,12 @@ export class Registry<M = undefined> {
   private readonly functions = new Map<string, Provider[]>();
   private readonly metas = new Map<string, M>();
   private turn = 0;
+  private changes = 0;
+
+  /** Grows with every registration and withdrawal. */
+  get version(): number {
+    return this.changes;
+  }
 
   constructor(private readonly sameMeta: (a: M, b: M) => boolean = () => true) {}
 
@@ -27,6 +33,7 @@ export class Registry<M = undefined> {
 
   /** Returns whether `provider` was newly added under `name`; `meta` replaces the name's. */
   add(name: string, provider: Provider, meta: M): boolean {
+    this.changes++;
     this.metas.set(name, meta);
     const providers = this.functions.get(name);
     if (providers === undefined) this.functions.set(name, [provider]);
@@ -45,6 +52,7 @@ export class Registry<M = undefined> {
     if (providers === undefined) return false;
     const index = providers.indexOf(provider);
     if (index === -1) return false;
+    this.changes++;
     providers.splice(index, 1);
     if (providers.length === 0) {
       this.functions.delete(name);
@@ -55,25 +63,31 @@ export class Registry<M = undefined> {
 
   /**
    * The provider for the next call to `name`: the accepting one with the fewest calls in flight
-   * (an unresponsive uplink is skipped until it answers again). Undefined when none accepts.
+   * (an unresponsive uplink is skipped until it answers again), this process's own first: another
+   * server of the cluster only when none of them accepts, and never when `localOnly`. Undefined
+   * when none accepts.
    */
-  pick(name: string): Provider | undefined {
+  pick(name: string, localOnly = false): Provider | undefined {
     const providers = this.functions.get(name);
     if (providers === undefined) return undefined;
     const count = providers.length;
     if (count === 1) {
       const only = providers[0]!;
-      return only.accepting ? only : undefined;
+      return only.accepting && (only.node === undefined || !localOnly) ? only : undefined;
     }
     const start = this.turn++ % count;
     if (this.turn > 0x3fffffff) this.turn = 0;
     let best: Provider | undefined;
+    let bestRemote: Provider | undefined;
     for (let step = 0; step < count; step++) {
       const candidate = providers[(start + step) % count]!;
-      if (candidate.accepting && (best === undefined || candidate.inFlight < best.inFlight))
-        best = candidate;
+      if (!candidate.accepting) continue;
+      if (candidate.node === undefined) {
+        if (best === undefined || candidate.inFlight < best.inFlight) best = candidate;
+      } else if (bestRemote === undefined || candidate.inFlight < bestRemote.inFlight)
+        bestRemote = candidate;
     }
-    return best;
+    return best ?? (localOnly ? undefined : bestRemote);
   }
 
   has(name: string): boolean {

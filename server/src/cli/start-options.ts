@@ -47,6 +47,19 @@ export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
     env: 'SWITCHBOARD_PUBLIC_ORIGIN',
     description: 'origin the server is reached at from outside, e.g. https://api.example.com',
   },
+  cluster: {
+    type: 'string',
+    placeholder: 'URLS',
+    env: 'SWITCHBOARD_CLUSTER',
+    description:
+      'run as one server of a cluster: NATS URLs, comma-separated (nats://127.0.0.1:4222); see docs/cluster.md',
+  },
+  'node-name': {
+    type: 'string',
+    placeholder: 'NAME',
+    env: 'SWITCHBOARD_NODE_NAME',
+    description: 'this server in the cluster (default: generated once, kept in the data folder)',
+  },
   'max-body-bytes': {
     type: 'string',
     placeholder: 'N',
@@ -223,6 +236,17 @@ function flagOptions(parsed: Parsed): SwitchboardOptions {
   for (const [name, key] of INTEGER_FLAGS) {
     const value = flag(name);
     if (value !== undefined) options[key] = parseInteger(value, `--${name}`, 1);
+  }
+  const cluster = flag('cluster');
+  const nodeName = flag('node-name');
+  if (cluster !== undefined || nodeName !== undefined) {
+    // Together they are the cluster option; SWITCHBOARD_CLUSTER fills in the servers if only
+    // the name is a flag.
+    const servers = (cluster ?? process.env.SWITCHBOARD_CLUSTER ?? '')
+      .split(',')
+      .map((url) => url.trim())
+      .filter((url) => url !== '');
+    options.cluster = nodeName === undefined ? { servers } : { servers, nodeName };
   }
   const trust = flag('trust-proxy');
   if (trust !== undefined) options.trustProxy = parseTrustProxy(trust, '--trust-proxy');

@@ -67,7 +67,7 @@ export class Dispatcher {
     const provider =
       request.http === undefined
         ? this.functionProvider(request, sink)
-        : this.endpointProvider(request.http, matched, sink);
+        : this.endpointProvider(request.http, request.local, matched, sink);
     if (provider === undefined) return NOOP_HANDLE;
     // Counted from here: the call reached a provider (one wrapper per call, settled once).
     return provider.start(request, this.stats.track(request, provider.providerId, sink));
@@ -76,7 +76,8 @@ export class Dispatcher {
   /** The provider for a function call, or undefined once `sink` has the refusal. */
   private functionProvider(request: CallRequest, sink: CallSink): Provider | undefined {
     const refusal = this.admit(request.name, request.caller);
-    const provider = refusal === undefined ? this.registry.pick(request.name) : undefined;
+    const provider =
+      refusal === undefined ? this.registry.pick(request.name, request.local) : undefined;
     if (provider === undefined) {
       const error = refusal ?? this.noProvider(request.name);
       request.payload?.discard();
@@ -95,11 +96,12 @@ export class Dispatcher {
    */
   private endpointProvider(
     http: LocalHttpRequest,
+    local: boolean | undefined,
     matched: Provider | undefined,
     sink: CallSink,
   ): Provider | undefined {
     if (matched?.accepting === true) return matched;
-    const again = this.endpoints.resolve(http.method, http.path);
+    const again = this.endpoints.resolve(http.method, http.path, local);
     if (again.kind === 'ok') return again.provider;
     sink.reject(
       new SwitchboardError(

@@ -22,6 +22,11 @@ export interface CallRequest {
   readonly caller: CallerInfo;
   /** The id of the HTTP request this call serves, carried into logs and on to the provider. */
   readonly requestId?: string;
+  /**
+   * Served for another server of the cluster: only this server's own providers may take it (one
+   * hop at most, never a loop).
+   */
+  readonly local?: boolean;
 }
 
 /**
@@ -48,6 +53,11 @@ export const NOOP_HANDLE: CallHandle = { cancel() {} };
 export interface Provider {
   /** Stable id for logs and admin views (connection id, or 'app'). */
   readonly providerId: string;
+  /**
+   * Set for another server of the cluster (its node name): picked only when no provider in this
+   * process takes the call.
+   */
+  readonly node?: string;
   /** Calls started and not yet settled; the balancing policy reads it. */
   readonly inFlight: number;
   /** Takes new calls: false once it is closed or draining (it may still finish calls in flight). */

@@ -1,0 +1,307 @@
+import { hostname } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { nanoid } from 'nanoid';
+import { Events, connect, type Msg, type NatsConnection } from 'nats';
+import { SwitchboardError, decodeValue, encodeValue, type MessageSink } from '@switchboard/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ResolvedOptions } from '../options.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
+import type { FunctionRegistry } from '../catalog/registry.ts';
+import type { Dispatcher } from '../hub/dispatcher.ts';
+import { NodeLink } from './node-link.ts';
+import {
+  addCatalog,
+  catalogKey,
+  isNodeCatalog,
+  localCatalog,
+  removeCatalog,
+  type NodeCatalog,
+} from './node-catalog.ts';
+
+/** How often every server says it is alive (and its catalog's version). */
+export const HEARTBEAT_MS = 250;
+/** A server unheard for this long has left: its calls fail, its catalog goes. */
+export const MEMBER_EXPIRY_MS = 2_000;
+/** How long a catalog request may take. */
+const CATALOG_REQUEST_MS = 2_000;
+
+const SUBJECT = {
+  heartbeat: 'sb.hb',
+  catalog: (node: string) => `sb.node.${node}.catalog`,
+  /** Frames from `from` to `to`: calls and requests (and what goes with them). */
+  calls: (to: string, from: string) => `sb.node.${to}.in.${from}`,
+  /** Frames from `from` to `to`: answers to `to`'s calls (and what goes with them). */
+  answers: (to: string, from: string) => `sb.node.${to}.out.${from}`,
+} as const;
+
+interface Heartbeat {
+  node: string;
+  incarnation: string;
+  /** Grows with every change of the server's own catalog. */
+  version: number;
+  /** Sent once by a server shutting down: drop it now. */
+  leaving?: boolean;
+}
+
+/** Another server, as this one knows it. */
+interface Member {
+  readonly link: NodeLink;
+  lastSeenAt: number;
+  /** The version its last heartbeat announced. */
+  version: number;
+  /** The catalog of it served here, and its version. */
+  applied: { version: number; catalog: NodeCatalog } | undefined;
+  fetching: boolean;
+}
+
+export interface ClusterDeps {
+  readonly options: ResolvedOptions;
+  readonly registry: FunctionRegistry;
+  readonly endpoints: EndpointTable;
+  readonly dispatcher: Dispatcher;
+  readonly log: FastifyBaseLogger;
+}
+
+/**
+ * This server's part in a cluster on NATS (docs/cluster.md): it says it is alive, tells the
+ * others what it serves, serves their catalogs here through one link per server, and drops a
+ * server that goes silent.
+ */
+export class Cluster {
+  readonly node: string;
+  readonly incarnation = nanoid(10);
+  private nc: NatsConnection | undefined;
+  private readonly members = new Map<string, Member>();
+  private timer: NodeJS.Timeout | undefined;
+  private version = 0;
+  private catalog: NodeCatalog = { functions: [], endpoints: [] };
+  private catalogText = catalogKey(this.catalog);
+  private seen = { registry: -1, endpoints: -1 };
+  private closed = false;
+
+  constructor(private readonly deps: ClusterDeps) {
+    const { cluster, dataDir } = deps.options;
+    if (cluster === undefined) throw new Error('not clustered');
+    this.node = cluster.nodeName ?? storedNodeName(dataDir);
+  }
+
+  /** Connected to NATS now. */
+  connected = false;
+
+  /** Other servers alive now, by node name. */
+  peers(): string[] {
+    return [...this.members.keys()];
+  }
+
+  /** Connects (retrying in the background until NATS is there) and starts the heartbeat. */
+  start(): void {
+    const servers = [...this.deps.options.cluster!.servers];
+    this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
+    this.timer.unref();
+    connect({
+      servers,
+      name: `switchboard ${this.node}`,
+      waitOnFirstConnect: true,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+      noAsyncTraces: true,
+    }).then(
+      (nc) => {
+        if (this.closed) {
+          void nc.close();
+          return;
+        }
+        this.nc = nc;
+        this.connected = true;
+        this.subscribe(nc);
+        this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
+        void this.watch(nc);
+        this.beat();
+      },
+      (error: unknown) => this.deps.log.error({ err: error }, 'cannot connect to NATS'),
+    );
+  }
+
+  private subscribe(nc: NatsConnection): void {
+    const me = this.node;
+    nc.subscribe(SUBJECT.heartbeat, { callback: (_e, msg) => this.heartbeat(msg) });
+    nc.subscribe(SUBJECT.calls(me, '*'), {
+      callback: (_e, msg) => this.linkFor(lastToken(msg.subject))?.callsIn(msg.data),
+    });
+    nc.subscribe(SUBJECT.answers(me, '*'), {
+      callback: (_e, msg) => this.linkFor(lastToken(msg.subject))?.answersIn(msg.data),
+    });
+    nc.subscribe(SUBJECT.catalog(me), {
+      callback: (_e, msg) =>
+        msg.respond(encodeValue({ version: this.version, catalog: this.catalog })),
+    });
+  }
+
+  /** NATS comes and goes; the server serves its own providers meanwhile. */
+  private async watch(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      if (status.type === Events.Disconnect) this.connected = false;
+      else if (status.type === Events.Reconnect) this.connected = true;
+      else continue;
+      this.deps.log.warn({ node: this.node, status: status.type }, 'NATS connection');
+    }
+  }
+
+  /** Every HEARTBEAT_MS: our catalog if it changed, our heartbeat, and who went silent. */
+  private beat(): void {
+    this.refreshCatalog();
+    this.publish(SUBJECT.heartbeat, {
+      node: this.node,
+      incarnation: this.incarnation,
+      version: this.version,
+    } satisfies Heartbeat);
+    const now = Date.now();
+    for (const [node, member] of this.members) {
+      if (now - member.lastSeenAt > MEMBER_EXPIRY_MS) this.drop(node, 'stopped answering');
+    }
+  }
+
+  private refreshCatalog(): void {
+    const { registry, endpoints } = this.deps;
+    if (this.seen.registry === registry.version && this.seen.endpoints === endpoints.version)
+      return;
+    this.seen = { registry: registry.version, endpoints: endpoints.version };
+    const catalog = localCatalog(registry, endpoints);
+    const text = catalogKey(catalog);
+    if (text === this.catalogText) return;
+    this.catalog = catalog;
+    this.catalogText = text;
+    this.version++;
+  }
+
+  private heartbeat(msg: Msg): void {
+    let beat: Heartbeat;
+    try {
+      beat = decodeValue(msg.data) as Heartbeat;
+    } catch {
+      return;
+    }
+    if (typeof beat?.node !== 'string' || beat.node === this.node) return;
+    if (beat.leaving === true) {
+      this.drop(beat.node, 'left');
+      return;
+    }
+    let member = this.members.get(beat.node);
+    if (member !== undefined && member.link.incarnation !== beat.incarnation) {
+      this.drop(beat.node, 'restarted');
+      member = undefined;
+    }
+    member ??= this.join(beat.node, beat.incarnation);
+    member.lastSeenAt = Date.now();
+    member.version = beat.version;
+    if (member.applied?.version !== beat.version) void this.fetchCatalog(beat.node, member);
+  }
+
+  /** The link to `node`, made on its first message if its heartbeat has not come yet. */
+  private linkFor(node: string): NodeLink | undefined {
+    if (node === this.node || node === '') return undefined;
+    return (this.members.get(node) ?? this.join(node, '')).link;
+  }
+
+  private join(node: string, incarnation: string): Member {
+    const link = new NodeLink(node, incarnation, this.deps, {
+      calls: this.sink(SUBJECT.calls(node, this.node)),
+      answers: this.sink(SUBJECT.answers(node, this.node)),
+    });
+    const member: Member = {
+      link,
+      lastSeenAt: Date.now(),
+      version: -1,
+      applied: undefined,
+      fetching: false,
+    };
+    this.members.set(node, member);
+    if (incarnation !== '') this.deps.log.info({ node }, 'server joined the cluster');
+    return member;
+  }
+
+  private async fetchCatalog(node: string, member: Member): Promise<void> {
+    const nc = this.nc;
+    if (member.fetching || nc === undefined) return;
+    member.fetching = true;
+    try {
+      const reply = await nc.request(SUBJECT.catalog(node), new Uint8Array(0), {
+        timeout: CATALOG_REQUEST_MS,
+      });
+      const { version, catalog } = decodeValue(reply.data) as { version: number; catalog: unknown };
+      if (this.members.get(node) !== member || !isNodeCatalog(catalog)) return;
+      if (member.applied !== undefined)
+        removeCatalog(this.deps, member.link, member.applied.catalog);
+      addCatalog(this.deps, member.link, catalog);
+      member.applied = { version, catalog };
+    } catch (error) {
+      this.deps.log.debug({ node, err: error }, 'catalog request failed; next heartbeat retries');
+    } finally {
+      member.fetching = false;
+    }
+  }
+
+  /** `node` left: calls to it fail now, its catalog goes. */
+  private drop(node: string, why: string): void {
+    const member = this.members.get(node);
+    if (member === undefined) return;
+    this.members.delete(node);
+    if (member.applied !== undefined) removeCatalog(this.deps, member.link, member.applied.catalog);
+    member.link.close(
+      new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED', `Server ${node} ${why} (cluster)`),
+    );
+    this.deps.log.warn({ node, why }, 'server left the cluster');
+  }
+
+  private sink(subject: string): MessageSink {
+    return {
+      send: (message) => this.nc?.publish(subject, message),
+      sendParts: (parts, byteLength) => this.nc?.publish(subject, Buffer.concat(parts, byteLength)),
+    };
+  }
+
+  private publish(subject: string, value: unknown): void {
+    if (this.nc === undefined || this.nc.isClosed()) return;
+    this.nc.publish(subject, encodeValue(value));
+  }
+
+  /** Leaves: tells the others, drops every link, closes the NATS connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.publish(SUBJECT.heartbeat, {
+      node: this.node,
+      incarnation: this.incarnation,
+      version: this.version,
+      leaving: true,
+    } satisfies Heartbeat);
+    for (const node of [...this.members.keys()]) this.drop(node, 'is gone (this server closes)');
+    const nc = this.nc;
+    this.nc = undefined;
+    if (nc !== undefined) await nc.drain().catch(() => nc.close());
+  }
+}
+
+function lastToken(subject: string): string {
+  return subject.slice(subject.lastIndexOf('.') + 1);
+}
+
+/** A node name made once per data folder and kept there, so a restart keeps its name. */
+function storedNodeName(dataDir: string): string {
+  const file = join(dataDir, 'node-name');
+  try {
+    const stored = readFileSync(file, 'utf8').trim();
+    if (/^[A-Za-z0-9_-]{1,64}$/.test(stored)) return stored;
+  } catch {
+    // first start
+  }
+  const base =
+    hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40) || 'node';
+  const name = `${base}-${nanoid(6).replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  writeFileSync(file, `${name}\n`, { mode: 0o600 });
+  return name;
+}

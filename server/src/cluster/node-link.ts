@@ -1,0 +1,261 @@
+import {
+  PeerEngine,
+  SwitchboardError,
+  decodeServerMessage,
+  decodeUplinkMessage,
+  type CallFrame,
+  type MessageSink,
+  type RequestFrame,
+  type ResponseStream,
+  type ServerToUplinkFrame,
+  type UplinkToServerFrame,
+  type LocalHttpRequest,
+  type WireHttpRequest,
+  StreamQueue,
+} from '@switchboard/shared';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ResolvedOptions } from '../options.ts';
+import type { CallOrder, Dispatcher } from '../hub/dispatcher.ts';
+import { OutboundCalls, type OutboundCall } from '../hub/outbound-calls.ts';
+import type { CallHandle, CallRequest, CallSink, Provider } from '../hub/provider.ts';
+
+/** Largest message between two servers: half of NATS's default `max_payload` (1 MiB). */
+export const LINK_MAX_FRAME_BYTES = 512 * 1024;
+
+/** What a link needs from the cluster. */
+export interface LinkDeps {
+  readonly options: ResolvedOptions;
+  readonly dispatcher: Dispatcher;
+  readonly log: FastifyBaseLogger;
+}
+
+/** The two directions of a link, as message sinks (NATS subjects, see docs/cluster.md). */
+export interface LinkTransports {
+  /** Our calls and HTTP requests to the other server, and what goes with them. */
+  readonly calls: MessageSink;
+  /** Our answers to its calls, and what goes with them. */
+  readonly answers: MessageSink;
+}
+
+/**
+ * This server's link to one other server of the cluster, both ways, over the same protocol
+ * engine as an uplink connection: it is the provider of the other server's functions and
+ * endpoints here (our calls go out as `call`/`request` frames, tracked with their deadlines,
+ * cancellation and streams), and it serves the other server's calls on this server's own
+ * providers (one hop at most).
+ */
+export class NodeLink implements Provider {
+  readonly providerId: string;
+  /** Calls and requests we send it, and their answers. */
+  private readonly out: PeerEngine<ServerToUplinkFrame, OutboundCall>;
+  private readonly outbound: OutboundCalls;
+  /** Its calls to us, and our answers. */
+  private readonly serve: PeerEngine<UplinkToServerFrame>;
+  private readonly serving = new Map<number, CallHandle | undefined>();
+  private closed = false;
+
+  constructor(
+    readonly node: string,
+    /** Random per start of that server: a restart is a new link. */
+    readonly incarnation: string,
+    private readonly deps: LinkDeps,
+    transports: LinkTransports,
+  ) {
+    this.providerId = `node:${node}`;
+    const settings = {
+      maxFrameBytes: LINK_MAX_FRAME_BYTES,
+      streamWindowBytes: deps.options.streamWindowBytes,
+      streamStallTimeoutMs: deps.options.streamStallTimeoutMs,
+      maxMessageBytes: deps.options.maxMessageBytes,
+    };
+    this.out = new PeerEngine(settings, {
+      reassembled: (message) => this.answersIn(message),
+      cancelled: () => undefined, // it never calls on this engine
+      peerError: (error) => deps.log.warn({ node, error }, 'cluster node reported an error'),
+      streamRefused: (error) => deps.log.warn({ node, error }, 'cluster node refused a stream'),
+    });
+    this.outbound = new OutboundCalls(this.out);
+    this.serve = new PeerEngine(settings, {
+      reassembled: (message) => this.callsIn(message),
+      cancelled: (id) => this.cancelServing(id),
+      peerError: (error) => deps.log.warn({ node, error }, 'cluster node reported an error'),
+      streamRefused: (error) => deps.log.warn({ node, error }, 'cluster node refused a stream'),
+    });
+    this.out.attach(transports.calls);
+    this.serve.attach(transports.answers);
+  }
+
+  get inFlight(): number {
+    return this.out.calls.size;
+  }
+
+  get accepting(): boolean {
+    return !this.closed;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Provider: our calls to functions and endpoints the other server has.
+
+  start(request: CallRequest, sink: CallSink): CallHandle {
+    if (!this.closed) return this.outbound.start(request, sink);
+    sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED', `Server ${this.node} left`));
+    return { cancel() {} };
+  }
+
+  /** A message on our answers subject: answers to our calls, and their streams. */
+  answersIn(message: Uint8Array): void {
+    if (this.closed) return;
+    let frames: UplinkToServerFrame[];
+    try {
+      frames = decodeUplinkMessage(message);
+    } catch (error) {
+      this.deps.log.warn({ node: this.node, err: error }, 'bad message from a cluster node');
+      return;
+    }
+    for (const frame of frames) {
+      switch (frame.type) {
+        case 'result':
+        case 'error':
+        case 'chunk':
+        case 'end':
+        case 'credit':
+        case 'abort':
+        case 'large':
+        case 'cancel':
+          this.out.received(frame);
+          break;
+        default:
+          this.deps.log.debug({ node: this.node, type: frame.type }, 'cluster frame ignored');
+      }
+    }
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Serving: the other server's calls, on this server's own providers.
+
+  /** A message on our calls subject: its calls and requests, and their streams. */
+  callsIn(message: Uint8Array): void {
+    if (this.closed) return;
+    let frames: ServerToUplinkFrame[];
+    try {
+      frames = decodeServerMessage(message);
+    } catch (error) {
+      this.deps.log.warn({ node: this.node, err: error }, 'bad message from a cluster node');
+      return;
+    }
+    for (const frame of frames) {
+      switch (frame.type) {
+        case 'call':
+        case 'request':
+          this.accept(frame);
+          break;
+        case 'result':
+        case 'error':
+        case 'chunk':
+        case 'end':
+        case 'credit':
+        case 'abort':
+        case 'large':
+        case 'cancel':
+          this.serve.received(frame);
+          break;
+        default:
+          this.deps.log.debug({ node: this.node, type: frame.type }, 'cluster frame ignored');
+      }
+    }
+  }
+
+  private accept(frame: CallFrame | RequestFrame): void {
+    const { id } = frame;
+    if (this.serving.has(id)) return; // a duplicate: the first one answers
+    if (frame.type === 'call' && frame.refusal !== undefined) {
+      this.serve.answerFrame({ type: 'error', id, error: frame.refusal });
+      return;
+    }
+    this.serving.set(id, undefined);
+    const order: CallOrder =
+      frame.type === 'call'
+        ? {
+            name: frame.name,
+            args: frame.args,
+            timeoutMs: frame.timeoutMs,
+            caller: frame.caller ?? { kind: 'app' },
+            requestId: frame.requestId,
+            local: true,
+            ...(frame.payload === undefined
+              ? {}
+              : { payload: this.serve.large.payload(frame.payload) }),
+          }
+        : {
+            name: frame.endpoint,
+            args: [],
+            http: this.localRequest(frame.request),
+            timeoutMs: frame.timeoutMs,
+            caller: frame.caller ?? { kind: 'app' },
+            requestId: frame.requestId,
+            local: true,
+          };
+    const sink: CallSink = {
+      resolve: (value) => this.answer(id, value, frame.type === 'request'),
+      reject: (error) => {
+        if (!this.serving.delete(id)) return;
+        this.serve.answerFrame({
+          type: 'error',
+          id,
+          error: error.toWire(error.remoteStack !== undefined),
+        });
+      },
+    };
+    const handle = this.deps.dispatcher.dispatch(order, sink);
+    if (this.serving.has(id)) this.serving.set(id, handle);
+  }
+
+  /** A request as it arrived, its streamed body (if any) read from the link. */
+  private localRequest(request: WireHttpRequest): LocalHttpRequest {
+    const { bodyStream, ...rest } = request;
+    if (bodyStream === undefined) return rest;
+    return { ...rest, bodySource: this.serve.receiver.open(bodyStream).readable() };
+  }
+
+  /** Answers call `id`; an HTTP answer's streamed body goes on as a stream of ours. */
+  private answer(id: number, value: unknown, isRequest: boolean): void {
+    if (!this.serving.delete(id)) return;
+    const stream = isRequest ? (value as { stream?: ResponseStream } | null)?.stream : undefined;
+    if (stream === undefined || typeof stream !== 'object') {
+      this.serve.answer(id, value);
+      return;
+    }
+    const queue = new StreamQueue(() => stream.abort());
+    stream.attach(queue);
+    this.serve.answer(id, { ...(value as object), stream: this.serve.sender.start(queue) });
+  }
+
+  private cancelServing(id: number): void {
+    const handle = this.serving.get(id);
+    this.serving.delete(id);
+    handle?.cancel();
+  }
+
+  /**
+   * The other server left (or restarted): our calls to it fail with `error`, its calls here are
+   * cancelled where they run, every stream both ways ends.
+   */
+  close(error: SwitchboardError): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.disconnect(error);
+    this.out.failCalls(error);
+    this.serve.disconnect(error);
+    const handles = [...this.serving.values()];
+    this.serving.clear();
+    for (const handle of handles) handle?.cancel();
+    this.out.detach();
+    this.serve.detach();
+  }
+
+  /** Sends what the engines batched this tick (tests and shutdown). */
+  flush(): void {
+    this.out.flush();
+    this.serve.flush();
+  }
+}
