@@ -151,6 +151,11 @@ test('NATS lost: each server serves its own; calls cross again once NATS is back
     startNode(t, nats.url, 'b', false),
   ]);
   await untilServed(b, 'on.a');
+  const ready = (await (await fetch(`${b.url}/readyz`)).json()) as Record<string, unknown>;
+  assert.deepEqual(ready, {
+    status: 'ready',
+    cluster: { node: 'b', connected: true, peers: ['a'] },
+  });
   await nats.stop();
   assert.equal((await call(a, 'whoami', [])).body, 'a');
   assert.deepEqual(await call(a, 'on.a', [3]), { status: 200, body: { node: 'a', x: 3 } });
@@ -162,7 +167,42 @@ test('NATS lost: each server serves its own; calls cross again once NATS is back
     assert.ok(Date.now() - start < 10_000, 'a never left b');
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
+  const degraded = await fetch(`${b.url}/readyz`);
+  assert.equal(degraded.status, 200);
+  assert.equal(((await degraded.json()) as { status: string }).status, 'degraded');
   await nats.restart();
   await untilServed(b, 'on.a', 20_000);
   assert.deepEqual(await call(b, 'on.a', [4]), { status: 200, body: { node: 'a', x: 4 } });
+});
+
+test('an uplink given several servers moves to the next when its server stops', async (t) => {
+  const nats = await startNats(t);
+  if (nats === undefined) return;
+  const [a, b, c] = await Promise.all([
+    startNode(t, nats.url, 'a', false),
+    startNode(t, nats.url, 'b', false),
+    startNode(t, nats.url, 'c', false),
+  ]);
+  const uplink = await connect({
+    url: [a.url, b.url],
+    key: SERVER_KEY,
+    reconnect: { initialDelayMs: 50, maxDelayMs: 200 },
+  });
+  t.after(() => uplink.close());
+  uplink.callable('moving', () => 'here');
+  await uplink.synced();
+  await untilServed(c, 'moving');
+  a.child.process.kill('SIGTERM');
+  await a.child.exited;
+  // It reconnects to b and registers again; c reaches it there.
+  const start = Date.now();
+  for (;;) {
+    const { status, body } = await call(c, 'moving', []);
+    if (status === 200) {
+      assert.equal(body, 'here');
+      break;
+    }
+    assert.ok(Date.now() - start < 10_000, 'the uplink never came back through b');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 });

@@ -180,7 +180,13 @@ export class SwitchboardCore {
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
     this.signIn = signIn;
     this.gate.register(app); // before the routes, so it sees every request to them
-    await app.register(healthRoutes({ db: this.db, isClosing: () => this.gate.isClosing }));
+    await app.register(
+      healthRoutes({
+        db: this.db,
+        isClosing: () => this.gate.isClosing,
+        cluster: () => this.cluster?.health(),
+      }),
+    );
     await app.register(
       callRoutes({ options, keys, keyThrottle: this.keyThrottle, dispatcher, signIn, state }),
     );

@@ -54,11 +54,13 @@ export class Connection {
 
   constructor(
     private readonly options: ResolvedConnectOptions,
+    /** The server this connection goes to (one of `options.wsUrls`). */
+    wsUrl: string,
     private readonly handlers: ConnectionHandlers,
     /** Frames go out through it; it writes to this connection's socket until the end. */
     private readonly peer: ConnectionPeer,
   ) {
-    this.ws = new WebSocket(options.wsUrl, {
+    this.ws = new WebSocket(wsUrl, {
       headers: { authorization: `Bearer ${options.key}` },
       maxPayload: options.maxFrameBytes * 2,
       perMessageDeflate: false,

@@ -30,8 +30,12 @@ export interface ReconnectOptions {
 }
 
 export interface ConnectOptions {
-  /** Server base URL (`http://host:3030`) or its WebSocket endpoint (`ws://host:3030/_/uplink`). */
-  url: string;
+  /**
+   * Server base URL (`http://host:3030`) or its WebSocket endpoint (`ws://host:3030/_/uplink`);
+   * or several, the servers of a cluster: the uplink connects to the first and, whenever its
+   * connection is lost (a server stopping, restarting or gone), tries the next one.
+   */
+  url: string | string[];
   /** A server key (register and call) or a client key (call only). */
   key: string;
   /**
@@ -86,7 +90,8 @@ export interface ConnectOptions {
 }
 
 export interface ResolvedConnectOptions {
-  readonly wsUrl: string;
+  /** The servers' WebSocket endpoints, tried in turn (at least one). */
+  readonly wsUrls: readonly string[];
   readonly key: string;
   readonly name: string | undefined;
   readonly reconnect: Readonly<Required<ReconnectOptions>> | false;
@@ -123,7 +128,7 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
             DEFAULT_MAX_DELAY_MS,
         });
   const resolved: ResolvedConnectOptions = {
-    wsUrl: toWebSocketUrl(options.url),
+    wsUrls: Object.freeze(serverUrls(options.url).map(toWebSocketUrl)),
     key: options.key,
     name: options.name,
     reconnect,
@@ -163,6 +168,12 @@ export function resolveConnectOptions(options: ConnectOptions): ResolvedConnectO
     throw invalid('logger needs debug, info, warn and error methods');
   }
   return Object.freeze(resolved);
+}
+
+function serverUrls(url: string | string[]): string[] {
+  const urls = Array.isArray(url) ? url : [url];
+  if (urls.length === 0) throw invalid('url needs at least one server URL');
+  return urls;
 }
 
 /** `http://h:p` → `ws://h:p/_/uplink`; a URL already ending in /_/uplink is kept. */

@@ -66,6 +66,8 @@ export class Uplink {
   private connection: Connection | undefined;
   private welcome: WelcomeFrame | undefined;
   private attempt = 0;
+  /** Which of the server URLs the next connection goes to. */
+  private urlIndex = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private closed = false;
   /** Set once the uplink drains: no reconnect, no registrations, close when calls are done. */
@@ -132,7 +134,7 @@ export class Uplink {
             this.failFirstConnect(
               new SwitchboardError(
                 'SB_ERR_CONNECTION_FAILED',
-                `Could not connect to ${this.options.wsUrl} within ${connectTimeoutMs} ms`,
+                `Could not connect to ${this.wsUrl} within ${connectTimeoutMs} ms`,
               ),
             );
           }, connectTimeoutMs)
@@ -273,6 +275,7 @@ export class Uplink {
     this.events.emit('status', { state: 'connecting', attempt: this.attempt });
     this.connection = new Connection(
       this.options,
+      this.wsUrl,
       {
         welcome: (frame) => this.welcomed(frame),
         frame: (frame) => this.received(frame),
@@ -280,6 +283,12 @@ export class Uplink {
       },
       this.peer,
     );
+  }
+
+  /** The server URL of the current (or next) connection. */
+  private get wsUrl(): string {
+    const urls = this.options.wsUrls;
+    return urls[this.urlIndex % urls.length]!;
   }
 
   private welcomed(frame: WelcomeFrame): void {
@@ -349,9 +358,10 @@ export class Uplink {
       return;
     }
     if (this.firstConnect !== undefined && !(this.options.waitForServer && !permanent)) {
-      this.failFirstConnect(firstAttemptError(this.options.wsUrl, error));
+      this.failFirstConnect(firstAttemptError(this.wsUrl, error));
       return;
     }
+    this.urlIndex++; // another server of the cluster next, when there are several
     if (permanent || this.options.reconnect === false) {
       this.shutdown(error);
       return;

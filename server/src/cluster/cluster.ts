@@ -9,6 +9,7 @@ import type { ResolvedOptions } from '../options.ts';
 import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
+import type { ClusterHealth } from '../http/health-routes.ts';
 import { NodeLink } from './node-link.ts';
 import {
   addCatalog,
@@ -92,6 +93,11 @@ export class Cluster {
   /** Other servers alive now, by node name. */
   peers(): string[] {
     return [...this.members.keys()];
+  }
+
+  /** For /readyz: who this server is, whether NATS is reachable, whom it sees. */
+  health(): ClusterHealth {
+    return { node: this.node, connected: this.connected, peers: this.peers() };
   }
 
   /** Connects (retrying in the background until NATS is there) and starts the heartbeat. */
@@ -188,6 +194,8 @@ export class Cluster {
       return;
     }
     let member = this.members.get(beat.node);
+    // A link made on the server's first message (before its heartbeat) learns its incarnation.
+    if (member?.link.incarnation === '') member.link.incarnation = beat.incarnation;
     if (member !== undefined && member.link.incarnation !== beat.incarnation) {
       this.drop(beat.node, 'restarted');
       member = undefined;

@@ -56,8 +56,11 @@ export class NodeLink implements Provider {
 
   constructor(
     readonly node: string,
-    /** Random per start of that server: a restart is a new link. */
-    readonly incarnation: string,
+    /**
+     * Random per start of that server: a restart is a new link. Empty for a link made on the
+     * server's first message, until its heartbeat tells.
+     */
+    public incarnation: string,
     private readonly deps: LinkDeps,
     transports: LinkTransports,
   ) {

@@ -3,11 +3,23 @@ import type Database from 'better-sqlite3';
 import { SwitchboardError } from '@switchboard/shared';
 import { sendError } from './error-reply.ts';
 
+/** A clustered server's view of its cluster, for /readyz. */
+export interface ClusterHealth {
+  node: string;
+  connected: boolean;
+  peers: string[];
+}
+
 /**
  * `GET /healthz`: the process is up and answering. `GET /readyz`: the store answers a query and
- * the server is not shutting down (503 SB_ERR_SERVER_CLOSING otherwise), for load balancers.
+ * the server is not shutting down (503 SB_ERR_SERVER_CLOSING otherwise), for load balancers. A
+ * clustered server cut off from NATS still serves its own uplinks: 200 with `status: degraded`.
  */
-export function healthRoutes(deps: { db: Database.Database; isClosing: () => boolean }) {
+export function healthRoutes(deps: {
+  db: Database.Database;
+  isClosing: () => boolean;
+  cluster: () => ClusterHealth | undefined;
+}) {
   return function routes(app: FastifyInstance, _opts: unknown, done: (err?: Error) => void): void {
     app.get('/healthz', (_request, reply) => {
       void reply.header('cache-control', 'no-store').send({ status: 'ok' });
@@ -28,7 +40,9 @@ export function healthRoutes(deps: { db: Database.Database; isClosing: () => boo
         );
         return;
       }
-      void reply.send({ status: 'ready' });
+      const cluster = deps.cluster();
+      if (cluster === undefined) void reply.send({ status: 'ready' });
+      else void reply.send({ status: cluster.connected ? 'ready' : 'degraded', cluster });
     });
     done();
   };
