@@ -266,3 +266,31 @@ test('hostile messages close only their own connection: stray binary, unknown me
   assert.equal(await native.call('ping'), 'pong');
   assert.equal(await bystander.call('anvil.private.echo', ['still here']), 'still here');
 });
+
+test('a connection may have at most 1024 messages waiting for their media; one more closes it', async (t) => {
+  // Each waits up to a minute for chunks: without a bound a client key could make the server
+  // hold any number of them (the native dialect bounds open streams the same way).
+  const { sb, wsUrl } = await startServer(t);
+  sb.callable('ping', () => 'pong', { allowClients: true });
+  const bystander = await connectAnvil(t, wsUrl, CLIENT_KEY);
+  const anvil = await connectAnvil(t, wsUrl, CLIENT_KEY);
+  const announce = (id: string) =>
+    anvil.sendJson({
+      type: 'CALL',
+      id,
+      command: 'ping',
+      args: [null],
+      kwargs: {},
+      'call-stack-id': 'outbound-many',
+      objects: [
+        { path: ['args', 0], type: ['DataMedia'], id: 'm', 'mime-type': 'a/b', name: null },
+      ],
+    });
+  for (let i = 0; i < 1024; i++) announce(`waiting-${i}`);
+  assert.equal(await anvil.call('anvil.private.echo', ['still open']), 'still open');
+  announce('one-too-many');
+  const refused = await refusal(anvil);
+  assert.equal(refused.frame.code, 'SB_ERR_STREAM_LIMIT');
+  assert.equal(refused.code, 4000);
+  assert.equal(await bystander.call('ping'), 'pong');
+});
