@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { connect } from '@switchboard/uplink';
 import { startAdminServer, jsonOf } from './helpers/admin.ts';
-import type { AnvilError } from './helpers/anvil-client.ts';
 import {
   AnvilClient,
   connectAnvil,
+  type AnvilError,
   openAnvil,
   type Handler,
   type Json,
@@ -261,6 +261,12 @@ test('hostile messages close only their own connection: stray binary, unknown me
   const deepRefusal = await refusal(deep);
   assert.equal(deepRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
   assert.equal(deepRefusal.code, 4000);
+  // As a first message, within the 8 KiB allowed before the key: refused the same way.
+  const deepFirst = await openAnvil(t, wsUrl, null);
+  deepFirst.ws.send(`${'['.repeat(4000)}${']'.repeat(4000)}`);
+  const deepFirstRefusal = await refusal(deepFirst);
+  assert.equal(deepFirstRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(deepFirstRefusal.code, 4000);
 
   assert.equal(await sb.call('ping'), 'pong');
   assert.equal(await native.call('ping'), 'pong');
