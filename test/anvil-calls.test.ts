@@ -86,6 +86,14 @@ test('calls both ways: Anvil → app code and native uplinks (kwargs as a last o
       remoteType: 'ValueError',
       message: 'bad thing',
     });
+  // Anvil → Anvil, through the server: the raiser's type reaches the other script.
+  const other = await connectAnvil(t, wsUrl, SERVER_KEY);
+  assert.equal(await other.call('greet', ['anvil']), 'hello anvil');
+  await assert.rejects(other.call('explode'), (error: AnvilError) => {
+    assert.deepEqual([error.type, error.message], ['ValueError', 'bad thing']);
+    assert.equal(error.raw.code, 'SB_ERR_REMOTE_ERROR');
+    return true;
+  });
   // What the uplink was sent: every field the library needs, never null.
   for (const frame of anvil.calls) {
     assert.equal(frame['call-stack-id'], frame.id);
