@@ -86,6 +86,14 @@ test('calls both ways: Anvil → app code and native uplinks (kwargs as a last o
       remoteType: 'ValueError',
       message: 'bad thing',
     });
+  // Anvil → Anvil, through the server: the raiser's type reaches the other script.
+  const other = await connectAnvil(t, wsUrl, SERVER_KEY);
+  assert.equal(await other.call('greet', ['anvil']), 'hello anvil');
+  await assert.rejects(other.call('explode'), (error: AnvilError) => {
+    assert.deepEqual([error.type, error.message], ['ValueError', 'bad thing']);
+    assert.equal(error.raw.code, 'SB_ERR_REMOTE_ERROR');
+    return true;
+  });
   // What the uplink was sent: every field the library needs, never null.
   for (const frame of anvil.calls) {
     assert.equal(frame['call-stack-id'], frame.id);
@@ -100,40 +108,48 @@ test('calls both ways: Anvil → app code and native uplinks (kwargs as a last o
   assert.deepEqual(anvil.violations, []);
 });
 
-test('media of 5 MiB both ways travel in ≤ 64 KiB chunks and arrive intact', async (t) => {
-  // Default limits suffice: maxFrameBytes (32 MiB) bounds one chunk, maxMessageBytes (256 MiB)
-  // what one connection holds at once.
-  const { sb, wsUrl } = await startServer(t);
+test('media of 5 MiB both ways (app code, a native uplink, HTTP) travel in ≤ 64 KiB chunks and arrive intact', async (t) => {
+  // maxMessageBytes keeps its default (256 MiB: what one connection may hold at once);
+  // maxFrameBytes is lowered to 1 MiB so that the native uplink's 5 MiB travel as streams.
+  const { sb, url, wsUrl } = await startServer(t, { maxFrameBytes: 1024 * 1024 });
   const size = 5 * 1024 * 1024 + 123;
   const sha = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+  const reversed = (bytes: Uint8Array) => Buffer.from(bytes).reverse();
   sb.callable('appReverse', (media: Media) => {
     assert.equal(media.contentType, 'application/x-up');
-    return new Media('application/x-down', Buffer.from(media.bytes).reverse(), 'back.bin');
+    return new Media('application/x-down', reversed(media.bytes), 'back.bin');
   });
+  const native = await connect({ url, key: SERVER_KEY, reconnect: false });
+  t.after(() => native.close());
+  native.callable('nativeReverse', (media: Media) => new Media('x/n', reversed(media.bytes)));
+  await native.synced();
   const anvil = await connectAnvil(t, wsUrl, SERVER_KEY, {
     functions: {
       reverse: ([media]) => {
         const { bytes, contentType, name } = media as BlobMedia;
-        return {
-          sha: sha(bytes),
-          media: new BlobMedia(contentType, Buffer.from(bytes).reverse(), name),
-        };
+        return { sha: sha(bytes), media: new BlobMedia(contentType, reversed(bytes), name) };
       },
     },
+    endpoints: [{ path: '/upload', handler: (request) => request.body }],
   });
+
+  // Server → Anvil → server, from app code and from a native uplink.
   const sent = randomBytes(size);
-  const result = (await sb.call('reverse', new Media('image/png', sent, 'big.png'))) as {
-    sha: string;
-    media: Media;
-  };
-  assert.equal(result.sha, sha(sent), 'the uplink got the bytes sent');
-  assert.equal(result.media.contentType, 'image/png');
-  assert.equal(result.media.name, 'big.png');
-  assert.equal(result.media.bytes.byteLength, size);
-  assert.ok(Buffer.from(result.media.bytes).equals(Buffer.from(sent).reverse()));
-  assert.equal(anvil.binarySizes.length, Math.ceil(size / 65_536));
+  for (const caller of [sb, native]) {
+    const result = (await caller.call('reverse', new Media('image/png', sent, 'big.png'))) as {
+      sha: string;
+      media: Media;
+    };
+    assert.equal(result.sha, sha(sent), 'the uplink got the bytes sent');
+    assert.equal(result.media.contentType, 'image/png');
+    assert.equal(result.media.name, 'big.png');
+    assert.equal(result.media.bytes.byteLength, size);
+    assert.ok(Buffer.from(result.media.bytes).equals(reversed(sent)));
+  }
+  assert.equal(anvil.binarySizes.length, 2 * Math.ceil(size / 65_536));
   assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
 
+  // Anvil → server → Anvil: to app code and to a native uplink.
   const up = randomBytes(size);
   const down = (await anvil.call('appReverse', [
     new BlobMedia('application/x-up', up),
@@ -141,7 +157,19 @@ test('media of 5 MiB both ways travel in ≤ 64 KiB chunks and arrive intact', a
   assert.ok(down instanceof BlobMedia);
   assert.equal(down.contentType, 'application/x-down');
   assert.equal(down.name, 'back.bin');
-  assert.ok(down.bytes.equals(Buffer.from(up).reverse()));
+  assert.ok(down.bytes.equals(reversed(up)));
+  const viaNative = (await anvil.call('nativeReverse', [new BlobMedia('a/b', up)])) as BlobMedia;
+  assert.equal(viaNative.contentType, 'x/n');
+  assert.ok(viaNative.bytes.equals(reversed(up)));
+
+  // An HTTP body of 5 MiB in, the same Media out as the answer.
+  const uploaded = await fetch(`${url}/_/api/upload`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-big' },
+    body: sent,
+  });
+  assert.equal(uploaded.headers.get('content-type'), 'application/x-big');
+  assert.ok(Buffer.from(await uploaded.arrayBuffer()).equals(sent));
   assert.ok(anvil.binarySizes.every((bytes) => bytes <= 65_536));
   assert.deepEqual(anvil.violations, []);
 });

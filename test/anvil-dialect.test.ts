@@ -4,10 +4,10 @@ import { test } from 'node:test';
 import WebSocket from 'ws';
 import { connect } from '@switchboard/uplink';
 import { startAdminServer, jsonOf } from './helpers/admin.ts';
-import type { AnvilError } from './helpers/anvil-client.ts';
 import {
   AnvilClient,
   connectAnvil,
+  type AnvilError,
   openAnvil,
   type Handler,
   type Json,
@@ -261,8 +261,42 @@ test('hostile messages close only their own connection: stray binary, unknown me
   const deepRefusal = await refusal(deep);
   assert.equal(deepRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
   assert.equal(deepRefusal.code, 4000);
+  // As a first message, within the 8 KiB allowed before the key: refused the same way.
+  const deepFirst = await openAnvil(t, wsUrl, null);
+  deepFirst.ws.send(`${'['.repeat(4000)}${']'.repeat(4000)}`);
+  const deepFirstRefusal = await refusal(deepFirst);
+  assert.equal(deepFirstRefusal.frame.code, 'SB_ERR_PROTO_BAD_FRAME');
+  assert.equal(deepFirstRefusal.code, 4000);
 
   assert.equal(await sb.call('ping'), 'pong');
   assert.equal(await native.call('ping'), 'pong');
   assert.equal(await bystander.call('anvil.private.echo', ['still here']), 'still here');
+});
+
+test('a connection may have at most 1024 messages waiting for their media; one more closes it', async (t) => {
+  // Each waits up to a minute for chunks: without a bound a client key could make the server
+  // hold any number of them (the native dialect bounds open streams the same way).
+  const { sb, wsUrl } = await startServer(t);
+  sb.callable('ping', () => 'pong', { allowClients: true });
+  const bystander = await connectAnvil(t, wsUrl, CLIENT_KEY);
+  const anvil = await connectAnvil(t, wsUrl, CLIENT_KEY);
+  const announce = (id: string) =>
+    anvil.sendJson({
+      type: 'CALL',
+      id,
+      command: 'ping',
+      args: [null],
+      kwargs: {},
+      'call-stack-id': 'outbound-many',
+      objects: [
+        { path: ['args', 0], type: ['DataMedia'], id: 'm', 'mime-type': 'a/b', name: null },
+      ],
+    });
+  for (let i = 0; i < 1024; i++) announce(`waiting-${i}`);
+  assert.equal(await anvil.call('anvil.private.echo', ['still open']), 'still open');
+  announce('one-too-many');
+  const refused = await refusal(anvil);
+  assert.equal(refused.frame.code, 'SB_ERR_STREAM_LIMIT');
+  assert.equal(refused.code, 4000);
+  assert.equal(await bystander.call('ping'), 'pong');
 });

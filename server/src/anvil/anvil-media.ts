@@ -6,6 +6,12 @@ import type { OutgoingMedia } from './anvil-values.ts';
 export const MEDIA_CHUNK_BYTES = 65_536;
 /** A message whose media stop arriving for this long is given up. */
 export const MEDIA_STALL_MS = 60_000;
+/**
+ * Messages of one connection that may wait for their media at once: as many as the native
+ * dialect's open streams. The dialect cannot refuse one message (its chunks follow regardless),
+ * so one more closes the connection.
+ */
+export const MAX_MESSAGES_IN_TRANSFER = 1024;
 
 /** A received message's media bytes by id (all of its chunks arrived). */
 export type MediaLookup = (id: string) => Uint8Array | undefined;
@@ -63,6 +69,12 @@ export class MediaIn {
     }
     if (this.waiting.has(requestId))
       throw bad(`media of message ${requestId} are already being received`);
+    if (this.waiting.size >= MAX_MESSAGES_IN_TRANSFER) {
+      throw new SwitchboardError(
+        'SB_ERR_STREAM_LIMIT',
+        `${MAX_MESSAGES_IN_TRANSFER} messages are already waiting for their media`,
+      );
+    }
     const open = new Map<string, Buffer[]>();
     for (const id of ids) {
       if (typeof id !== 'string' || id === '' || open.has(id))
