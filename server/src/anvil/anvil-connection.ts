@@ -295,6 +295,11 @@ export class AnvilConnection implements HubConnection {
       return;
     }
     try {
+      if (this.draining)
+        throw new SwitchboardError(
+          'SB_ERR_UPLINK_DRAINED',
+          'This uplink is draining and may not register more',
+        );
       registerAnvilName(name, this.registrations, this.key);
     } catch (error) {
       const coded = toSwitchboardError(error);

@@ -27,7 +27,8 @@ export function endpointKwargs(
     );
   }
   return {
-    method: http.method,
+    // The door answers HEAD from what GET sends (the library's wrapper knows no HEAD).
+    method: http.method === 'HEAD' ? 'GET' : http.method,
     path: http.path,
     query_params: { ...request.query },
     form_params: { ...request.form },
@@ -92,6 +93,7 @@ function headerMap(raw: unknown): Record<string, string | string[]> {
   for (const pair of pairs) {
     if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[0] !== 'string')
       throw badAnswer('headers must be a map or a list of [name, value] pairs');
+    if (pair[1] === null || pair[1] === undefined) continue; // Python's None: no header
     const name = pair[0].toLowerCase();
     const value = typeof pair[1] === 'string' ? pair[1] : String(pair[1] as string | number);
     const previous = headers[name];
