@@ -275,7 +275,10 @@ test('a connection that ends fails every call in flight and every stream, with t
   const { uplink, server } = pair(t);
   server.serve = () => undefined; // never answers
   const calls = [uplink.call([1]), uplink.call([2]), uplink.call([3])];
-  await new Promise((resolve) => setTimeout(resolve, 10));
+  // All three reach the server before the connection ends (the pipe delivers a turn later).
+  for (let waited = 0; server.received.length < 3 && waited < 2000; waited += 5)
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  assert.equal(server.received.length, 3);
   const incoming = uplink.engine.receiver.open(99);
   const reading = (async () => {
     for await (const chunk of incoming.readable()) void chunk;
