@@ -1,4 +1,6 @@
 // npm run bench:profile -- --scenario switchboard-uplink --route get [--duration 5] [--connections 50]
+// (scenarios: ceiling, switchboard-inprocess, switchboard-uplink, anvil-uplink: GET only, the
+// real Python Anvil client as the uplink, see bench/anvil.ts)
 // Starts one scenario with `node --cpu-prof` on its server (and uplink) processes, loads it with
 // the bench's load generator, stops everything by PID and prints self time per request, grouped
 // by where the code lives (Node internals, Fastify, ws, msgpackr, Switchboard, GC, …) and by
@@ -6,6 +8,7 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { findAnvilClient, startAnvilUplink } from './lib/anvil-client.ts';
 import { ROOT, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
 
 const { values } = parseArgs({
@@ -71,6 +74,20 @@ async function start(): Promise<{ base: string; procs: Proc[] }> {
       );
       await worker.line(/^ready/);
       return { base: `${url}/_/api`, procs: [server, worker] };
+    }
+    case 'anvil-uplink': {
+      // The real Python client as the uplink (bench/lib/anvil-client.ts): the door is profiled.
+      const client = findAnvilClient();
+      if (typeof client === 'string') throw new Error(`anvil-uplink: ${client}`);
+      const server = startScript(
+        'sb-server',
+        'bench/servers/switchboard.ts',
+        { BENCH_KEY: KEY },
+        { nodeArgs: prof('sb-server') },
+      );
+      const url = await ready(server);
+      const uplink = await startAnvilUplink(client, url, KEY);
+      return { base: `${url}/_/api`, procs: [server, uplink] };
     }
     default:
       throw new Error(`unknown scenario ${values.scenario}`);

@@ -1,4 +1,5 @@
 // Turns the raw samples of a bench run into medians, ratios and markdown tables.
+import type { Usage } from './lib/proc-stats.ts';
 
 export interface Sample {
   rps: number;
@@ -7,7 +8,7 @@ export interface Sample {
   errors: number;
   non2xx: number;
   samples: number;
-  usage: Record<string, { cpuPercent: number; rssMiB: number }>;
+  usage: Record<string, Usage>;
 }
 export interface HttpRow {
   scenario: string;

@@ -8,13 +8,12 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { measure } from './lib/proc-stats.ts';
+import { runLoad as runLoadFor } from './lib/load.ts';
 import {
   ROOT,
   SOURCE_OPTIONS,
   startProcess,
   startScript,
-  stop,
   stopAll,
   type Proc,
   type ScriptOptions,
@@ -183,21 +182,9 @@ async function startScenarios(): Promise<{
   return { scenarios, switchboardUrl: serverUrl, ...(natsUrl === undefined ? {} : { natsUrl }) };
 }
 
-async function runLoad(
-  script: string,
-  env: Record<string, string>,
-  watch: Proc[],
-): Promise<Sample> {
-  const load = startScript('load', script, { ...env, BENCH_DURATION_S: String(durationS) });
-  const pids: Record<string, number> = Object.fromEntries([
-    ...watch.map((p): [string, number] => [p.name, p.pid]),
-    ['load', load.pid],
-  ]);
-  const { result, usage } = await measure(pids, () =>
-    load.line(/^result /, (durationS + 60) * 1000),
-  );
-  await stop(load);
-  return { ...(JSON.parse(result.replace(/^result /, '')) as Omit<Sample, 'usage'>), usage };
+function runLoad(script: string, env: Record<string, string>, watch: Proc[]): Promise<Sample> {
+  const pids = Object.fromEntries(watch.map((p): [string, number] => [p.name, p.pid]));
+  return runLoadFor(script, env, pids, durationS);
 }
 
 const ROUTES = [

@@ -11,6 +11,10 @@ export interface Proc {
   child: ChildProcess;
   /** Resolves with the first stdout line matching `pattern`. */
   line(pattern: RegExp, timeoutMs?: number): Promise<string>;
+  /** How many stdout lines so far match `pattern`. */
+  count(pattern: RegExp): number;
+  /** The last 4,000 characters the process wrote to stderr. */
+  stderr(): string;
 }
 
 /** Every process this run started, so each is stopped by its PID at the end (and on Ctrl-C). */
@@ -66,6 +70,8 @@ export function startProcess(
         child.on('exit', check);
         check();
       }),
+    count: (pattern) => lines.filter((l) => pattern.test(l)).length,
+    stderr: () => stderr,
   };
   started.add(proc);
   child.on('exit', () => started.delete(proc));
