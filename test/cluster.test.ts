@@ -11,6 +11,8 @@ import { SERVER_KEY } from './helpers/server.ts';
 interface Node {
   name: string;
   url: string;
+  /** An admin token of its data folder. */
+  token: string;
   child: Child;
 }
 
@@ -27,7 +29,8 @@ async function startNode(
     DATA_DIR: await mkdtemp(path.join(tmpdir(), `sb-cluster-${name}-`)),
   });
   const line = await child.waitFor(/^READY /, 20_000);
-  return { name, url: line.slice('READY '.length), child };
+  const token = (await child.waitFor(/^TOKEN /)).slice('TOKEN '.length);
+  return { name, url: line.slice('READY '.length), token, child };
 }
 
 /** POST /_/call/<name> with the server key; the status and the JSON answer. */
@@ -93,6 +96,26 @@ test('calls and HTTP requests cross servers; local providers first; large bodies
   const bytes = (await uplink.call('bytes', 5 * 1024 * 1024)) as Uint8Array;
   assert.equal(bytes.byteLength, 5 * 1024 * 1024);
   assert.ok(bytes.every((byte) => byte === 7));
+  // The admin API shows the cluster: which server serves what, remote providers as node:<name>.
+  const admin = (node: Node, path: string) =>
+    fetch(`${node.url}/_/admin/api/v1/${path}`, {
+      headers: { authorization: `Token ${node.token}` },
+    }).then((response) => response.json() as Promise<Record<string, unknown>>);
+  const cluster = (await admin(b, 'cluster/')) as {
+    clustered: boolean;
+    node: string;
+    peers: Array<{ node: string; functions: string[] }>;
+  };
+  assert.equal(cluster.clustered, true);
+  assert.equal(cluster.node, 'b');
+  const peers = Object.fromEntries(cluster.peers.map((peer) => [peer.node, peer.functions]));
+  assert.deepEqual(Object.keys(peers).sort(), ['a', 'c']);
+  assert.ok(peers.a?.includes('on.a') && peers.a.includes('whoami'));
+  const functions = (await admin(b, 'functions/')) as {
+    objects: Array<{ name: string; providers: string[] }>;
+  };
+  const onA = functions.objects.find((item) => item.name === 'on.a');
+  assert.deepEqual(onA?.providers, ['node:a']);
   // Unknown names keep their code across the cluster.
   const missing = await call(b, 'nobody.serves.this', []);
   assert.equal(missing.status, 404);

@@ -1,5 +1,6 @@
 import { AdminClient } from './admin-client.ts';
 import { UsageError, type Command } from './command.ts';
+import type { ClusterView } from '../cluster/cluster.ts';
 import type { UplinkView } from '../http/admin/uplink-routes.ts';
 import { table } from './table.ts';
 
@@ -52,16 +53,19 @@ export const statusCommand: Command = {
       );
     }
     const client = new AdminClient(url, token);
-    const [uplinks, functions, endpoints] = await Promise.all([
+    const [uplinks, functions, endpoints, cluster] = await Promise.all([
       client.list<UplinkView>('uplinks/'),
       client.list<FunctionJson>('functions/'),
       client.list<EndpointJson>('endpoints/'),
+      client.get<ClusterJson>('cluster/'),
     ]);
     if (values.json === true) {
-      process.stdout.write(`${JSON.stringify({ uplinks, functions, endpoints }, null, 2)}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ uplinks, functions, endpoints, cluster }, null, 2)}\n`,
+      );
       return 0;
     }
-    process.stdout.write(statusText(url, uplinks, functions, endpoints));
+    process.stdout.write(statusText(url, uplinks, functions, endpoints) + clusterText(cluster));
     return 0;
   },
 };
@@ -123,6 +127,24 @@ function statusText(
         `  endpoints: ${appEndpoints.map((e) => `${e.methods.join(',')} ${e.path}`).join(', ')}`,
       );
     }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** `GET cluster/`: alone, or this server's node and what the others serve. */
+type ClusterJson = { clustered: false } | ({ clustered: true } & ClusterView);
+
+function clusterText(cluster: ClusterJson): string {
+  if (!cluster.clustered) return '';
+  const lines = [
+    '',
+    `Cluster: this server is ${cluster.node}, NATS ${cluster.connected ? 'connected' : 'NOT connected (serving its own uplinks only)'}; ${plural(cluster.peers.length, 'other server')}`,
+  ];
+  for (const peer of cluster.peers) {
+    lines.push(`  ${peer.node}: ${plural(peer.in_flight, 'call')} in flight to it`);
+    lines.push(`    functions: ${peer.functions.join(', ') || '-'}`);
+    const paths = peer.endpoints.map((e) => `${e.methods.join(',')} ${e.path}`);
+    lines.push(`    endpoints: ${paths.join(', ') || '-'}`);
   }
   return `${lines.join('\n')}\n`;
 }

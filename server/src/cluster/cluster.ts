@@ -56,6 +56,19 @@ interface Member {
   fetching: boolean;
 }
 
+/** The cluster as `GET /_/admin/api/cluster/` shows it. */
+export interface ClusterView {
+  node: string;
+  connected: boolean;
+  peers: Array<{
+    node: string;
+    /** Our calls to it not answered yet. */
+    in_flight: number;
+    functions: string[];
+    endpoints: Array<{ path: string; methods: string[] }>;
+  }>;
+}
+
 export interface ClusterDeps {
   readonly options: ResolvedOptions;
   readonly registry: FunctionRegistry;
@@ -93,6 +106,21 @@ export class Cluster {
   /** Other servers alive now, by node name. */
   peers(): string[] {
     return [...this.members.keys()];
+  }
+
+  /** For the admin API: this server, NATS, and what every other server serves here. */
+  view(): ClusterView {
+    return {
+      node: this.node,
+      connected: this.connected,
+      peers: [...this.members].map(([node, member]) => ({
+        node,
+        in_flight: member.link.inFlight,
+        functions: member.applied?.catalog.functions.map(({ name }) => name) ?? [],
+        endpoints:
+          member.applied?.catalog.endpoints.map(({ path, methods }) => ({ path, methods })) ?? [],
+      })),
+    };
   }
 
   /** For /readyz: who this server is, whether NATS is reachable, whom it sees. */

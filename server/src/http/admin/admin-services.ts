@@ -1,6 +1,7 @@
 import type { FunctionRegistry } from '../../catalog/registry.ts';
 import type { EndpointTable } from '../../catalog/endpoint-table.ts';
 import type { CallStats } from '../../observe/call-stats.ts';
+import type { Cluster } from '../../cluster/cluster.ts';
 import type { ResolvedOptions } from '../../options.ts';
 import type { AdminTokenStore } from '../../store/admin-token-store.ts';
 import type { KeyStore } from '../../store/key-store.ts';
@@ -42,6 +43,8 @@ export interface AdminServices {
   readonly endpoints: Pick<EndpointTable, 'list'>;
   readonly stats: Pick<CallStats, 'forFunction' | 'forEndpoint' | 'forProvider' | 'recentErrors'>;
   readonly hub: AdminUplinks;
+  /** This server's part in a cluster (undefined when it runs alone). */
+  readonly cluster: Pick<Cluster, 'view'> | undefined;
   /** Revokes a stored key and closes its live uplinks (SB_ERR_NO_SUCH_KEY if there is none). */
   revokeKey(id: string): void;
 }

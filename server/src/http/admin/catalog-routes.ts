@@ -6,13 +6,20 @@ import { paginate } from './pagination.ts';
 import { errorView, statsView } from './views.ts';
 
 /**
- * What is served right now: `functions/` and `endpoints/` with their providers (uplink ids, or
- * `app` for the server's own) and live call statistics, and `errors/`, the most recent errors.
+ * What is served right now: `functions/` and `endpoints/` with their providers (uplink ids,
+ * `app` for the server's own, `node:<name>` for another server of the cluster) and live call
+ * statistics, `errors/`, the most recent errors, and `cluster/`.
  */
 export function catalogRoutes(
   app: FastifyInstance,
-  core: Pick<AdminServices, 'registry' | 'endpoints' | 'stats'>,
+  core: Pick<AdminServices, 'registry' | 'endpoints' | 'stats' | 'cluster'>,
 ): void {
+  // The servers of the cluster and what each serves (functions/ and endpoints/ name them as
+  // providers `node:<name>`); a server on its own says so.
+  adminRoute(app, 'GET', '/cluster/', () =>
+    core.cluster === undefined ? { clustered: false } : { clustered: true, ...core.cluster.view() },
+  );
+
   adminRoute(app, 'GET', '/functions/', (request) => {
     const functions = core.registry
       .names()
