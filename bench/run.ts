@@ -178,8 +178,47 @@ async function startScenarios(): Promise<{
       base: urlOf(await gateway.line(/^ready /)),
       procs: [gateway, natsWorker, nats],
     });
+    // Two servers of a cluster on that NATS (issue 18), the uplink on b: HTTP into b is served
+    // locally, HTTP into a crosses to b and back.
+    const clustered = (node: string) =>
+      startScript(`door-${node}`, 'bench/servers/switchboard.ts', {
+        BENCH_KEY: KEY,
+        SWITCHBOARD_CLUSTER: natsUrl!,
+        SWITCHBOARD_NODE_NAME: node,
+      });
+    const [doorA, doorB] = [clustered('a'), clustered('b')];
+    const [urlA, urlB] = [urlOf(await doorA.line(/^ready /)), urlOf(await doorB.line(/^ready /))];
+    const clusterWorker = startScript('uplink-b', 'bench/servers/uplink-worker.ts', {
+      BENCH_URL: urlB,
+      BENCH_KEY: KEY,
+    });
+    await clusterWorker.line(/^ready/);
+    await servedThrough(`${urlA}/_/api/hello/world`);
+    scenarios.push({
+      name: 'cluster-local',
+      base: `${urlB}/_/api`,
+      procs: [doorB, clusterWorker],
+    });
+    scenarios.push({
+      name: 'cluster-remote',
+      base: `${urlA}/_/api`,
+      procs: [doorA, doorB, clusterWorker, nats],
+    });
   }
   return { scenarios, switchboardUrl: serverUrl, ...(natsUrl === undefined ? {} : { natsUrl }) };
+}
+
+/** Waits (at most 10 s) until `url` answers 200: the catalog has reached the other server. */
+async function servedThrough(url: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const status = await fetch(url).then(
+      (response) => response.status,
+      () => 0,
+    );
+    if (status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`${url} never answered 200 through the cluster`);
 }
 
 function runLoad(script: string, env: Record<string, string>, watch: Proc[]): Promise<Sample> {
