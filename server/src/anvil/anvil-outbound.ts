@@ -52,6 +52,9 @@ class AnvilCall implements PendingEntry, CallHandle {
  * no cancel: a withdrawn call's late answer is dropped.
  */
 export class AnvilOutbound {
+  /** Set once the connection is gone: what a call that starts late (after its args or form
+   * were decoded) fails with, instead of waiting for its deadline. */
+  private closedWith: SwitchboardError | undefined;
   private readonly pending = new PendingCalls<AnvilCall>((_id, call) => {
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
     this.link.settled();
@@ -68,6 +71,10 @@ export class AnvilOutbound {
   }
 
   private send(request: CallRequest, sink: CallSink): CallHandle {
+    if (this.closedWith !== undefined) {
+      sink.reject(this.closedWith);
+      return NOOP_HANDLE;
+    }
     const { http } = request;
     if (http === undefined) {
       const call = this.track(request, sink, undefined);
@@ -107,7 +114,9 @@ export class AnvilOutbound {
     let cancelled = false;
     built.then(
       (parsed) => {
-        if (!cancelled) call = go(parsed);
+        if (cancelled) return;
+        if (this.closedWith === undefined) call = go(parsed);
+        else sink.reject(this.closedWith);
       },
       (error: unknown) => {
         if (!cancelled) sink.reject(error as SwitchboardError);
@@ -215,6 +224,7 @@ export class AnvilOutbound {
 
   /** The connection is gone: every call waiting fails with `error`. */
   failAll(error: SwitchboardError): void {
+    this.closedWith = error;
     for (const [, call] of this.pending.drain()) call.sink.reject(error);
     this.pending.dispose();
   }
