@@ -1,62 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { connect } from '@switchboard/uplink';
-import { spawnScript, type Child } from './helpers/child.ts';
+import { call, startNode, untilServed, type Node } from './helpers/cluster.ts';
 import { startNats } from './helpers/nats.ts';
 import { SERVER_KEY } from './helpers/server.ts';
-
-interface Node {
-  name: string;
-  url: string;
-  /** An admin token of its data folder. */
-  token: string;
-  child: Child;
-}
-
-async function startNode(
-  t: TestContext,
-  natsUrl: string,
-  name: string,
-  serve: boolean,
-): Promise<Node> {
-  const child = spawnScript(t, 'test/fixtures/cluster-node.ts', {
-    NATS_URL: natsUrl,
-    NODE_NAME: name,
-    SERVE: serve ? '1' : '0',
-    DATA_DIR: await mkdtemp(path.join(tmpdir(), `sb-cluster-${name}-`)),
-  });
-  const line = await child.waitFor(/^READY /, 20_000);
-  const token = (await child.waitFor(/^TOKEN /)).slice('TOKEN '.length);
-  return { name, url: line.slice('READY '.length), token, child };
-}
-
-/** POST /_/call/<name> with the server key; the status and the JSON answer. */
-async function call(
-  node: Node,
-  name: string,
-  args: unknown[],
-): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(`${node.url}/_/call/${name}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${SERVER_KEY}`, 'content-type': 'application/json' },
-    body: JSON.stringify(args),
-  });
-  return { status: response.status, body: await response.json() };
-}
-
-/** Waits until `node` can reach function `name` (the catalog travels with the heartbeats). */
-async function untilServed(node: Node, name: string, timeoutMs = 10_000): Promise<void> {
-  const start = Date.now();
-  for (;;) {
-    const { status } = await call(node, name, [0]);
-    if (status === 200) return;
-    if (Date.now() - start > timeoutMs) throw new Error(`${name} never reached ${node.name}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 test('calls and HTTP requests cross servers; local providers first; large bodies both ways', async (t) => {
   const nats = await startNats(t);

@@ -35,13 +35,13 @@ import type { ResolvedOptions } from './options.ts';
 import { openDatabase } from './store/database.ts';
 import { KeyStore } from './store/key-store.ts';
 import { UserStore } from './store/user-store.ts';
-import { CookieSealer, deriveKey } from './auth/cookie-sealer.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { RateLimits } from './limits/rate-limits.ts';
 import { BodyTimeouts } from './http/body-timeouts.ts';
 import { clientAddressFunction } from './http/client-address.ts';
 import { RequestState } from './http/request-state.ts';
-import { loadSecret } from './store/secrets.ts';
+import { loadSecret, saveSecret } from './store/secrets.ts';
+import { ReplicaTables, setReplicationTriggers } from './store/replica-tables.ts';
 import { SessionStore } from './store/session-store.ts';
 import { userFunctions } from './builtins/user-functions.ts';
 import { CallStats } from './observe/call-stats.ts';
@@ -71,6 +71,8 @@ export class SwitchboardCore {
   readonly users: UserStore;
   /** Sessions and the encrypted cookie jars. */
   readonly state: RequestState;
+  /** The master secret (cookies, session signatures); a cluster's is adopted when joining. */
+  private secret: Buffer;
   readonly registry = functionRegistry();
   readonly endpoints = new EndpointTable();
   readonly dispatcher: Dispatcher;
@@ -109,16 +111,23 @@ export class SwitchboardCore {
     this.clientAddress = clientAddressFunction(options.trustProxy);
     this.db = openDatabase(options.dataDir);
     this.keys = new KeyStore(this.db, options.keys);
-    if (options.createInitialKey && options.keys.length === 0 && this.keys.count() === 0) {
+    // Every server of a new cluster would make its own 'default' key: keys are made on purpose
+    // there (docs/cluster.md).
+    const clustered = options.cluster !== undefined;
+    if (
+      options.createInitialKey &&
+      !clustered &&
+      options.keys.length === 0 &&
+      this.keys.count() === 0
+    ) {
       this.initialKey = this.keys.create('default', 'server').key;
     }
     this.users = new UserStore(this.db, options.minPasswordLength);
     this.adminTokens = new AdminTokenStore(this.db);
-    const secret = loadSecret(options.dataDir, log);
+    this.secret = loadSecret(options.dataDir, log);
     this.state = new RequestState(
       { sessions: new SessionStore(this.db, options.sessionTtlMs), users: this.users },
-      new CookieSealer(secret),
-      deriveKey(secret, 'session signing'),
+      this.secret,
       options.sharedCookieDomain,
     );
     this.keyThrottle = new KeyThrottle(options.keyFailureThrottle);
@@ -158,7 +167,21 @@ export class SwitchboardCore {
             endpoints: this.endpoints,
             dispatcher: this.dispatcher,
             log,
+            tables: new ReplicaTables(this.db),
+            state: {
+              keyRevoked: (id) => this.hub.closeKey(id),
+              currentSecret: () => this.secret,
+              adoptSecret: (secret) => {
+                saveSecret(options.dataDir, secret);
+                this.secret = secret;
+                this.state.rekey(secret);
+              },
+            },
           });
+    // Triggers list changes to send while clustered; a server leaving a cluster drops them.
+    setReplicationTriggers(this.db, clustered);
+    const replica = this.cluster?.replica;
+    if (replica !== undefined) this.users.numberWith((max) => replica.nextUserId(max));
     // However a key is revoked in this process (admin API, app code), its live uplinks go.
     this.keys.onRevoke((key) => this.hub.closeKey(key.id));
     for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);

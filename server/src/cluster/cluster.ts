@@ -10,7 +10,9 @@ import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { ClusterHealth } from '../http/health-routes.ts';
+import type { ReplicaTables } from '../store/replica-tables.ts';
 import { NodeLink } from './node-link.ts';
+import { StateReplica, type ReplicaHooks } from './state-replica.ts';
 import {
   addCatalog,
   catalogKey,
@@ -24,6 +26,8 @@ import {
 export const HEARTBEAT_MS = 250;
 /** A server unheard for this long has left: its calls fail, its catalog goes. */
 export const MEMBER_EXPIRY_MS = 2_000;
+/** How long a closing server tries to send its last changes to the shared state. */
+const STATE_FLUSH_MS = 1_000;
 /** How long a catalog request may take. */
 const CATALOG_REQUEST_MS = 2_000;
 
@@ -75,6 +79,9 @@ export interface ClusterDeps {
   readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;
+  /** The shared tables of this server's store, and what the replica tells the server. */
+  readonly tables: ReplicaTables;
+  readonly state: ReplicaHooks;
 }
 
 /**
@@ -93,11 +100,15 @@ export class Cluster {
   private catalogText = catalogKey(this.catalog);
   private seen = { registry: -1, endpoints: -1 };
   private closed = false;
+  /** Keys, users, sessions, admin tokens and the secret, shared through JetStream KV. */
+  readonly replica: StateReplica;
 
   constructor(private readonly deps: ClusterDeps) {
     const { cluster, dataDir } = deps.options;
     if (cluster === undefined) throw new Error('not clustered');
     this.node = cluster.nodeName ?? storedNodeName(dataDir);
+    this.replica = new StateReplica(deps.tables, this.node, deps.log, deps.state);
+    deps.tables.onLocalChange(() => this.replica.schedule());
   }
 
   /** Connected to NATS now. */
@@ -149,6 +160,7 @@ export class Cluster {
         this.nc = nc;
         this.connected = true;
         this.subscribe(nc);
+        this.replica.start(nc);
         this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
         void this.watch(nc);
         this.beat();
@@ -314,6 +326,8 @@ export class Cluster {
       leaving: true,
     } satisfies Heartbeat);
     for (const node of [...this.members.keys()]) this.drop(node, 'is gone (this server closes)');
+    // What changed here last goes out first (what cannot is sent at the next start).
+    await this.replica.stop(STATE_FLUSH_MS);
     const nc = this.nc;
     this.nc = undefined;
     if (nc !== undefined) await nc.drain().catch(() => nc.close());

@@ -8,7 +8,7 @@ import {
   type WireEffects,
   type WireRequestState,
 } from '@switchboard/shared';
-import type { CookieSealer } from '../auth/cookie-sealer.ts';
+import { CookieSealer, deriveKey } from '../auth/cookie-sealer.ts';
 import { SessionStore, type Session } from '../store/session-store.ts';
 import type { UserStore } from '../store/user-store.ts';
 
@@ -40,15 +40,24 @@ export const EMPTY_STATE: IncomingState = Object.freeze({
  * jars (sealed with AES-GCM). Unsigned, tampered or undecryptable cookies read as absent.
  */
 export class RequestState {
-  private readonly signer: ReturnType<typeof fastifyCookie.signerFactory>;
+  private signer!: ReturnType<typeof fastifyCookie.signerFactory>;
+  private sealer!: CookieSealer;
 
   constructor(
     private readonly stores: { sessions: SessionStore; users: UserStore },
-    private readonly sealer: CookieSealer,
-    signingKey: Buffer,
+    secret: Buffer,
     private readonly sharedCookieDomain: string | undefined,
   ) {
-    this.signer = fastifyCookie.signerFactory(signingKey, 'sha256');
+    this.rekey(secret);
+  }
+
+  /**
+   * Seals, opens and signs with the keys derived from `secret` from now on (a clustered server
+   * adopting the cluster's secret): cookies made under the old one read as absent.
+   */
+  rekey(secret: Buffer): void {
+    this.sealer = new CookieSealer(secret);
+    this.signer = fastifyCookie.signerFactory(deriveKey(secret, 'session signing'), 'sha256');
   }
 
   /** Whether a Cookie header holds any of Switchboard's cookies (cheap pre-check). */

@@ -44,6 +44,16 @@ const MIGRATIONS: readonly string[] = [
   // key was before. Active key names are kept unique by KeyStore rather than by an index,
   // because older data folders may already hold duplicates (see KeyStore.revoke).
   `ALTER TABLE keys ADD COLUMN scope TEXT DEFAULT NULL;`,
+  // Cluster mode (docs/cluster.md): triggers, made only while clustered, list each changed
+  // record here until it is in the cluster's store; \`applying\` is 1 inside the transaction
+  // that applies another server's change, so that change is not sent back.
+  `CREATE TABLE replica_outbox (
+     seq INTEGER PRIMARY KEY AUTOINCREMENT,
+     tbl TEXT NOT NULL,
+     pk TEXT NOT NULL
+   );
+   CREATE TABLE replica_flag (applying INTEGER NOT NULL);
+   INSERT INTO replica_flag (applying) VALUES (0);`,
 ];
 
 /** Mode of the data folder when Switchboard creates it: the owner only. */

@@ -41,3 +41,11 @@ export function loadSecret(dataDir: string, log?: SecretWarnings): Buffer {
   if (secret.byteLength < 32) throw new Error(`${file} does not hold a 256-bit hex secret`);
   return secret;
 }
+
+/** Replaces the data folder's master secret (a clustered server adopting the cluster's). */
+export function saveSecret(dataDir: string, secret: Buffer): void {
+  const file = path.join(dataDir, SECRET_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, secret.toString('hex') + '\n', { mode: PRIVATE_FILE_MODE });
+  fs.renameSync(temporary, file);
+}

@@ -53,7 +53,12 @@ export class UserStore {
   private readonly byEmail: Database.Statement<[string], PublicRow>;
   private readonly all: Database.Statement<[], PublicRow>;
   private readonly credentials: Database.Statement<[string], PublicRow & { password_hash: string }>;
-  private readonly insert: Database.Statement<[string, string, number, number, string]>;
+  private readonly insert: Database.Statement<
+    [number | null, string, string, number, number, string]
+  >;
+  private readonly maxId: Database.Statement<[], { id: number | null }>;
+  /** Where new users' ids come from when not from SQLite (a cluster's shared counter). */
+  private nextId: ((localMax: number) => Promise<number>) | undefined;
   private readonly change: Database.Statement<[UpdateParams]>;
   private readonly deleteById: Database.Statement<[number]>;
   private readonly signOutEverywhere: Database.Statement<[number]>;
@@ -72,8 +77,10 @@ export class UserStore {
       `SELECT ${PUBLIC_COLUMNS}, password_hash FROM users WHERE email = ?`,
     );
     this.insert = db.prepare(
-      'INSERT INTO users (email, password_hash, enabled, created_at, data) VALUES (?, ?, ?, ?, ?)',
+      `INSERT INTO users (id, email, password_hash, enabled, created_at, data)
+       VALUES (?, ?, ?, ?, ?, ?)`,
     );
+    this.maxId = db.prepare('SELECT MAX(id) AS id FROM users');
     this.change = db.prepare(
       `UPDATE users SET email = coalesce(@email, email),
          password_hash = coalesce(@passwordHash, password_hash),
@@ -93,8 +100,10 @@ export class UserStore {
     const email = fields.email;
     if (this.byEmail.get(email) !== undefined) throw exists(email); // fail before hashing
     const passwordHash = await hashPassword(fields.password);
+    const id = this.nextId === undefined ? null : await this.nextId(this.maxId.get()?.id ?? 0);
     try {
       const { lastInsertRowid } = this.insert.run(
+        id,
         email,
         passwordHash,
         fields.enabled === false ? 0 : 1,
@@ -105,6 +114,11 @@ export class UserStore {
     } catch (error) {
       throw isUniqueViolation(error) ? exists(email) : error;
     }
+  }
+
+  /** New users are numbered by `next` (given the highest id held here) instead of SQLite. */
+  numberWith(next: (localMax: number) => Promise<number>): void {
+    this.nextId = next;
   }
 
   /** The user with this id, or with this login name (case-insensitive); undefined if none. */

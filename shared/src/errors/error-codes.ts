@@ -249,6 +249,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'The call is not made while serving an HTTP request, so it has no cookies',
   },
+  SB_ERR_CLUSTER_UNAVAILABLE: {
+    status: 503,
+    retryable: true,
+    message: 'The cluster store (NATS) cannot be reached',
+  },
   SB_ERR_USER_EXISTS: {
     status: 409,
     retryable: false,
