@@ -87,14 +87,30 @@ async function optionalList(token, path) {
 }
 
 /**
+ * `cluster/` (one object, not a list): the answer of a server of a cluster, else null, for a
+ * server on its own (`clustered: false`) and for one without the route (404, an older version).
+ */
+async function clusterOf(token) {
+  try {
+    const body = await request(token, 'GET', 'cluster/');
+    return body && body.clustered === true ? body : null;
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) return null;
+    throw error;
+  }
+}
+
+/**
  * Everything the dashboard shows, read in parallel. `pages`: the most requests one list took,
  * which stretches the poll interval so each list is read at one request per interval whatever
  * its length (the admin API limits reads per route).
  */
 export async function snapshot(token) {
-  const [uplinks, functions, endpoints, errors, keys] = await Promise.all(
-    LISTS.map((name) => optionalList(token, `${name}/`)),
-  );
-  const pages = Math.max(...[uplinks, functions, endpoints, errors, keys].map((l) => l.pages));
-  return { uplinks, functions, endpoints, errors, keys, pages, at: Date.now() };
+  const [cluster, ...lists] = await Promise.all([
+    clusterOf(token),
+    ...LISTS.map((name) => optionalList(token, `${name}/`)),
+  ]);
+  const [uplinks, functions, endpoints, errors, keys] = lists;
+  const pages = Math.max(...lists.map((l) => l.pages));
+  return { uplinks, functions, endpoints, errors, keys, cluster, pages, at: Date.now() };
 }

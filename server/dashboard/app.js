@@ -1,11 +1,13 @@
 // The dashboard: sign in with an admin token (kept in sessionStorage, this tab only), then poll
-// the admin API every 2 s and update the tables in place; Drain / Disconnect / Revoke buttons.
+// the admin API every 2 s and update the tables in place (and the cluster card, for a server of
+// a cluster); Drain / Disconnect / Revoke buttons.
 
 import { ApiError, LISTS, request, snapshot } from './api.js';
 import { formatRate, formatTime, RateTracker } from './format.js';
 import { show } from './dom.js';
 import {
   providerNames,
+  renderCluster,
   renderEndpoints,
   renderErrors,
   renderFunctions,
@@ -98,6 +100,7 @@ function endSession(message = '') {
   for (const table of document.querySelectorAll('#dashboard-view table')) {
     table.tBodies[0].replaceChildren();
   }
+  show($('cluster-section'), false);
   $('token').value = '';
   showLogin(message);
 }
@@ -134,6 +137,7 @@ function schedule(delayMs) {
 function render(data) {
   const nameOf = providerNames(data.uplinks.objects);
   const context = { rates: state.rates, at: data.at, nameOf };
+  renderCluster($('cluster-section'), data.cluster);
   renderUplinks($('uplinks'), data.uplinks.objects, actions);
   const fns = renderFunctions($('functions'), data.functions.objects, context);
   const eps = renderEndpoints($('endpoints'), data.endpoints.objects, context);

@@ -14,8 +14,10 @@ function cells(row, count) {
   return [...row.cells];
 }
 
+/** `tone` is one for all chips, or an array with one per label. */
 function chips(cell, labels, tone) {
-  const shown = labels.slice(0, MAX_CHIPS).map((label) => chip(label, tone));
+  const toneOf = (index) => (Array.isArray(tone) ? tone[index] : tone);
+  const shown = labels.slice(0, MAX_CHIPS).map((label, index) => chip(label, toneOf(index)));
   if (labels.length > MAX_CHIPS) shown.push(chip(`+${labels.length - MAX_CHIPS}`, 'more'));
   setChildren(cell, shown, `${tone}|${labels.join('\n')}`);
   setTitle(cell, labels.join('\n'));
@@ -37,11 +39,25 @@ function numberCell(cell, value, warnIfPositive = false) {
   setText(cell, formatCount(value));
 }
 
-/** `{ id → display name }` for provider columns: uplinks by name (or id), "app" as is. */
+/** Another server of the cluster is the provider `node:<name>` of what it serves. */
+const NODE_PREFIX = 'node:';
+
+function isNode(id) {
+  return String(id).startsWith(NODE_PREFIX);
+}
+
+/**
+ * `{ id → display name }` for provider columns: uplinks by name (or id), "app" as is, another
+ * server of the cluster as "node <name>".
+ */
 export function providerNames(uplinks) {
   const names = new Map();
   for (const uplink of uplinks) names.set(uplink.id, uplink.name || `uplink ${uplink.id}`);
-  return (id) => (id === 'app' ? 'app' : (names.get(id) ?? String(id)));
+  return (id) => {
+    if (id === 'app') return 'app';
+    if (isNode(id)) return `node ${String(id).slice(NODE_PREFIX.length)}`;
+    return names.get(id) ?? String(id);
+  };
 }
 
 export function renderUplinks(table, uplinks, actions) {
@@ -121,7 +137,13 @@ function renderCallTargets(table, objects, context) {
         label(object),
         JSON.stringify([key(object), object.methods, object.allow_clients]),
       );
-      chips(providers, (object.providers ?? []).map(nameOf), 'provider');
+      // What another server of the cluster serves here gets a chip of its own colour.
+      const ids = object.providers ?? [];
+      chips(
+        providers,
+        ids.map(nameOf),
+        ids.map((id) => (isNode(id) ? 'node' : 'provider')),
+      );
       numberCell(count, stats.count);
       count.classList.add('count');
       numberCell(errors, stats.errors, true);
@@ -162,6 +184,57 @@ export function renderEndpoints(table, endpoints, context) {
       el('span', { className: 'mono strong' }, endpoint.path),
       ...(endpoint.methods ?? []).map((method) => chip(method, 'method')),
     ],
+  });
+}
+
+/**
+ * The cluster card, for a server of a cluster only (`cluster` is null otherwise): this server's
+ * node name, whether NATS is connected (`degraded` when not: it serves its own providers only),
+ * and one row per other server with what it serves here and our calls to it.
+ */
+export function renderCluster(section, cluster) {
+  show(section, cluster !== null);
+  if (cluster === null) return;
+  const connected = cluster.connected === true;
+  const peers = cluster.peers ?? [];
+  section.classList.toggle('is-degraded', !connected);
+  const others = `${peers.length} other ${peers.length === 1 ? 'server' : 'servers'}`;
+  setChildren(
+    section.querySelector('.cluster-state'),
+    [
+      'This server is node ',
+      el('span', { className: 'mono strong' }, String(cluster.node)),
+      ' ',
+      connected ? chip('NATS connected', 'active') : chip('degraded', 'degraded'),
+      connected
+        ? ` ${others} in the cluster.`
+        : ' NATS is not connected: this server serves its own uplinks only, and the other ' +
+          'servers leave its lists within seconds.',
+    ],
+    `${cluster.node}|${connected}|${peers.length}`,
+  );
+  const table = section.querySelector('table');
+  setText(
+    section.querySelector('.empty'),
+    connected ? 'No other server is in the cluster.' : 'No other server is reachable.',
+  );
+  syncRows(table, peers, {
+    key: (peer) => peer.node,
+    create: (peer) => el('tr', { dataset: { node: peer.node } }),
+    update: (row, peer) => {
+      const [name, functions, endpoints, inFlight, served, errors] = cells(row, 6);
+      setText(name, peer.node);
+      name.className = 'mono strong';
+      chips(functions, peer.functions ?? [], 'fn');
+      chips(
+        endpoints,
+        (peer.endpoints ?? []).map((endpoint) => endpoint.path),
+        'path',
+      );
+      numberCell(inFlight, peer.in_flight);
+      numberCell(served, peer.calls_served);
+      numberCell(errors, peer.errors, true);
+    },
   });
 }
 

@@ -1,6 +1,6 @@
 import { AdminClient } from './admin-client.ts';
 import { UsageError, type Command } from './command.ts';
-import type { ClusterView } from '../cluster/cluster.ts';
+import type { ClusterAnswer } from '../http/admin/cluster-routes.ts';
 import type { UplinkView } from '../http/admin/uplink-routes.ts';
 import { table } from './table.ts';
 
@@ -57,7 +57,7 @@ export const statusCommand: Command = {
       client.list<UplinkView>('uplinks/'),
       client.list<FunctionJson>('functions/'),
       client.list<EndpointJson>('endpoints/'),
-      client.get<ClusterJson>('cluster/'),
+      client.get<ClusterAnswer>('cluster/'),
     ]);
     if (values.json === true) {
       process.stdout.write(
@@ -131,10 +131,7 @@ function statusText(
   return `${lines.join('\n')}\n`;
 }
 
-/** `GET cluster/`: alone, or this server's node and what the others serve. */
-type ClusterJson = { clustered: false } | ({ clustered: true } & ClusterView);
-
-function clusterText(cluster: ClusterJson): string {
+function clusterText(cluster: ClusterAnswer): string {
   if (!cluster.clustered) return '';
   const lines = [
     '',

@@ -5,6 +5,7 @@ import { fromFastifyError, sendError } from '../error-reply.ts';
 import { ADMIN_CHALLENGE, authenticate } from './admin-auth.ts';
 import type { AdminServices } from './admin-services.ts';
 import { catalogRoutes } from './catalog-routes.ts';
+import { clusterRoutes } from './cluster-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { uplinkRoutes } from './uplink-routes.ts';
 import { userRoutes } from './user-routes.ts';
@@ -58,6 +59,7 @@ export function adminApi(core: AdminServices, limits: RateLimits) {
 
     uplinkRoutes(app, core);
     catalogRoutes(app, core);
+    clusterRoutes(app, core);
     keyRoutes(app, core);
     userRoutes(app, core);
 

@@ -8,18 +8,13 @@ import { errorView, statsView } from './views.ts';
 /**
  * What is served right now: `functions/` and `endpoints/` with their providers (uplink ids,
  * `app` for the server's own, `node:<name>` for another server of the cluster) and live call
- * statistics, `errors/`, the most recent errors, and `cluster/`.
+ * statistics, and `errors/`, the most recent errors. The cluster itself is `cluster/`
+ * (cluster-routes.ts).
  */
 export function catalogRoutes(
   app: FastifyInstance,
-  core: Pick<AdminServices, 'registry' | 'endpoints' | 'stats' | 'cluster'>,
+  core: Pick<AdminServices, 'registry' | 'endpoints' | 'stats'>,
 ): void {
-  // The servers of the cluster and what each serves (functions/ and endpoints/ name them as
-  // providers `node:<name>`); a server on its own says so.
-  adminRoute(app, 'GET', '/cluster/', () =>
-    core.cluster === undefined ? { clustered: false } : { clustered: true, ...core.cluster.view() },
-  );
-
   adminRoute(app, 'GET', '/functions/', (request) => {
     const functions = core.registry
       .names()

@@ -29,6 +29,7 @@ const ASSETS: Readonly<Record<string, string>> = {
   'format.js': 'text/javascript; charset=utf-8',
   'views.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
+  'cluster.css': 'text/css; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
 
