@@ -93,6 +93,10 @@ export class Cluster {
   private catalogText = catalogKey(this.catalog);
   private seen = { registry: -1, endpoints: -1 };
   private closed = false;
+  /** Shutting down: the catalog we tell is empty (see departure.ts). */
+  private withdrawn = false;
+  /** The catalog version each other server last fetched from us. */
+  private readonly fetched = new Map<string, number>();
 
   constructor(private readonly deps: ClusterDeps) {
     const { cluster, dataDir } = deps.options;
@@ -167,8 +171,10 @@ export class Cluster {
       callback: (_e, msg) => this.linkFor(lastToken(msg.subject))?.answersIn(msg.data),
     });
     nc.subscribe(SUBJECT.catalog(me), {
-      callback: (_e, msg) =>
-        msg.respond(encodeValue({ version: this.version, catalog: this.catalog })),
+      callback: (_e, msg) => {
+        this.noteFetch(msg.data);
+        msg.respond(encodeValue({ version: this.version, catalog: this.catalog }));
+      },
     });
   }
 
@@ -201,7 +207,9 @@ export class Cluster {
     if (this.seen.registry === registry.version && this.seen.endpoints === endpoints.version)
       return;
     this.seen = { registry: registry.version, endpoints: endpoints.version };
-    const catalog = localCatalog(registry, endpoints);
+    const catalog = this.withdrawn
+      ? { functions: [], endpoints: [] }
+      : localCatalog(registry, endpoints);
     const text = catalogKey(catalog);
     if (text === this.catalogText) return;
     this.catalog = catalog;
@@ -262,7 +270,7 @@ export class Cluster {
     if (member.fetching || nc === undefined) return;
     member.fetching = true;
     try {
-      const reply = await nc.request(SUBJECT.catalog(node), new Uint8Array(0), {
+      const reply = await nc.request(SUBJECT.catalog(node), encodeValue({ node: this.node }), {
         timeout: CATALOG_REQUEST_MS,
       });
       const { version, catalog } = decodeValue(reply.data) as { version: number; catalog: unknown };
@@ -300,6 +308,43 @@ export class Cluster {
   private publish(subject: string, value: unknown): void {
     if (this.nc === undefined || this.nc.isClosed()) return;
     this.nc.publish(subject, encodeValue(value));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Leaving gracefully (departure.ts drives it).
+
+  /** Who fetched which version of our catalog (the request names the server, if it is new). */
+  private noteFetch(data: Uint8Array): void {
+    if (data.byteLength === 0) return;
+    try {
+      const { node } = decodeValue(data) as { node?: unknown };
+      if (typeof node === 'string') this.fetched.set(node, this.version);
+    } catch {
+      // not ours to judge: the answer goes out all the same
+    }
+  }
+
+  /**
+   * Tells the others we serve nothing any more (an empty catalog, announced at once), while
+   * still serving what they send us. Returns the catalog version that says so.
+   */
+  withdrawCatalog(): number {
+    this.withdrawn = true;
+    this.seen = { registry: -1, endpoints: -1 };
+    this.beat();
+    return this.version;
+  }
+
+  /** Other servers alive that have not fetched our catalog `version` yet. */
+  behind(version: number): string[] {
+    return this.peers().filter((node) => (this.fetched.get(node) ?? -1) < version);
+  }
+
+  /** Calls of other servers this one is serving now. */
+  get serving(): number {
+    let count = 0;
+    for (const member of this.members.values()) count += member.link.serving;
+    return count;
   }
 
   /** Leaves: tells the others, drops every link, closes the NATS connection. */
