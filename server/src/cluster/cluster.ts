@@ -24,6 +24,11 @@ import {
 export const HEARTBEAT_MS = 250;
 /** A server unheard for this long has left: its calls fail, its catalog goes. */
 export const MEMBER_EXPIRY_MS = 2_000;
+/**
+ * A server that just joined is not ready (/readyz 503, `joining`) until it has heard the others
+ * (two heartbeats) and served each one's catalog, or for this long at most.
+ */
+const JOIN_MAX_MS = 5_000;
 /** How long a catalog request may take. */
 const CATALOG_REQUEST_MS = 2_000;
 
@@ -106,6 +111,9 @@ export class Cluster {
 
   /** Connected to NATS now. */
   connected = false;
+  /** When the server started joining, and when NATS first connected (Date.now(); 0 before). */
+  private startedAt = 0;
+  private joinedAt = 0;
 
   /** Other servers alive now, by node name. */
   peers(): string[] {
@@ -129,12 +137,35 @@ export class Cluster {
 
   /** For /readyz: who this server is, whether NATS is reachable, whom it sees. */
   health(): ClusterHealth {
-    return { node: this.node, connected: this.connected, peers: this.peers() };
+    const health: ClusterHealth = {
+      node: this.node,
+      connected: this.connected,
+      peers: this.peers(),
+    };
+    if (this.joining()) health.joining = true;
+    return health;
+  }
+
+  /**
+   * Just connected: the others' heartbeats may not all have come, or their catalogs not been
+   * served here yet, so calls to their functions could miss. A load balancer should wait.
+   */
+  private joining(): boolean {
+    // Not connected yet: joining for a while; then serving its own uplinks alone (degraded).
+    if (this.joinedAt === 0) return Date.now() - this.startedAt < JOIN_MAX_MS;
+    if (!this.connected) return false;
+    const since = Date.now() - this.joinedAt;
+    if (since >= JOIN_MAX_MS) return false;
+    if (since < 2 * HEARTBEAT_MS) return true;
+    for (const member of this.members.values())
+      if (member.version >= 0 && member.applied?.version !== member.version) return true;
+    return false;
   }
 
   /** Connects (retrying in the background until NATS is there) and starts the heartbeat. */
   start(): void {
     const servers = [...this.deps.options.cluster!.servers];
+    this.startedAt = Date.now();
     this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.timer.unref();
     connect({
@@ -152,6 +183,7 @@ export class Cluster {
         }
         this.nc = nc;
         this.connected = true;
+        this.joinedAt = Date.now();
         this.subscribe(nc);
         this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
         void this.watch(nc);
