@@ -361,7 +361,10 @@ export class SwitchboardCore {
     const app = this.fastify;
     if (app === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', 'lifecycle not attached');
     const { server, gate, hub, log } = this;
-    const outcome = await drainForShutdown({ server, gate, hub, app: this.app, log }, graceMs);
+    const outcome = await drainForShutdown(
+      { server, gate, hub, app: this.app, log, cluster: this.cluster },
+      graceMs,
+    );
     if (!outcome.clean) {
       hub.close(
         new SwitchboardError(

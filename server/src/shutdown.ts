@@ -6,6 +6,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { RequestGate } from './http/request-gate.ts';
 import type { UplinkHub } from './hub/uplink-hub.ts';
 import type { Provider } from './hub/provider.ts';
+import { MOVE_WINDOW_MS, leaveCluster, type Departing } from './cluster/departure.ts';
 
 /** What was still running when a graceful shutdown ended; all zero (and `clean`) if nothing. */
 export interface ShutdownOutcome {
@@ -26,6 +27,8 @@ export interface ShutdownParts {
   hub: UplinkHub;
   app: Provider;
   log: FastifyBaseLogger;
+  /** This server's part in a cluster, if clustered: its uplinks move, then it leaves. */
+  cluster?: Departing | undefined;
 }
 
 /**
@@ -43,12 +46,17 @@ const IDLE_CHECK_INTERVAL_MS = 20;
  * connections; kept-alive ones stay so their next request can be answered 503
  * SB_ERR_SERVER_CLOSING with `Connection: close`), new uplinks are refused, every uplink gets
  * `goaway` and keeps serving. Uplinks stay in rotation, since the work in flight may call them.
+ *
+ * In a cluster with other servers alive, an uplink told `goaway` moves (docs/cluster.md):
+ * registers on another server, drains itself here. Each idle uplink still gets MOVE_WINDOW_MS to
+ * do so before it counts as done; then this server withdraws its catalog and waits for the
+ * others to stop sending calls (leaveCluster) before the caller closes everything.
  */
 export async function drainForShutdown(
   parts: ShutdownParts,
   graceMs: number,
 ): Promise<ShutdownOutcome> {
-  const { server, gate, hub, app, log } = parts;
+  const { server, gate, hub, app, log, cluster } = parts;
   gate.close();
   if (server.listening) {
     // net.Server's own close: stops listening without http's closeIdleConnections(), so a
@@ -58,8 +66,11 @@ export async function drainForShutdown(
   hub.goAway(graceMs);
   log.info({ graceMs }, 'shutting down: waiting for calls in flight');
   const deadline = performance.now() + graceMs;
+  const clustered = cluster !== undefined && cluster.peers().length > 0;
+  const moveUntil = clustered ? Math.min(deadline, performance.now() + MOVE_WINDOW_MS) : 0;
   const outcome = (): ShutdownOutcome => {
-    const busyUplinks = hub.uplinks().filter((uplink) => !uplink.isIdle).length;
+    const moving = performance.now() < moveUntil;
+    const busyUplinks = hub.uplinks().filter((uplink) => moving || !uplink.isIdle).length;
     const httpRequests = gate.inFlight;
     const appCalls = app.inFlight;
     const clean = httpRequests === 0 && busyUplinks === 0 && appCalls === 0;
@@ -72,5 +83,9 @@ export async function drainForShutdown(
   }
   if (state.clean) log.info('shutdown: every call in flight finished');
   else log.warn(state, 'shutdown deadline passed; cutting off what is still running');
+  if (cluster !== undefined) {
+    await leaveCluster(cluster, graceMs);
+    log.info('shutdown: the other servers stopped sending calls here; leaving the cluster');
+  }
   return state;
 }

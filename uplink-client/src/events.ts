@@ -16,8 +16,9 @@ export interface UplinkEvents {
    */
   drain: (notice: { reason: 'requested' | 'admin'; timeoutMs: number }) => void;
   /**
-   * The server is shutting down: calls in flight may finish within `graceMs`, then it closes the
-   * connection and the uplink reconnects with its usual backoff (to the server's replacement).
+   * The server is shutting down: the uplink moves (unless `reconnect: false` or it drains): it
+   * connects to the next server URL and registers there while the old connection serves what is
+   * in flight, then has the old server drain it. Calls in flight may finish within `graceMs`.
    */
   goaway: (notice: { graceMs: number }) => void;
   /** Problems not tied to a call you made (a registration refused, a handler result unsendable). */

@@ -33,7 +33,8 @@ export interface ConnectOptions {
   /**
    * Server base URL (`http://host:3030`) or its WebSocket endpoint (`ws://host:3030/_/uplink`);
    * or several, the servers of a cluster: the uplink connects to the first and, whenever its
-   * connection is lost (a server stopping, restarting or gone), tries the next one.
+   * connection is lost (a server stopping, restarting or gone), tries the next one. On a
+   * server's `goaway` it moves to the next one before leaving the old (docs/cluster.md).
    */
   url: string | string[];
   /** A server key (register and call) or a client key (call only). */

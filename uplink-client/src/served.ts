@@ -18,8 +18,11 @@ import type { OutgoingCalls, Registers } from './outgoing-calls.ts';
 
 /** What the registrations need of the uplink. */
 export interface ServedLink {
-  /** Where register and unregister requests go (sent now, or at the next welcome). */
-  readonly outgoing: OutgoingCalls;
+  /**
+   * Where register and unregister requests go (sent now, or at the next welcome): the session
+   * of the moment (see Session).
+   */
+  outgoing(): OutgoingCalls;
   readonly callTimeoutMs: number;
   /** The current connection's welcome, if connected. */
   welcome(): WelcomeFrame | undefined;
@@ -47,16 +50,19 @@ export class Served {
     return this.functions.size + this.handlers.size;
   }
 
-  /** A new connection is welcomed: everything served is registered again. */
-  welcomed(welcome: WelcomeFrame): void {
-    if (this.size === 0) return;
+  /**
+   * A new connection is welcomed: everything served is registered again. Returns the answer
+   * to that registration (settled either way), if one was sent.
+   */
+  welcomed(welcome: WelcomeFrame): Promise<unknown> | undefined {
+    if (this.size === 0) return undefined;
     if (welcome.keyKind === 'client') {
       this.link.report(
         new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'A client key may not register functions'),
       );
-      return;
+      return undefined;
     }
-    this.register({
+    return this.register({
       functions: [...this.functionRegistrations.values()],
       endpoints: [...this.endpointRegistrations.values()],
     });
@@ -77,7 +83,7 @@ export class Served {
       previous.allowClients !== registration.allowClients ||
       previous.requireUser !== registration.requireUser;
     if (changed && this.link.welcome() !== undefined)
-      this.register({ functions: [registration], endpoints: [] });
+      void this.register({ functions: [registration], endpoints: [] });
     return () => {
       if (this.functions.get(name) !== served) return;
       this.functions.delete(name);
@@ -93,7 +99,7 @@ export class Served {
     this.handlers.set(path, handler);
     this.endpointRegistrations.set(path, registration);
     if (this.link.welcome() !== undefined)
-      this.register({ functions: [], endpoints: [registration] });
+      void this.register({ functions: [], endpoints: [registration] });
     return () => {
       if (this.handlers.get(path) !== handler) return;
       this.handlers.delete(path);
@@ -116,25 +122,26 @@ export class Served {
     }
   }
 
-  private register(registers: Registers): void {
-    if (this.link.draining()) return; // out of rotation for good
+  private register(registers: Registers): Promise<unknown> | undefined {
+    if (this.link.draining()) return undefined; // out of rotation for good
     const { functions, endpoints } = registers;
-    const request = this.link.outgoing.request(
-      (id) => ({ type: 'register', id, functions, endpoints }),
-      this.link.callTimeoutMs,
-      registers,
-    );
-    this.track(request.promise);
+    const request = this.link
+      .outgoing()
+      .request(
+        (id) => ({ type: 'register', id, functions, endpoints }),
+        this.link.callTimeoutMs,
+        registers,
+      );
+    return this.track(request.promise);
   }
 
   private unregister(names: string[], paths: string[]): void {
     if (this.link.welcome() === undefined) return; // the next welcome registers only what is left
     if (this.link.draining()) return; // the server has withdrawn everything already
-    const request = this.link.outgoing.request(
-      (id) => ({ type: 'unregister', id, names, paths }),
-      this.link.callTimeoutMs,
-    );
-    this.track(request.promise);
+    const request = this.link
+      .outgoing()
+      .request((id) => ({ type: 'unregister', id, names, paths }), this.link.callTimeoutMs);
+    void this.track(request.promise);
   }
 
   private refuseClientKey(): void {
@@ -150,7 +157,7 @@ export class Served {
    * Follows a (un)registration's answer for `synced()`. One lost with its connection counts as
    * answered (it is sent again after the next welcome); a refusal is also reported.
    */
-  private track(answer: Promise<unknown>): void {
+  private track(answer: Promise<unknown>): Promise<unknown> {
     const outcome = answer.then(
       () => undefined,
       (error: SwitchboardError) => {
@@ -161,6 +168,7 @@ export class Served {
     );
     this.outcomes.add(outcome);
     void outcome.then(() => this.outcomes.delete(outcome));
+    return outcome;
   }
 
   /** Resolves once every registration made so far is answered; rejects with a refusal. */

@@ -1,36 +1,29 @@
 import {
   CLOSE_CODES,
   closeReason,
-  DEFAULT_STREAM_WINDOW_BYTES,
-  PeerEngine,
-  decodeServerMessage,
   ValueStream,
-  toSwitchboardError,
   type EndpointHandler,
   type CallableOptions,
   type EndpointOptions,
   type User,
   SwitchboardError,
+  type DrainingFrame,
+  type GoAwayFrame,
   type KeyKind,
-  type ServerToUplinkFrame,
-  type UplinkToServerFrame,
   type WelcomeFrame,
-  type ErrorFrame,
-  type ResultFrame,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
-import { Connection, firstAttemptError } from './connection.ts';
+import { firstAttemptError } from './connection.ts';
 import { Drain, type DrainReason } from './drain.ts';
 import { Emitter, type UplinkEvents } from './events.ts';
-import { IncomingCalls, type UplinkFunction } from './incoming-calls.ts';
+import type { UplinkFunction } from './incoming-calls.ts';
 import { logEvents } from './logger.ts';
 import type { ResolvedConnectOptions } from './options.ts';
-import { OutgoingCalls, cancelled, type CallOptions, type Outgoing } from './outgoing-calls.ts';
+import type { CallOptions } from './outgoing-calls.ts';
+import { Retiring } from './retiring.ts';
 import { Served } from './served.ts';
+import { Session } from './session.ts';
 import { UsersClient } from './users-client.ts';
-
-/** A request body that could arrive but sends nothing for this long is broken off: 60 s. */
-const BODY_STALL_TIMEOUT_MS = 60_000;
 
 /** Options of `drain()`. */
 export interface DrainOptions {
@@ -41,30 +34,23 @@ export interface DrainOptions {
   timeoutMs?: number;
 }
 
-/** Until the first welcome says otherwise, only the hello is sent: this is plenty. */
-const INITIAL_MAX_FRAME_BYTES = 1024 * 1024;
-
 /**
  * A live uplink: keeps one connection to the server (reconnecting with backoff), restores its
- * registrations after every reconnect, runs incoming calls and routes outgoing ones.
+ * registrations after every reconnect, runs incoming calls and routes outgoing ones. When its
+ * server says `goaway`, it moves: connects to the next server URL (or the same one, behind a
+ * load balancer), registers there, and only then has the old server drain it (make before
+ * break; see docs/cluster.md).
  */
 export class Uplink {
   /** The server's users, through its `sb.users.*` built-ins (needs a server key). */
   readonly users = new UsersClient(this);
-  private readonly events = new Emitter<UplinkEvents>();
+  readonly events = new Emitter<UplinkEvents>();
   /** The functions and endpoints this uplink serves, and their registrations. */
-  private readonly served: Served;
-  private readonly incoming: IncomingCalls;
-  /**
-   * The protocol machinery shared with the server: batching, streams both ways (response bodies
-   * and results out, request bodies in), large messages, and our calls awaiting answers. It
-   * outlives connections: calls not yet sent wait in it for the next one.
-   */
-  private readonly peer: PeerEngine<UplinkToServerFrame, Outgoing>;
-  /** Calls and registrations we make: sent now, or at the next welcome. */
-  private readonly outgoing: OutgoingCalls;
-  private connection: Connection | undefined;
-  private welcome: WelcomeFrame | undefined;
+  readonly served: Served;
+  /** The session new calls and registrations go to (see Session). */
+  private session: Session;
+  /** Sessions of servers going away, serving what they send until the move is done. */
+  private readonly retiring = new Map<Session, Retiring>();
   private attempt = 0;
   /** Which of the server URLs the next connection goes to. */
   private urlIndex = 0;
@@ -80,45 +66,20 @@ export class Uplink {
       }
     | undefined;
 
-  constructor(private readonly options: ResolvedConnectOptions) {
-    this.peer = new PeerEngine(
-      {
-        maxFrameBytes: INITIAL_MAX_FRAME_BYTES,
-        // welcome sets the window both ways
-        streamWindowBytes: DEFAULT_STREAM_WINDOW_BYTES,
-        streamStallTimeoutMs: BODY_STALL_TIMEOUT_MS,
-        maxMessageBytes: options.maxMessageBytes,
-      },
-      {
-        reassembled: (message) => this.reassembled(message),
-        cancelled: (id) => this.incoming.cancel(id, cancelled()),
-        // The connection takes connection-level errors as they arrive; one inside a reassembled
-        // large message is followed by the close all the same, which reports it.
-        peerError: () => undefined,
-        streamRefused: (error) => this.events.emit('error', error),
-      },
-    );
-    this.outgoing = new OutgoingCalls(this.peer, {
-      ready: () => this.welcome !== undefined,
-      send: (frame) => this.connection?.send(frame),
-    });
+  constructor(readonly options: ResolvedConnectOptions) {
     this.served = new Served({
-      outgoing: this.outgoing,
+      outgoing: () => this.session.outgoing,
       callTimeoutMs: options.callTimeoutMs,
-      welcome: () => this.welcome,
+      welcome: () => this.session.welcome,
       draining: () => this.draining !== undefined,
       report: (error) => this.events.emit('error', error),
     });
-    this.incoming = new IncomingCalls(
-      this.served.functions,
-      this.served.handlers,
-      { peer: this.peer, reply: (frame) => this.answer(frame) },
-      options.maxConcurrentCalls,
-    );
-    if (options.logger !== undefined) {
-      this.incoming.logger = options.logger;
-      logEvents(this.events, options.logger);
-    }
+    this.session = new Session(this);
+    if (options.logger !== undefined) logEvents(this.events, options.logger);
+  }
+
+  private get welcome(): WelcomeFrame | undefined {
+    return this.session.welcome;
   }
 
   /**
@@ -216,19 +177,7 @@ export class Uplink {
   private startCall(name: string, args: unknown[], options: CallOptions): Promise<unknown> {
     if (this.closed) return Promise.reject(new SwitchboardError('SB_ERR_CLIENT_CLOSED'));
     const timeoutMs = options.timeoutMs ?? this.options.callTimeoutMs;
-    return this.outgoing.call(name, args, timeoutMs, options);
-  }
-
-  /** A large message is complete: its frames are handled as if they had arrived whole. */
-  private reassembled(message: Buffer): void {
-    let frames: ServerToUplinkFrame[];
-    try {
-      frames = decodeServerMessage(message);
-    } catch (error) {
-      this.events.emit('error', toSwitchboardError(error, 'SB_ERR_PROTO_BAD_FRAME'));
-      return;
-    }
-    for (const frame of frames) this.received(frame);
+    return this.session.outgoing.call(name, args, timeoutMs, options);
   }
 
   /**
@@ -255,7 +204,7 @@ export class Uplink {
       return Promise.resolve();
     }
     const drain = this.startDrain('requested', timeoutMs);
-    this.connection?.send({ type: 'drain', timeoutMs: Math.ceil(timeoutMs) });
+    this.session.send({ type: 'drain', timeoutMs: Math.ceil(timeoutMs) });
     return drain.done;
   }
 
@@ -273,16 +222,7 @@ export class Uplink {
   private open(): void {
     this.attempt++;
     this.events.emit('status', { state: 'connecting', attempt: this.attempt });
-    this.connection = new Connection(
-      this.options,
-      this.wsUrl,
-      {
-        welcome: (frame) => this.welcomed(frame),
-        frame: (frame) => this.received(frame),
-        closed: (error, permanent) => this.lost(error, permanent),
-      },
-      this.peer,
-    );
+    this.session.open(this.wsUrl);
   }
 
   /** The server URL of the current (or next) connection. */
@@ -291,67 +231,70 @@ export class Uplink {
     return urls[this.urlIndex % urls.length]!;
   }
 
-  private welcomed(frame: WelcomeFrame): void {
-    this.welcome = frame;
+  /** SessionHost: a session's connection is welcomed. */
+  welcomed(session: Session, frame: WelcomeFrame): void {
     this.attempt = 0;
-    // One window both ways: the server sends to us under the same credit it grants us.
-    this.peer.setStreamWindow(frame.limits.streamWindowBytes);
-    this.peer.setPeerMaxFrameBytes(frame.limits.maxFrameBytes);
-    if (frame.limits.maxMessageBytes !== undefined)
-      this.peer.large.setPeerLimit(frame.limits.maxMessageBytes);
-    this.served.welcomed(frame);
-    this.outgoing.sendWaiting();
+    const registered = this.served.welcomed(frame);
     this.events.emit('status', { state: 'connected', connectionId: frame.connectionId });
     if (this.firstConnect !== undefined) {
       clearTimeout(this.firstConnect.timer);
       this.firstConnect.resolve();
       this.firstConnect = undefined;
     }
+    if (this.retiring.size === 0) return;
+    // Registered here (or refused: the old server goes away all the same): the old ones may go.
+    const handOver = () => {
+      if (this.session !== session || session.welcome !== frame) return;
+      for (const retiring of this.retiring.values()) retiring.handOver();
+    };
+    if (registered === undefined) handOver();
+    else void registered.then(handOver);
   }
 
-  private received(frame: ServerToUplinkFrame): void {
-    switch (frame.type) {
-      case 'call':
-      case 'request':
-        this.incoming.accept(frame);
-        return;
-      case 'cancel':
-      case 'result':
-      case 'error':
-      case 'credit':
-      case 'abort':
-      case 'chunk':
-      case 'end':
-      case 'large':
-        this.peer.received(frame);
-        return;
-      case 'draining': {
-        const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
-        drain.bringForward(frame.timeoutMs);
-        this.events.emit('drain', { reason: frame.reason, timeoutMs: frame.timeoutMs });
-        drain.acknowledge(); // may close at once (nothing in flight)
-        return;
-      }
-      case 'goaway':
-        this.events.emit('goaway', { graceMs: frame.graceMs });
-        return;
-      case 'welcome':
-        return; // only the first welcome counts; the gate lets a repeat through harmlessly
-      default: {
-        const unreachable: never = frame;
-        throw new Error(`unhandled frame ${String(unreachable)}`);
-      }
+  /** SessionHost: `draining` or `goaway` arrived. */
+  notice(session: Session, frame: DrainingFrame | GoAwayFrame): void {
+    const retiring = this.retiring.get(session);
+    if (retiring !== undefined) {
+      if (frame.type === 'draining') retiring.drained();
+      return;
     }
+    if (frame.type === 'goaway') {
+      this.events.emit('goaway', { graceMs: frame.graceMs });
+      this.move(frame.graceMs);
+      return;
+    }
+    const drain = this.draining ?? this.startDrain(frame.reason, frame.timeoutMs);
+    drain.bringForward(frame.timeoutMs);
+    this.events.emit('drain', { reason: frame.reason, timeoutMs: frame.timeoutMs });
+    drain.acknowledge(); // may close at once (nothing in flight)
   }
 
-  private lost(error: SwitchboardError, permanent: boolean): void {
-    const idle = this.isIdle();
-    this.connection = undefined;
-    this.welcome = undefined;
-    this.peer.disconnect(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
-    this.incoming.cancelAll(new SwitchboardError('SB_ERR_CONNECTION_LOST', error.message));
-    this.outgoing.connectionLost(error, (registers) => this.served.forget(registers));
-    if (this.closed) return;
+  /**
+   * The server is going away: a new session to the next URL (the same one, if it is the only
+   * one: a load balancer sends it elsewhere) takes new calls and registers; the old one serves
+   * on until then (Retiring). Not when reconnecting is off or the uplink drains: it then just
+   * waits for the close, as before.
+   */
+  private move(graceMs: number): void {
+    if (this.closed || this.draining !== undefined || this.options.reconnect === false) return;
+    const old = this.session;
+    this.retiring.set(old, new Retiring(old, graceMs));
+    this.session = new Session(this);
+    this.urlIndex++;
+    this.attempt = 0;
+    this.open();
+  }
+
+  /** SessionHost: a session's connection ended. */
+  lost(session: Session, error: SwitchboardError, permanent: boolean, idle: boolean): void {
+    const retiring = this.retiring.get(session);
+    if (retiring !== undefined) {
+      // The old server closed (or we did, once it drained us): the move is over for it.
+      this.retiring.delete(session);
+      retiring.ended();
+      return;
+    }
+    if (session !== this.session || this.closed) return;
     if (this.draining !== undefined) {
       // A drained uplink never reconnects; what was in flight was lost with the connection.
       this.draining.finish(idle ? undefined : error);
@@ -371,13 +314,6 @@ export class Uplink {
     this.reconnectTimer = setTimeout(() => this.open(), delayMs);
   }
 
-  /** An answer that cannot be sent reaches the caller as a bare coded error, and is reported. */
-  private answer(frame: ResultFrame | (ErrorFrame & { id: number })): void {
-    if (this.welcome === undefined) return;
-    const failed = this.peer.answerFrame(frame);
-    if (failed !== undefined) this.events.emit('error', failed);
-  }
-
   private startDrain(reason: DrainReason, timeoutMs: number): Drain {
     this.draining = new Drain(reason, timeoutMs, {
       isIdle: () => this.isIdle(),
@@ -386,9 +322,11 @@ export class Uplink {
     return this.draining;
   }
 
-  /** Nothing in flight either way: no call to run or answer, no stream open. */
+  /** Nothing in flight either way, on any session: no call to run or answer, no stream open. */
   private isIdle(): boolean {
-    return this.incoming.size === 0 && this.peer.quiet;
+    if (!this.session.isIdle()) return false;
+    for (const session of this.retiring.keys()) if (!session.isIdle()) return false;
+    return true;
   }
 
   /**
@@ -397,14 +335,12 @@ export class Uplink {
    */
   private endDrain(drain: Drain, cutOff: SwitchboardError | undefined): void {
     if (cutOff !== undefined) {
-      // Everything stops, but the connection stays attached: the close below still goes out.
-      this.incoming.cancelAll(cutOff);
-      this.peer.sender.abortAll();
-      this.peer.receiver.failAll(cutOff);
-      this.peer.failCalls(cutOff);
+      // Everything stops, but the connections stay attached: the closes below still go out.
+      this.session.cutOff(cutOff);
+      for (const session of this.retiring.keys()) session.cutOff(cutOff);
     }
     const told = cutOff ?? new SwitchboardError('SB_ERR_UPLINK_DRAINED', 'drained');
-    this.connection?.close(CLOSE_CODES.DRAINED, closeReason(told.code, told.message));
+    this.session.connection?.close(CLOSE_CODES.DRAINED, closeReason(told.code, told.message));
     // Our own drain ends as deliberately as close(); one the server started is reported.
     const final =
       cutOff ??
@@ -419,10 +355,8 @@ export class Uplink {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.reconnectTimer);
-    this.connection?.close();
-    this.peer.failCalls(error);
-    this.peer.disconnect(error);
-    this.incoming.cancelAll(error);
+    for (const session of [this.session, ...this.retiring.keys()]) session.end(error);
+    this.retiring.clear();
     const deliberate = error.code === 'SB_ERR_CLIENT_CLOSED';
     this.events.emit('status', deliberate ? { state: 'closed' } : { state: 'closed', error });
     if (!deliberate) this.events.emit('error', error);

@@ -169,14 +169,22 @@ export class EndpointTable {
     return result;
   }
 
-  /** `localOnly`: only this process's own providers (a request served for another server). */
-  resolve(method: string, path: string, localOnly = false): Resolution {
+  /**
+   * `localOnly`: only this process's own providers (a request served for another server);
+   * `exclude`: providers already tried for this request.
+   */
+  resolve(
+    method: string,
+    path: string,
+    localOnly = false,
+    exclude?: ReadonlySet<Provider>,
+  ): Resolution {
     const found = this.router.find('GET', path);
     if (found === null) return { kind: 'not-found' };
     const entry = found.store as Entry;
     const effective = (method === 'HEAD' ? 'GET' : method) as HttpMethod;
     const key = entry.keys.get(effective);
-    const provider = key === undefined ? undefined : this.providers.pick(key, localOnly);
+    const provider = key === undefined ? undefined : this.providers.pick(key, localOnly, exclude);
     if (provider !== undefined) {
       const params = { ...found.params } as Record<string, string>;
       return {

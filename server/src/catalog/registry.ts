@@ -65,15 +65,17 @@ export class Registry<M = undefined> {
    * The provider for the next call to `name`: the accepting one with the fewest calls in flight
    * (an unresponsive uplink is skipped until it answers again), this process's own first: another
    * server of the cluster only when none of them accepts, and never when `localOnly`. Undefined
-   * when none accepts.
+   * when none accepts. `exclude`: providers already tried for this call.
    */
-  pick(name: string, localOnly = false): Provider | undefined {
+  pick(name: string, localOnly = false, exclude?: ReadonlySet<Provider>): Provider | undefined {
     const providers = this.functions.get(name);
     if (providers === undefined) return undefined;
     const count = providers.length;
     if (count === 1) {
       const only = providers[0]!;
-      return only.accepting && (only.node === undefined || !localOnly) ? only : undefined;
+      return only.accepting && (only.node === undefined || !localOnly) && !exclude?.has(only)
+        ? only
+        : undefined;
     }
     const start = this.turn++ % count;
     if (this.turn > 0x3fffffff) this.turn = 0;
@@ -81,7 +83,7 @@ export class Registry<M = undefined> {
     let bestRemote: Provider | undefined;
     for (let step = 0; step < count; step++) {
       const candidate = providers[(start + step) % count]!;
-      if (!candidate.accepting) continue;
+      if (!candidate.accepting || exclude?.has(candidate) === true) continue;
       if (candidate.node === undefined) {
         if (best === undefined || candidate.inFlight < best.inFlight) best = candidate;
       } else if (bestRemote === undefined || candidate.inFlight < bestRemote.inFlight)

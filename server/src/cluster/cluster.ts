@@ -28,6 +28,11 @@ export const HEARTBEAT_MS = 250;
 export const MEMBER_EXPIRY_MS = 2_000;
 /** How long a closing server tries to send its last changes to the shared state. */
 const STATE_FLUSH_MS = 1_000;
+/**
+ * A server that just joined is not ready (/readyz 503, `joining`) until it has heard the others
+ * (two heartbeats) and served each one's catalog, or for this long at most.
+ */
+const JOIN_MAX_MS = 5_000;
 /** How long a catalog request may take. */
 const CATALOG_REQUEST_MS = 2_000;
 
@@ -102,6 +107,10 @@ export class Cluster {
   private closed = false;
   /** Keys, users, sessions, admin tokens and the secret, shared through JetStream KV. */
   readonly replica: StateReplica;
+  /** Shutting down: the catalog we tell is empty (see departure.ts). */
+  private withdrawn = false;
+  /** The catalog version each other server last fetched from us. */
+  private readonly fetched = new Map<string, number>();
 
   constructor(private readonly deps: ClusterDeps) {
     const { cluster, dataDir } = deps.options;
@@ -113,6 +122,9 @@ export class Cluster {
 
   /** Connected to NATS now. */
   connected = false;
+  /** When the server started joining, and when NATS first connected (Date.now(); 0 before). */
+  private startedAt = 0;
+  private joinedAt = 0;
 
   /** Other servers alive now, by node name. */
   peers(): string[] {
@@ -136,12 +148,35 @@ export class Cluster {
 
   /** For /readyz: who this server is, whether NATS is reachable, whom it sees. */
   health(): ClusterHealth {
-    return { node: this.node, connected: this.connected, peers: this.peers() };
+    const health: ClusterHealth = {
+      node: this.node,
+      connected: this.connected,
+      peers: this.peers(),
+    };
+    if (this.joining()) health.joining = true;
+    return health;
+  }
+
+  /**
+   * Just connected: the others' heartbeats may not all have come, or their catalogs not been
+   * served here yet, so calls to their functions could miss. A load balancer should wait.
+   */
+  private joining(): boolean {
+    // Not connected yet: joining for a while; then serving its own uplinks alone (degraded).
+    if (this.joinedAt === 0) return Date.now() - this.startedAt < JOIN_MAX_MS;
+    if (!this.connected) return false;
+    const since = Date.now() - this.joinedAt;
+    if (since >= JOIN_MAX_MS) return false;
+    if (since < 2 * HEARTBEAT_MS) return true;
+    for (const member of this.members.values())
+      if (member.version >= 0 && member.applied?.version !== member.version) return true;
+    return false;
   }
 
   /** Connects (retrying in the background until NATS is there) and starts the heartbeat. */
   start(): void {
     const servers = [...this.deps.options.cluster!.servers];
+    this.startedAt = Date.now();
     this.timer = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.timer.unref();
     connect({
@@ -159,6 +194,7 @@ export class Cluster {
         }
         this.nc = nc;
         this.connected = true;
+        this.joinedAt = Date.now();
         this.subscribe(nc);
         this.replica.start(nc);
         this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
@@ -179,8 +215,10 @@ export class Cluster {
       callback: (_e, msg) => this.linkFor(lastToken(msg.subject))?.answersIn(msg.data),
     });
     nc.subscribe(SUBJECT.catalog(me), {
-      callback: (_e, msg) =>
-        msg.respond(encodeValue({ version: this.version, catalog: this.catalog })),
+      callback: (_e, msg) => {
+        this.noteFetch(msg.data);
+        msg.respond(encodeValue({ version: this.version, catalog: this.catalog }));
+      },
     });
   }
 
@@ -213,7 +251,9 @@ export class Cluster {
     if (this.seen.registry === registry.version && this.seen.endpoints === endpoints.version)
       return;
     this.seen = { registry: registry.version, endpoints: endpoints.version };
-    const catalog = localCatalog(registry, endpoints);
+    const catalog = this.withdrawn
+      ? { functions: [], endpoints: [] }
+      : localCatalog(registry, endpoints);
     const text = catalogKey(catalog);
     if (text === this.catalogText) return;
     this.catalog = catalog;
@@ -274,7 +314,7 @@ export class Cluster {
     if (member.fetching || nc === undefined) return;
     member.fetching = true;
     try {
-      const reply = await nc.request(SUBJECT.catalog(node), new Uint8Array(0), {
+      const reply = await nc.request(SUBJECT.catalog(node), encodeValue({ node: this.node }), {
         timeout: CATALOG_REQUEST_MS,
       });
       const { version, catalog } = decodeValue(reply.data) as { version: number; catalog: unknown };
@@ -312,6 +352,43 @@ export class Cluster {
   private publish(subject: string, value: unknown): void {
     if (this.nc === undefined || this.nc.isClosed()) return;
     this.nc.publish(subject, encodeValue(value));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Leaving gracefully (departure.ts drives it).
+
+  /** Who fetched which version of our catalog (the request names the server, if it is new). */
+  private noteFetch(data: Uint8Array): void {
+    if (data.byteLength === 0) return;
+    try {
+      const { node } = decodeValue(data) as { node?: unknown };
+      if (typeof node === 'string') this.fetched.set(node, this.version);
+    } catch {
+      // not ours to judge: the answer goes out all the same
+    }
+  }
+
+  /**
+   * Tells the others we serve nothing any more (an empty catalog, announced at once), while
+   * still serving what they send us. Returns the catalog version that says so.
+   */
+  withdrawCatalog(): number {
+    this.withdrawn = true;
+    this.seen = { registry: -1, endpoints: -1 };
+    this.beat();
+    return this.version;
+  }
+
+  /** Other servers alive that have not fetched our catalog `version` yet. */
+  behind(version: number): string[] {
+    return this.peers().filter((node) => (this.fetched.get(node) ?? -1) < version);
+  }
+
+  /** Calls of other servers this one is serving now. */
+  get serving(): number {
+    let count = 0;
+    for (const member of this.members.values()) count += member.link.serving;
+    return count;
   }
 
   /** Leaves: tells the others, drops every link, closes the NATS connection. */

@@ -15,6 +15,8 @@ import {
 } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedOptions } from '../options.ts';
+import type { EndpointTable } from '../catalog/endpoint-table.ts';
+import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { CallOrder, Dispatcher } from '../hub/dispatcher.ts';
 import { OutboundCalls, type OutboundCall } from '../hub/outbound-calls.ts';
 import type { CallHandle, CallRequest, CallSink, Provider } from '../hub/provider.ts';
@@ -25,6 +27,8 @@ export const LINK_MAX_FRAME_BYTES = 512 * 1024;
 /** What a link needs from the cluster. */
 export interface LinkDeps {
   readonly options: ResolvedOptions;
+  readonly registry: FunctionRegistry;
+  readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;
 }
@@ -51,7 +55,8 @@ export class NodeLink implements Provider {
   private readonly outbound: OutboundCalls;
   /** Its calls to us, and our answers. */
   private readonly serve: PeerEngine<UplinkToServerFrame>;
-  private readonly serving = new Map<number, CallHandle | undefined>();
+  /** Its calls we serve, until answered. */
+  private readonly running = new Map<number, CallHandle | undefined>();
   private closed = false;
 
   constructor(
@@ -94,6 +99,11 @@ export class NodeLink implements Provider {
 
   get accepting(): boolean {
     return !this.closed;
+  }
+
+  /** Its calls this server is serving now. */
+  get serving(): number {
+    return this.running.size;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -170,12 +180,16 @@ export class NodeLink implements Provider {
 
   private accept(frame: CallFrame | RequestFrame): void {
     const { id } = frame;
-    if (this.serving.has(id)) return; // a duplicate: the first one answers
+    if (this.running.has(id)) return; // a duplicate: the first one answers
     if (frame.type === 'call' && frame.refusal !== undefined) {
       this.serve.answerFrame({ type: 'error', id, error: frame.refusal });
       return;
     }
-    this.serving.set(id, undefined);
+    if (!this.servedHere(frame)) {
+      this.notServedHere(frame);
+      return;
+    }
+    this.running.set(id, undefined);
     const order: CallOrder =
       frame.type === 'call'
         ? {
@@ -201,7 +215,7 @@ export class NodeLink implements Provider {
     const sink: CallSink = {
       resolve: (value) => this.answer(id, value, frame.type === 'request'),
       reject: (error) => {
-        if (!this.serving.delete(id)) return;
+        if (!this.running.delete(id)) return;
         this.serve.answerFrame({
           type: 'error',
           id,
@@ -210,7 +224,34 @@ export class NodeLink implements Provider {
       },
     };
     const handle = this.deps.dispatcher.dispatch(order, sink);
-    if (this.serving.has(id)) this.serving.set(id, handle);
+    if (this.running.has(id)) this.running.set(id, handle);
+  }
+
+  /**
+   * Whether one of this server's own providers takes the call now. The other server picked us
+   * from our catalog as it last saw it; an uplink may have moved away since (a rolling restart).
+   */
+  private servedHere(frame: CallFrame | RequestFrame): boolean {
+    if (frame.type === 'call') return this.deps.registry.pick(frame.name, true) !== undefined;
+    const { method, path } = frame.request;
+    return this.deps.endpoints.resolve(method, path, true).kind === 'ok';
+  }
+
+  /**
+   * Answers SB_ERR_NOT_SERVED_HERE before anything ran: the calling server starts the call again
+   * on another provider (see Dispatcher). What was streamed along (args, a body) is dropped.
+   */
+  private notServedHere(frame: CallFrame | RequestFrame): void {
+    if (frame.type === 'call' && frame.payload !== undefined)
+      this.serve.large.payload(frame.payload).discard();
+    if (frame.type === 'request' && frame.request.bodyStream !== undefined)
+      this.serve.receiver.open(frame.request.bodyStream).abort();
+    const what = frame.type === 'call' ? frame.name : frame.endpoint;
+    const error = new SwitchboardError(
+      'SB_ERR_NOT_SERVED_HERE',
+      `This server no longer serves ${what} (its provider moved away)`,
+    );
+    this.serve.answerFrame({ type: 'error', id: frame.id, error: error.toWire(false) });
   }
 
   /** A request as it arrived, its streamed body (if any) read from the link. */
@@ -222,7 +263,7 @@ export class NodeLink implements Provider {
 
   /** Answers call `id`; an HTTP answer's streamed body goes on as a stream of ours. */
   private answer(id: number, value: unknown, isRequest: boolean): void {
-    if (!this.serving.delete(id)) return;
+    if (!this.running.delete(id)) return;
     const stream = isRequest ? (value as { stream?: ResponseStream } | null)?.stream : undefined;
     if (stream === undefined || typeof stream !== 'object') {
       this.serve.answer(id, value);
@@ -234,8 +275,8 @@ export class NodeLink implements Provider {
   }
 
   private cancelServing(id: number): void {
-    const handle = this.serving.get(id);
-    this.serving.delete(id);
+    const handle = this.running.get(id);
+    this.running.delete(id);
     handle?.cancel();
   }
 
@@ -249,8 +290,8 @@ export class NodeLink implements Provider {
     this.out.disconnect(error);
     this.out.failCalls(error);
     this.serve.disconnect(error);
-    const handles = [...this.serving.values()];
-    this.serving.clear();
+    const handles = [...this.running.values()];
+    this.running.clear();
     for (const handle of handles) handle?.cancel();
     this.out.detach();
     this.serve.detach();

@@ -8,12 +8,15 @@ export interface ClusterHealth {
   node: string;
   connected: boolean;
   peers: string[];
+  /** Just joined: not everything the others serve is known here yet (503 until then). */
+  joining?: true;
 }
 
 /**
  * `GET /healthz`: the process is up and answering. `GET /readyz`: the store answers a query and
  * the server is not shutting down (503 SB_ERR_SERVER_CLOSING otherwise), for load balancers. A
- * clustered server cut off from NATS still serves its own uplinks: 200 with `status: degraded`.
+ * clustered server cut off from NATS still serves its own uplinks: 200 with `status: degraded`;
+ * one that just joined answers 503 with `status: joining` until it knows what the others serve.
  */
 export function healthRoutes(deps: {
   db: Database.Database;
@@ -42,6 +45,7 @@ export function healthRoutes(deps: {
       }
       const cluster = deps.cluster();
       if (cluster === undefined) void reply.send({ status: 'ready' });
+      else if (cluster.joining === true) void reply.code(503).send({ status: 'joining', cluster });
       else void reply.send({ status: cluster.connected ? 'ready' : 'degraded', cluster });
     });
     done();

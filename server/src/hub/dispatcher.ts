@@ -14,6 +14,7 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
+import { replayable, startMovable } from './moved-retry.ts';
 import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { CallStats } from '../observe/call-stats.ts';
@@ -70,7 +71,19 @@ export class Dispatcher {
         : this.endpointProvider(request.http, request.local, matched, sink);
     if (provider === undefined) return NOOP_HANDLE;
     // Counted from here: the call reached a provider (one wrapper per call, settled once).
-    return provider.start(request, this.stats.track(request, provider.providerId, sink));
+    const tracked = this.stats.track(request, provider.providerId, sink);
+    // Another server may answer that it no longer serves it (the uplink moved): start it again.
+    if (provider.node !== undefined && replayable(request))
+      return startMovable(request, provider, (tried) => this.repick(request, tried), tracked);
+    return provider.start(request, tracked);
+  }
+
+  /** Another provider for a call, none of `tried`, for a retry after SB_ERR_NOT_SERVED_HERE. */
+  private repick(request: CallRequest, tried: ReadonlySet<Provider>): Provider | undefined {
+    const { http, local } = request;
+    if (http === undefined) return this.registry.pick(request.name, local, tried);
+    const again = this.endpoints.resolve(http.method, http.path, local, tried);
+    return again.kind === 'ok' ? again.provider : undefined;
   }
 
   /** The provider for a function call, or undefined once `sink` has the refusal. */

@@ -29,6 +29,7 @@ import type { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
 import { InboundCalls } from './inbound-calls.ts';
 import { UplinkDrain } from './uplink-drain.ts';
+import { awaitHandoff } from './handoff.ts';
 import { answerRegister, answerUnregister } from './registration-frames.ts';
 import {
   type PreAuthGuard,
@@ -159,6 +160,10 @@ export class UplinkConnection implements HubConnection {
         this.closeError = error;
         this.fail(error.code, closeCode, error.message);
       },
+      handoff: () =>
+        deps.options.cluster === undefined
+          ? undefined
+          : awaitHandoff(this, deps.registry, deps.endpoints),
     });
     this.peer.attach(deps.traffic.counted(new MessageWriter(ws, opening.socket, false)));
     ws.on('message', (data, isBinary) => this.received(data, isBinary));

@@ -20,6 +20,11 @@ export interface DrainLink {
   withdraw(): void;
   /** The deadline passed: calls left fail with `error`, the connection closes with `closeCode`. */
   cutOff(error: SwitchboardError, closeCode: number): void;
+  /**
+   * In a cluster: resolves once another server serves what this uplink serves (see handoff.ts);
+   * undefined when not clustered.
+   */
+  handoff(): Promise<void> | undefined;
 }
 
 /**
@@ -29,6 +34,9 @@ export interface DrainLink {
  */
 export class UplinkDrain {
   private timer: NodeJS.Timeout | undefined;
+  /** A drain asked for while moving, waiting for the handoff. */
+  private handingOff = false;
+  private disposed = false;
   /** The server is shutting down (`goaway` sent). */
   goingAway = false;
 
@@ -39,9 +47,23 @@ export class UplinkDrain {
     return this.timer !== undefined;
   }
 
-  /** Starts draining (once): out of rotation at once, the uplink told, the deadline armed. */
-  start(reason: 'requested' | 'admin', timeoutMs: number): void {
-    if (this.timer !== undefined) return;
+  /**
+   * Starts draining (once): out of rotation at once, the uplink told, the deadline armed. An
+   * uplink that asks while the server goes away is moving to another server of the cluster: it
+   * leaves rotation here once it serves there (`handoff`), and keeps serving here until then.
+   */
+  start(reason: 'requested' | 'admin', timeoutMs: number, handedOff = false): void {
+    if (this.timer !== undefined || this.handingOff || this.disposed) return;
+    const handoff =
+      reason === 'requested' && this.goingAway && !handedOff ? this.link.handoff() : undefined;
+    if (handoff !== undefined) {
+      this.handingOff = true;
+      void handoff.then(() => {
+        this.handingOff = false;
+        this.start(reason, timeoutMs, true);
+      });
+      return;
+    }
     this.link.withdraw();
     this.link.send({ type: 'draining', reason, timeoutMs });
     this.timer = setTimeout(() => {
@@ -68,6 +90,7 @@ export class UplinkDrain {
   }
 
   dispose(): void {
+    this.disposed = true; // a handoff ending after the close starts nothing
     clearTimeout(this.timer);
   }
 }

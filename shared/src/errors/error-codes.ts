@@ -113,6 +113,12 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'The server is shutting down',
   },
+  SB_ERR_NOT_SERVED_HERE: {
+    status: 503,
+    retryable: true,
+    message:
+      'The server of the cluster this call was sent to no longer serves it (its uplink moved); nothing ran',
+  },
   SB_ERR_UPLINK_DRAINED: {
     status: 503,
     retryable: false,
