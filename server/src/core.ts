@@ -199,7 +199,7 @@ export class SwitchboardCore {
   async routes(app: FastifyInstance): Promise<void> {
     const { options, keys, endpoints, dispatcher, state } = this;
     new BodyTimeouts(options).register(app); // first, so it sees every body
-    const limits = await RateLimits.register(app);
+    const limits = await RateLimits.register(app, this.cluster?.limits.counts);
     const signIn = new SignIn(this.users, limits, options.signInThrottle);
     this.signIn = signIn;
     this.gate.register(app); // before the routes, so it sees every request to them

@@ -13,6 +13,7 @@ import type { ClusterHealth } from '../http/health-routes.ts';
 import type { ReplicaTables } from '../store/replica-tables.ts';
 import { NodeLink } from './node-link.ts';
 import { StateReplica, type ReplicaHooks } from './state-replica.ts';
+import { SharedCounts } from './shared-counts.ts';
 import {
   addCatalog,
   catalogKey,
@@ -107,6 +108,8 @@ export class Cluster {
   private closed = false;
   /** Keys, users, sessions, admin tokens and the secret, shared through JetStream KV. */
   readonly replica: StateReplica;
+  /** Rate-limit hits of every server (the door's limits count on `limits.counts`). */
+  readonly limits: SharedCounts;
   /** Shutting down: the catalog we tell is empty (see departure.ts). */
   private withdrawn = false;
   /** The catalog version each other server last fetched from us. */
@@ -118,6 +121,7 @@ export class Cluster {
     this.node = cluster.nodeName ?? storedNodeName(dataDir);
     this.replica = new StateReplica(deps.tables, this.node, deps.log, deps.state);
     deps.tables.onLocalChange(() => this.replica.schedule());
+    this.limits = new SharedCounts(this.node);
   }
 
   /** Connected to NATS now. */
@@ -197,6 +201,7 @@ export class Cluster {
         this.joinedAt = Date.now();
         this.subscribe(nc);
         this.replica.start(nc);
+        this.limits.start(nc);
         this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
         void this.watch(nc);
         this.beat();
@@ -403,6 +408,7 @@ export class Cluster {
       leaving: true,
     } satisfies Heartbeat);
     for (const node of [...this.members.keys()]) this.drop(node, 'is gone (this server closes)');
+    this.limits.stop();
     // What changed here last goes out first (what cannot is sent at the next start).
     await this.replica.stop(STATE_FLUSH_MS);
     const nc = this.nc;

@@ -1,5 +1,6 @@
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { windowCountsStore, type WindowCounts } from './window-counts.ts';
 
 /** A limit: at most `max` hits per `windowMs` for one key. */
 export interface Limit {
@@ -16,7 +17,7 @@ type Limiter = ReturnType<FastifyInstance['createRateLimit']>;
 export type LimitSubject = FastifyRequest | { readonly ip: string };
 
 /** Most keys (endpoint × address, sign-in names) the in-memory store remembers. */
-const MAX_KEYS = 20_000;
+export const MAX_LIMIT_KEYS = 20_000;
 
 /**
  * Rate limits on top of `@fastify/rate-limit` (its fixed-window LRU store): endpoints are
@@ -30,9 +31,18 @@ export class RateLimits {
 
   private constructor(private readonly app: FastifyInstance) {}
 
-  /** Registers the plugin (routes are not limited by it on their own) in `app`. */
-  static async register(app: FastifyInstance): Promise<RateLimits> {
-    await app.register(rateLimit, { global: false, cache: MAX_KEYS });
+  /**
+   * Registers the plugin (routes are not limited by it on their own) in `app`: with its own
+   * store on one server, on `shared` counts (clock-aligned windows the servers of a cluster add
+   * up, docs/cluster.md) in a cluster.
+   */
+  static async register(app: FastifyInstance, shared?: WindowCounts): Promise<RateLimits> {
+    await app.register(
+      rateLimit,
+      shared === undefined
+        ? { global: false, cache: MAX_LIMIT_KEYS }
+        : { global: false, store: windowCountsStore(shared) },
+    );
     return new RateLimits(app);
   }
 
