@@ -2,13 +2,12 @@
 // Starts every process itself, loads them from separate processes on 127.0.0.1, alternates the
 // scenarios within each round (A B A B) and reports medians over the rounds, with ratios to the
 // ceiling measured in the same run. Stops everything it started, by PID.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad as runLoadFor } from './lib/load.ts';
+import { findNats, freePort } from './lib/nats.ts';
 import {
   ROOT,
   SOURCE_OPTIONS,
@@ -59,14 +58,6 @@ interface Scenario {
   /** Base URL serving /hello/:name and /echo. */
   base: string;
   procs: Proc[];
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 function urlOf(line: string): string {
@@ -353,18 +344,6 @@ async function idleConnections(): Promise<IdleRow> {
     rssAfterMiB: after / 1024,
     kibPerConnection: (after - before) / idleCount,
   };
-}
-
-function findNats(): string | undefined {
-  for (const candidate of ['nats-server', '/usr/sbin/nats-server', '/usr/bin/nats-server']) {
-    try {
-      execFileSync(candidate, ['--version'], { stdio: 'ignore' });
-      return candidate;
-    } catch {
-      // try the next
-    }
-  }
-  return undefined;
 }
 
 process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));

@@ -61,7 +61,22 @@ const ENV_OPTIONS: readonly EnvOption[] = [
     variable: 'SWITCHBOARD_NODE_NAME',
     option: 'cluster',
     apply: (options, raw) => {
-      options.cluster = { servers: options.cluster?.servers ?? [], nodeName: raw };
+      options.cluster = {
+        ...options.cluster,
+        servers: options.cluster?.servers ?? [],
+        nodeName: raw,
+      };
+    },
+  },
+  {
+    variable: 'SWITCHBOARD_STATE_REPLICAS',
+    option: 'cluster',
+    apply: (options, raw) => {
+      options.cluster = {
+        ...options.cluster,
+        servers: options.cluster?.servers ?? [],
+        stateReplicas: parseInteger(raw, 'SWITCHBOARD_STATE_REPLICAS', 1, 5),
+      };
     },
   },
 ];

@@ -69,10 +69,12 @@ export interface SwitchboardOptions {
   /**
    * Runs this server as one of a cluster on NATS ([docs/cluster.md](../../docs/cluster.md)): the
    * NATS servers' URLs, and this server's node name (letters, digits, `_` and `-`; by default one
-   * generated on the first start and kept in the data folder). Env SWITCHBOARD_CLUSTER
-   * (comma-separated URLs) and SWITCHBOARD_NODE_NAME. @default none: a single server, no NATS
+   * generated on the first start and kept in the data folder). `stateReplicas` (1-5, default 1):
+   * how many NATS servers keep the shared state when the first server creates its bucket (3 with
+   * a NATS cluster of three). Env SWITCHBOARD_CLUSTER (comma-separated URLs),
+   * SWITCHBOARD_NODE_NAME, SWITCHBOARD_STATE_REPLICAS. @default none: a single server, no NATS
    */
-  cluster?: { servers: string[]; nodeName?: string };
+  cluster?: { servers: string[]; nodeName?: string; stateReplicas?: number };
   /**
    * Origin the server is reached at from outside (`https://api.example.com`), when behind a
    * proxy; handlers see it through getAppOrigin()/getApiOrigin(). Env SWITCHBOARD_PUBLIC_ORIGIN.
@@ -222,6 +224,8 @@ export type ResolvedOptions = Readonly<
     }>;
     trustProxy: boolean | number | readonly string[];
     /** Undefined for a single server. */
-    cluster: Readonly<{ servers: readonly string[]; nodeName: string | undefined }> | undefined;
+    cluster:
+      | Readonly<{ servers: readonly string[]; nodeName: string | undefined; stateReplicas: number }>
+      | undefined;
   }
 >;

@@ -65,11 +65,13 @@ const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 /** The `cluster` option checked: undefined (single server) when it names no NATS server. */
 export function clusterOption(
-  value: { servers: string[]; nodeName?: string } | undefined,
-): { servers: readonly string[]; nodeName: string | undefined } | undefined {
+  value: { servers: string[]; nodeName?: string; stateReplicas?: number } | undefined,
+): { servers: readonly string[]; nodeName: string | undefined; stateReplicas: number } | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'object' || value === null || !Array.isArray(value.servers))
-    throw invalid('cluster must be { servers: string[], nodeName?: string }');
+    throw invalid(
+      'cluster must be { servers: string[], nodeName?: string, stateReplicas?: number }',
+    );
   if (value.servers.length === 0) return undefined;
   for (const url of value.servers) {
     if (typeof url !== 'string' || !NATS_URL.test(url))
@@ -78,5 +80,8 @@ export function clusterOption(
   const { nodeName } = value;
   if (nodeName !== undefined && (typeof nodeName !== 'string' || !NODE_NAME.test(nodeName)))
     throw invalid('cluster.nodeName must be 1-64 letters, digits, _ or -');
-  return Object.freeze({ servers: Object.freeze([...value.servers]), nodeName });
+  const { stateReplicas = 1 } = value;
+  if (!Number.isInteger(stateReplicas) || stateReplicas < 1 || stateReplicas > 5)
+    throw invalid('cluster.stateReplicas must be an integer from 1 to 5 (JetStream replicas)');
+  return Object.freeze({ servers: Object.freeze([...value.servers]), nodeName, stateReplicas });
 }

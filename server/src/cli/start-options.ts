@@ -60,6 +60,13 @@ export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
     env: 'SWITCHBOARD_NODE_NAME',
     description: 'this server in the cluster (default: generated once, kept in the data folder)',
   },
+  'state-replicas': {
+    type: 'string',
+    placeholder: 'N',
+    env: 'SWITCHBOARD_STATE_REPLICAS',
+    description:
+      'NATS servers that keep the shared state, when this server creates its bucket (1-5, default 1)',
+  },
   'max-body-bytes': {
     type: 'string',
     placeholder: 'N',
@@ -238,15 +245,25 @@ function flagOptions(parsed: Parsed): SwitchboardOptions {
     if (value !== undefined) options[key] = parseInteger(value, `--${name}`, 1);
   }
   const cluster = flag('cluster');
-  const nodeName = flag('node-name');
-  if (cluster !== undefined || nodeName !== undefined) {
-    // Together they are the cluster option; SWITCHBOARD_CLUSTER fills in the servers if only
-    // the name is a flag.
+  const nodeName = flag('node-name') ?? process.env.SWITCHBOARD_NODE_NAME;
+  const replicas = flag('state-replicas') ?? process.env.SWITCHBOARD_STATE_REPLICAS;
+  if (
+    cluster !== undefined ||
+    flag('node-name') !== undefined ||
+    flag('state-replicas') !== undefined
+  ) {
+    // Together they are the cluster option; the variables fill in what is not a flag.
     const servers = (cluster ?? process.env.SWITCHBOARD_CLUSTER ?? '')
       .split(',')
       .map((url) => url.trim())
       .filter((url) => url !== '');
-    options.cluster = nodeName === undefined ? { servers } : { servers, nodeName };
+    options.cluster = {
+      servers,
+      ...(nodeName === undefined ? {} : { nodeName }),
+      ...(replicas === undefined
+        ? {}
+        : { stateReplicas: parseInteger(replicas, '--state-replicas', 1, 5) }),
+    };
   }
   const trust = flag('trust-proxy');
   if (trust !== undefined) options.trustProxy = parseTrustProxy(trust, '--trust-proxy');

@@ -1,6 +1,3 @@
-import { hostname } from 'node:os';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { nanoid } from 'nanoid';
 import { Events, connect, type Msg, type NatsConnection } from 'nats';
 import { SwitchboardError, decodeValue, encodeValue, type MessageSink } from '@switchboard/shared';
@@ -12,6 +9,7 @@ import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { ClusterHealth } from '../http/health-routes.ts';
 import type { ReplicaTables } from '../store/replica-tables.ts';
 import { NodeLink } from './node-link.ts';
+import { storedNodeName } from './node-name.ts';
 import { StateReplica, type ReplicaHooks } from './state-replica.ts';
 import { SharedCounts } from './shared-counts.ts';
 import {
@@ -119,7 +117,13 @@ export class Cluster {
     const { cluster, dataDir } = deps.options;
     if (cluster === undefined) throw new Error('not clustered');
     this.node = cluster.nodeName ?? storedNodeName(dataDir);
-    this.replica = new StateReplica(deps.tables, this.node, deps.log, deps.state);
+    this.replica = new StateReplica(
+      deps.tables,
+      this.node,
+      deps.log,
+      deps.state,
+      cluster.stateReplicas,
+    );
     deps.tables.onLocalChange(() => this.replica.schedule());
     this.limits = new SharedCounts(this.node);
   }
@@ -419,22 +423,4 @@ export class Cluster {
 
 function lastToken(subject: string): string {
   return subject.slice(subject.lastIndexOf('.') + 1);
-}
-
-/** A node name made once per data folder and kept there, so a restart keeps its name. */
-function storedNodeName(dataDir: string): string {
-  const file = join(dataDir, 'node-name');
-  try {
-    const stored = readFileSync(file, 'utf8').trim();
-    if (/^[A-Za-z0-9_-]{1,64}$/.test(stored)) return stored;
-  } catch {
-    // first start
-  }
-  const base =
-    hostname()
-      .replace(/[^A-Za-z0-9_-]/g, '-')
-      .slice(0, 40) || 'node';
-  const name = `${base}-${nanoid(6).replace(/[^A-Za-z0-9_-]/g, '_')}`;
-  writeFileSync(file, `${name}\n`, { mode: 0o600 });
-  return name;
 }

@@ -68,6 +68,8 @@ export class StateReplica {
     private readonly node: string,
     private readonly log: FastifyBaseLogger,
     private readonly hooks: ReplicaHooks,
+    /** JetStream replicas of the bucket, if this server creates it. */
+    private readonly replicas: number,
   ) {
     this.poll = setInterval(() => this.schedule(), PUMP_POLL_MS);
     this.poll.unref();
@@ -132,7 +134,7 @@ export class StateReplica {
     try {
       const kv = await nc
         .jetstream({ timeout: JETSTREAM_TIMEOUT_MS })
-        .views.kv(STATE_BUCKET, { history: 1 });
+        .views.kv(STATE_BUCKET, { history: 1, replicas: this.replicas });
       if (generation !== this.generation) return;
       this.kv = kv;
       await this.offerSecret(kv);
