@@ -119,10 +119,9 @@ export class Cluster {
     this.node = cluster.nodeName ?? storedNodeName(dataDir);
     this.replica = new StateReplica(
       deps.tables,
-      this.node,
+      { node: this.node, replicas: cluster.stateReplicas },
       deps.log,
       deps.state,
-      cluster.stateReplicas,
     );
     deps.tables.onLocalChange(() => this.replica.schedule());
     this.limits = new SharedCounts(this.node);

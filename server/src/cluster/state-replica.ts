@@ -65,11 +65,10 @@ export class StateReplica {
 
   constructor(
     private readonly tables: ReplicaTables,
-    private readonly node: string,
+    /** This server, and the JetStream replicas of the bucket if this server creates it. */
+    private readonly self: { node: string; replicas: number },
     private readonly log: FastifyBaseLogger,
     private readonly hooks: ReplicaHooks,
-    /** JetStream replicas of the bucket, if this server creates it. */
-    private readonly replicas: number,
   ) {
     this.poll = setInterval(() => this.schedule(), PUMP_POLL_MS);
     this.poll.unref();
@@ -134,7 +133,7 @@ export class StateReplica {
     try {
       const kv = await nc
         .jetstream({ timeout: JETSTREAM_TIMEOUT_MS })
-        .views.kv(STATE_BUCKET, { history: 1, replicas: this.replicas });
+        .views.kv(STATE_BUCKET, { history: 1, replicas: this.self.replicas });
       if (generation !== this.generation) return;
       this.kv = kv;
       await this.offerSecret(kv);
@@ -284,7 +283,7 @@ export class StateReplica {
     const row = this.tables.read(item.table, item.pk);
     const key = keyOf(item);
     if (row === undefined) await kv.delete(key);
-    else await kv.put(key, JSON.stringify({ origin: this.node, row } satisfies StoredRecord));
+    else await kv.put(key, JSON.stringify({ origin: this.self.node, row } satisfies StoredRecord));
   }
 }
 
