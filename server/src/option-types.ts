@@ -225,7 +225,11 @@ export type ResolvedOptions = Readonly<
     trustProxy: boolean | number | readonly string[];
     /** Undefined for a single server. */
     cluster:
-      | Readonly<{ servers: readonly string[]; nodeName: string | undefined; stateReplicas: number }>
+      | Readonly<{
+          servers: readonly string[];
+          nodeName: string | undefined;
+          stateReplicas: number;
+        }>
       | undefined;
   }
 >;
