@@ -112,7 +112,7 @@ test('the dashboard of a clustered server shows the other servers, what each ser
   assert.match((await state.textContent()) ?? '', /^This server is node b NATS connected /);
 
   // Node a, with what it serves: the uplink's functions and endpoint, and its own `whoami`,
-  // `/me` and `/visit` (the fixture's in-process ones).
+  // `/limited`, `/me` and `/visit` (the fixture's in-process ones).
   const nodeA = page.locator('#cluster tr[data-node="a"]');
   const [name, functions, endpoints, inFlight, calls, errors] = [0, 1, 2, 3, 4, 5].map((n) =>
     nodeA.locator('td').nth(n),
@@ -120,7 +120,12 @@ test('the dashboard of a clustered server shows the other servers, what each ser
   await functions.locator('.chip', { hasText: 'gpu.hold' }).waitFor({ timeout: UI_TIMEOUT_MS });
   assert.equal(await name.textContent(), 'a');
   assert.deepEqual(await chipsOf(functions), ['gpu.add/fn', 'gpu.hold/fn', 'whoami/fn']);
-  assert.deepEqual(await chipsOf(endpoints), ['/gpu/:n/path', '/me/path', '/visit/path']);
+  assert.deepEqual(await chipsOf(endpoints), [
+    '/gpu/:n/path',
+    '/limited/path',
+    '/me/path',
+    '/visit/path',
+  ]);
   assert.equal(await page.locator('#cluster tbody tr').count(), 1, 'only the other server');
   assert.match((await state.textContent()) ?? '', /1 other server in the cluster/);
 
