@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { connect } from '@switchboard/uplink';
 import { launchChromium } from './helpers/browser.ts';
-import { spawnScript } from './helpers/child.ts';
+import { startNode } from './helpers/cluster.ts';
 import { startNats } from './helpers/nats.ts';
 import { SERVER_KEY, startServer } from './helpers/server.ts';
 
@@ -21,28 +20,6 @@ const PHONE = { width: 390, height: 844 };
 /** The page's globals the test reads (this project's tsconfig has no DOM types). */
 interface PageGlobals {
   document: { documentElement: { scrollWidth: number } };
-}
-
-interface ClusterNode {
-  url: string;
-  /** An admin token of its data folder. */
-  token: string;
-}
-
-/** One server of the cluster in its own process (test/fixtures/cluster-node.ts). */
-async function startNode(t: TestContext, natsUrl: string, name: string): Promise<ClusterNode> {
-  const dataDir = await mkdtemp(path.join(tmpdir(), `sb-dash-cluster-${name}-`));
-  const child = spawnScript(t, 'test/fixtures/cluster-node.ts', {
-    NATS_URL: natsUrl,
-    NODE_NAME: name,
-    SERVE: '0',
-    DATA_DIR: dataDir,
-  });
-  // Registered after the child's own clean-up (hooks run in order): removed once it is gone.
-  t.after(() => rm(dataDir, { recursive: true, force: true }));
-  const url = (await child.waitFor(/^READY /, 20_000)).slice('READY '.length);
-  const token = (await child.waitFor(/^TOKEN /)).slice('TOKEN '.length);
-  return { url, token };
 }
 
 /** A wide page signed in to `url`'s dashboard; script errors and failed requests go to `problems`. */
@@ -88,7 +65,10 @@ test('the dashboard of a clustered server shows the other servers, what each ser
   if (nats === undefined) return;
   const browser = await launchChromium(t);
   if (browser === undefined) return;
-  const [a, b] = await Promise.all([startNode(t, nats.url, 'a'), startNode(t, nats.url, 'b')]);
+  const [a, b] = await Promise.all([
+    startNode(t, nats.url, 'a', false),
+    startNode(t, nats.url, 'b', false),
+  ]);
 
   // An uplink on a; the dashboard under test is b's.
   const uplink = await connect({ url: a.url, key: SERVER_KEY, name: 'gpu-worker' });

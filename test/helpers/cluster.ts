@@ -1,5 +1,5 @@
 // Servers of a test cluster, each in its own process (test/fixtures/cluster-node.ts).
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
@@ -30,6 +30,9 @@ export async function startNode(
     SERVE: serve ? '1' : '0',
     DATA_DIR: folder,
   });
+  // Registered after the child's own clean-up (hooks run in order): removed once it is gone. A
+  // restart (given the folder) leaves it to the first start's hook.
+  if (dataDir === undefined) t.after(() => rm(folder, { recursive: true, force: true }));
   const line = await child.waitFor(/^READY /, 20_000);
   const token = (await child.waitFor(/^TOKEN /)).slice('TOKEN '.length);
   return { name, url: line.slice('READY '.length), token, child, dataDir: folder };
