@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad as runLoadFor } from './lib/load.ts';
+import { measureFloor } from './lib/floor.ts';
 import { findNats, freePort } from './lib/nats.ts';
+import { renderTargets } from './lib/targets.ts';
 import {
   ROOT,
   SOURCE_OPTIONS,
@@ -30,6 +32,8 @@ const { values } = parseArgs({
     routes: { type: 'string' },
     scenarios: { type: 'string' },
     'skip-rpc': { type: 'boolean', default: false },
+    /** The fixed rate (req/s) of the CPU-per-request measurements (GET and 1 KiB). */
+    rate: { type: 'string', default: '4000' },
     /**
      * A/B against other code: comma-separated copies of Switchboard (each with its own
      * node_modules) whose servers and uplinks run as the extra scenarios `<folder>-uplink` and
@@ -217,15 +221,32 @@ function runLoad(script: string, env: Record<string, string>, watch: Proc[]): Pr
   return runLoadFor(script, env, pids, durationS);
 }
 
+const fixedRate = Number(values.rate);
+/** `rated`: also measured at the fixed rate, for CPU per request. */
 const ROUTES = [
-  { id: 'get', route: 'GET /hello/:name', method: 'GET', path: '/hello/world', bodyBytes: 0 },
-  { id: 'echo-1k', route: 'POST /echo 1 KiB', method: 'POST', path: '/echo', bodyBytes: 1024 },
+  {
+    id: 'get',
+    route: 'GET /hello/:name',
+    method: 'GET',
+    path: '/hello/world',
+    bodyBytes: 0,
+    rated: true,
+  },
+  {
+    id: 'echo-1k',
+    route: 'POST /echo 1 KiB',
+    method: 'POST',
+    path: '/echo',
+    bodyBytes: 1024,
+    rated: true,
+  },
   {
     id: 'echo-1m',
     route: 'POST /echo 1 MiB',
     method: 'POST',
     path: '/echo',
     bodyBytes: 1024 * 1024,
+    rated: false,
   },
 ].filter((r) => onlyRoutes === undefined || onlyRoutes.includes(r.id));
 
@@ -244,9 +265,16 @@ async function main(): Promise<void> {
   );
   const http: HttpRow[] = [];
   const rpc: RpcRow[] = [];
+  const floorP50Us: number[] = [];
   for (let round = 1; round <= rounds; round++) {
+    floorP50Us.push((await measureFloor(3, 300)).ws.p50);
     for (const route of ROUTES) {
-      for (const connections of [50, 1]) {
+      const modes = [
+        { connections: 50 },
+        { connections: 1 },
+        ...(route.rated ? [{ connections: 50, rate: fixedRate }] : []),
+      ];
+      for (const { connections, rate } of modes) {
         for (const scenario of scenarios) {
           const sample = await runLoad(
             'bench/load/http-load.ts',
@@ -255,12 +283,20 @@ async function main(): Promise<void> {
               BENCH_METHOD: route.method,
               BENCH_BODY_BYTES: String(route.bodyBytes),
               BENCH_CONNECTIONS: String(connections),
+              ...(rate === undefined ? {} : { BENCH_RATE: String(rate) }),
             },
             scenario.procs,
           );
-          http.push({ scenario: scenario.name, route: route.route, connections, round, sample });
+          http.push({
+            scenario: scenario.name,
+            route: route.route,
+            connections,
+            ...(rate === undefined ? {} : { rate }),
+            round,
+            sample,
+          });
           process.stderr.write(
-            `round ${round} ${route.route} c=${connections} ${scenario.name}: ${Math.round(sample.rps)} req/s\n`,
+            `round ${round} ${route.route} c=${connections}${rate === undefined ? '' : ` @${rate}`} ${scenario.name}: ${Math.round(sample.rps)} req/s\n`,
           );
         }
       }
@@ -280,12 +316,18 @@ async function main(): Promise<void> {
       );
       rpc.push({ scenario: 'switchboard uplink→uplink', inFlight, round, sample: sb });
       if (natsUrl !== undefined && natsScenario !== undefined) {
-        const nats = await runLoad(
-          'bench/load/rpc-load.ts',
-          { BENCH_KIND: 'nats', BENCH_NATS: natsUrl, BENCH_INFLIGHT: String(inFlight) },
-          natsScenario.procs.filter((p) => p.name !== 'gateway'),
-        );
-        rpc.push({ scenario: 'nats request-reply', inFlight, round, sample: nats });
+        // NATS at its best (noAsyncTraces), both ways of asking: the report takes the faster.
+        for (const [kind, scenario] of [
+          ['nats', 'nats request()'],
+          ['nats-inbox', 'nats publish + own inbox'],
+        ] as const) {
+          const nats = await runLoad(
+            'bench/load/rpc-load.ts',
+            { BENCH_KIND: kind, BENCH_NATS: natsUrl, BENCH_INFLIGHT: String(inFlight) },
+            natsScenario.procs.filter((p) => p.name !== 'gateway'),
+          );
+          rpc.push({ scenario, inFlight, round, sample: nats });
+        }
       }
       process.stderr.write(`round ${round} rpc in-flight=${inFlight} done\n`);
     }
@@ -295,10 +337,13 @@ async function main(): Promise<void> {
   const idle: IdleRow[] = [];
   if (!values['skip-idle']) idle.push(await idleConnections());
 
-  const report = renderReport({ http, rpc, idle, rounds, durationS });
+  const report = renderReport({ http, rpc, idle, floorP50Us, rounds, durationS });
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
   const header = `# Switchboard bench — ${new Date().toISOString()}\n\nMachine: ${machine}. ${rounds} round(s) of ${durationS} s per measurement, scenarios alternated within each round; figures are medians over rounds. Took ${Math.round((Date.now() - startedAt) / 1000)} s.\n\n`;
   console.log(header + report.markdown);
+  console.log(
+    `\n## Targets (this run)\n\n${renderTargets([{ file: 'this run', summary: report.summary }])}`,
+  );
   const dir = path.join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);

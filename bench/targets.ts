@@ -1,70 +1,13 @@
 // npm run bench:targets [-- file.json …]
-// The benchmark issue's targets, checked against the median of several full runs (default: the
-// three newest bench/results/bench-*.json that measured every route, RPC and idle connections).
+// The performance targets (lib/targets.ts), checked against the median of several full runs
+// (default: the three newest bench/results/bench-*.json that measured every route, RPC and idle
+// connections).
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { TARGETS, renderTargets, type Run } from './lib/targets.ts';
 
 const RESULTS = path.join(path.dirname(fileURLToPath(import.meta.url)), 'results');
-
-interface Run {
-  file: string;
-  summary: Record<string, number>;
-}
-
-interface Target {
-  name: string;
-  key: string;
-  goal: string;
-  met: (value: number) => boolean;
-  format: (value: number) => string;
-}
-
-const ratio = (value: number): string => `${value.toFixed(2)}×`;
-const TARGETS: Target[] = [
-  {
-    name: 'small GET through an uplink, 50 connections',
-    key: 'GET /hello/:name | switchboard-uplink | ratio',
-    goal: '≥ 0.60× ceiling',
-    met: (v) => v >= 0.6,
-    format: ratio,
-  },
-  {
-    name: '1 KiB JSON echo',
-    key: 'POST /echo 1 KiB | switchboard-uplink | ratio',
-    goal: '≥ 0.85×',
-    met: (v) => v >= 0.85,
-    format: ratio,
-  },
-  {
-    name: '1 MiB JSON echo',
-    key: 'POST /echo 1 MiB | switchboard-uplink | ratio',
-    goal: '≥ 1.0×',
-    met: (v) => v >= 1.0,
-    format: ratio,
-  },
-  {
-    name: 'added median latency at 1 connection (GET)',
-    key: 'GET /hello/:name | switchboard-uplink | added p50 µs @1',
-    goal: '≤ 60 µs',
-    met: (v) => v <= 60,
-    format: (v) => `+${v.toFixed(0)} µs`,
-  },
-  {
-    name: 'uplink→uplink call(), 64 in flight',
-    key: 'rpc | switchboard uplink→uplink | 64 | × nats',
-    goal: '≥ 3× NATS',
-    met: (v) => v >= 3,
-    format: ratio,
-  },
-  {
-    name: 'idle uplink connections',
-    key: 'idle KiB per connection',
-    goal: '≤ 20 KiB each',
-    met: (v) => v <= 20,
-    format: (v) => `${v.toFixed(1)} KiB`,
-  },
-];
 
 function load(file: string): Run {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as { summary?: Record<string, number> };
@@ -73,12 +16,6 @@ function load(file: string): Run {
 
 function complete(run: Run): boolean {
   return TARGETS.every((target) => run.summary[target.key] !== undefined);
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 const given = process.argv.slice(2).filter((arg) => arg !== '--');
@@ -99,14 +36,4 @@ if (runs.length === 0) {
 }
 
 console.log(`Median of ${runs.length} run(s): ${runs.map((run) => run.file).join(', ')}\n`);
-console.log(`| target | goal | ${runs.map((_, i) => `run ${i + 1}`).join(' | ')} | median | met |`);
-console.log(`|---|---|${runs.map(() => '---|').join('')}---|---|`);
-for (const target of TARGETS) {
-  const values = runs.map((run) => run.summary[target.key]);
-  const present = values.filter((v): v is number => v !== undefined);
-  const mid = present.length > 0 ? median(present) : undefined;
-  const cells = values.map((v) => (v === undefined ? '—' : target.format(v)));
-  console.log(
-    `| ${target.name} | ${target.goal} | ${cells.join(' | ')} | ${mid === undefined ? '—' : target.format(mid)} | ${mid === undefined ? '—' : target.met(mid) ? 'yes' : 'no'} |`,
-  );
-}
+console.log(renderTargets(runs));

@@ -9,20 +9,41 @@ const payload = { id: 42, name: 'widget', tags: ['a', 'b'], price: 9.5 };
 
 let call: () => Promise<unknown>;
 let close: () => Promise<void>;
-if (kind === 'nats') {
-  const nc = await natsConnect({ servers: process.env.BENCH_NATS!, waitOnFirstConnect: true });
+if (kind === 'nats' || kind === 'nats-inbox') {
+  // NATS at its best: no async stack traces; `nats` uses request() (one shared mux inbox),
+  // `nats-inbox` publishes with its own reply subscription and matches answers itself.
+  const nc = await natsConnect({
+    servers: process.env.BENCH_NATS!,
+    waitOnFirstConnect: true,
+    noAsyncTraces: true,
+  });
   const encoder = new TextEncoder();
   const decoder = new TextDecoder();
-  call = async () =>
-    JSON.parse(
-      decoder.decode(
-        (
-          await nc.request('bench.rpc', encoder.encode(JSON.stringify(payload)), {
-            timeout: 30_000,
-          })
-        ).data,
-      ),
-    ) as unknown;
+  const body = () => encoder.encode(JSON.stringify(payload));
+  if (kind === 'nats') {
+    call = async () =>
+      JSON.parse(
+        decoder.decode((await nc.request('bench.rpc', body(), { timeout: 30_000 })).data),
+      ) as unknown;
+  } else {
+    const inbox = `_INBOX.bench.${process.pid}`;
+    const waiting = new Map<string, (value: unknown) => void>();
+    let next = 0;
+    nc.subscribe(`${inbox}.*`, {
+      callback: (_error, msg) => {
+        const id = msg.subject.slice(inbox.length + 1);
+        waiting.get(id)?.(JSON.parse(decoder.decode(msg.data)));
+        waiting.delete(id);
+      },
+    });
+    await nc.flush();
+    call = () =>
+      new Promise((resolve) => {
+        const id = String(next++);
+        waiting.set(id, resolve);
+        nc.publish('bench.rpc', body(), { reply: `${inbox}.${id}` });
+      });
+  }
   close = () => nc.close();
 } else {
   const uplink = await connect({
