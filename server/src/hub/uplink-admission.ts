@@ -35,13 +35,15 @@ type Refuse = (...refusal: Refusal) => void;
 export class PreAuthGuard {
   private bytes = 0;
   private ended = false;
-  private readonly timer: NodeJS.Timeout;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Duplex,
     timeoutMs: number,
     /** Who acts on a refusal: the hub until the dialect is known, then the connection. */
     public refuse: Refuse,
+    /** Told once when watching ends (authenticated, refused or closed). */
+    private settled?: () => void,
   ) {
     // Counted ahead of ws's own listener, checked after it has parsed the read.
     socket.prependListener('data', this.count);
@@ -70,10 +72,16 @@ export class PreAuthGuard {
 
   /** The hello was accepted, or the connection closed: no more counting, no deadline. */
   end(): void {
+    if (this.ended) return;
     this.ended = true;
     clearTimeout(this.timer);
+    // An idle uplink keeps its guard: keep nothing else alive through it.
+    this.timer = undefined;
     this.socket.off('data', this.count);
     this.socket.off('data', this.check);
+    const settled = this.settled;
+    this.settled = undefined;
+    settled?.();
   }
 
   /**

@@ -41,6 +41,8 @@ export class UplinkHub {
   private revokesCheckedAt = Date.now();
   private readonly onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void =>
     this.upgrade(req, socket, head);
+  /** What every connection is given (one object for all: an idle uplink costs memory). */
+  private readonly connectionDeps: ConnectionDeps;
 
   constructor(
     private readonly server: Server,
@@ -56,6 +58,19 @@ export class UplinkHub {
       maxPayload: deps.options.maxFrameBytes * 2,
       perMessageDeflate: false,
     });
+    this.connectionDeps = {
+      ...deps,
+      onOpen: (c) => {
+        deps.log.info(
+          { uplink: c.providerId, name: c.name, key: c.key?.name, dialect: c.dialect },
+          'uplink connected',
+        );
+      },
+      onClose: (c) => {
+        this.connections.delete(c.providerId);
+        if (c.key !== undefined) deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
+      },
+    };
     server.on('upgrade', this.onUpgrade);
     this.heartbeat = setInterval(() => this.beat(), sweepIntervalMs(deps.options));
     this.heartbeat.unref();
@@ -185,26 +200,12 @@ export class UplinkHub {
       if (left <= 0) this.pending.delete(remoteAddress);
       else this.pending.set(remoteAddress, left);
     };
-    // Also when ws refuses the handshake itself (no callback then) or the socket just goes.
+    // When ws refuses the handshake itself (no callback then) or the socket just goes; once
+    // upgraded, the connection's pre-auth guard tells (authenticated, refused or closed).
     socket.once('close', authenticated);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const deps: ConnectionDeps = {
-        ...this.deps,
-        onOpen: (c) => {
-          authenticated();
-          this.deps.log.info(
-            { uplink: c.providerId, name: c.name, key: c.key?.name, dialect: c.dialect },
-            'uplink connected',
-          );
-        },
-        onClose: (c) => {
-          authenticated();
-          this.connections.delete(c.providerId);
-          if (c.key !== undefined)
-            this.deps.log.info({ uplink: c.providerId }, 'uplink disconnected');
-        },
-      };
-      this.open(ws, deps, key, { socket, remoteAddress });
+      socket.off('close', authenticated);
+      this.open(ws, key, { socket, remoteAddress, authenticated });
     });
   }
 
@@ -215,20 +216,25 @@ export class UplinkHub {
    */
   private open(
     ws: WebSocket,
-    deps: ConnectionDeps,
     key: KeyRecord | undefined,
-    peer: Omit<Opening, 'preAuth'>,
+    {
+      socket,
+      remoteAddress,
+      authenticated,
+    }: { socket: Duplex; remoteAddress: string; authenticated: () => void },
   ): void {
+    const deps = this.connectionDeps;
     const preAuth = new PreAuthGuard(
-      peer.socket,
+      socket,
       deps.options.authTimeoutMs,
       (code, closeCode, message) => {
         this.opening.delete(ws);
         ws.close(closeCode, closeReason(code, message ?? code));
         preAuth.cut();
       },
+      authenticated,
     );
-    const opening: Opening = { ...peer, preAuth };
+    const opening: Opening = { socket, remoteAddress, preAuth };
     this.opening.add(ws);
     const onError = (error: Error): void =>
       deps.log.debug({ err: error }, 'uplink socket error before its first message');
