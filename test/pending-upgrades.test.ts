@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import WebSocket from 'ws';
-import { connect } from '@switchboard/uplink';
+import { connect, type Uplink } from '@switchboard/uplink';
 import { MAX_PENDING_PER_ADDRESS } from '../server/src/hub/uplink-hub.ts';
 import { SERVER_KEY, startServer } from './helpers/server.ts';
 
@@ -46,7 +46,7 @@ test('waiting connections per address are bounded, and each gives its place back
   for (const { ws } of open) ws.terminate();
 
   // Authenticated uplinks hold no place: more of them than the bound connect one after another.
-  const uplinks = [];
+  const uplinks: Uplink[] = [];
   for (let i = 0; i < MAX_PENDING_PER_ADDRESS + 6; i++) {
     uplinks.push(await connect({ url, key: SERVER_KEY, reconnect: false }));
   }
