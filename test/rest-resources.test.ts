@@ -190,13 +190,24 @@ test('create 201 + Location, get, PUT and PATCH, delete 204, missing ids 404', a
   assert.equal(created.status, 201);
   assert.equal(created.headers.get('location'), `${api}/books/26`);
   const book = (await created.json()) as Json;
-  assert.deepEqual(book, { id: 26, title: 'Dune', author: 'Herbert', year: 1965 });
+  assert.deepEqual(book, {
+    id: 26,
+    title: 'Dune',
+    author: 'Herbert',
+    year: 1965,
+    available: true,
+  });
   assert.deepEqual(await (await fetch(`${api}/books/26`)).json(), book);
 
   // PUT replaces (every required field, the rest dropped); PATCH changes what it sends.
   const put = await send(`${api}/books/26`, 'PUT', { title: 'Dune', author: 'F. Herbert' });
   assert.equal(put.status, 200);
-  assert.deepEqual(await put.json(), { id: 26, title: 'Dune', author: 'F. Herbert' });
+  assert.deepEqual(await put.json(), {
+    id: 26,
+    title: 'Dune',
+    author: 'F. Herbert',
+    available: true,
+  });
   const incomplete = await expectCode(
     await send(`${api}/books/26`, 'PUT', { title: 'Dune' }),
     400,
@@ -205,7 +216,13 @@ test('create 201 + Location, get, PUT and PATCH, delete 204, missing ids 404', a
   assert.match(String(incomplete.message), /'author'/);
   const patch = await send(`${api}/books/26`, 'PATCH', { year: 1966 });
   assert.equal(patch.status, 200);
-  assert.deepEqual(await patch.json(), { id: 26, title: 'Dune', author: 'F. Herbert', year: 1966 });
+  assert.deepEqual(await patch.json(), {
+    id: 26,
+    title: 'Dune',
+    author: 'F. Herbert',
+    available: true,
+    year: 1966,
+  });
 
   // Missing ids: 404 coded, for get, update and remove alike.
   await expectCode(await fetch(`${api}/books/999`), 404, 'SB_ERR_RESOURCE_NOT_FOUND');

@@ -31,7 +31,8 @@ export const RESOURCE_ERROR_SCHEMA: JsonSchema = {
 
 /**
  * Derives the schemas from `item`, an object schema with `properties` (properties marked
- * `readOnly: true`, such as a server-assigned id, are answered but never accepted in a body).
+ * `readOnly: true`, such as a server-assigned id, are answered but never accepted in a body;
+ * required ones with a `default` are answered always but may be left out of a body).
  * Keywords other than properties/required/$defs apply to answers only. Throws
  * SB_ERR_OPTIONS_INVALID for an item schema that is not such an object.
  */
@@ -77,8 +78,12 @@ export function resourceSchemas(
   for (const [name, schema] of Object.entries(properties)) {
     if (!(isObject(schema) && schema.readOnly === true)) writable[name] = schema;
   }
+  // A required property with a `default` may be left out of a body: the handler fills it in.
   const required = (Array.isArray(item.required) ? (item.required as unknown[]) : []).filter(
-    (name): name is string => typeof name === 'string' && name in writable,
+    (name): name is string =>
+      typeof name === 'string' &&
+      name in writable &&
+      !(isObject(writable[name]) && 'default' in writable[name]),
   );
   const defs = item.$defs === undefined ? {} : { $defs: item.$defs };
   const body = { type: 'object', properties: writable, additionalProperties: false, ...defs };
