@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Validator } from '@seriousme/openapi-schema-validator';
-import { applyListQuery, parseSearchQuery, type ListQuery } from '@switchboard/shared';
 import { spawnScript } from './helpers/child.ts';
 import { SERVER_KEY, startServer } from './helpers/server.ts';
 
@@ -351,99 +350,4 @@ test('the OpenAPI document has the resource operations, envelope, query and erro
     'available',
     'editor',
   ]);
-});
-
-test('a resource served by the server object (in-process), withdrawn as one', async (t) => {
-  const { sb, url } = await startServer(t);
-  const api = `${url}/_/api`;
-  const items = [
-    { id: 1, name: 'pen' },
-    { id: 2, name: 'cup' },
-  ];
-  const seen: ListQuery[] = [];
-  const withdraw = sb.resource<{ id: number; name: string }>(
-    '/things',
-    {
-      list: (query) => {
-        seen.push(query);
-        return applyListQuery(items, query);
-      },
-      get: (id) => items.find((item) => String(item.id) === id),
-      create: (body) => {
-        const item = { id: items.length + 1, name: body.name ?? '' };
-        items.push(item);
-        return item;
-      },
-    },
-    {
-      item: {
-        type: 'object',
-        required: ['name'],
-        properties: { id: { type: 'integer', readOnly: true }, name: { type: 'string' } },
-      },
-    },
-  );
-  const found = await list(
-    search(`${api}/things`, { filters: [{ name: 'name', op: 'eq', val: 'cup' }] }),
-  );
-  assert.deepEqual(found, { num_results: 1, total_pages: 1, page: 1, objects: [items[1]] });
-  // The handler got the typed query.
-  assert.deepEqual(seen[0], {
-    page: 1,
-    perPage: 10,
-    filters: [{ kind: 'field', name: 'name', op: 'eq', val: 'cup' }],
-    orderBy: [],
-  });
-  const created = await send(`${api}/things`, 'POST', { name: 'ink' });
-  assert.equal(created.status, 201);
-  assert.equal(created.headers.get('location'), `${api}/things/3`);
-  await expectCode(
-    await send(`${api}/things`, 'POST', { name: 'x', size: 2 }),
-    400,
-    'SB_ERR_VALIDATION',
-  );
-  await expectCode(await fetch(`${api}/things/9`), 404, 'SB_ERR_RESOURCE_NOT_FOUND');
-  // Bad arguments are refused at once.
-  assert.throws(() => sb.resource('/bad', {}), { code: 'SB_ERR_OPTIONS_INVALID' });
-  assert.throws(() => sb.resource('/bad', { fetch: () => 1 } as never), {
-    code: 'SB_ERR_OPTIONS_INVALID',
-  });
-  // Withdrawn like any endpoint: no provider left for either path.
-  withdraw();
-  await expectCode(await fetch(`${api}/things`), 503, 'SB_ERR_HTTP_NO_PROVIDER');
-  await expectCode(await fetch(`${api}/things/1`), 503, 'SB_ERR_HTTP_NO_PROVIDER');
-});
-
-test('q parsing and the in-memory helper, without a server', () => {
-  const fields = new Set(['a', 'b']);
-  const parsed = parseSearchQuery(
-    '{"filters":[{"or":[{"name":"a","op":"gte","val":2},{"name":"b","op":"is_null"}]}],"order_by":[{"field":"a","direction":"desc"}]}',
-    fields,
-  );
-  assert.ok(parsed.ok);
-  assert.deepEqual(parsed.query.filters, [
-    {
-      kind: 'or',
-      filters: [
-        { kind: 'field', name: 'a', op: 'ge', val: 2 },
-        { kind: 'field', name: 'b', op: 'is_null' },
-      ],
-    },
-  ]);
-  const rows = [{ a: 1, b: 'x' }, { a: 3, b: 'y' }, { a: 1 }, { a: 2, b: 'z' }];
-  const result = applyListQuery(rows, { page: 1, perPage: 2, ...parsed.query });
-  assert.deepEqual(result, {
-    items: [
-      { a: 3, b: 'y' },
-      { a: 2, b: 'z' },
-    ],
-    total: 3,
-  });
-  // Bounded work: too deep or too many filters are refused.
-  let deep: unknown = { name: 'a', op: 'eq', val: 1 };
-  for (let i = 0; i < 12; i++) deep = { and: [deep] };
-  assert.equal(parseSearchQuery(JSON.stringify({ filters: [deep] }), fields).ok, false);
-  const many = Array.from({ length: 101 }, () => ({ name: 'a', op: 'eq', val: 1 }));
-  assert.equal(parseSearchQuery(JSON.stringify({ filters: many }), fields).ok, false);
-  assert.ok(parseSearchQuery(undefined, fields).ok);
 });
