@@ -67,7 +67,7 @@ test('a resource served by the server object (in-process), withdrawn as one', as
   assert.deepEqual(seen[0], {
     page: 1,
     perPage: 10,
-    filters: [{ kind: 'field', name: 'name', op: 'eq', val: 'cup' }],
+    filters: [{ name: 'name', op: 'eq', val: 'cup' }],
     orderBy: [],
   });
   const created = await send(`${api}/things`, 'POST', { name: 'ink' });
@@ -99,10 +99,9 @@ test('q parsing and the in-memory helper, without a server', () => {
   assert.ok(parsed.ok);
   assert.deepEqual(parsed.query.filters, [
     {
-      kind: 'or',
-      filters: [
-        { kind: 'field', name: 'a', op: 'ge', val: 2 },
-        { kind: 'field', name: 'b', op: 'is_null' },
+      or: [
+        { name: 'a', op: 'ge', val: 2 },
+        { name: 'b', op: 'is_null' },
       ],
     },
   ]);
@@ -121,5 +120,12 @@ test('q parsing and the in-memory helper, without a server', () => {
   assert.equal(parseSearchQuery(JSON.stringify({ filters: [deep] }), fields).ok, false);
   const many = Array.from({ length: 101 }, () => ({ name: 'a', op: 'eq', val: 1 }));
   assert.equal(parseSearchQuery(JSON.stringify({ filters: many }), fields).ok, false);
+  let nested: unknown = { name: 'x', op: 'eq', val: 1 };
+  for (let i = 0; i < 120; i++) nested = { name: 'x', op: 'has', val: nested };
+  const hasChain = parseSearchQuery(
+    JSON.stringify({ filters: [{ name: 'a', op: 'has', val: nested }] }),
+    fields,
+  );
+  assert.equal(hasChain.ok, false);
   assert.ok(parseSearchQuery(undefined, fields).ok);
 });

@@ -24,14 +24,9 @@ export function matchesFilter(item: object, filter: Filter): boolean {
 }
 
 function matches(item: object, filter: Filter): boolean {
-  switch (filter.kind) {
-    case 'and':
-      return filter.filters.every((inner) => matches(item, inner));
-    case 'or':
-      return filter.filters.some((inner) => matches(item, inner));
-    case 'field':
-      return holds((item as Record<string, unknown>)[filter.name], filter);
-  }
+  if ('and' in filter) return filter.and.every((inner) => matches(item, inner));
+  if ('or' in filter) return filter.or.some((inner) => matches(item, inner));
+  return holds((item as Record<string, unknown>)[filter.name], filter);
 }
 
 function holds(value: unknown, filter: FieldFilter): boolean {
@@ -62,20 +57,19 @@ function holds(value: unknown, filter: FieldFilter): boolean {
     case 'ilike':
       return typeof value === 'string' && likePattern(val as string, 'i').test(value);
     case 'has':
-      return (
-        typeof value === 'object' &&
-        value !== null &&
-        filter.nested !== undefined &&
-        matches(value, filter.nested)
-      );
+      return typeof value === 'object' && value !== null && matches(value, val as FieldFilter);
     case 'any':
       if (!Array.isArray(value)) return false;
       return (value as unknown[]).some((element) =>
-        filter.nested === undefined
-          ? same(element, val)
-          : typeof element === 'object' && element !== null && matches(element, filter.nested),
+        isObject(val)
+          ? isObject(element) && matches(element, val as unknown as FieldFilter)
+          : same(element, val),
       );
   }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function same(a: unknown, b: unknown): boolean {

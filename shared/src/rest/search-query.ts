@@ -52,31 +52,30 @@ const OP_ALIASES: Readonly<Record<string, FilterOp>> = {
 export const FILTER_OP_SPELLINGS: readonly string[] = Object.keys(OP_ALIASES);
 
 /**
- * One condition on one field. `val` is absent for `is_null`/`is_not_null`, an array for
- * `in`/`not_in`, a string for `like`/`ilike` (`%` any run, `_` one character). `has` (the field
- * is an object) and `any` (the field is an array, one element matches) take a nested filter
- * in `nested`; `any` may instead take a plain `val` (one element equals it).
+ * One condition on one field, in Flask-Restless's own shape (so a handler may pass it on to a
+ * library that speaks it), with `op` mapped to its canonical name. `val` is absent for
+ * `is_null`/`is_not_null`, an array for `in`/`not_in`, a string for `like`/`ilike` (`%` any run,
+ * `_` one character). For `has` (the field is an object) `val` is a nested FieldFilter on the
+ * object's fields; for `any` (the field is an array) an object `val` is a nested FieldFilter one
+ * element must match, anything else a value one element must equal.
  */
 export interface FieldFilter {
-  kind: 'field';
   name: string;
   op: FilterOp;
   val?: unknown;
-  nested?: FieldFilter;
 }
 
-/** All of `filters` hold. */
+/** All of `and` hold. */
 export interface AndFilter {
-  kind: 'and';
-  filters: Filter[];
+  and: Filter[];
 }
 
-/** At least one of `filters` holds. */
+/** At least one of `or` holds. */
 export interface OrFilter {
-  kind: 'or';
-  filters: Filter[];
+  or: Filter[];
 }
 
+/** A condition: tell them apart with `'and' in filter`, `'or' in filter`, else a FieldFilter. */
 export type Filter = FieldFilter | AndFilter | OrFilter;
 
 export interface OrderBy {
@@ -175,8 +174,9 @@ class Parser {
     );
     const keys = Object.keys(value);
     if (keys.length === 1 && (keys[0] === 'and' || keys[0] === 'or')) {
-      const kind = keys[0];
-      return { kind, filters: this.list(value[kind], `${path}/${kind}`, depth + 1) };
+      const group = keys[0];
+      const filters = this.list(value[group], `${path}/${group}`, depth + 1);
+      return group === 'and' ? { and: filters } : { or: filters };
     }
     return this.field(value, path, true);
   }
@@ -196,7 +196,7 @@ class Parser {
         `${path}/op`,
         `is not a known operator: ${JSON.stringify(rawOp)} (use ${FILTER_OP_SPELLINGS.join(' ')})`,
       );
-    const filter: FieldFilter = { kind: 'field', name, op };
+    const filter: FieldFilter = { name, op };
     const valPath = `${path}/val`;
     if (NO_VALUE.has(op)) {
       if (val !== undefined) refuse(valPath, `must be absent for ${op}`);
@@ -210,8 +210,11 @@ class Parser {
     if (ORDERED.has(op) && typeof val !== 'number' && typeof val !== 'string')
       refuse(valPath, `must be a number or a string for ${op}`);
     if (op === 'has' || (op === 'any' && isObject(val))) {
-      // The nested condition is on the related object's own fields, unknown to the item schema.
-      filter.nested = this.field(
+      // The nested condition is on the related object's own fields, unknown to the item schema;
+      // it counts as one more filter (nested has within has is bounded like and/or).
+      if (++this.count > MAX_FILTERS)
+        refuse(valPath, `is one filter too many (at most ${MAX_FILTERS})`);
+      filter.val = this.field(
         object(val, valPath, `must be a filter {name, op, val} for ${op}`),
         valPath,
         false,
