@@ -79,6 +79,22 @@ test('a resource served by the server object (in-process), withdrawn as one', as
     'SB_ERR_VALIDATION',
   );
   await expectCode(await fetch(`${api}/things/9`), 404, 'SB_ERR_RESOURCE_NOT_FOUND');
+  // A resource under a path with its own parameter: Location is the URL it was created at.
+  const notes = new Map<string, Array<{ id: number; text: string }>>();
+  sb.resource<{ id: number; text: string }>('/users/:user/notes', {
+    create: (body, req) => {
+      const list = notes.get(req.params.user!) ?? [];
+      const note = { id: list.length + 1, text: String(body.text) };
+      notes.set(req.params.user!, [...list, note]);
+      return note;
+    },
+    get: (id, req) => notes.get(req.params.user!)?.find((note) => String(note.id) === id),
+  });
+  const note = await send(`${api}/users/ann/notes`, 'POST', { text: 'hi' });
+  assert.equal(note.status, 201);
+  assert.equal(note.headers.get('location'), `${api}/users/ann/notes/1`);
+  assert.deepEqual(await (await fetch(`${api}/users/ann/notes/1`)).json(), { id: 1, text: 'hi' });
+  await expectCode(await fetch(`${api}/users/bob/notes/1`), 404, 'SB_ERR_RESOURCE_NOT_FOUND');
   // Bad arguments are refused at once.
   assert.throws(() => sb.resource('/bad', {}), { code: 'SB_ERR_OPTIONS_INVALID' });
   assert.throws(() => sb.resource('/bad', { fetch: () => 1 } as never), {

@@ -334,6 +334,10 @@ test('the OpenAPI document has the resource operations, envelope, query and erro
   assert.deepEqual(envelope.required, ['num_results', 'total_pages', 'page', 'objects']);
   assert.match(JSON.stringify(envelope), /#\/components\/schemas\/[^"]+\/\$defs\/person/);
   const itemOps = paths['/_/api/books/{id}']!;
+  assert.match(
+    String(itemOps.put!.description),
+    /PUT replaces the item and must send title, author;/,
+  );
   assert.ok((itemOps.get!.responses as Json)['404']);
   const bodyRef = ((itemOps.patch!.requestBody as Json).content as Record<string, Json>)[
     'application/json'

@@ -104,6 +104,10 @@ export function resourceEndpoints<T extends object>(
         ...endpoint,
         methods: single,
         summary: `${capitalised(name)}: one item by id`,
+        ...describeUpdate(
+          endpoint.description,
+          update === undefined ? undefined : schemas.required,
+        ),
         schema: {
           ...(update === undefined ? {} : { body: schemas.partial }),
           response: {
@@ -163,6 +167,22 @@ export function registerResource<T extends object>(
     throw error;
   }
   return withdrawAll;
+}
+
+/**
+ * The door keeps one body schema per path (PATCH's, nothing required), so the document says in
+ * words what PUT needs besides; after the resource's own description, if any.
+ */
+function describeUpdate(
+  description: string | undefined,
+  required: readonly string[] | undefined,
+): { description?: string } {
+  if (required === undefined) return description === undefined ? {} : { description };
+  const put =
+    required.length === 0
+      ? 'PUT replaces the item; PATCH changes the fields it sends.'
+      : `PUT replaces the item and must send ${required.join(', ')}; PATCH changes the fields it sends.`;
+  return { description: description === undefined ? put : `${description}\n\n${put}` };
 }
 
 /** The JSON body, already checked against the schema by the door. */
