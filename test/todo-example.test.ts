@@ -33,7 +33,12 @@ test('the multi-user to-do API example: each user sees and changes only their ow
   assert.equal(wrong.status, 401);
   assert.equal(((await wrong.json()) as { code: string }).code, 'SB_ERR_AUTH_FAILED');
 
-  assert.deepEqual(await (await fetch(`${api}/tasks`, { headers: alice })).json(), []);
+  assert.deepEqual(await (await fetch(`${api}/tasks`, { headers: alice })).json(), {
+    num_results: 0,
+    total_pages: 0,
+    page: 1,
+    objects: [],
+  });
   const created = await fetch(`${api}/tasks`, {
     method: 'POST',
     headers: { ...alice, ...json },
@@ -52,13 +57,15 @@ test('the multi-user to-do API example: each user sees and changes only their ow
   // Each sees only their own; someone else's task is a 404 for reading, changing and deleting.
   const titles = async (who: Record<string, string>) =>
     (
-      (await (await fetch(`${api}/tasks`, { headers: who })).json()) as Array<{ title: string }>
-    ).map((item) => item.title);
+      (await (await fetch(`${api}/tasks`, { headers: who })).json()) as {
+        objects: Array<{ title: string }>;
+      }
+    ).objects.map((item) => item.title);
   assert.deepEqual(await titles(alice), ['Buy milk']);
   assert.deepEqual(await titles(bob), ['Walk the dog']);
   assert.equal((await fetch(`${api}/tasks/1`, { headers: bob })).status, 404);
   const hijack = await fetch(`${api}/tasks/1`, {
-    method: 'PUT',
+    method: 'PATCH',
     headers: { ...bob, ...json },
     body: '{"done":true}',
   });
@@ -70,17 +77,34 @@ test('the multi-user to-do API example: each user sees and changes only their ow
       .status,
     400,
   );
-  const updated = await fetch(`${api}/tasks/1`, {
+  // A field tasks do not have, and a PUT without the title, are refused before the uplink.
+  const unknown = await fetch(`${api}/tasks/1`, {
+    method: 'PATCH',
+    headers: { ...alice, ...json },
+    body: '{"done":true,"owner":2}',
+  });
+  assert.equal(unknown.status, 400);
+  assert.match(((await unknown.json()) as { message: string }).message, /"owner"/);
+  const partialPut = await fetch(`${api}/tasks/1`, {
     method: 'PUT',
     headers: { ...alice, ...json },
     body: '{"done":true}',
   });
+  assert.equal(partialPut.status, 400);
+  const updated = await fetch(`${api}/tasks/1`, {
+    method: 'PATCH',
+    headers: { ...alice, ...json },
+    body: '{"done":true}',
+  });
   assert.equal(((await updated.json()) as { done: boolean }).done, true);
-  const done = await fetch(`${api}/tasks?done=true`, { headers: alice });
-  assert.equal(((await done.json()) as unknown[]).length, 1);
+  const q = encodeURIComponent('{"filters":[{"name":"done","op":"eq","val":true}]}');
+  const done = await fetch(`${api}/tasks?q=${q}`, { headers: alice });
+  assert.equal(((await done.json()) as { num_results: number }).num_results, 1);
   assert.equal((await fetch(`${api}/tasks/1`, { method: 'DELETE', headers: alice })).status, 204);
   assert.equal((await fetch(`${api}/tasks/1`, { headers: alice })).status, 404);
-  assert.equal((await fetch(`${api}/tasks/1`, { method: 'PATCH', headers: alice })).status, 405);
+  const wrongMethod = await fetch(`${api}/tasks/1`, { method: 'POST', headers: alice });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.headers.get('allow'), 'GET, PUT, PATCH, DELETE, HEAD, OPTIONS');
 
   // A disabled user is refused at the door.
   await sb.users.update('bob@example.com', { enabled: false });

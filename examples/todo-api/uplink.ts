@@ -1,23 +1,21 @@
 // The classic to-do REST API, served from an uplink, for many users: every request signs in
 // with Basic credentials checked by the server (`authenticateUsers`), and each user sees and
-// changes only their own tasks. Tasks live in this process's memory.
+// changes only their own tasks. Tasks live in this process's memory. `resource()` gives the
+// conventions (docs/rest.md): paged list with `q` search, 201 + Location, 404, 204, 400, 405.
 //   npx switchboard users add alice@example.com          (asks for a password)
 //   SWITCHBOARD_KEY=sbk_s_... npx tsx examples/todo-api/uplink.ts
-import { HttpResponse, connect, type HttpRequest } from '@switchboard/uplink';
+import { applyListQuery, connect, type HttpRequest } from '@switchboard/uplink';
 
 interface Task {
   id: number;
   title: string;
   done: boolean;
   createdAt: string;
-  /** The owner's user id; never shown in answers. */
-  owner: number;
 }
 
-const tasks = new Map<number, Task>();
+/** Each user's tasks, by the user id the server verified. */
+const tasksOf = new Map<number, Map<number, Task>>();
 let nextId = 1;
-/** Both endpoints: the server verifies the user before any request reaches this process. */
-const SIGNED_IN = { authenticateUsers: true } as const;
 
 const uplink = await connect({
   url: process.env.SWITCHBOARD_URL ?? 'http://127.0.0.1:3030',
@@ -31,76 +29,48 @@ const uplink = await connect({
   process.exit(1);
 });
 
-/** The signed-in user's id (authenticateUsers guarantees there is one). */
-function ownerOf(req: HttpRequest): number {
-  return req.user!.id;
+/** The signed-in user's tasks (authenticateUsers guarantees a user): others' are not found. */
+function mine(req: HttpRequest): Map<number, Task> {
+  const id = req.user!.id;
+  let tasks = tasksOf.get(id);
+  if (tasks === undefined) tasksOf.set(id, (tasks = new Map<number, Task>()));
+  return tasks;
 }
 
-/** A task as answered: without its owner. */
-function view({ owner: _owner, ...task }: Task): Omit<Task, 'owner'> {
-  return task;
-}
-
-function notFound(id: string): HttpResponse {
-  return new HttpResponse(404, { message: `No task ${id}` });
-}
-
-function badRequest(message: string): HttpResponse {
-  return new HttpResponse(400, { message });
-}
-
-/** Reads {title?, done?} from a JSON body; a string is returned as the error message. */
-function readChanges(req: HttpRequest): { title?: string; done?: boolean } | string {
-  const body = req.json as { title?: unknown; done?: unknown } | undefined;
-  if (body === undefined || body === null || typeof body !== 'object') return 'Send a JSON object';
-  if (body.title !== undefined && (typeof body.title !== 'string' || body.title.trim() === '')) {
-    return 'title must be a non-empty string';
-  }
-  if (body.done !== undefined && typeof body.done !== 'boolean')
-    return 'done must be true or false';
-  return {
-    ...(body.title === undefined ? {} : { title: body.title.trim() }),
-    ...(body.done === undefined ? {} : { done: body.done }),
-  };
-}
-
-uplink.httpEndpoint('/tasks', { methods: ['GET', 'POST'], ...SIGNED_IN }, (req) => {
-  const owner = ownerOf(req);
-  if (req.method === 'GET') {
-    const done = req.query.done;
-    const mine = [...tasks.values()].filter((task) => task.owner === owner);
-    return (done === undefined ? mine : mine.filter((task) => String(task.done) === done)).map(
-      view,
-    );
-  }
-  const changes = readChanges(req);
-  if (typeof changes === 'string') return badRequest(changes);
-  if (changes.title === undefined) return badRequest('title is required');
-  const task: Task = {
-    id: nextId++,
-    title: changes.title,
-    done: changes.done ?? false,
-    createdAt: new Date().toISOString(),
-    owner,
-  };
-  tasks.set(task.id, task);
-  return new HttpResponse(201, view(task), { location: `${req.apiOrigin}/tasks/${task.id}` });
-});
-
-uplink.httpEndpoint('/tasks/:id', { methods: ['GET', 'PUT', 'DELETE'], ...SIGNED_IN }, (req) => {
-  const task = tasks.get(Number(req.params.id));
-  // Someone else's task is answered exactly like a missing one.
-  if (task === undefined || task.owner !== ownerOf(req)) return notFound(req.params.id ?? '');
-  if (req.method === 'GET') return view(task);
-  if (req.method === 'DELETE') {
-    tasks.delete(task.id);
-    return undefined; // 204 No Content
-  }
-  const changes = readChanges(req);
-  if (typeof changes === 'string') return badRequest(changes);
-  Object.assign(task, changes);
-  return view(task);
-});
+uplink.resource<Task>(
+  '/tasks',
+  {
+    list: (query, req) => applyListQuery(mine(req).values(), query),
+    get: (id, req) => mine(req).get(Number(id)),
+    create: (body, req) => {
+      const createdAt = new Date().toISOString();
+      const task = { id: nextId++, title: body.title!, done: body.done ?? false, createdAt };
+      mine(req).set(task.id, task);
+      return task;
+    },
+    // PUT sends title (and done, else false); PATCH only what changes.
+    update: (id, body, req) => {
+      const task = mine(req).get(Number(id));
+      if (task === undefined) return undefined;
+      return Object.assign(task, req.method === 'PUT' ? { done: false } : {}, body);
+    },
+    remove: (id, req) => mine(req).delete(Number(id)),
+  },
+  {
+    // The server verifies the user before any request reaches this process.
+    authenticateUsers: true,
+    item: {
+      type: 'object',
+      required: ['id', 'title', 'done', 'createdAt'],
+      properties: {
+        id: { type: 'integer', readOnly: true },
+        title: { type: 'string', pattern: '\\S', maxLength: 200 },
+        done: { type: 'boolean', default: false },
+        createdAt: { type: 'string', format: 'date-time', readOnly: true },
+      },
+    },
+  },
+);
 
 await uplink.synced();
 console.log('[todo-api] serving /_/api/tasks and /_/api/tasks/:id');

@@ -5,6 +5,9 @@ import {
   type EndpointHandler,
   type EndpointOptions,
   type User,
+  registerResource,
+  type ResourceHandlers,
+  type ResourceOptions,
 } from '@switchboard/shared';
 import { SwitchboardCore } from './core.ts';
 import { doorRootHandlers, doorServerOptions } from './http/door-server.ts';
@@ -47,6 +50,15 @@ export interface Switchboard {
   callable(name: string, fn: AppFunction, options?: CallableOptions<User>): () => void;
   /** Serves `/_/api<path>` from this process; returns a function that withdraws it. */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void;
+  /**
+   * Serves a REST resource from this process (docs/rest.md): list, create, get, update (PUT and
+   * PATCH), remove, any subset; returns a function that withdraws it.
+   */
+  resource<T extends object = Record<string, unknown>>(
+    path: string,
+    handlers: ResourceHandlers<T>,
+    options?: ResourceOptions,
+  ): () => void;
   /** Closes uplinks (they reconnect elsewhere), fails calls in flight, closes the store. */
   close(): Promise<void>;
   /**
@@ -99,6 +111,13 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     callable: (name, fn, callableOptions) => core.callable(name, fn, callableOptions),
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),
+    resource: (path, handlers, resourceOptions) =>
+      registerResource(
+        (at, endpointOptions, handler) => core.httpEndpoint(at, endpointOptions, handler),
+        path,
+        handlers,
+        resourceOptions,
+      ),
     close: () => app.close(),
     shutdown: (shutdownOptions = {}) => core.shutdown(shutdownOptions.graceMs),
   };

@@ -135,3 +135,33 @@ export { StreamedBody } from './http/streamed-body.ts';
 export { ValueStream, isValueSource } from './streams/value-stream.ts';
 export { LargeMessages, DEFAULT_MAX_MESSAGE_BYTES } from './streams/large-messages.ts';
 export { StreamedValue } from './streams/streamed-value.ts';
+export {
+  resourceEndpoints,
+  registerResource,
+  type ResourceEndpoint,
+} from './rest/resource-endpoints.ts';
+export {
+  DEFAULT_RESULTS_PER_PAGE,
+  DEFAULT_MAX_RESULTS_PER_PAGE,
+  type ListQuery,
+  type ListResult,
+  type ResourceHandlers,
+  type ResourceOptions,
+} from './rest/resource-types.ts';
+export {
+  parseSearchQuery,
+  FILTER_OPS,
+  FILTER_OP_SPELLINGS,
+  MAX_FILTERS,
+  MAX_FILTER_DEPTH,
+  MAX_ORDER_BY,
+  type Filter,
+  type FieldFilter,
+  type AndFilter,
+  type OrFilter,
+  type FilterOp,
+  type OrderBy,
+  type SearchQuery,
+} from './rest/search-query.ts';
+export { applyListQuery, matchesFilter } from './rest/apply-query.ts';
+export { resourceSchemas, type ResourceSchemas } from './rest/resource-schemas.ts';

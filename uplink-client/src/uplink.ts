@@ -11,6 +11,9 @@ import {
   type GoAwayFrame,
   type KeyKind,
   type WelcomeFrame,
+  registerResource,
+  type ResourceHandlers,
+  type ResourceOptions,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { firstAttemptError } from './connection.ts';
@@ -137,6 +140,25 @@ export class Uplink {
    */
   httpEndpoint(path: string, options: EndpointOptions, handler: EndpointHandler): () => void {
     return this.served.addEndpoint(path, options, handler);
+  }
+
+  /**
+   * Serves a REST resource (docs/rest.md): `GET path` (list, paged, `q` search), `POST path`
+   * (create: 201 with Location), `GET/PUT/PATCH/DELETE path/:id`, for the handlers given. The
+   * `item` schema makes the server check bodies and `q` fields before any request gets here.
+   * Returns a function that withdraws it; refusals come through `synced()` as for httpEndpoint.
+   */
+  resource<T extends object = Record<string, unknown>>(
+    path: string,
+    handlers: ResourceHandlers<T>,
+    options?: ResourceOptions,
+  ): () => void {
+    return registerResource(
+      (at, endpointOptions, handler) => this.httpEndpoint(at, endpointOptions, handler),
+      path,
+      handlers,
+      options,
+    );
   }
 
   /** Resolves once the server has acknowledged every registration made so far; rejects with a refusal. */

@@ -1,4 +1,5 @@
 import { SwitchboardError, type EndpointSchema } from '@switchboard/shared';
+import type { ErrorObject } from 'ajv/dist/2020.js';
 import { describeErrors, type Check, type SchemaCompiler } from './schema-compiler.ts';
 
 /** What the door knows of a request when it checks it against the endpoint's schemas. */
@@ -144,9 +145,17 @@ function run(check: Check, value: unknown, where: ValidationIssue['in']): void {
   throw failed(
     where,
     first?.instancePath ?? '',
-    first?.message ?? 'is invalid',
+    first === undefined ? 'is invalid' : messageOf(first),
     first?.keyword ?? 'invalid',
   );
+}
+
+/** Ajv's message, naming the property for the keywords whose message does not (REST clients need it). */
+function messageOf(error: ErrorObject): string {
+  const message = error.message ?? 'is invalid';
+  const params = error.params as { additionalProperty?: unknown; unevaluatedProperty?: unknown };
+  const extra = params.additionalProperty ?? params.unevaluatedProperty;
+  return typeof extra === 'string' ? `${message}: ${JSON.stringify(extra)}` : message;
 }
 
 function failed(

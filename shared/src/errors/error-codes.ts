@@ -189,6 +189,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: "The handler's response does not match the endpoint's response schema",
   },
+  SB_ERR_RESOURCE_NOT_FOUND: {
+    status: 404,
+    retryable: false,
+    message: 'No item with that id',
+  },
   SB_ERR_AUTH_REQUIRED: {
     status: 401,
     retryable: false,
