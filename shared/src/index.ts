@@ -92,6 +92,11 @@ export {
 } from './protocol/access-policy.ts';
 export { cookieJar } from './protocol/decode-wire-http.ts';
 export {
+  functionSignature,
+  sameSignature,
+  MAX_ARGS_SCHEMAS,
+} from './protocol/function-signature.ts';
+export {
   endpointDoc,
   sameDoc,
   canonicalJson,
