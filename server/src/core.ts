@@ -22,6 +22,7 @@ import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { dashboardRoutes } from './http/admin/dashboard-routes.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
+import { functionsRoutes } from './http/functions-routes.ts';
 import { RequestGate } from './http/request-gate.ts';
 import { drainForShutdown, type ShutdownOutcome } from './shutdown.ts';
 import { EndpointTable } from './catalog/endpoint-table.ts';
@@ -217,7 +218,10 @@ export class SwitchboardCore {
     await app.register(dashboardRoutes());
     if (options.openapi !== undefined) {
       const { openapi: info, publicOrigin } = options;
-      await app.register(openApiRoutes({ endpoints, info, publicOrigin }));
+      const callers = { options, keys, keyThrottle: this.keyThrottle, signIn, state };
+      const { registry } = this;
+      await app.register(openApiRoutes({ ...callers, endpoints, registry, info, publicOrigin }));
+      await app.register(functionsRoutes({ ...callers, registry }));
     }
     await app.register(adminApi(this, limits), { prefix: ADMIN_API_PREFIX });
     if (options.metrics) {
