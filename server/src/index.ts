@@ -51,3 +51,5 @@ export {
   type NewUser,
   type UserChanges,
 } from '@switchboard/shared';
+/** Typed calls: `typed<Api>(x).add(2, 3)` with `Api` from `switchboard types`. */
+export { typed, type FunctionCaller } from '@switchboard/shared';

@@ -124,6 +124,7 @@ export {
   type Settle,
 } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';
+export { typed, type FunctionCaller } from './calls/typed.ts';
 export {
   StreamSender,
   MAX_CHUNK_BYTES,
