@@ -13,6 +13,8 @@ import { connect, typed, type Uplink } from '@switchboard/uplink';
 import { typed as typedOnServer } from '@switchboard/server';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { expectError, type Json } from './helpers/http-client.ts';
+import { call, startNode } from './helpers/cluster.ts';
+import { startNats } from './helpers/nats.ts';
 import { helloClient } from './helpers/raw-client.ts';
 import { CLIENT_KEY, SERVER_KEY, startServer, type TestServer } from './helpers/server.ts';
 
@@ -400,4 +402,45 @@ test('the decode gate bounds the schemas of a function registration before anyth
     path: '/0',
     keyword: 'type',
   });
+});
+
+test('in a cluster the schemas travel with the catalog: the server a call enters checks it', async (t) => {
+  const nats = await startNats(t);
+  if (nats === undefined) return;
+  const [a, b] = await Promise.all([
+    startNode(t, nats.url, 'a', false),
+    startNode(t, nats.url, 'b', false),
+  ]);
+  const uplink = await uplinkOf(t, a.url);
+  uplink.callable('gpu.add', (x: number, y: number) => x + y, {
+    args: [{ type: 'number' }, { type: 'number' }],
+    returns: { type: 'number' },
+  });
+  await uplink.synced();
+  const listed = async () =>
+    (await (
+      await fetch(`${b.url}/_/functions.json`, {
+        headers: { authorization: `Bearer ${SERVER_KEY}` },
+      })
+    ).json()) as { functions: Json[] };
+  let functions = (await listed()).functions;
+  for (let i = 0; i < 200 && !functions.some((entry) => entry.name === 'gpu.add'); i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    functions = (await listed()).functions;
+  }
+  assert.deepEqual(
+    functions.find((entry) => entry.name === 'gpu.add'),
+    {
+      name: 'gpu.add',
+      allowClients: false,
+      args: [{ type: 'number' }, { type: 'number' }],
+      returns: { type: 'number' },
+    },
+  );
+  await expectInvalid(
+    await callHttp(b.url, 'gpu.add', '[2, "3"]', SERVER_KEY),
+    'gpu.add: args[1] must be number',
+    { path: '/1', keyword: 'type' },
+  );
+  assert.deepEqual(await call(b, 'gpu.add', [2, 3]), { status: 200, body: 5 });
 });
