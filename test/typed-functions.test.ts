@@ -13,6 +13,8 @@ import { connect, typed, type Uplink } from '@switchboard/uplink';
 import { typed as typedOnServer } from '@switchboard/server';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { expectError, type Json } from './helpers/http-client.ts';
+import type { AnvilError } from './helpers/anvil-client.ts';
+import { connectAnvil } from './helpers/anvil-client.ts';
 import { call, startNode } from './helpers/cluster.ts';
 import { startNats } from './helpers/nats.ts';
 import { helloClient } from './helpers/raw-client.ts';
@@ -146,8 +148,8 @@ test('/_/call checks arguments against the schemas before the uplink sees them',
   );
 });
 
-test('RPC callers get the same SB_ERR_VALIDATION: another uplink, app code, typed<Api>()', async (t) => {
-  const { sb, url, child } = await started(t);
+test('RPC callers get the same SB_ERR_VALIDATION: another uplink, app code, an Anvil uplink, typed<Api>()', async (t) => {
+  const { sb, url, wsUrl, child } = await started(t);
   const caller = await uplinkOf(t, url, CLIENT_KEY);
 
   await assert.rejects(caller.call('add', 'a', 3), (error: Error & { code?: string }) => {
@@ -163,6 +165,14 @@ test('RPC callers get the same SB_ERR_VALIDATION: another uplink, app code, type
     code: 'SB_ERR_VALIDATION',
     message: 'users.add: args[0].name must NOT have fewer than 1 characters',
   });
+  // An Anvil uplink's call goes through the same dispatcher.
+  const anvil = await connectAnvil(t, wsUrl, SERVER_KEY);
+  await assert.rejects(anvil.call('add', ['a', 3]), (error: AnvilError) => {
+    assert.equal(error.raw.code, 'SB_ERR_VALIDATION');
+    assert.match(error.message, /add: args\[0\] must be number/);
+    return true;
+  });
+  assert.equal(await anvil.call('add', [1, 2]), 3);
   assert.equal(await caller.call('add', 2, 3), 5);
   assert.equal(await sb.call('sum', 4, 5), 9);
   assert.equal(await caller.call('concat', 'a'), 'aundefined');
@@ -185,7 +195,7 @@ test('RPC callers get the same SB_ERR_VALIDATION: another uplink, app code, type
   );
   assert.equal(
     child.lines.filter((line) => line.startsWith('called add ')).join('|'),
-    'called add [2,3]|called add [20,22]|called add [1,1]',
+    'called add [1,2]|called add [2,3]|called add [20,22]|called add [1,1]',
   );
 });
 
