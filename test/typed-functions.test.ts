@@ -347,6 +347,12 @@ test('/_/openapi.json lists the functions as POST /_/call/<name> operations', as
   ).json()) as Json;
   const validator = new Validator();
   assert.equal((await validator.validate(structuredClone(trusted))).valid, true);
+  // Credentials it cannot verify give the public document, as before functions were listed.
+  const unverified = await fetch(`${url}/_/openapi.json`, {
+    headers: { authorization: 'Token sbt_not-a-key' },
+  });
+  assert.equal(unverified.status, 200);
+  assert.deepEqual(await unverified.json(), anonymous);
   const rotate = (trusted.paths as Record<string, { post: Json }>)['/_/call/secret.rotate']!.post;
   assert.deepEqual(rotate.security, [{ bearerAuth: [] }]);
   assert.deepEqual((trusted.components as Json).securitySchemes, {
