@@ -13,7 +13,7 @@ import {
   type CallerInfo,
   type EndpointHandler,
   type EndpointOptions,
-  type FunctionAccess,
+  functionSignature,
   type User,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -22,12 +22,13 @@ import { callRoutes } from './http/call-routes.ts';
 import { healthRoutes } from './http/health-routes.ts';
 import { dashboardRoutes } from './http/admin/dashboard-routes.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
+import { functionsRoutes } from './http/functions-routes.ts';
 import { RequestGate } from './http/request-gate.ts';
 import { drainForShutdown, type ShutdownOutcome } from './shutdown.ts';
 import { EndpointTable } from './catalog/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
-import { functionRegistry } from './catalog/registry.ts';
+import { functionRegistry, type FunctionMeta } from './catalog/registry.ts';
 import { checkAccess } from './catalog/provider-registrations.ts';
 import { UplinkHub } from './hub/uplink-hub.ts';
 import { KeyThrottle } from './auth/key-throttle.ts';
@@ -217,7 +218,10 @@ export class SwitchboardCore {
     await app.register(dashboardRoutes());
     if (options.openapi !== undefined) {
       const { openapi: info, publicOrigin } = options;
-      await app.register(openApiRoutes({ endpoints, info, publicOrigin }));
+      const callers = { options, keys, keyThrottle: this.keyThrottle, signIn, state };
+      const { registry } = this;
+      await app.register(openApiRoutes({ ...callers, endpoints, registry, info, publicOrigin }));
+      await app.register(functionsRoutes({ ...callers, registry }));
     }
     await app.register(adminApi(this, limits), { prefix: ADMIN_API_PREFIX });
     if (options.metrics) {
@@ -275,11 +279,12 @@ export class SwitchboardCore {
   callable(name: string, fn: AppFunction, options?: CallableOptions<User>): () => void {
     assertCallable(name, fn);
     const access = accessOf(options);
+    const signature = options === undefined ? undefined : functionSignature(options);
     const check = options?.requireUser;
     return this.serveFunction(
       name,
       typeof check === 'function' ? guardedByUser(fn, check) : fn,
-      access,
+      this.registry.meta(access, signature), // throws SB_ERR_SCHEMA_INVALID
     );
   }
 
@@ -303,11 +308,11 @@ export class SwitchboardCore {
   private serveFunction(
     name: string,
     fn: AppFunction,
-    access: FunctionAccess = SERVER_ONLY,
+    meta: FunctionMeta = SERVER_ONLY,
   ): () => void {
-    checkAccess(this.registry, name, access, this.app);
+    checkAccess(this.registry, name, meta, this.app);
     this.app.set(name, fn);
-    this.registry.add(name, this.app, access);
+    this.registry.add(name, this.app, meta);
     return () => {
       if (this.app.get(name) !== fn) return;
       this.app.delete(name);

@@ -62,3 +62,5 @@ export {
   type FilterOp,
   type OrderBy,
 } from '@switchboard/shared';
+/** Typed calls: `typed<Api>(x).add(2, 3)` with `Api` from `switchboard types`. */
+export { typed, type FunctionCaller } from '@switchboard/shared';

@@ -45,7 +45,9 @@ export interface Switchboard {
   streamWithOptions(name: string, args: unknown[], options?: CallOptions): AsyncIterable<unknown>;
   /**
    * Registers an in-process function (server keys and app code only, unless `allowClients`);
-   * returns a function that unregisters it.
+   * returns a function that unregisters it. `args`/`returns` JSON Schemas make every call's
+   * arguments checked before any provider runs (SB_ERR_VALIDATION) and are published in
+   * /_/functions.json; throws SB_ERR_SCHEMA_INVALID or SB_ERR_FUNCTION_CONFLICT at once.
    */
   callable(name: string, fn: AppFunction, options?: CallableOptions<User>): () => void;
   /** Serves `/_/api<path>` from this process; returns a function that withdraws it. */

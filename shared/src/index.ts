@@ -92,6 +92,11 @@ export {
 } from './protocol/access-policy.ts';
 export { cookieJar } from './protocol/decode-wire-http.ts';
 export {
+  functionSignature,
+  sameSignature,
+  MAX_ARGS_SCHEMAS,
+} from './protocol/function-signature.ts';
+export {
   endpointDoc,
   sameDoc,
   canonicalJson,
@@ -119,6 +124,7 @@ export {
   type Settle,
 } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';
+export { typed, type FunctionCaller } from './calls/typed.ts';
 export {
   StreamSender,
   MAX_CHUNK_BYTES,

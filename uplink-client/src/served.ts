@@ -3,7 +3,9 @@ import {
   assertCallable,
   endpointRegistration,
   functionRegistration,
+  functionSignature,
   guardedByUser,
+  sameSignature,
   type CallableOptions,
   type EndpointHandler,
   type EndpointOptions,
@@ -71,7 +73,11 @@ export class Served {
   /** See `Uplink.callable`. */
   addFunction(name: string, fn: UplinkFunction, options?: CallableOptions<User>): () => void {
     assertCallable(name, fn);
-    const registration = functionRegistration(name, accessOf(options));
+    const registration = functionRegistration(
+      name,
+      accessOf(options),
+      options === undefined ? undefined : functionSignature(options),
+    );
     this.refuseClientKey();
     const check = options?.requireUser;
     const served = typeof check === 'function' ? guardedByUser(fn, check) : fn;
@@ -81,7 +87,8 @@ export class Served {
     const changed =
       previous === undefined ||
       previous.allowClients !== registration.allowClients ||
-      previous.requireUser !== registration.requireUser;
+      previous.requireUser !== registration.requireUser ||
+      !sameSignature(previous, registration);
     if (changed && this.link.welcome() !== undefined)
       void this.register({ functions: [registration], endpoints: [] });
     return () => {

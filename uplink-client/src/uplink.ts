@@ -125,8 +125,12 @@ export class Uplink {
   /**
    * Serves `fn` under `name` (replacing an earlier function of the same name). By default only
    * server keys and app code may call it; `allowClients` opens it to client keys and HTTP callers
-   * without a server key, and `requireUser` asks those for a signed-in user. Returns a function
-   * that withdraws it. Refused at once for a client key; `synced()` reports refusals.
+   * without a server key, and `requireUser` asks those for a signed-in user. `args` (one JSON
+   * Schema per argument, or one for the whole array) makes the server check every call's
+   * arguments before it reaches any provider (SB_ERR_VALIDATION); `args` and `returns` are
+   * published in /_/functions.json for `switchboard types`. Returns a function that withdraws
+   * it. Refused at once for a client key; `synced()` reports refusals (SB_ERR_SCHEMA_INVALID,
+   * SB_ERR_FUNCTION_CONFLICT).
    */
   callable(name: string, fn: UplinkFunction, options?: CallableOptions<User>): () => void {
     return this.served.addFunction(name, fn, options);

@@ -8,12 +8,13 @@ import {
   type EndpointRegistration,
   type FunctionAccess,
   type FunctionRegistration,
+  type FunctionSignature,
   type HttpMethod,
 } from '@switchboard/shared';
 import { scopeRefusal, type KeyScope } from '../store/key-scope.ts';
 import type { Provider } from '../hub/provider.ts';
 import type { EndpointTable } from './endpoint-table.ts';
-import type { FunctionRegistry } from './registry.ts';
+import type { FunctionMeta, FunctionRegistry } from './registry.ts';
 
 /**
  * What one provider (an uplink connection) has registered, kept in step with the shared
@@ -72,20 +73,21 @@ export class ProviderRegistrations {
     if (refusal !== undefined) throw refusal;
     for (const registration of endpoints)
       this.table.check(registration.path, registration, this.provider);
-    for (const registration of functions)
-      checkAccess(
-        this.registry,
-        registration.name,
-        accessOfRegistration(registration),
-        this.provider,
-      );
-    this.apply(functions, endpoints);
+    // Schemas compiled here, once per registration (SB_ERR_SCHEMA_INVALID refuses it all).
+    const metas = functions.map((registration) =>
+      this.registry.meta(accessOfRegistration(registration), signatureOf(registration)),
+    );
+    functions.forEach((registration, index) =>
+      checkAccess(this.registry, registration.name, metas[index]!, this.provider),
+    );
+    this.apply(functions, metas, endpoints);
     return functions.length + endpoints.length;
   }
 
   /** Endpoints first (the table may still throw), undone if one fails; then functions. */
   private apply(
     functions: readonly FunctionRegistration[],
+    metas: readonly FunctionMeta[],
     endpoints: readonly EndpointRegistration[],
   ): void {
     const addedPaths: string[] = [];
@@ -102,10 +104,10 @@ export class ProviderRegistrations {
       this.remove([], addedPaths);
       throw error;
     }
-    for (const registration of functions) {
-      this.functions.add(registration.name);
-      this.registry.add(registration.name, this.provider, accessOfRegistration(registration));
-    }
+    functions.forEach(({ name }, index) => {
+      this.functions.add(name);
+      this.registry.add(name, this.provider, metas[index]!);
+    });
   }
 
   remove(names: readonly string[], paths: readonly string[]): void {
@@ -154,17 +156,30 @@ export function accessOfRegistration(registration: FunctionRegistration): Functi
   };
 }
 
-/** Throws SB_ERR_FUNCTION_CONFLICT when others serve `name` with different access rules. */
+/** The schemas of a registration, undefined when it declares none. */
+export function signatureOf(registration: FunctionRegistration): FunctionSignature | undefined {
+  const { args, returns } = registration;
+  if (args === undefined && returns === undefined) return undefined;
+  return {
+    ...(args === undefined ? {} : { args }),
+    ...(returns === undefined ? {} : { returns }),
+  };
+}
+
+/**
+ * Throws SB_ERR_FUNCTION_CONFLICT when others serve `name` with different access rules or
+ * schemas: the first provider's stay until every provider of the name has left.
+ */
 export function checkAccess(
   registry: FunctionRegistry,
   name: string,
-  access: FunctionAccess,
+  meta: FunctionMeta,
   provider: Provider,
 ): void {
-  if (registry.conflicts(name, access, provider)) {
+  if (registry.conflicts(name, meta, provider)) {
     throw new SwitchboardError(
       'SB_ERR_FUNCTION_CONFLICT',
-      `${name} is live with different permissions (allowClients, requireUser); every provider of a function must register the same`,
+      `${name} is live with different permissions (allowClients, requireUser) or schemas (args, returns); every provider of a function must register the same`,
     );
   }
 }

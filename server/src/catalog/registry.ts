@@ -1,5 +1,12 @@
-import { sameAccess, type FunctionAccess } from '@switchboard/shared';
+import {
+  sameAccess,
+  sameSignature,
+  type FunctionAccess,
+  type FunctionSignature,
+} from '@switchboard/shared';
 import type { Provider } from '../hub/provider.ts';
+import { ArgsValidator } from '../schema/args-validator.ts';
+import { SchemaCompiler } from '../schema/schema-compiler.ts';
 
 /**
  * Which providers serve which function names. Several providers may serve one name; a call
@@ -107,9 +114,42 @@ export class Registry<M = undefined> {
   }
 }
 
-/** The registry of functions: each name with its access rules. */
-export type FunctionRegistry = Registry<FunctionAccess>;
+/**
+ * What every provider of a function name agrees on: its access rules and its schemas, with the
+ * `args` schemas compiled once (at registration) for the dispatcher.
+ */
+export interface FunctionMeta extends FunctionAccess {
+  /** The schemas as registered; absent when the function declares none. */
+  readonly signature?: FunctionSignature;
+  /** The compiled `args` check; absent when arguments are not checked. */
+  readonly args?: ArgsValidator;
+}
+
+/**
+ * The registry of functions: each name with its access rules and schemas. Providers of a name
+ * must agree on both (SB_ERR_FUNCTION_CONFLICT otherwise, see checkAccess).
+ */
+export class FunctionRegistry extends Registry<FunctionMeta> {
+  /** Compiled schemas shared by every provider and reconnect (created on the first schema). */
+  private readonly compiler = new SchemaCompiler();
+
+  constructor() {
+    super((a, b) => sameAccess(a, b) && sameSignature(a.signature, b.signature));
+  }
+
+  /** The meta of a function with `access` and `signature`; throws SB_ERR_SCHEMA_INVALID. */
+  meta(access: FunctionAccess, signature: FunctionSignature | undefined): FunctionMeta {
+    if (signature === undefined) return access;
+    const args = ArgsValidator.compile(signature, this.compiler);
+    return {
+      allowClients: access.allowClients,
+      requireUser: access.requireUser,
+      signature,
+      ...(args === undefined ? {} : { args }),
+    };
+  }
+}
 
 export function functionRegistry(): FunctionRegistry {
-  return new Registry<FunctionAccess>(sameAccess);
+  return new FunctionRegistry();
 }

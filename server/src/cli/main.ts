@@ -15,9 +15,10 @@ import { keysCommands } from './keys-command.ts';
 import { startCommand } from './start-options.ts';
 import { statusCommand } from './status-command.ts';
 import { tokensCommands } from './tokens-command.ts';
+import { typesCommand } from './types-command.ts';
 import { usersCommands } from './users-command.ts';
 
-const COMMANDS: readonly Command[] = [startCommand(start), statusCommand];
+const COMMANDS: readonly Command[] = [startCommand(start), statusCommand, typesCommand];
 const GROUPS: readonly CommandGroup[] = [keysCommands, usersCommands, tokensCommands];
 
 const HELP = `switchboard — uplink RPC bridge with an HTTP facade
@@ -27,13 +28,14 @@ Usage: switchboard <command> [options]
 Commands:
   start                          start the server
   status                         what is connected, through the admin API
+  types                          TypeScript declarations of a server's functions
   keys create|list|revoke        uplink keys
   users add|list|passwd|enable|disable|remove
                                  users who sign in with a password
   tokens create|list|revoke      admin API tokens
 
 Run "switchboard <command> --help" (e.g. "switchboard keys create --help") for its options.
-Commands other than start and status work on the data folder (--data-dir DIR, env
+Commands other than start, status and types work on the data folder (--data-dir DIR, env
 SWITCHBOARD_DATA_DIR, default ./.switchboard) and need no running server.
 `;
 
@@ -41,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const [word, ...rest] = argv;
   if (word === '--help' || word === '-h') return help(HELP);
   if (word === undefined || word.startsWith('-')) {
-    throw new UsageError('Which command? start, status, keys, users or tokens');
+    throw new UsageError('Which command? start, status, types, keys, users or tokens');
   }
   if (word === 'help') return rest.length === 0 ? help(HELP) : main([...rest, '--help']);
   const command = COMMANDS.find((candidate) => candidate.name === word);

@@ -1,9 +1,11 @@
 import {
   canonicalJson,
+  functionSignature,
   isReservedName,
   toSwitchboardError,
   type EndpointRegistration,
   type FunctionAccess,
+  type FunctionSignature,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EndpointTable } from '../catalog/endpoint-table.ts';
@@ -13,7 +15,8 @@ import type { Provider } from '../hub/provider.ts';
 
 /** What one server serves itself, as it tells the others. */
 export interface NodeCatalog {
-  functions: Array<{ name: string; access: FunctionAccess }>;
+  /** `signature`: the function's schemas, so the server a call enters checks its arguments. */
+  functions: Array<{ name: string; access: FunctionAccess; signature?: FunctionSignature }>;
   endpoints: EndpointRegistration[];
 }
 
@@ -24,7 +27,11 @@ export function localCatalog(registry: FunctionRegistry, endpoints: EndpointTabl
     functions: registry
       .names()
       .filter(({ name }) => !isReservedName(name) && registry.providersOf(name).some(own))
-      .map(({ name, meta }) => ({ name, access: meta })),
+      .map(({ name, meta }) => ({
+        name,
+        access: { allowClients: meta.allowClients, requireUser: meta.requireUser },
+        ...(meta.signature === undefined ? {} : { signature: meta.signature }),
+      })),
     endpoints: endpoints.live(own).map(({ pattern, methods, policy, doc }) => ({
       path: pattern,
       methods: [...methods],
@@ -41,8 +48,8 @@ export function catalogKey(catalog: NodeCatalog): string {
 
 /**
  * Puts another server's catalog into this one's registry and endpoint table under `provider`
- * (its link). An entry this server cannot take (a function live here with other access rules, an
- * endpoint with another policy or schema) is left out and logged; the rest is served.
+ * (its link). An entry this server cannot take (a function live here with other access rules or
+ * schemas, or whose schemas do not compile; an endpoint with another policy or schema) is left out and logged; the rest is served.
  */
 export function addCatalog(
   target: { registry: FunctionRegistry; endpoints: EndpointTable; log: FastifyBaseLogger },
@@ -50,10 +57,11 @@ export function addCatalog(
   catalog: NodeCatalog,
 ): void {
   const { registry, endpoints, log } = target;
-  for (const { name, access } of catalog.functions) {
+  for (const { name, access, signature } of catalog.functions) {
     try {
-      checkAccess(registry, name, access, provider);
-      registry.add(name, provider, access);
+      const meta = registry.meta(access, signature); // compiled here too: calls enter here
+      checkAccess(registry, name, meta, provider);
+      registry.add(name, provider, meta);
     } catch (error) {
       log.warn(
         { node: provider.node, name, err: toSwitchboardError(error) },
@@ -96,11 +104,21 @@ export function isNodeCatalog(value: unknown): value is NodeCatalog {
         typeof entry?.name === 'string' &&
         typeof entry.access === 'object' &&
         entry.access !== null &&
-        typeof entry.access.allowClients === 'boolean',
+        typeof entry.access.allowClients === 'boolean' &&
+        (entry.signature === undefined || isSignature(entry.signature)),
     ) &&
     Array.isArray(catalog.endpoints) &&
     catalog.endpoints.every(
       (entry) => typeof entry?.path === 'string' && Array.isArray(entry.methods),
     )
   );
+}
+
+function isSignature(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return functionSignature(value) !== undefined;
+  } catch {
+    return false;
+  }
 }

@@ -14,6 +14,7 @@ import {
   type CallSink,
   type Provider,
 } from './provider.ts';
+import { startWithDecodedArgs } from './decoded-args.ts';
 import { replayable, startMovable } from './moved-retry.ts';
 import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
@@ -65,6 +66,10 @@ export class Dispatcher {
     // The origin's own object: bounding it in place spares a copy per call (and is idempotent).
     order.timeoutMs = this.timeoutFor(order.timeoutMs);
     const request = order as CallRequest;
+    // Arguments still arriving can only be checked whole: collected first, then dispatched again
+    // (only for a caller admitted to a function that checks its arguments).
+    if (request.payload !== undefined && this.checksPayload(request))
+      return startWithDecodedArgs(request, sink, (decoded, to) => this.dispatch(decoded, to));
     const provider =
       request.http === undefined
         ? this.functionProvider(request, sink)
@@ -86,9 +91,22 @@ export class Dispatcher {
     return again.kind === 'ok' ? again.provider : undefined;
   }
 
-  /** The provider for a function call, or undefined once `sink` has the refusal. */
+  /** Whether a call's streamed args must be decoded here: its function checks them. */
+  private checksPayload(request: CallRequest): boolean {
+    return (
+      request.http === undefined &&
+      this.registry.metaOf(request.name)?.args !== undefined &&
+      this.admit(request.name, request.caller) === undefined
+    );
+  }
+
+  /**
+   * The provider for a function call, or undefined once `sink` has the refusal: the caller may
+   * not call it, its arguments break the function's `args` schemas (SB_ERR_VALIDATION, before
+   * any provider sees them, whoever calls), or no provider takes it.
+   */
   private functionProvider(request: CallRequest, sink: CallSink): Provider | undefined {
-    const refusal = this.admit(request.name, request.caller);
+    const refusal = this.admit(request.name, request.caller) ?? this.checkArgs(request);
     const provider =
       refusal === undefined ? this.registry.pick(request.name, request.local) : undefined;
     if (provider === undefined) {
@@ -132,6 +150,18 @@ export class Dispatcher {
    */
   admit(name: string, caller: CallerInfo): SwitchboardError | undefined {
     return isTrustedCaller(caller) ? undefined : this.refuseClient(name, caller);
+  }
+
+  /** SB_ERR_VALIDATION when the arguments break the function's `args` schemas. */
+  private checkArgs(request: CallRequest): SwitchboardError | undefined {
+    const check = this.registry.metaOf(request.name)?.args;
+    if (check === undefined || request.payload !== undefined) return undefined;
+    try {
+      check.check(request.name, request.args);
+      return undefined;
+    } catch (error) {
+      return toSwitchboardError(error);
+    }
   }
 
   /** Client keys and HTTP callers without a server key: only `allowClients` functions. */

@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { EndpointDoc, HttpMethod, JsonSchema } from '@switchboard/shared';
 import type { LiveEndpoint } from '../catalog/endpoint-table.ts';
+import type { PublishedFunction } from '../http/functions-routes.ts';
+import { functionPathItem } from './function-operations.ts';
 
 /** `info` of the document (the `openapi` server option). */
 export interface OpenApiInfo {
@@ -20,7 +22,9 @@ export interface OpenApiContext {
 
 type Json = Record<string, unknown>;
 
-const BASIC_AUTH = 'basicAuth';
+export const BASIC_AUTH = 'basicAuth';
+/** A server key (`Authorization: Bearer <key>`), for functions only server keys may call. */
+export const BEARER_AUTH = 'bearerAuth';
 const ERROR_SCHEMA = 'SwitchboardError';
 /** Methods whose operations carry the request body a body schema describes. */
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
@@ -34,7 +38,11 @@ const PARAM = /:([A-Za-z_][A-Za-z0-9_]*)/g;
  * they were registered (OpenAPI 3.1 uses JSON Schema 2020-12); one with local `$ref`s is
  * placed under `components/schemas` with its references rewritten to point there.
  */
-export function openApiDocument(endpoints: readonly LiveEndpoint[], context: OpenApiContext): Json {
+export function openApiDocument(
+  endpoints: readonly LiveEndpoint[],
+  context: OpenApiContext,
+  functions: readonly PublishedFunction[] = [],
+): Json {
   const components = new Components();
   const paths: Json = {};
   const sorted = [...endpoints].sort((a, b) => (a.pattern < b.pattern ? -1 : 1));
@@ -44,6 +52,9 @@ export function openApiDocument(endpoints: readonly LiveEndpoint[], context: Ope
     paths[path] = pathItem(endpoint, components);
     for (const tag of endpoint.doc.tags ?? []) tags.add(tag);
   }
+  // Functions the caller may call, as `POST /_/call/<name>` (function-operations.ts).
+  for (const published of functions)
+    paths[`/_/call/${published.name}`] = functionPathItem(published, components);
   const document: Json = { openapi: '3.1.0', info: { ...context.info } };
   if (context.publicOrigin !== undefined) document.servers = [{ url: context.publicOrigin }];
   if (tags.size > 0) document.tags = [...tags].sort().map((name) => ({ name }));
@@ -150,10 +161,11 @@ interface Placed {
 }
 
 /** `components` of the document, filled while the paths are written. */
-class Components {
+export class Components {
   private readonly schemas: Json = {};
   private readonly names = new Set<string>();
   private basicAuth = false;
+  private bearerAuth = false;
   private errorUsed = false;
 
   /**
@@ -182,13 +194,19 @@ class Components {
     this.basicAuth = true;
   }
 
+  useBearerAuth(): void {
+    this.bearerAuth = true;
+  }
+
   toJson(): Json {
     const components: Json = {};
     const schemas: Json = { ...this.schemas };
     if (this.errorUsed) schemas[ERROR_SCHEMA] = ERROR_BODY;
     if (Object.keys(schemas).length > 0) components.schemas = schemas;
-    if (this.basicAuth)
-      components.securitySchemes = { [BASIC_AUTH]: { type: 'http', scheme: 'basic' } };
+    const schemes: Json = {};
+    if (this.basicAuth) schemes[BASIC_AUTH] = { type: 'http', scheme: 'basic' };
+    if (this.bearerAuth) schemes[BEARER_AUTH] = { type: 'http', scheme: 'bearer' };
+    if (Object.keys(schemes).length > 0) components.securitySchemes = schemes;
     return components;
   }
 }
@@ -203,11 +221,11 @@ const ERROR_BODY = {
     type: { type: 'string', description: "SB_ERR_REMOTE_ERROR: the handler's exception class" },
     errors: {
       type: 'array',
-      description: 'SB_ERR_VALIDATION: where the request broke the schema',
+      description: 'SB_ERR_VALIDATION: where the request (or the arguments) broke the schema',
       items: {
         type: 'object',
         properties: {
-          in: { enum: ['body', 'query', 'params'] },
+          in: { enum: ['body', 'query', 'params', 'args'] },
           path: { type: 'string' },
           message: { type: 'string' },
           keyword: { type: 'string' },

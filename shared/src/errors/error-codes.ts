@@ -177,12 +177,12 @@ export const ERROR_CODES = {
   SB_ERR_SCHEMA_INVALID: {
     status: 400,
     retryable: false,
-    message: 'An endpoint schema is not a valid JSON Schema',
+    message: 'An endpoint or function schema is not a valid JSON Schema',
   },
   SB_ERR_VALIDATION: {
     status: 400,
     retryable: false,
-    message: "The request does not match the endpoint's schema",
+    message: 'The request (or the arguments of a call) does not match its schema',
   },
   SB_ERR_RESPONSE_INVALID: {
     status: 502,
@@ -283,7 +283,7 @@ export const ERROR_CODES = {
   SB_ERR_FUNCTION_CONFLICT: {
     status: 409,
     retryable: false,
-    message: 'The function is live with different permissions',
+    message: 'The function is live with different permissions or schemas',
   },
   SB_ERR_ADMIN_TOKEN_MISSING: {
     status: 401,

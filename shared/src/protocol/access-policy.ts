@@ -1,5 +1,11 @@
 import { SwitchboardError } from '../errors/switchboard-error.ts';
-import type { EndpointPolicy, FunctionAccess, FunctionRegistration } from './registrations.ts';
+import type {
+  EndpointPolicy,
+  FunctionAccess,
+  FunctionRegistration,
+  FunctionSignature,
+  JsonSchema,
+} from './registrations.ts';
 
 /** The access of a function registered without options: server keys and app code only. */
 export const SERVER_ONLY: FunctionAccess = Object.freeze({
@@ -17,6 +23,14 @@ export interface CallableOptions<U = unknown> {
    * function runs; app code and server keys are trusted and skip it. @default false
    */
   requireUser?: boolean | ((user: U) => boolean | Promise<boolean>);
+  /**
+   * JSON Schemas the server checks the arguments against before any provider sees the call
+   * (SB_ERR_VALIDATION): an array, one schema per positional argument (no more arguments
+   * accepted); or one schema for the whole arguments array. Published in /_/functions.json.
+   */
+  args?: JsonSchema[] | JsonSchema;
+  /** JSON Schema of the result, published for callers (`switchboard types`); not enforced. */
+  returns?: JsonSchema;
 }
 
 /** Checks `callable` options; throws SB_ERR_OPTIONS_INVALID. */
@@ -34,11 +48,20 @@ export function accessOf(options: CallableOptions<never> | undefined): FunctionA
   };
 }
 
-/** The registration of `name` with `access`, omitting defaults to keep frames small. */
-export function functionRegistration(name: string, access: FunctionAccess): FunctionRegistration {
+/**
+ * The registration of `name` with `access` (and its schemas), omitting defaults to keep frames
+ * small.
+ */
+export function functionRegistration(
+  name: string,
+  access: FunctionAccess,
+  signature?: FunctionSignature,
+): FunctionRegistration {
   const registration: FunctionRegistration = { name };
   if (access.allowClients) registration.allowClients = true;
   if (access.requireUser !== 'no') registration.requireUser = access.requireUser;
+  if (signature?.args !== undefined) registration.args = signature.args;
+  if (signature?.returns !== undefined) registration.returns = signature.returns;
   return registration;
 }
 

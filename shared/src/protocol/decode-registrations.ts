@@ -2,6 +2,7 @@ import { SwitchboardError } from '../errors/switchboard-error.ts';
 import { normalizePolicy } from './access-policy.ts';
 import { endpointDoc } from './endpoint-doc.ts';
 import { endpointMethods, endpointShape } from './endpoint-path.ts';
+import { functionSignature } from './function-signature.ts';
 import { bad, isPlainObject, list, str, type Obj } from './field-readers.ts';
 import { invalidName, isFunctionName } from './names.ts';
 import type { EndpointDoc, EndpointRegistration, FunctionRegistration } from './registrations.ts';
@@ -25,6 +26,14 @@ export function registrations(raw: Obj, refusals: SwitchboardError[]): FunctionR
       if (item.requireUser !== 'yes' && item.requireUser !== 'check')
         throw bad('requireUser must be yes or check');
       registration.requireUser = item.requireUser;
+    }
+    if (item.args !== undefined || item.returns !== undefined) {
+      // Shape and size only (plain JSON, capped) before the server spends any work compiling.
+      try {
+        Object.assign(registration, functionSignature(item));
+      } catch (error) {
+        throw bad(error instanceof Error ? error.message : String(error));
+      }
     }
     return registration;
   });

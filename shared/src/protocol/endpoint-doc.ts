@@ -75,7 +75,11 @@ function endpointSchema(value: unknown): EndpointSchema {
   return schema;
 }
 
-function jsonSchema(value: unknown, what: string, budget: { bytes: number }): JsonSchema {
+/**
+ * Checks that `value` is a JSON Schema made of plain JSON (an object, true or false), charging
+ * its size to `budget` (bytes left); throws SB_ERR_OPTIONS_INVALID.
+ */
+export function jsonSchema(value: unknown, what: string, budget: { bytes: number }): JsonSchema {
   if (typeof value !== 'boolean' && !isPlainObject(value))
     throw invalid(`${what} must be a JSON Schema (an object, true or false)`);
   plainJson(value, what, budget, 0);

@@ -17,6 +17,19 @@ export interface FunctionRegistration {
   allowClients?: boolean;
   /** Absent: no user needed. */
   requireUser?: 'yes' | 'check';
+  /**
+   * Absent: arguments are not checked. An array: one schema per positional argument (exactly
+   * that many arguments); one schema: the schema of the whole arguments array.
+   */
+  args?: JsonSchema[] | JsonSchema;
+  /** What the function returns: published for callers (types, OpenAPI), not enforced. */
+  returns?: JsonSchema;
+}
+
+/** The schemas of a function's arguments and result (see FunctionRegistration). */
+export interface FunctionSignature {
+  args?: JsonSchema[] | JsonSchema;
+  returns?: JsonSchema;
 }
 
 /** HTTP methods an endpoint may declare; HEAD (for GET) and OPTIONS are answered by the door. */
