@@ -46,6 +46,7 @@ export {
 export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
+export { emptyMap, emptySet, own } from './collections/empty-until-used.ts';
 export {
   PeerEngine,
   dropAnswer,

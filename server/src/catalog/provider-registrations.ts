@@ -1,5 +1,8 @@
 import {
   SERVER_ONLY,
+  emptyMap,
+  emptySet,
+  own,
   endpointShape,
   isFunctionName,
   isReservedName,
@@ -21,8 +24,8 @@ import type { FunctionMeta, FunctionRegistry } from './registry.ts';
  * registry and endpoint table, and released all at once when the provider leaves.
  */
 export class ProviderRegistrations {
-  private readonly functions = new Set<string>();
-  private readonly endpoints = new Map<string, HttpMethod[]>();
+  private functions = emptySet<string>();
+  private endpoints = emptyMap<string, HttpMethod[]>();
   private withdrawn = false;
 
   constructor(
@@ -97,7 +100,7 @@ export class ProviderRegistrations {
         const previous = this.endpoints.get(path);
         if (previous !== undefined) this.table.remove(path, previous, this.provider);
         else addedPaths.push(path);
-        this.endpoints.set(path, methods);
+        (this.endpoints = own(this.endpoints)).set(path, methods);
         this.table.add(path, registration, this.provider);
       }
     } catch (error) {
@@ -105,7 +108,7 @@ export class ProviderRegistrations {
       throw error;
     }
     functions.forEach(({ name }, index) => {
-      this.functions.add(name);
+      (this.functions = own(this.functions)).add(name);
       this.registry.add(name, this.provider, metas[index]!);
     });
   }

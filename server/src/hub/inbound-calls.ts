@@ -2,6 +2,8 @@ import {
   CLOSE_CODES,
   SwitchboardError,
   dropAnswer,
+  emptyMap,
+  own,
   type CallFrame,
   type CallerInfo,
   type ErrorCode,
@@ -40,7 +42,7 @@ export interface InboundLink {
  * call, their outcomes written back as frames; withdrawn when the uplink cancels or leaves.
  */
 export class InboundCalls {
-  private readonly calls = new Map<number, InboundCall>();
+  private calls = emptyMap<number, InboundCall>();
 
   constructor(private readonly link: InboundLink) {}
 
@@ -72,7 +74,7 @@ export class InboundCalls {
       return;
     }
     const inbound = new InboundCall(this, frame.id);
-    this.calls.set(frame.id, inbound);
+    (this.calls = own(this.calls)).set(frame.id, inbound);
     const order: CallOrder = {
       name: frame.name,
       args: frame.args,

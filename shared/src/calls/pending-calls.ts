@@ -1,3 +1,4 @@
+import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { performance } from 'node:perf_hooks';
 import { MAX_CALL_ID } from '../protocol/frames.ts';
 
@@ -13,7 +14,7 @@ export interface PendingEntry {
  * call); the owner settles entries (take) and must call `dispose()` when the connection ends.
  */
 export class PendingCalls<E extends PendingEntry> {
-  private readonly entries = new Map<number, E>();
+  private entries = emptyMap<number, E>();
   private nextId = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
@@ -34,7 +35,7 @@ export class PendingCalls<E extends PendingEntry> {
   }
 
   add(id: number, entry: E): void {
-    this.entries.set(id, entry);
+    (this.entries = own(this.entries)).set(id, entry);
     if (entry.deadlineAt < this.timerAt) this.arm(entry.deadlineAt);
   }
 

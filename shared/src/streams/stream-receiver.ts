@@ -1,3 +1,4 @@
+import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { AbortFrame, ChunkFrame, CreditFrame, EndFrame } from '../protocol/frames.ts';
 import { StreamQueue, type StreamTarget } from './stream-queue.ts';
@@ -154,7 +155,7 @@ export class IncomingStream {
  * SB_ERR_STREAM_CREDIT_EXCEEDED, its target fails with it); the connection stays open.
  */
 export class StreamReceiver {
-  private readonly streams = new Map<number, IncomingStream>();
+  private streams = emptyMap<number, IncomingStream>();
 
   constructor(
     /** Sends credit and abort frames to the peer. */
@@ -183,7 +184,7 @@ export class StreamReceiver {
     const existing = this.streams.get(id);
     if (existing !== undefined) return existing;
     const stream = new IncomingStream(id, this);
-    this.streams.set(id, stream);
+    (this.streams = own(this.streams)).set(id, stream);
     if (this.streams.size > this.maxStreams) {
       const error = new SwitchboardError(
         'SB_ERR_STREAM_LIMIT',

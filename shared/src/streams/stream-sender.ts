@@ -1,3 +1,4 @@
+import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { handlerErrorToWire } from '../errors/switchboard-error.ts';
 import type { ChunkFrame, EndFrame } from '../protocol/frames.ts';
 
@@ -122,7 +123,7 @@ class OutgoingStream {
  * receiver grants credit (`credit` frames), so neither side holds more than one window of it.
  */
 export class StreamSender {
-  private readonly streams = new Map<number, OutgoingStream>();
+  private streams = emptyMap<number, OutgoingStream>();
   private nextId = 1;
   /** @internal */
   maxChunk = MAX_CHUNK_BYTES;
@@ -158,7 +159,7 @@ export class StreamSender {
   start(source: ByteSource, done?: (outcome: StreamOutcome) => void, whole = false): number {
     const id = this.allocateId();
     const stream = new OutgoingStream(id, this, this.window, whole);
-    this.streams.set(id, stream);
+    (this.streams = own(this.streams)).set(id, stream);
     void stream.pump(source).then((outcome) => {
       this.streams.delete(id);
       done?.(outcome);
