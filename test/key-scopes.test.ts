@@ -240,7 +240,7 @@ test('an old database is migrated: its keys stay unscoped; duplicate names make 
   assert.equal(listed.out.match(/^id-\w+ +gpu-box +server +all +\S+ +active$/gm)?.length, 2);
 
   const db = new Database(path.join(dataDir, 'switchboard.db'), { readonly: true });
-  assert.equal(db.pragma('user_version', { simple: true }), 5);
+  assert.equal(db.pragma('user_version', { simple: true }), 6);
   assert.deepEqual(db.prepare('SELECT id, scope FROM keys ORDER BY id').all(), [
     { id: 'id-one', scope: null },
     { id: 'id-two', scope: null },

@@ -36,6 +36,7 @@ import type { ResolvedOptions } from './options.ts';
 import { openDatabase } from './store/database.ts';
 import { KeyStore } from './store/key-store.ts';
 import { UserStore } from './store/user-store.ts';
+import { UserTokenStore } from './store/user-token-store.ts';
 import { SignIn } from './auth/sign-in.ts';
 import { RateLimits } from './limits/rate-limits.ts';
 import { BodyTimeouts } from './http/body-timeouts.ts';
@@ -70,6 +71,8 @@ export class SwitchboardCore {
   readonly adminTokens: AdminTokenStore;
   /** Users who sign in with a login name and password. */
   readonly users: UserStore;
+  /** Users' personal API tokens (`Authorization: Token sbu_...`). */
+  readonly userTokens: UserTokenStore;
   /** Sessions and the encrypted cookie jars. */
   readonly state: RequestState;
   /** The master secret (cookies, session signatures); a cluster's is adopted when joining. */
@@ -124,6 +127,7 @@ export class SwitchboardCore {
       this.initialKey = this.keys.create('default', 'server').key;
     }
     this.users = new UserStore(this.db, options.minPasswordLength);
+    this.userTokens = new UserTokenStore(this.db, this.users);
     this.adminTokens = new AdminTokenStore(this.db);
     this.secret = loadSecret(options.dataDir, log);
     this.state = new RequestState(
@@ -185,7 +189,8 @@ export class SwitchboardCore {
     if (replica !== undefined) this.users.numberWith((max) => replica.nextUserId(max));
     // However a key is revoked in this process (admin API, app code), its live uplinks go.
     this.keys.onRevoke((key) => this.hub.closeKey(key.id));
-    for (const [name, fn] of userFunctions(this.users)) this.serveFunction(name, fn);
+    for (const [name, fn] of userFunctions(this.users, this.userTokens))
+      this.serveFunction(name, fn);
   }
 
   /**
@@ -201,7 +206,7 @@ export class SwitchboardCore {
     const { options, keys, endpoints, dispatcher, state } = this;
     new BodyTimeouts(options).register(app); // first, so it sees every body
     const limits = await RateLimits.register(app, this.cluster?.limits.counts);
-    const signIn = new SignIn(this.users, limits, options.signInThrottle);
+    const signIn = new SignIn(this.users, limits, options.signInThrottle, this.userTokens);
     this.signIn = signIn;
     this.gate.register(app); // before the routes, so it sees every request to them
     await app.register(

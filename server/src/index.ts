@@ -24,6 +24,7 @@ export type { UplinkHub } from './hub/uplink-hub.ts';
 export type { UplinkConnection } from './hub/uplink-connection.ts';
 export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
 export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts';
+export type { UserTokenStore } from './store/user-token-store.ts';
 export {
   SwitchboardError,
   Media,
@@ -61,6 +62,8 @@ export {
   type FieldFilter,
   type FilterOp,
   type OrderBy,
+  type UserToken,
+  type CreatedUserToken,
 } from '@switchboard/shared';
 /** Typed calls: `typed<Api>(x).add(2, 3)` with `Api` from `switchboard types`. */
 export { typed, type FunctionCaller } from '@switchboard/shared';

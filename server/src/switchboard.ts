@@ -18,6 +18,7 @@ import type { AppFunction } from './hub/in-process-provider.ts';
 import type { ShutdownOutcome } from './shutdown.ts';
 import type { KeyStore } from './store/key-store.ts';
 import type { UserStore } from './store/user-store.ts';
+import type { UserTokenStore } from './store/user-token-store.ts';
 import type { CallStats } from './observe/call-stats.ts';
 
 /** The public face of a Switchboard server. */
@@ -30,6 +31,8 @@ export interface Switchboard {
   readonly keys: KeyStore;
   /** Users (create, find, list, update, remove, verify); never exposes password hashes. */
   readonly users: UserStore;
+  /** Users' API tokens (create, list, get, revoke, verify); the secret is only in `create`'s answer. */
+  readonly userTokens: UserTokenStore;
   /** Live call statistics: forFunction(name), forEndpoint(pattern), forProvider(id), recentErrors(). */
   readonly stats: CallStats;
   /** Starts listening; resolves with the base URL. */
@@ -98,6 +101,7 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     initialKey: core.initialKey,
     keys: core.keys,
     users: core.users,
+    userTokens: core.userTokens,
     stats: core.stats,
     async listen() {
       await app.listen({ host: resolved.host, port: resolved.port });

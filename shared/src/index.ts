@@ -45,6 +45,12 @@ export {
 } from './protocol/names.ts';
 export { isRequestId, MAX_REQUEST_ID_LENGTH } from './protocol/request-id.ts';
 export { USER_FUNCTIONS, type User, type NewUser, type UserChanges } from './users/user.ts';
+export {
+  USER_TOKEN_FUNCTIONS,
+  USER_TOKEN_PREFIX,
+  type CreatedUserToken,
+  type UserToken,
+} from './users/user-token.ts';
 export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export { emptyMap, emptySet, own } from './collections/empty-until-used.ts';
 export {
@@ -88,6 +94,7 @@ export {
   sameAccess,
   normalizePolicy,
   rateLimitOf,
+  rateOf,
   samePolicy,
   type CallableOptions,
 } from './protocol/access-policy.ts';

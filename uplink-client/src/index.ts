@@ -5,6 +5,7 @@ export type { DrainReason } from './drain.ts';
 export type { UplinkStatus, UplinkEvents } from './events.ts';
 export type { UplinkFunction } from './incoming-calls.ts';
 export type { UsersClient } from './users-client.ts';
+export type { UserTokensClient } from './user-tokens-client.ts';
 export { jsonLogger, type UplinkLogger, type LogLevel } from './logger.ts';
 export {
   DEFAULT_CALL_TIMEOUT_MS,
@@ -53,6 +54,8 @@ export {
   type FieldFilter,
   type FilterOp,
   type OrderBy,
+  type UserToken,
+  type CreatedUserToken,
 } from '@switchboard/shared';
 /** Typed calls: `typed<Api>(x).add(2, 3)` with `Api` from `switchboard types`. */
 export { typed, type FunctionCaller } from '@switchboard/shared';

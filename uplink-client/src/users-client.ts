@@ -1,4 +1,5 @@
 import { USER_FUNCTIONS, type NewUser, type User, type UserChanges } from '@switchboard/shared';
+import { UserTokensClient } from './user-tokens-client.ts';
 
 /** What the client needs from an uplink: a way to call a function. */
 export interface UserCaller {
@@ -10,7 +11,12 @@ export interface UserCaller {
  * Errors arrive coded: SB_ERR_USER_EXISTS, SB_ERR_NO_SUCH_USER, SB_ERR_USER_INVALID.
  */
 export class UsersClient {
-  constructor(private readonly uplink: UserCaller) {}
+  /** The users' API tokens (`sb.users.tokens.*`). */
+  readonly tokens: UserTokensClient;
+
+  constructor(private readonly uplink: UserCaller) {
+    this.tokens = new UserTokensClient(uplink);
+  }
 
   /** Creates a user; the password is hashed by the server and never comes back. */
   async create(user: NewUser): Promise<User> {

@@ -1,6 +1,7 @@
 import { SwitchboardError, type User } from '@switchboard/shared';
 import type { Limit, LimitSubject, RateLimits } from '../limits/rate-limits.ts';
 import type { UserStore } from '../store/user-store.ts';
+import type { UserTokenStore } from '../store/user-token-store.ts';
 import type { BasicCredentials } from './basic-credentials.ts';
 
 /** Failed sign-ins allowed per address are this many times those allowed per login name. */
@@ -31,6 +32,7 @@ export class SignIn {
     private readonly users: UserStore,
     private readonly limits: RateLimits,
     private readonly perName: Limit,
+    private readonly tokens: Pick<UserTokenStore, 'verify'>,
   ) {
     this.perAddress = { max: perName.max * ADDRESS_FACTOR, windowMs: perName.windowMs };
   }
@@ -68,6 +70,37 @@ export class SignIn {
       this.release(nameKey);
       this.release(addressKey);
     }
+  }
+
+  /**
+   * Verifies a user API token (`Authorization: Token`) and returns its user and the token's id.
+   * Wrong tokens count against the client address like wrong passwords (a token names no user,
+   * so there is no per-name count) and are refused with SB_ERR_LOGIN_THROTTLED past the limit;
+   * the check is one SHA-256 lookup, so there is nothing in flight to hold.
+   */
+  async verifyToken(
+    request: LimitSubject,
+    token: string,
+  ): Promise<{ user: User; tokenId: string }> {
+    const addressKey = `sign-in:address:${request.ip}`;
+    const { used, retryAfterSeconds } = await this.limits.peek(
+      request,
+      addressKey,
+      this.perAddress,
+    );
+    if (used >= this.perAddress.max) {
+      throw new SwitchboardError('SB_ERR_LOGIN_THROTTLED', undefined, {
+        data: { retryAfterSeconds },
+      });
+    }
+    const record = this.tokens.verify(token);
+    const user = record === undefined ? undefined : this.users.find(record.userId);
+    if (record === undefined || user === undefined) {
+      await this.limits.hit(request, addressKey, this.perAddress);
+      throw new SwitchboardError('SB_ERR_AUTH_FAILED', 'The API token is unknown or revoked');
+    }
+    if (!user.enabled) throw new SwitchboardError('SB_ERR_USER_DISABLED');
+    return { user, tokenId: record.id };
   }
 
   /** Takes a verification slot under `key`, waiting while failures in flight could use it up. */

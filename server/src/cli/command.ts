@@ -44,11 +44,13 @@ export interface Command {
   run(parsed: Parsed): Promise<number> | number;
 }
 
-/** Commands under one word (`keys create|list|revoke`). */
+/** Commands under one word (`keys create|list|revoke`), or two (`users tokens create`). */
 export interface CommandGroup {
   readonly name: string;
   readonly summary: string;
   readonly commands: readonly Command[];
+  /** Groups one word further down (`users tokens`), named with their parent's name first. */
+  readonly groups?: readonly CommandGroup[];
 }
 
 /** Shared by every command that reads the data folder. */
@@ -87,14 +89,21 @@ export function commandHelp(command: Command): string {
 
 /** `--help` text of a group. */
 export function groupHelp(group: CommandGroup): string {
-  const width = Math.max(...group.commands.map((command) => command.name.length));
+  const entries = [
+    ...group.commands,
+    ...(group.groups ?? []).map((sub) => ({
+      name: `${sub.name} ${sub.commands.map((c) => c.name.slice(sub.name.length + 1)).join('|')}`,
+      summary: sub.summary,
+    })),
+  ];
+  const width = Math.max(...entries.map((entry) => entry.name.length));
   return [
     `Usage: switchboard ${group.name} <command> [options]`,
     '',
     group.summary,
     '',
     'Commands:',
-    ...group.commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`),
+    ...entries.map((entry) => `  ${entry.name.padEnd(width)}  ${entry.summary}`),
     '',
     `Run "switchboard ${group.name} <command> --help" for the options of each.`,
     '',

@@ -32,6 +32,8 @@ Commands:
   keys create|list|revoke        uplink keys
   users add|list|passwd|enable|disable|remove
                                  users who sign in with a password
+  users tokens create|list|revoke
+                                 users' API tokens (Authorization: Token)
   tokens create|list|revoke      admin API tokens
 
 Run "switchboard <command> --help" (e.g. "switchboard keys create --help") for its options.
@@ -50,12 +52,21 @@ async function main(argv: string[]): Promise<number> {
   if (command !== undefined) return run(command, rest);
   const group = GROUPS.find((candidate) => candidate.name === word);
   if (group === undefined) throw new UsageError(`Unknown command ${JSON.stringify(word)}`);
+  return runGroup(group, rest);
+}
+
+function runGroup(group: CommandGroup, rest: string[]): Promise<number> | number {
   const [sub, ...args] = rest;
   if (sub === '--help' || sub === '-h' || sub === 'help') return help(groupHelp(group));
-  const names = group.commands.map((c) => c.name.slice(group.name.length + 1));
+  const names = [
+    ...group.commands.map((c) => c.name.slice(group.name.length + 1)),
+    ...(group.groups ?? []).map((g) => g.name.slice(group.name.length + 1)),
+  ];
   if (sub === undefined || sub.startsWith('-')) {
     throw new UsageError(`${group.name} needs a command: ${names.join(', ')}`, group.name);
   }
+  const subgroup = group.groups?.find((candidate) => candidate.name === `${group.name} ${sub}`);
+  if (subgroup !== undefined) return runGroup(subgroup, args);
   const leaf = group.commands.find((candidate) => candidate.name === `${group.name} ${sub}`);
   if (leaf === undefined) {
     throw new UsageError(

@@ -6,6 +6,7 @@ import { DATA_DIR_FLAG, type Command, type CommandGroup, type FlagSpec } from '.
 import { withDatabase } from './data-folder.ts';
 import { readPassword } from './read-password.ts';
 import { isoOr, table } from './table.ts';
+import { userTokensCommands } from './user-tokens-command.ts';
 
 const out = (text: string) => process.stdout.write(text);
 
@@ -40,10 +41,14 @@ function userCommand(
   };
 }
 
-/** `switchboard users add|list|passwd|enable|disable|remove`, against the data folder. */
+/**
+ * `switchboard users add|list|passwd|enable|disable|remove` and `users tokens …`, against the
+ * data folder.
+ */
 export const usersCommands: CommandGroup = {
   name: 'users',
   summary: 'Manage users who sign in with a login name and password (scrypt hashes).',
+  groups: [userTokensCommands],
   commands: [
     {
       name: 'users add',

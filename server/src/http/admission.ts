@@ -1,22 +1,25 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
   SwitchboardError,
+  rateOf,
   type CallerInfo,
   type EndpointPolicy,
   type User,
 } from '@switchboard/shared';
 import { parseBasicCredentials } from '../auth/basic-credentials.ts';
-import { parseBearer } from '../auth/bearer.ts';
+import { parseBearer, parseTokenHeader } from '../auth/bearer.ts';
 import type { KeyThrottle } from '../auth/key-throttle.ts';
 import type { SignIn } from '../auth/sign-in.ts';
 import type { ResolvedOptions } from '../options.ts';
 import type { KeyStore } from '../store/key-store.ts';
 import type { Matched } from './api-target.ts';
-import type { RateLimits } from '../limits/rate-limits.ts';
+import type { Limit, RateLimits } from '../limits/rate-limits.ts';
 import { EMPTY_STATE, RequestState, type IncomingState } from './request-state.ts';
 import { isCrossSiteRequest } from './site.ts';
 
 const BASIC_CHALLENGE = 'Basic realm="switchboard", charset="UTF-8"';
+/** `WWW-Authenticate` of a 401 for a wrong user API token. */
+const TOKEN_CHALLENGE = 'Token realm="switchboard"';
 
 /** Per request: who the door let in, and the browser state it read for the handler. */
 export interface Admission {
@@ -57,7 +60,8 @@ export interface CallerDeps extends StateDeps {
 
 /**
  * The door's checks of a request to an endpoint that need the store or a limiter (so they may
- * wait): the rate limit, Basic credentials and sign-in, and the browser state.
+ * wait): the rate limits, Basic credentials and sign-in or a user API token, and the browser
+ * state.
  */
 export async function admitToEndpoint(
   deps: EndpointAdmissionDeps,
@@ -66,23 +70,26 @@ export async function admitToEndpoint(
   matched: Matched,
 ): Promise<Admission> {
   const { policy } = matched;
-  const limit = policy?.rateLimit ?? deps.options.rateLimit;
+  const own = policy?.rateLimit;
+  const limit =
+    own?.max === undefined ? deps.options.rateLimit : { max: own.max, windowMs: own.windowMs };
   if (limit !== undefined) {
-    const wait = await deps.limits.hit(request, `endpoint:${matched.pattern}:${request.ip}`, limit);
-    if (wait !== undefined) {
-      throw new SwitchboardError(
-        'SB_ERR_RATE_LIMITED',
-        `At most ${limit.max} requests per ${limit.windowMs} ms; try again in ${wait} s`,
-        { data: { retryAfterSeconds: wait } },
-      );
-    }
+    await hitLimit(deps, request, `endpoint:${matched.pattern}:${request.ip}`, limit);
   }
-  let user: User | undefined;
-  if (policy?.requireCredentials === true || policy?.authenticateUsers === true) {
+  let user =
+    policy?.authenticateUsers === true ? await tokenUser(deps, request, reply, matched) : undefined;
+  if (
+    user === undefined &&
+    (policy?.requireCredentials === true || policy?.authenticateUsers === true)
+  ) {
     const credentials = parseBasicCredentials(request.headers.authorization);
     if (credentials === undefined) {
       void reply.header('www-authenticate', BASIC_CHALLENGE);
-      throw new SwitchboardError('SB_ERR_AUTH_REQUIRED', 'This endpoint needs Basic credentials');
+      const wanted = policy.authenticateUsers === true ? ' or a user API token' : '';
+      throw new SwitchboardError(
+        'SB_ERR_AUTH_REQUIRED',
+        `This endpoint needs Basic credentials${wanted}`,
+      );
     }
     if (policy.authenticateUsers === true) {
       try {
@@ -98,9 +105,56 @@ export async function admitToEndpoint(
 }
 
 /**
+ * The user of an `Authorization: Token` request to an endpoint with `authenticateUsers`, after
+ * the endpoint's per-token rate limit (`rateLimit.perToken`) counted the request; undefined
+ * without such a header. A wrong token is 401 with a Token challenge.
+ */
+async function tokenUser(
+  deps: EndpointAdmissionDeps,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  matched: Matched,
+): Promise<User | undefined> {
+  const token = parseTokenHeader(request.headers.authorization);
+  if (token === undefined) return undefined;
+  let verified: { user: User; tokenId: string };
+  try {
+    verified = await deps.signIn.verifyToken(request, token);
+  } catch (error) {
+    if (error instanceof SwitchboardError && error.code === 'SB_ERR_AUTH_FAILED')
+      void reply.header('www-authenticate', TOKEN_CHALLENGE);
+    throw error;
+  }
+  const perToken = matched.policy?.rateLimit?.perToken;
+  if (perToken !== undefined) {
+    const key = `token:${verified.tokenId}:${matched.pattern}`;
+    await hitLimit(deps, request, key, rateOf(perToken, 'rateLimit.perToken'));
+  }
+  return verified.user;
+}
+
+/** Counts a hit on `key`; SB_ERR_RATE_LIMITED (429 with Retry-After) once over `limit`. */
+async function hitLimit(
+  deps: Pick<EndpointAdmissionDeps, 'limits'>,
+  request: FastifyRequest,
+  key: string,
+  limit: Limit,
+): Promise<void> {
+  const wait = await deps.limits.hit(request, key, limit);
+  if (wait !== undefined) {
+    throw new SwitchboardError(
+      'SB_ERR_RATE_LIMITED',
+      `At most ${limit.max} requests per ${limit.windowMs} ms; try again in ${wait} s`,
+      { data: { retryAfterSeconds: wait } },
+    );
+  }
+}
+
+/**
  * Who calls `/_/call`, as the function will see it, from the headers alone: a key (Bearer,
- * through the key throttle), a user (Basic, verified and throttled like endpoints), the
- * session's user (same-site), or anonymous. Throws for a wrong key or password.
+ * through the key throttle), a user (Basic or a user API token, verified and throttled like
+ * endpoints), the session's user (same-site), or anonymous. Throws for a wrong key, password or
+ * token.
  */
 export async function identifyCaller(
   deps: CallerDeps,
@@ -111,11 +165,14 @@ export async function identifyCaller(
     const credentials = parseBasicCredentials(header);
     if (credentials !== undefined)
       return { kind: 'http', user: await deps.signIn.verify(request, credentials) };
+    const token = parseTokenHeader(header);
+    if (token !== undefined)
+      return { kind: 'http', user: (await deps.signIn.verifyToken(request, token)).user };
     const secret = parseBearer(header);
     if (secret === undefined) {
       throw new SwitchboardError(
         'SB_ERR_HTTP_BAD_AUTH_HEADER',
-        'Authorization must be "Bearer <key>" or Basic credentials',
+        'Authorization must be "Bearer <key>", "Token <user API token>" or Basic credentials',
       );
     }
     const key = deps.keyThrottle.verify(deps.keys, secret, request.ip);

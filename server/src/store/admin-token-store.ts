@@ -1,8 +1,8 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { nanoid } from 'nanoid';
+import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { SwitchboardError } from '@switchboard/shared';
 import { recordName } from './record-name.ts';
+import { hashSecret, newSecret, sameHash } from './secret-hash.ts';
 
 /** What the server knows about an admin token (never the token itself). */
 export interface AdminTokenRecord {
@@ -33,13 +33,8 @@ interface TokenRow {
   revoked_at: number | null;
 }
 
-function hashToken(token: string): Buffer {
-  return createHash('sha256').update(token, 'utf8').digest();
-}
-
 /**
- * Tokens of the admin API, stored as SHA-256 hashes: a token is 256 random bits, so a fast hash
- * is enough and a lookup by hash tells an attacker nothing about other tokens. Names are unique
+ * Tokens of the admin API, stored as SHA-256 hashes (see secret-hash.ts). Names are unique
  * among active tokens, so `revoke(name)` is never ambiguous.
  */
 export class AdminTokenStore {
@@ -66,11 +61,11 @@ export class AdminTokenStore {
   /** SB_ERR_ADMIN_BAD_REQUEST for a bad name, SB_ERR_ADMIN_TOKEN_EXISTS for a taken one. */
   create(name: string): CreatedAdminToken {
     const trimmed = recordName(name, 'admin token', 'SB_ERR_ADMIN_BAD_REQUEST');
-    const token = ADMIN_TOKEN_PREFIX + nanoid(43); // 258 random bits
+    const token = newSecret(ADMIN_TOKEN_PREFIX);
     const id = randomUUID();
     const createdAt = Date.now();
     try {
-      this.insert.run(id, trimmed, hashToken(token).toString('hex'), createdAt);
+      this.insert.run(id, trimmed, hashSecret(token).toString('hex'), createdAt);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'SQLITE_CONSTRAINT_UNIQUE') {
         throw new SwitchboardError(
@@ -88,10 +83,10 @@ export class AdminTokenStore {
 
   /** The live record for `token`, or undefined for an unknown or revoked one. */
   verify(token: string): AdminTokenRecord | undefined {
-    const hash = hashToken(token);
+    const hash = hashSecret(token);
     const row = this.byHash.get(hash.toString('hex'));
     if (row === undefined || row.revoked_at !== null) return undefined;
-    if (!timingSafeEqual(Buffer.from(row.hash, 'hex'), hash)) return undefined;
+    if (!sameHash(row.hash, hash)) return undefined;
     const now = Date.now();
     if (row.last_used_at === null || now - row.last_used_at >= LAST_USED_RESOLUTION_MS) {
       this.touch.run(now, row.id);

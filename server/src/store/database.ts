@@ -54,6 +54,18 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE TABLE replica_flag (applying INTEGER NOT NULL);
    INSERT INTO replica_flag (applying) VALUES (0);`,
+  // Users' API tokens (Authorization: Token sbu_...), SHA-256 hashes like admin tokens; they go
+  // with their user.
+  `CREATE TABLE user_tokens (
+     id TEXT PRIMARY KEY,
+     user_id INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     hash TEXT NOT NULL UNIQUE,
+     created_at INTEGER NOT NULL,
+     last_used_at INTEGER,
+     revoked_at INTEGER
+   );
+   CREATE INDEX user_tokens_user_id ON user_tokens (user_id);`,
 ];
 
 /** Mode of the data folder when Switchboard creates it: the owner only. */

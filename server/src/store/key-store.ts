@@ -1,5 +1,4 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import { nanoid } from 'nanoid';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { SwitchboardError, type KeyKind } from '@switchboard/shared';
 import type { ProvisionedKey } from '../options.ts';
@@ -11,6 +10,7 @@ import {
   type ScopeInput,
 } from './key-scope.ts';
 import { recordName } from './record-name.ts';
+import { hashSecret, newSecret, sameHash } from './secret-hash.ts';
 
 /** What the server knows about a key (never the key itself). */
 export interface KeyRecord {
@@ -43,13 +43,8 @@ interface KeyRow {
 
 const KEY_PREFIX: Record<KeyKind, string> = { server: 'sbk_s_', client: 'sbk_c_' };
 
-function hashKey(key: string): Buffer {
-  return createHash('sha256').update(key, 'utf8').digest();
-}
-
 /**
- * Uplink keys, stored as SHA-256 hashes (keys are 256-bit random secrets, so a fast hash is
- * the right tool; passwords get scrypt). Keys provisioned through options live in memory only.
+ * Uplink keys, stored as SHA-256 hashes (see secret-hash.ts). Keys provisioned through options live in memory only.
  */
 export class KeyStore {
   private readonly provisioned = new Map<string, { hash: Buffer; record: KeyRecord }>();
@@ -72,7 +67,7 @@ export class KeyStore {
       'SELECT * FROM keys WHERE name = ? AND revoked_at IS NULL ORDER BY created_at',
     );
     for (const key of provisioned) {
-      const hash = hashKey(key.key);
+      const hash = hashSecret(key.key);
       const record: KeyRecord = {
         id: `options:${key.name}`,
         name: key.name,
@@ -88,7 +83,7 @@ export class KeyStore {
 
   /** The live record for `key`, or undefined for an unknown or revoked key. */
   verify(key: string): KeyRecord | undefined {
-    const hash = hashKey(key);
+    const hash = hashSecret(key);
     const hex = hash.toString('hex');
     const provisioned = this.provisioned.get(hex);
     if (provisioned !== undefined) {
@@ -96,7 +91,7 @@ export class KeyStore {
     }
     const row = this.byHash.get(hex);
     if (row === undefined || row.revoked_at !== null) return undefined;
-    if (!timingSafeEqual(Buffer.from(row.hash, 'hex'), hash)) return undefined;
+    if (!sameHash(row.hash, hash)) return undefined;
     return toRecord(row);
   }
 
@@ -108,7 +103,7 @@ export class KeyStore {
   create(rawName: string, kind: KeyKind, scopeInput?: ScopeInput): CreatedKey {
     const name = checkKey(rawName, kind);
     const scope = keyScope(kind, scopeInput);
-    const key = KEY_PREFIX[kind] + nanoid(43); // 258 random bits
+    const key = newSecret(KEY_PREFIX[kind]);
     const id = randomUUID();
     const createdAt = Date.now();
     // IMMEDIATE takes the write lock before the check, so a server and the CLI creating the
@@ -120,7 +115,7 @@ export class KeyStore {
           id,
           name,
           kind,
-          hashKey(key).toString('hex'),
+          hashSecret(key).toString('hex'),
           createdAt,
           scopeToColumn(scope),
         );

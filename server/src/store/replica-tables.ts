@@ -32,6 +32,10 @@ export const SHARED_TABLES = {
        AND id != @id`,
     ],
   },
+  user_tokens: {
+    pk: 'id',
+    clearConflicts: ['DELETE FROM user_tokens WHERE hash = @hash AND id != @id'],
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export type SharedTable = keyof typeof SHARED_TABLES;

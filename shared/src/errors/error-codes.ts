@@ -305,6 +305,16 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'No active admin token with that id or name',
   },
+  SB_ERR_NO_SUCH_USER_TOKEN: {
+    status: 404,
+    retryable: false,
+    message: 'The user has no API token with that id',
+  },
+  SB_ERR_USER_TOKEN_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid user API token name',
+  },
   SB_ERR_ADMIN_BAD_REQUEST: {
     status: 400,
     retryable: false,

@@ -5,6 +5,7 @@ import type {
   FunctionRegistration,
   FunctionSignature,
   JsonSchema,
+  EndpointRateLimit,
 } from './registrations.ts';
 
 /** The access of a function registered without options: server keys and app code only. */
@@ -100,7 +101,7 @@ export function normalizePolicy(value: unknown): EndpointPolicy | undefined {
     policy.enableCors = cors;
   }
   const limit = raw.rateLimit;
-  if (limit !== undefined) policy.rateLimit = rateLimitOf(limit, 'rateLimit');
+  if (limit !== undefined) policy.rateLimit = endpointRateLimitOf(limit);
   const maxBodyBytes = raw.maxBodyBytes;
   if (maxBodyBytes !== undefined) {
     if (!Number.isSafeInteger(maxBodyBytes) || (maxBodyBytes as number) < 1)
@@ -129,6 +130,32 @@ export function rateLimitOf(value: unknown, what: string): { max: number; window
   return { max: limit.max as number, windowMs: limit.windowMs as number };
 }
 
+/** Window of each unit a `perToken` rate may be written in. */
+const RATE_UNITS: Readonly<Record<string, number>> = { s: 1000, min: 60_000, h: 3_600_000 };
+const RATE_PATTERN = /^\s*([1-9]\d{0,8})\s*\/\s*(s|min|h)\s*$/;
+
+/**
+ * A rate written `N/s`, `N/min` or `N/h` (`'40/min'`) as a limit; throws SB_ERR_OPTIONS_INVALID
+ * naming `what`.
+ */
+export function rateOf(value: unknown, what: string): { max: number; windowMs: number } {
+  const match = typeof value === 'string' ? RATE_PATTERN.exec(value) : null;
+  if (match === null)
+    throw invalid(`${what} must be a rate such as "40/min" (N/s, N/min or N/h, N ≥ 1)`);
+  return { max: Number(match[1]), windowMs: RATE_UNITS[match[2]!]! };
+}
+
+/** `{ max, windowMs }` per address, `{ perToken: 'N/unit' }` per token, or both. */
+function endpointRateLimitOf(value: unknown): EndpointRateLimit {
+  const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const { perToken } = raw;
+  if (perToken === undefined) return rateLimitOf(value, 'rateLimit');
+  rateOf(perToken, 'rateLimit.perToken');
+  const canonical = (perToken as string).replace(/\s+/g, ''); // '40 / min' → '40/min'
+  if (raw.max === undefined && raw.windowMs === undefined) return { perToken: canonical };
+  return { ...rateLimitOf(value, 'rateLimit'), perToken: canonical };
+}
+
 export function samePolicy(a: EndpointPolicy | undefined, b: EndpointPolicy | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   return (
@@ -138,6 +165,7 @@ export function samePolicy(a: EndpointPolicy | undefined, b: EndpointPolicy | un
     a.enableCors === b.enableCors &&
     a.rateLimit?.max === b.rateLimit?.max &&
     a.rateLimit?.windowMs === b.rateLimit?.windowMs &&
+    a.rateLimit?.perToken === b.rateLimit?.perToken &&
     a.maxBodyBytes === b.maxBodyBytes
   );
 }

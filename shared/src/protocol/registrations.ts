@@ -46,14 +46,23 @@ export interface EndpointPolicy {
   crossSiteSession?: boolean;
   /** `true`: `Access-Control-Allow-Origin: *`; a string: that origin. */
   enableCors?: boolean | string;
-  /** Per client address; replaces the server's default limit for this endpoint. */
-  rateLimit?: { max: number; windowMs: number };
+  /**
+   * `max`/`windowMs`: per client address, replacing the server's default limit for this
+   * endpoint. `perToken`: per user API token (`Authorization: Token`), as `N/s`, `N/min` or
+   * `N/h`, e.g. `'40/min'`. Either or both.
+   */
+  rateLimit?: EndpointRateLimit;
   /**
    * Accept bodies up to this size, streamed to the handler as they arrive (`req.body` is then
    * read with `for await`), instead of the server's buffered limit.
    */
   maxBodyBytes?: number;
 }
+
+/** An endpoint's rate limits: per client address, per user API token, or both. */
+export type EndpointRateLimit =
+  | { max: number; windowMs: number; perToken?: string }
+  | { max?: undefined; windowMs?: undefined; perToken: string };
 
 /** A JSON Schema (draft 2020-12, the dialect of OpenAPI 3.1): an object, or `true`/`false`. */
 export type JsonSchema = boolean | { [keyword: string]: unknown };

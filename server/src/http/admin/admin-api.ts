@@ -9,6 +9,7 @@ import { clusterRoutes } from './cluster-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { uplinkRoutes } from './uplink-routes.ts';
 import { userRoutes } from './user-routes.ts';
+import { userTokenRoutes } from './user-token-routes.ts';
 
 /** Where the admin API lives; every route below it needs `Authorization: Token <admin token>`. */
 export const ADMIN_API_PREFIX = '/_/admin/api/v1';
@@ -62,6 +63,7 @@ export function adminApi(core: AdminServices, limits: RateLimits) {
     clusterRoutes(app, core);
     keyRoutes(app, core);
     userRoutes(app, core);
+    userTokenRoutes(app, core);
 
     // Anything else under the prefix: authenticated (by the hook above), then 404.
     app.route({

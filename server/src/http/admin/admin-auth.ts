@@ -1,14 +1,9 @@
 import { SwitchboardError } from '@switchboard/shared';
+import { parseTokenHeader } from '../../auth/bearer.ts';
 import type { AdminTokenRecord, AdminTokenStore } from '../../store/admin-token-store.ts';
 
 /** `WWW-Authenticate` of a 401 from the admin API. */
 export const ADMIN_CHALLENGE = 'Token realm="switchboard-admin"';
-
-/** The token of an `Authorization: Token <token>` header, or undefined when it is not one. */
-export function parseTokenHeader(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  return /^Token\s+(\S+)\s*$/i.exec(header)?.[1];
-}
 
 /**
  * The admin token a request authenticates with. No header, or another scheme, is

@@ -6,6 +6,7 @@ import type { ResolvedOptions } from '../../options.ts';
 import type { AdminTokenStore } from '../../store/admin-token-store.ts';
 import type { KeyStore } from '../../store/key-store.ts';
 import type { UserStore } from '../../store/user-store.ts';
+import type { UserTokenStore } from '../../store/user-token-store.ts';
 
 /** A live uplink as the admin API reads it. */
 export interface AdminUplink {
@@ -39,6 +40,7 @@ export interface AdminServices {
   readonly adminTokens: Pick<AdminTokenStore, 'verify'>;
   readonly keys: Pick<KeyStore, 'list' | 'create' | 'get'>;
   readonly users: Pick<UserStore, 'list' | 'create' | 'find' | 'update' | 'remove'>;
+  readonly userTokens: Pick<UserTokenStore, 'create' | 'list' | 'get' | 'revoke'>;
   readonly registry: Pick<FunctionRegistry, 'names' | 'providersOf'>;
   readonly endpoints: Pick<EndpointTable, 'list'>;
   readonly stats: Pick<CallStats, 'forFunction' | 'forEndpoint' | 'forProvider' | 'recentErrors'>;

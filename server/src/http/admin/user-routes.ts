@@ -52,7 +52,7 @@ export function userRoutes(app: FastifyInstance, core: Pick<AdminServices, 'user
 }
 
 /** A user id in a path; anything but a plain positive integer names no user. */
-function userIdOf(params: unknown): number {
+export function userIdOf(params: unknown): number {
   const { id } = params as { id: string };
   const number = /^[1-9]\d{0,14}$/.test(id) ? Number(id) : NaN;
   if (!Number.isSafeInteger(number)) throw noSuchUser(id);

@@ -1,6 +1,7 @@
 import type { LastError, RecentError, StatsSnapshot } from '../../observe/call-stats.ts';
 import type { KeyRecord } from '../../store/key-store.ts';
 import type { PublicUser } from '../../store/user-store.ts';
+import type { UserToken } from '@switchboard/shared';
 
 /** The admin API's JSON for a key (never the secret, never its hash). */
 export interface KeyView {
@@ -47,6 +48,31 @@ export function userView(user: PublicUser): UserView {
     created_at: new Date(user.createdAt).toISOString(),
     data: user.data,
   };
+}
+
+/** The admin API's JSON for a user's API token (never the token, never its hash). */
+export interface UserTokenView {
+  id: string;
+  user_id: number;
+  name: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export function userTokenView(token: UserToken): UserTokenView {
+  return {
+    id: token.id,
+    user_id: token.userId,
+    name: token.name,
+    created_at: new Date(token.createdAt).toISOString(),
+    last_used_at: isoOrNull(token.lastUsedAt),
+    revoked_at: isoOrNull(token.revokedAt),
+  };
+}
+
+function isoOrNull(at: number | null): string | null {
+  return at === null ? null : new Date(at).toISOString();
 }
 
 /** Live call statistics as the admin API shows them. */
