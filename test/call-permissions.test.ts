@@ -73,7 +73,9 @@ test('a client key is refused a server-only function; allowClients opens it; ser
     401,
     'SB_ERR_AUTH_BAD_KEY',
   );
-  await expectError(await call('open', [1, 1], 'Token abc'), 400, 'SB_ERR_HTTP_BAD_AUTH_HEADER');
+  await expectError(await call('open', [1, 1], 'Digest abc'), 400, 'SB_ERR_HTTP_BAD_AUTH_HEADER');
+  // `Token` is a user API token (issue 20): a wrong one is a failed sign-in.
+  await expectError(await call('open', [1, 1], 'Token abc'), 401, 'SB_ERR_AUTH_FAILED');
   await expectError(await call('open', [1, 1], 'Basic ***'), 400, 'SB_ERR_HTTP_BAD_AUTH_HEADER');
   assert.equal(secretRuns, 2);
   // The built-in user functions are for server keys only.
