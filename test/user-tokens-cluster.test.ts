@@ -1,12 +1,14 @@
 // Issue 20: users' API tokens are shared by the servers of a cluster (the user_tokens table is
 // replicated like users and admin tokens, docs/cluster.md) and their per-token limits hold per
-// cluster. Real nats-server, real servers in their own processes.
+// cluster. Real nats-server, real servers in their own processes, a real uplink.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
+import { connect } from '@switchboard/uplink';
 import { admin, eventually, startNode, type Node } from './helpers/cluster.ts';
 import { runCli } from './helpers/cli.ts';
 import { startNats } from './helpers/nats.ts';
+import { SERVER_KEY } from './helpers/server.ts';
 
 /** Limit hits go out every 100 ms; a second is ample for them to be counted everywhere. */
 const SHARED_WITHIN_MS = 1_000;
@@ -31,6 +33,16 @@ test('a token made on one server signs in on the others, is revoked everywhere, 
   const left = HOUR_MS - (Date.now() % HOUR_MS);
   if (left < 30_000) await sleep(left + 100);
 
+  // An uplink on a serves an endpoint limited per token; b's door admits requests to it.
+  const uplink = await connect({ url: a.url, key: SERVER_KEY, reconnect: false });
+  t.after(() => uplink.close());
+  uplink.httpEndpoint(
+    '/token-limited',
+    { authenticateUsers: true, methods: ['GET'], rateLimit: { perToken: '3/h' } },
+    (req) => ({ user: req.user?.email ?? null }),
+  );
+  await uplink.synced();
+
   const user = await admin(a, 'POST', 'users/', { email: 'ada@example.com', password: 'ada pass' });
   assert.equal(user.status, 201);
   const userId = user.body.id as number;
@@ -53,10 +65,16 @@ test('a token made on one server signs in on the others, is revoked everywhere, 
   assert.deepEqual(onB.body, { node: 'b', user: 'ada@example.com' });
 
   // Per token, per cluster: 2 on a and 1 on b use up '3/h'; the fourth is refused on either.
+  await eventually(
+    'b serves /token-limited',
+    async () => (await fetch(`${b.url}/_/api/token-limited`)).status === 401,
+  );
   assert.equal((await get(a, '/token-limited', token)).status, 200);
   assert.equal((await get(a, '/token-limited', token)).status, 200);
   await sleep(SHARED_WITHIN_MS);
-  assert.equal((await get(b, '/token-limited', token)).status, 200);
+  const third = await get(b, '/token-limited', token);
+  assert.equal(third.status, 200);
+  assert.deepEqual(third.body, { user: 'ada@example.com' }, 'the uplink on a sees the user');
   const refused = await get(b, '/token-limited', token);
   assert.equal(refused.status, 429);
   assert.equal(refused.body.code, 'SB_ERR_RATE_LIMITED');
