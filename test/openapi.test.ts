@@ -356,13 +356,21 @@ test('/_/openapi.json is a valid OpenAPI 3.1 document of the live endpoints, reb
     default: { description: "The handler's response" },
   });
 
-  // Basic auth where the endpoint asks for credentials; a schema with local $refs is placed
-  // under components with its references rewritten.
+  // Basic auth where the endpoint asks for credentials (or a user API token, issue 20); a schema
+  // with local $refs is placed under components with its references rewritten.
   const tree = paths['/_/api/tree']!.put as Json;
-  assert.deepEqual(tree.security, [{ basicAuth: [] }]);
+  assert.deepEqual(tree.security, [{ basicAuth: [] }, { userToken: [] }]);
   assert.ok((tree.responses as Json)['401']);
   const components = doc.components as { securitySchemes: Json; schemas: Record<string, Json> };
-  assert.deepEqual(components.securitySchemes, { basicAuth: { type: 'http', scheme: 'basic' } });
+  assert.deepEqual(components.securitySchemes, {
+    basicAuth: { type: 'http', scheme: 'basic' },
+    userToken: {
+      type: 'apiKey',
+      in: 'header',
+      name: 'Authorization',
+      description: "A user's API token: `Authorization: Token sbu_...`",
+    },
+  });
   const treeBody = (tree.requestBody as { content: Record<string, Json> }).content[
     'application/json'
   ]!.schema as Json;

@@ -25,6 +25,8 @@ type Json = Record<string, unknown>;
 export const BASIC_AUTH = 'basicAuth';
 /** A server key (`Authorization: Bearer <key>`), for functions only server keys may call. */
 export const BEARER_AUTH = 'bearerAuth';
+/** `Authorization: Token <user API token>`, wherever a user may sign in (`authenticateUsers`). */
+export const USER_TOKEN = 'userToken';
 const ERROR_SCHEMA = 'SwitchboardError';
 /** Methods whose operations carry the request body a body schema describes. */
 const BODY_METHODS: ReadonlySet<HttpMethod> = new Set(['POST', 'PUT', 'PATCH']);
@@ -121,8 +123,13 @@ function pathItem(endpoint: LiveEndpoint, components: Components): Json {
     }
     operation.responses = responses;
     if (signIn) {
-      operation.security = [{ [BASIC_AUTH]: [] }];
+      const security: Json[] = [{ [BASIC_AUTH]: [] }];
       components.useBasicAuth();
+      if (policy?.authenticateUsers === true) {
+        security.push({ [USER_TOKEN]: [] });
+        components.useUserToken();
+      }
+      operation.security = security;
     }
     item[method.toLowerCase()] = operation;
   }
@@ -166,6 +173,7 @@ export class Components {
   private readonly names = new Set<string>();
   private basicAuth = false;
   private bearerAuth = false;
+  private userToken = false;
   private errorUsed = false;
 
   /**
@@ -198,6 +206,10 @@ export class Components {
     this.bearerAuth = true;
   }
 
+  useUserToken(): void {
+    this.userToken = true;
+  }
+
   toJson(): Json {
     const components: Json = {};
     const schemas: Json = { ...this.schemas };
@@ -206,6 +218,14 @@ export class Components {
     const schemes: Json = {};
     if (this.basicAuth) schemes[BASIC_AUTH] = { type: 'http', scheme: 'basic' };
     if (this.bearerAuth) schemes[BEARER_AUTH] = { type: 'http', scheme: 'bearer' };
+    if (this.userToken) {
+      schemes[USER_TOKEN] = {
+        type: 'apiKey',
+        in: 'header',
+        name: 'Authorization',
+        description: "A user's API token: `Authorization: Token sbu_...`",
+      };
+    }
     if (Object.keys(schemes).length > 0) components.securitySchemes = schemes;
     return components;
   }
