@@ -356,6 +356,12 @@ test('rateLimit options: perToken takes N/s, N/min or N/h; anything else is SB_E
       sb.httpEndpoint('/bad', { rateLimit: { max: 0, windowMs: 1000, perToken: '1/s' } }, handler),
     { code: 'SB_ERR_OPTIONS_INVALID' },
   );
+  // A typo names no limit at all: refused rather than ignored.
+  for (const bad of [{}, { pertoken: '1/s' }]) {
+    assert.throws(() => sb.httpEndpoint('/bad', { rateLimit: bad as never }, handler), {
+      code: 'SB_ERR_OPTIONS_INVALID',
+    });
+  }
   // The per-address form as before: 2 a minute per address, whoever signs in.
   sb.httpEndpoint(
     '/addr',

@@ -149,6 +149,8 @@ export function rateOf(value: unknown, what: string): { max: number; windowMs: n
 function endpointRateLimitOf(value: unknown): EndpointRateLimit {
   const raw = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
   const { perToken } = raw;
+  if (perToken === undefined && raw.max === undefined && raw.windowMs === undefined)
+    throw invalid('rateLimit must be { max, windowMs }, { perToken: "40/min" } or both');
   if (perToken === undefined) return rateLimitOf(value, 'rateLimit');
   rateOf(perToken, 'rateLimit.perToken');
   const canonical = (perToken as string).replace(/\s+/g, ''); // '40 / min' → '40/min'
