@@ -66,8 +66,9 @@ test('a token made with the CLI signs its user in at a real uplink endpoint, is 
   // Used: the handler in the uplink process sees the token's user (and no Basic username).
   const used = await get('/tok/me', `Token ${token}`);
   assert.equal(used.status, 200);
-  const body = (await used.json()) as { user: Json; username: unknown };
+  const body = (await used.json()) as { user: Json; username: unknown; contextUser: unknown };
   assert.equal(body.user.id, adaId);
+  assert.equal(body.contextUser, 'ada@example.com', 'getRequest().user too');
   assert.equal(body.user.email, 'ada@example.com');
   assert.equal(body.username, null);
   // The scheme is case-insensitive, as Basic's is.
