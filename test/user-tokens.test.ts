@@ -343,7 +343,19 @@ test('rateLimit.perToken: 429 with Retry-After past the rate, per token and per 
 });
 
 test('rateLimit options: perToken takes N/s, N/min or N/h; anything else is SB_ERR_OPTIONS_INVALID; { max, windowMs } still works', async (t) => {
-  const { sb, adaId, get } = await setUp(t);
+  const { sb, url, adaId, get } = await setUp(t);
+  // Uplinks check the same way before sending; the server compares perToken like any option.
+  const uplink = await connect({ url, key: SERVER_KEY, reconnect: false });
+  t.after(() => uplink.close());
+  assert.throws(() => uplink.httpEndpoint('/u', { rateLimit: { perToken: '5/day' } }, () => 1), {
+    code: 'SB_ERR_OPTIONS_INVALID',
+  });
+  uplink.httpEndpoint(
+    '/tok/limited',
+    { authenticateUsers: true, methods: ['GET'], rateLimit: { perToken: '4/min' } },
+    () => 'other',
+  );
+  await assert.rejects(uplink.synced(), { code: 'SB_ERR_ENDPOINT_CONFLICT' });
   const handler = () => 'ok';
   for (const bad of ['40/minute', '0/s', '40', 'x/min', '-1/h', 40, '1.5/s', '40/min/h']) {
     assert.throws(
