@@ -448,3 +448,34 @@ test('CLI: usage mistakes exit 2, failures exit 1 with the code', async (t) => {
   const usersHelp = await runCli(t, dataDir, ['users', '--help']);
   assert.match(usersHelp.out, /users tokens create\|list\|revoke/);
 });
+
+test('REST resources with authenticateUsers take a token too: the handlers see its user; perToken limits them', async (t) => {
+  const { sb, url, adaId } = await setUp(t);
+  const bob = await sb.users.create({ email: 'bob@example.com', password: 'bob password' });
+  const ada = sb.userTokens.create(adaId).token;
+  const bobs = sb.userTokens.create(bob.id).token;
+  const notes = (token: string, init: RequestInit = {}) =>
+    fetch(`${url}/_/api/tok/notes`, {
+      ...init,
+      headers: { authorization: `Token ${token}`, 'content-type': 'application/json' },
+    });
+
+  const created = await notes(ada, { method: 'POST', body: JSON.stringify({ text: 'hi' }) });
+  assert.equal(created.status, 201);
+  const listed = await notes(ada);
+  assert.equal(listed.status, 200);
+  assert.deepEqual(await listed.json(), {
+    num_results: 1,
+    total_pages: 1,
+    page: 1,
+    objects: [{ id: '1', text: 'hi' }],
+  });
+  const others = (await (await notes(bobs)).json()) as { num_results: number };
+  assert.equal(others.num_results, 0, "bob's token is bob");
+  // Ada's token used 2 of its 3 a minute on the resource; the fourth request is refused.
+  assert.equal((await notes(ada)).status, 200);
+  const limited = await notes(ada);
+  await expectError(limited, 429, 'SB_ERR_RATE_LIMITED');
+  assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+  await expectError(await notes('sbu_wrong'), 401, 'SB_ERR_AUTH_FAILED');
+});
