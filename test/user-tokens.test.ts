@@ -255,6 +255,17 @@ test('server keys manage tokens through sb.users.tokens.* (uplink.users.tokens);
     code: 'SB_ERR_USER_TOKEN_INVALID',
   });
 
+  // The public OpenAPI document says so: tok.whoami (requireUser) takes Basic or a token.
+  const doc = (await (await fetch(`${url}/_/openapi.json`)).json()) as {
+    paths: Record<string, { post?: Json }>;
+    components: { securitySchemes: Json };
+  };
+  assert.deepEqual(doc.paths['/_/call/tok.whoami']?.post?.security, [
+    { basicAuth: [] },
+    { userToken: [] },
+  ]);
+  assert.equal((doc.components.securitySchemes.userToken as Json).name, 'Authorization');
+
   // App code has the store itself.
   assert.equal(sb.userTokens.list('ada@example.com').length, 2);
 

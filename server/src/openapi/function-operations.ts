@@ -1,6 +1,6 @@
 import type { JsonSchema } from '@switchboard/shared';
 import type { PublishedFunction } from '../http/functions-routes.ts';
-import { BASIC_AUTH, BEARER_AUTH, type Components } from './openapi-document.ts';
+import { BASIC_AUTH, BEARER_AUTH, USER_TOKEN, type Components } from './openapi-document.ts';
 
 type Json = Record<string, unknown>;
 
@@ -9,7 +9,8 @@ type Json = Record<string, unknown>;
  * of arguments (its schema from `args`: one schema per argument becomes `prefixItems` with the
  * count fixed, one schema is the array's own), whose `200` is the result (`returns`, else any
  * JSON), with the door's error body for `400` (arguments checked), `404` and any other status.
- * Functions only server keys may call ask for a Bearer key; those needing a user, for Basic.
+ * Functions only server keys may call ask for a Bearer key; those needing a user, for Basic or a
+ * user API token.
  */
 export function functionPathItem(published: PublishedFunction, components: Components): Json {
   const { name, args, returns } = published;
@@ -38,8 +39,9 @@ export function functionPathItem(published: PublishedFunction, components: Compo
     operation.security = [{ [BEARER_AUTH]: [] }];
     components.useBearerAuth();
   } else if (published.requireUser !== undefined) {
-    operation.security = [{ [BASIC_AUTH]: [] }];
+    operation.security = [{ [BASIC_AUTH]: [] }, { [USER_TOKEN]: [] }];
     components.useBasicAuth();
+    components.useUserToken();
   }
   return { post: operation };
 }
