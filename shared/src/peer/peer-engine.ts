@@ -69,17 +69,14 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
   /** Messages above one frame, both ways. */
   readonly large: LargeMessages;
   private readonly batcher: FrameBatcher;
-  private transport: MessageSink | undefined;
+  /** Where the batcher's messages go: the attached transport, if any. */
+  private readonly slot = new TransportSlot();
 
   constructor(
     settings: PeerSettings,
     private readonly hooks: PeerHooks,
   ) {
-    const sink: MessageSink = {
-      send: (message) => this.transport?.send(message),
-      sendParts: (parts, byteLength) => this.transport?.sendParts(parts, byteLength),
-    };
-    this.batcher = new FrameBatcher(sink, settings.maxFrameBytes);
+    this.batcher = new FrameBatcher(this.slot, settings.maxFrameBytes);
     this.sender = new StreamSender((frame) => this.send(frame), settings.streamWindowBytes);
     this.receiver = new StreamReceiver(
       (frame) => this.send(frame),
@@ -99,17 +96,17 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
 
   /** Messages go to `transport` from now on. */
   attach(transport: MessageSink): void {
-    this.transport = transport;
+    this.slot.transport = transport;
   }
 
   /** No transport any more: frames queued and not yet written are dropped. */
   detach(): void {
     this.batcher.clear();
-    this.transport = undefined;
+    this.slot.transport = undefined;
   }
 
   get attached(): boolean {
-    return this.transport !== undefined;
+    return this.slot.transport !== undefined;
   }
 
   /** The credit each new stream gets, both ways (from the welcome). */
@@ -155,7 +152,7 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
 
   /** Queues a frame of the shared machinery (credit, abort, chunk, end, cancel), if attached. */
   send(frame: StreamFrame | CancelFrame): void {
-    if (this.transport !== undefined) this.push(frame as Out);
+    if (this.slot.transport !== undefined) this.push(frame as Out);
   }
 
   /**
@@ -164,7 +161,7 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
    * comes, anything else as the result's value.
    */
   answer(id: number, value: unknown): SwitchboardError | undefined {
-    if (this.transport === undefined) {
+    if (this.slot.transport === undefined) {
       dropAnswer(value);
       return undefined;
     }
@@ -185,7 +182,7 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
    * stream the answer announced is stopped. Returns that error, for the side to report.
    */
   answerFrame(frame: ResultFrame | (ErrorFrame & { id: number })): SwitchboardError | undefined {
-    if (this.transport === undefined) return undefined;
+    if (this.slot.transport === undefined) return undefined;
     try {
       this.push(frame as Out);
       return undefined;
@@ -332,4 +329,17 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
 export function dropAnswer(value: unknown): void {
   if (value instanceof StreamedValue) value.discard();
   else if (value instanceof ValueStream) void value[Symbol.asyncIterator]().return?.();
+}
+
+/** The engine's end of its transport (an object, not closures: one per idle uplink). */
+class TransportSlot implements MessageSink {
+  transport: MessageSink | undefined;
+
+  send(message: Buffer): void {
+    this.transport?.send(message);
+  }
+
+  sendParts(parts: readonly Buffer[], byteLength: number): void {
+    this.transport?.sendParts(parts, byteLength);
+  }
 }
