@@ -3,7 +3,7 @@
 // process each, against one server with one uplink loaded by two load processes. Measured twice
 // per round, order alternating: as fast as the machine goes (total req/s) and at a fixed total
 // rate (CPU per request of every process of the setup). Medians over rounds. Needs nats-server.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -157,6 +157,7 @@ async function main(): Promise<void> {
     }
   }
   await stopAll();
+  rmSync(store, { recursive: true, force: true });
   console.log(report(all));
 }
 

@@ -49,4 +49,9 @@ test('the oldest keys go beyond the bound', () => {
   assert.equal(counts.size, 3);
   assert.equal(counts.read('a', MINUTE).current, 0);
   assert.equal(counts.read('d', MINUTE).current, 1);
+  // A key counted again is the newest: the one counted least recently goes first.
+  counts.incr('b', MINUTE);
+  counts.incr('e', MINUTE);
+  assert.equal(counts.read('b', MINUTE).current, 2);
+  assert.equal(counts.read('c', MINUTE).current, 0);
 });

@@ -1,7 +1,7 @@
 import { AdminTokenStore } from '../store/admin-token-store.ts';
 import { DATA_DIR_FLAG, type CommandGroup } from './command.ts';
 import { withDatabase } from './data-folder.ts';
-import { isoOr, table } from './table.ts';
+import { tokenTable } from './table.ts';
 
 const out = (text: string) => process.stdout.write(text);
 
@@ -32,16 +32,7 @@ export const tokensCommands: CommandGroup = {
       flags: { 'data-dir': DATA_DIR_FLAG },
       run: ({ values }) =>
         withDatabase(values['data-dir'], (db) => {
-          const rows = new AdminTokenStore(db)
-            .list()
-            .map((token) => [
-              token.id,
-              token.name,
-              isoOr(token.createdAt, ''),
-              isoOr(token.lastUsedAt, 'never'),
-              token.revokedAt === null ? 'active' : `revoked ${isoOr(token.revokedAt, '')}`,
-            ]);
-          out(table([['id', 'name', 'created', 'last used', 'state'], ...rows]));
+          out(tokenTable(new AdminTokenStore(db).list()));
           return 0;
         }),
     },

@@ -3,7 +3,7 @@ import { UserStore } from '../store/user-store.ts';
 import { UserTokenStore } from '../store/user-token-store.ts';
 import { DATA_DIR_FLAG, type CommandGroup } from './command.ts';
 import { withDatabase } from './data-folder.ts';
-import { isoOr, table } from './table.ts';
+import { tokenTable } from './table.ts';
 
 const out = (text: string) => process.stdout.write(text);
 
@@ -50,16 +50,7 @@ export const userTokensCommands: CommandGroup = {
       flags: { 'data-dir': DATA_DIR_FLAG },
       run: ({ values, positionals }) =>
         withDatabase(values['data-dir'], (db) => {
-          const rows = tokenStore(db)
-            .list(positionals[0]!)
-            .map((token) => [
-              token.id,
-              token.name,
-              isoOr(token.createdAt, ''),
-              isoOr(token.lastUsedAt, 'never'),
-              token.revokedAt === null ? 'active' : `revoked ${isoOr(token.revokedAt, '')}`,
-            ]);
-          out(table([['id', 'name', 'created', 'last used', 'state'], ...rows]));
+          out(tokenTable(tokenStore(db).list(positionals[0]!)));
           return 0;
         }),
     },

@@ -19,7 +19,8 @@ interface Entry {
  * Fixed-window hit counts for a rate-limit store shared by several servers (docs/cluster.md):
  * windows are aligned to the clock (a 60 s window starts at every whole minute) so that every
  * server counts a hit into the same window, and each key's count is what this server counted
- * plus what the others said they counted. Holds at most `maxKeys` keys, dropping the oldest.
+ * plus what the others said they counted. Holds at most `maxKeys` keys, dropping the one counted
+ * least recently.
  */
 export class WindowCounts {
   private readonly entries = new Map<string, Entry>();
@@ -67,12 +68,16 @@ export class WindowCounts {
   private entry(windowMs: number, key: string, start: number, create: boolean): Entry | undefined {
     const id = `${windowMs} ${key}`;
     const entry = this.entries.get(id);
-    if (entry !== undefined && entry.start >= start) return entry;
-    if (!create) return undefined;
+    if (!create) return entry !== undefined && entry.start >= start ? entry : undefined;
     if (entry !== undefined) {
-      entry.start = start;
-      entry.local = 0;
-      entry.remote = 0;
+      // Counted again: the newest, the last to go when the bound is reached.
+      this.entries.delete(id);
+      this.entries.set(id, entry);
+      if (entry.start < start) {
+        entry.start = start;
+        entry.local = 0;
+        entry.remote = 0;
+      }
       return entry;
     }
     if (this.entries.size >= this.maxKeys) {
