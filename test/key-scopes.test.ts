@@ -10,7 +10,7 @@ import { EndpointTable } from '../server/src/catalog/endpoint-table.ts';
 import { InProcessProvider } from '../server/src/hub/in-process-provider.ts';
 import { ProviderRegistrations } from '../server/src/catalog/provider-registrations.ts';
 import { functionRegistry } from '../server/src/catalog/registry.ts';
-import { openDatabase } from '../server/src/store/database.ts';
+import { SCHEMA_VERSION, openDatabase } from '../server/src/store/database.ts';
 import { KeyStore } from '../server/src/store/key-store.ts';
 import { jsonOf, startAdminServer } from './helpers/admin.ts';
 import { runCli } from './helpers/cli.ts';
@@ -240,7 +240,7 @@ test('an old database is migrated: its keys stay unscoped; duplicate names make 
   assert.equal(listed.out.match(/^id-\w+ +gpu-box +server +all +\S+ +active$/gm)?.length, 2);
 
   const db = new Database(path.join(dataDir, 'switchboard.db'), { readonly: true });
-  assert.equal(db.pragma('user_version', { simple: true }), 6);
+  assert.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.deepEqual(db.prepare('SELECT id, scope FROM keys ORDER BY id').all(), [
     { id: 'id-one', scope: null },
     { id: 'id-two', scope: null },

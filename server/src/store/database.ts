@@ -66,7 +66,35 @@ const MIGRATIONS: readonly string[] = [
      revoked_at INTEGER
    );
    CREATE INDEX user_tokens_user_id ON user_tokens (user_id);`,
+  // Background tasks (docs/tasks.md): one row per launch, kept after it ends for the retention
+  // period. Values (args, state, result) as MessagePack; \`node\` is the server that runs the
+  // call (its name in a cluster); \`kill_requested_at\` asks that server to kill it.
+  `CREATE TABLE tasks (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL,
+     status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'completed', 'failed', 'killed')),
+     args BLOB NOT NULL,
+     state BLOB,
+     result BLOB,
+     error TEXT,
+     launcher TEXT NOT NULL,
+     schedule TEXT,
+     node TEXT,
+     provider TEXT,
+     timeout_ms INTEGER,
+     created_at INTEGER NOT NULL,
+     started_at INTEGER,
+     ended_at INTEGER,
+     kill_requested_at INTEGER
+   );
+   CREATE INDEX tasks_created_at ON tasks (created_at);
+   CREATE INDEX tasks_status ON tasks (status);
+   CREATE INDEX tasks_name ON tasks (name);
+   CREATE INDEX tasks_schedule ON tasks (schedule) WHERE schedule IS NOT NULL;`,
 ];
+
+/** The schema version a store has once opened (SQLite's user_version). */
+export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Mode of the data folder when Switchboard creates it: the owner only. */
 export const DATA_DIR_MODE = 0o700;
