@@ -91,6 +91,24 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX tasks_status ON tasks (status);
    CREATE INDEX tasks_name ON tasks (name);
    CREATE INDEX tasks_schedule ON tasks (schedule) WHERE schedule IS NOT NULL;`,
+  // Schedules (docs/tasks.md, "Schedules"): each run is a task whose \`schedule\` is the name;
+  // \`next_run_at\` is the fire time to launch next (NULL while disabled), \`last_run_at\` the fire
+  // time last launched, \`last_error\` (JSON { code, message }) why its launch failed, if it did.
+  `CREATE TABLE schedules (
+     id TEXT PRIMARY KEY,
+     name TEXT NOT NULL UNIQUE,
+     cron TEXT NOT NULL,
+     timezone TEXT,
+     function TEXT NOT NULL,
+     args BLOB NOT NULL,
+     enabled INTEGER NOT NULL DEFAULT 1,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     last_run_at INTEGER,
+     next_run_at INTEGER,
+     last_task_id TEXT,
+     last_error TEXT
+   );`,
 ];
 
 /** The schema version a store has once opened (SQLite's user_version). */

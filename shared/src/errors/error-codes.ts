@@ -315,6 +315,21 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'Invalid user API token name',
   },
+  SB_ERR_SCHEDULE_INVALID: {
+    status: 400,
+    retryable: false,
+    message: 'Invalid schedule: its name, cron expression, timezone, function or arguments',
+  },
+  SB_ERR_NO_SUCH_SCHEDULE: {
+    status: 404,
+    retryable: false,
+    message: 'No schedule with that id or name',
+  },
+  SB_ERR_SCHEDULE_EXISTS: {
+    status: 409,
+    retryable: false,
+    message: 'A schedule with that name exists',
+  },
   SB_ERR_ADMIN_BAD_REQUEST: {
     status: 400,
     retryable: false,
