@@ -12,6 +12,7 @@ import { NodeLink } from './node-link.ts';
 import { storedNodeName } from './node-name.ts';
 import { StateReplica, type ReplicaHooks } from './state-replica.ts';
 import { SharedCounts } from './shared-counts.ts';
+import { ClusterScheduleClaims } from './schedule-claims.ts';
 import {
   addCatalog,
   catalogKey,
@@ -108,6 +109,8 @@ export class Cluster {
   readonly replica: StateReplica;
   /** Rate-limit hits of every server (the door's limits count on `limits.counts`). */
   readonly limits: SharedCounts;
+  /** Who launches each scheduled run: one server of the cluster. */
+  readonly scheduleClaims: ClusterScheduleClaims;
   /** Shutting down: the catalog we tell is empty (see departure.ts). */
   private withdrawn = false;
   /** The catalog version each other server last fetched from us. */
@@ -125,6 +128,11 @@ export class Cluster {
     );
     deps.tables.onLocalChange(() => this.replica.schedule());
     this.limits = new SharedCounts(this.node);
+    this.scheduleClaims = new ClusterScheduleClaims(
+      { node: this.node, replicas: cluster.stateReplicas },
+      this.replica.whenSynced,
+      deps.log,
+    );
   }
 
   /** Connected to NATS now. */
@@ -205,6 +213,7 @@ export class Cluster {
         this.subscribe(nc);
         this.replica.start(nc);
         this.limits.start(nc);
+        this.scheduleClaims.start(nc);
         this.deps.log.info({ node: this.node, servers }, 'joined the cluster');
         void this.watch(nc);
         this.beat();

@@ -62,6 +62,9 @@ export class StateReplica {
   private generation = 0;
   /** The initial state of the bucket has been applied (and ours added to it). */
   synced = false;
+  private markSynced!: () => void;
+  /** Resolves when `synced` first turns true. */
+  readonly whenSynced = new Promise<void>((resolve) => (this.markSynced = resolve));
 
   constructor(
     private readonly tables: ReplicaTables,
@@ -194,6 +197,7 @@ export class StateReplica {
     this.tables.enqueue(ours);
     if (ours.length > 0) this.log.info({ records: ours.length }, 'cluster state: adding ours');
     this.synced = true;
+    this.markSynced();
     this.log.debug({ records: entries.length }, 'cluster state: in step with the cluster');
     this.schedule();
   }
@@ -292,7 +296,7 @@ function keyOf(record: { table: string; pk: string }): string {
 }
 
 /** KV create/update refused because the key exists or changed meanwhile. */
-function isWrongRevision(error: unknown): boolean {
+export function isWrongRevision(error: unknown): boolean {
   const text = String((error as { message?: unknown })?.message ?? error);
   return /wrong last sequence|key exists/i.test(text);
 }

@@ -36,6 +36,10 @@ export const SHARED_TABLES = {
     pk: 'id',
     clearConflicts: ['DELETE FROM user_tokens WHERE hash = @hash AND id != @id'],
   },
+  schedules: {
+    pk: 'id',
+    clearConflicts: ['DELETE FROM schedules WHERE name = @name AND id != @id'],
+  },
 } as const satisfies Record<string, TableSpec>;
 
 export type SharedTable = keyof typeof SHARED_TABLES;
