@@ -8,6 +8,7 @@ import { SwitchboardError, encodeValue } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { openDatabase } from '../server/src/store/database.ts';
 import { ScheduleStore } from '../server/src/store/schedule-store.ts';
+import { ScheduleRuns } from '../server/src/store/schedule-runs.ts';
 import { Schedules } from '../server/src/schedules/schedules.ts';
 import {
   ALONE,
@@ -93,7 +94,8 @@ function withStore(t: TestContext, db: Database.Database, claims: ScheduleClaims
   const store = new ScheduleStore(db);
   const launcher = new RecordingLauncher(db);
   const log = testLog();
-  const schedules = new Schedules(store, launcher, { claims, log });
+  const runs = new ScheduleRuns(db);
+  const schedules = new Schedules({ schedules: store, runs }, launcher, { claims, log });
   t.after(() => schedules.close());
   return { db, store, launcher, schedules, log };
 }
@@ -260,6 +262,21 @@ test('run-now launches at once and leaves the planned runs alone', async (t) => 
     [['work', ['x']]],
   );
   assert.equal(schedules.get(made.id).nextRunAt, made.nextRunAt);
+  const second = schedules.runNow(made.id);
+  const history = schedules.history('r', 0, 10);
+  assert.equal(history.total, 2);
+  assert.deepEqual(
+    history.runs.map((run) => [run.id, run.name, run.status]),
+    [
+      [second.id, 'work', 'queued'],
+      [task.id, 'work', 'queued'],
+    ],
+    'newest first',
+  );
+  assert.deepEqual(
+    schedules.history('r', 1, 10).runs.map((run) => run.id),
+    [task.id],
+  );
   launcher.failWith = new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION');
   assert.throws(() => schedules.runNow('r'), { code: 'SB_ERR_NO_SUCH_FUNCTION' });
   assert.throws(() => schedules.runNow('zzz'), { code: 'SB_ERR_NO_SUCH_SCHEDULE' });

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { ScheduleRun, ScheduleRuns } from '../store/schedule-runs.ts';
 import type { ScheduleStore } from '../store/schedule-store.ts';
 import type { TaskLauncher, TaskRecord } from '../tasks/task-types.ts';
 import { Scheduler } from './scheduler.ts';
@@ -17,12 +18,17 @@ import type {
 export class Schedules {
   private readonly scheduler: Scheduler;
 
+  private readonly store: ScheduleStore;
+  private readonly runs: ScheduleRuns;
+
   constructor(
-    private readonly store: ScheduleStore,
+    stores: { schedules: ScheduleStore; runs: ScheduleRuns },
     private readonly launcher: TaskLauncher,
     deps: { claims: ScheduleClaims; log: FastifyBaseLogger },
   ) {
-    this.scheduler = new Scheduler({ store, launcher, ...deps });
+    this.store = stores.schedules;
+    this.runs = stores.runs;
+    this.scheduler = new Scheduler({ store: this.store, launcher, ...deps });
   }
 
   /** Starts launching runs (the server is listening). */
@@ -81,6 +87,15 @@ export class Schedules {
       caller: { kind: 'app' },
       schedule: schedule.name,
     });
+  }
+
+  /**
+   * The schedule's runs (the tasks it launched, kept for the tasks' retention period), newest
+   * first: `limit` of them from `offset`, and how many there are. SB_ERR_NO_SUCH_SCHEDULE.
+   */
+  history(ref: string, offset: number, limit: number): { total: number; runs: ScheduleRun[] } {
+    const { name } = this.store.get(ref);
+    return { total: this.runs.count(name), runs: this.runs.page(name, offset, limit) };
   }
 
   private changed(record: ScheduleRecord): ScheduleRecord {

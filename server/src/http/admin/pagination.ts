@@ -17,21 +17,31 @@ export interface Page<T> {
  * empty for an empty list).
  */
 export function paginate<T, R>(items: readonly T[], query: unknown, view: (item: T) => R): Page<R> {
+  const page = pageFrom(query, (offset, limit) => ({
+    total: items.length,
+    items: items.slice(offset, offset + limit),
+  }));
+  return { ...page, objects: page.objects.map(view) };
+}
+
+/**
+ * The same page of a list read a page at a time (a query with LIMIT and OFFSET): `read` gives
+ * the `limit` items from `offset` and how many there are in all.
+ */
+export function pageFrom<T>(
+  query: unknown,
+  read: (offset: number, limit: number) => { total: number; items: T[] },
+): Page<T> {
   const page = pageOf(query);
-  const totalPages = Math.max(1, Math.ceil(items.length / PAGE_SIZE));
+  const { total, items } = read((page - 1) * PAGE_SIZE, PAGE_SIZE);
+  const totalPages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   if (page > totalPages) {
     throw new SwitchboardError(
       'SB_ERR_HTTP_NOT_FOUND',
       `Page ${page} does not exist; there ${totalPages === 1 ? 'is 1 page' : `are ${totalPages} pages`}`,
     );
   }
-  const start = (page - 1) * PAGE_SIZE;
-  return {
-    objects: items.slice(start, start + PAGE_SIZE).map(view),
-    num_results: items.length,
-    page,
-    total_pages: totalPages,
-  };
+  return { objects: items, num_results: total, page, total_pages: totalPages };
 }
 
 function pageOf(query: unknown): number {

@@ -2,6 +2,9 @@ import type { LastError, RecentError, StatsSnapshot } from '../../observe/call-s
 import type { KeyRecord } from '../../store/key-store.ts';
 import type { PublicUser } from '../../store/user-store.ts';
 import type { UserToken } from '@switchboard/shared';
+import type { ScheduleRecord } from '../../schedules/schedule-types.ts';
+import type { ScheduleRun } from '../../store/schedule-runs.ts';
+import { toJson } from '../json-value.ts';
 
 /** The admin API's JSON for a key (never the secret, never its hash). */
 export interface KeyView {
@@ -119,5 +122,69 @@ export function errorView(error: RecentError): ErrorView {
     function: error.function ?? null,
     endpoint: error.endpoint ?? null,
     uplink: error.providerId ?? null,
+  };
+}
+
+/** The admin API's JSON for a schedule (times ISO 8601; `timezone` null: UTC). */
+export interface ScheduleView {
+  id: string;
+  name: string;
+  cron: string;
+  timezone: string | null;
+  function: string;
+  args: unknown[];
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+  /** The fire time last launched. */
+  last_run_at: string | null;
+  /** The fire time to launch next; null while disabled. */
+  next_run_at: string | null;
+  last_task_id: string | null;
+  /** Why the last scheduled launch failed; null if it did not. */
+  last_error: { code: string; message: string } | null;
+}
+
+export function scheduleView(schedule: ScheduleRecord): ScheduleView {
+  return {
+    id: schedule.id,
+    name: schedule.name,
+    cron: schedule.cron,
+    timezone: schedule.timezone,
+    function: schedule.function,
+    // Bytes and dates in arguments given by app code, as the HTTP RPC answers them.
+    args: JSON.parse(toJson(schedule.args)) as unknown[],
+    enabled: schedule.enabled,
+    created_at: new Date(schedule.createdAt).toISOString(),
+    updated_at: new Date(schedule.updatedAt).toISOString(),
+    last_run_at: isoOrNull(schedule.lastRunAt),
+    next_run_at: isoOrNull(schedule.nextRunAt),
+    last_task_id: schedule.lastTaskId,
+    last_error: schedule.lastError === null ? null : { ...schedule.lastError },
+  };
+}
+
+/** One run of a schedule: the task it launched. */
+export interface ScheduleRunView {
+  id: string;
+  function: string;
+  status: string;
+  node: string | null;
+  created_at: string;
+  started_at: string | null;
+  ended_at: string | null;
+  error: { code: string; message: string } | null;
+}
+
+export function scheduleRunView(run: ScheduleRun): ScheduleRunView {
+  return {
+    id: run.id,
+    function: run.name,
+    status: run.status,
+    node: run.node,
+    created_at: new Date(run.createdAt).toISOString(),
+    started_at: isoOrNull(run.startedAt),
+    ended_at: isoOrNull(run.endedAt),
+    error: run.error === null ? null : { ...run.error },
   };
 }
