@@ -12,6 +12,7 @@ import {
   type CommandGroup,
 } from './command.ts';
 import { keysCommands } from './keys-command.ts';
+import { schedulesCommands } from './schedules-command.ts';
 import { startCommand } from './start-options.ts';
 import { statusCommand } from './status-command.ts';
 import { tokensCommands } from './tokens-command.ts';
@@ -19,7 +20,12 @@ import { typesCommand } from './types-command.ts';
 import { usersCommands } from './users-command.ts';
 
 const COMMANDS: readonly Command[] = [startCommand(start), statusCommand, typesCommand];
-const GROUPS: readonly CommandGroup[] = [keysCommands, usersCommands, tokensCommands];
+const GROUPS: readonly CommandGroup[] = [
+  keysCommands,
+  usersCommands,
+  tokensCommands,
+  schedulesCommands,
+];
 
 const HELP = `switchboard — uplink RPC bridge with an HTTP facade
 
@@ -35,17 +41,19 @@ Commands:
   users tokens create|list|revoke
                                  users' API tokens (Authorization: Token)
   tokens create|list|revoke      admin API tokens
+  schedules add|list|remove|run-now
+                                 cron schedules that launch background tasks
 
 Run "switchboard <command> --help" (e.g. "switchboard keys create --help") for its options.
-Commands other than start, status and types work on the data folder (--data-dir DIR, env
-SWITCHBOARD_DATA_DIR, default ./.switchboard) and need no running server.
+Commands other than start, status, types and schedules run-now work on the data folder
+(--data-dir DIR, env SWITCHBOARD_DATA_DIR, default ./.switchboard) and need no running server.
 `;
 
 async function main(argv: string[]): Promise<number> {
   const [word, ...rest] = argv;
   if (word === '--help' || word === '-h') return help(HELP);
   if (word === undefined || word.startsWith('-')) {
-    throw new UsageError('Which command? start, status, types, keys, users or tokens');
+    throw new UsageError('Which command? start, status, types, keys, users, tokens or schedules');
   }
   if (word === 'help') return rest.length === 0 ? help(HELP) : main([...rest, '--help']);
   const command = COMMANDS.find((candidate) => candidate.name === word);
