@@ -15,6 +15,7 @@ import {
   type EndpointOptions,
   functionSignature,
   type User,
+  type TaskLaunchOptions,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { apiRoutes } from './http/api-routes.ts';
@@ -55,6 +56,10 @@ import { Metrics } from './observe/metrics.ts';
 import { metricsRoutes } from './http/metrics-route.ts';
 import { UplinkTraffic } from './observe/uplink-traffic.ts';
 import { Cluster } from './cluster/cluster.ts';
+import { TaskStore } from './store/task-store.ts';
+import { Tasks } from './tasks/tasks.ts';
+import { AppTask } from './tasks/app-task.ts';
+import { taskFunctions } from './builtins/task-functions.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 /** After a graceful shutdown's wait, how long HTTP connections may take to close by themselves. */
@@ -92,6 +97,8 @@ export class SwitchboardCore {
   /** The server key created on first start, if this start created one (shown once). */
   readonly initialKey: string | undefined;
   private readonly app = new InProcessProvider();
+  /** Background tasks (docs/tasks.md). */
+  readonly tasks: Tasks;
   /** This server's part in a cluster on NATS (the `cluster` option), else undefined. */
   readonly cluster: Cluster | undefined;
   /** Sign-in with throttling; made with the routes (it counts in the rate-limit store). */
@@ -191,6 +198,15 @@ export class SwitchboardCore {
     this.keys.onRevoke((key) => this.hub.closeKey(key.id));
     for (const [name, fn] of userFunctions(this.users, this.userTokens))
       this.serveFunction(name, fn);
+    this.tasks = new Tasks({
+      store: new TaskStore(this.db),
+      dispatcher: this.dispatcher,
+      limits: options,
+      log,
+      node: this.cluster?.node,
+    });
+    for (const [name, fn, access] of taskFunctions(this.tasks))
+      this.serveFunction(name, fn, this.registry.meta(access, undefined));
   }
 
   /**
@@ -217,7 +233,15 @@ export class SwitchboardCore {
       }),
     );
     await app.register(
-      callRoutes({ options, keys, keyThrottle: this.keyThrottle, dispatcher, signIn, state }),
+      callRoutes({
+        options,
+        keys,
+        keyThrottle: this.keyThrottle,
+        dispatcher,
+        signIn,
+        state,
+        tasks: this.tasks,
+      }),
     );
     await app.register(apiRoutes({ options, endpoints, dispatcher, state, signIn, limits }));
     await app.register(dashboardRoutes());
@@ -275,6 +299,24 @@ export class SwitchboardCore {
     const value = await this.dispatcher.call(name, args, APP_CALLER, options);
     if (value instanceof ValueStream) yield* value;
     else yield value;
+  }
+
+  /**
+   * Launches `name` as a background task (docs/tasks.md): recorded, run on a provider with no
+   * deadline unless `timeoutMs` is given, and returned at once as a Task to watch or kill.
+   */
+  launch(name: string, args: unknown[], options: TaskLaunchOptions = {}): AppTask {
+    const record = this.tasks.launch(name, args, {
+      caller: APP_CALLER,
+      timeoutMs: options.timeoutMs,
+    });
+    return new AppTask(this.tasks, record.id, APP_CALLER);
+  }
+
+  /** A task by id (app code sees every task); SB_ERR_NO_SUCH_TASK if there is none. */
+  task(id: string): AppTask {
+    this.tasks.get(id, APP_CALLER);
+    return new AppTask(this.tasks, id, APP_CALLER);
   }
 
   /**
@@ -346,6 +388,7 @@ export class SwitchboardCore {
     });
     app.addHook('preClose', async () => {
       this.gate.close();
+      this.tasks.close();
       this.hub.close();
       this.app.close();
       for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();

@@ -29,6 +29,12 @@ export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
 /** A stream that could send but sends nothing for this long is aborted: 30 s. */
 export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
+/** Largest encoded state of a background task (`setState`): 64 KiB. */
+export const DEFAULT_MAX_TASK_STATE_BYTES = 64 * 1024;
+/** Largest encoded return value a background task may keep as its result: 1 MiB. */
+export const DEFAULT_MAX_TASK_RESULT_BYTES = 1024 * 1024;
+/** Ended background tasks are kept this long: 7 days. */
+export const DEFAULT_TASK_RETENTION_MS = 7 * 86_400_000;
 /** Sessions unused for this long expire: 30 days. */
 export const DEFAULT_SESSION_TTL_MS = 30 * 86_400_000;
 /** `info` of /_/openapi.json unless the `openapi` option says otherwise. */

@@ -39,6 +39,7 @@ const ENV_OPTIONS: readonly EnvOption[] = [
   envOption('SWITCHBOARD_MAX_FRAME_BYTES', 'maxFrameBytes', integer(1)),
   envOption('SWITCHBOARD_MAX_MESSAGE_BYTES', 'maxMessageBytes', integer(1)),
   envOption('SWITCHBOARD_CALL_TIMEOUT_MS', 'callTimeoutMs', integer(1)),
+  envOption('SWITCHBOARD_TASK_RETENTION_MS', 'taskRetentionMs', integer(0)),
   envOption('SWITCHBOARD_MAX_CALL_TIMEOUT_MS', 'maxCallTimeoutMs', integer(1)),
   envOption('SWITCHBOARD_ANONYMOUS_MAX_BODY_BYTES', 'anonymousMaxBodyBytes', integer(1)),
   envOption('SWITCHBOARD_PONG_TIMEOUT_MS', 'pongTimeoutMs', integer(1)),

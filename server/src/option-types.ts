@@ -105,6 +105,12 @@ export interface SwitchboardOptions {
   streamWindowBytes?: number;
   /** A stream with credit that sends nothing for this long is aborted. @default 30000 */
   streamStallTimeoutMs?: number;
+  /** Largest encoded `setState` value of a background task. @default 65536 (64 KiB) */
+  maxTaskStateBytes?: number;
+  /** Largest encoded return value a background task keeps; above it the task fails. @default 1048576 */
+  maxTaskResultBytes?: number;
+  /** How long ended background tasks are kept (docs/tasks.md); 0 keeps them. @default 604800000 (7 days) */
+  taskRetentionMs?: number;
   /** Lifetime of an unused session. @default 2592000000 (30 days) */
   sessionTtlMs?: number;
   /** Domain attribute of the `shared` cookie (e.g. `example.com`), so sibling hosts share it. */

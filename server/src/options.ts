@@ -32,6 +32,9 @@ import {
   DEFAULT_PONG_TIMEOUT_MS,
   DEFAULT_PORT,
   DEFAULT_SESSION_TTL_MS,
+  DEFAULT_MAX_TASK_STATE_BYTES,
+  DEFAULT_MAX_TASK_RESULT_BYTES,
+  DEFAULT_TASK_RETENTION_MS,
   DEFAULT_SHUTDOWN_GRACE_MS,
   DEFAULT_SIGN_IN_THROTTLE,
   DEFAULT_STREAM_STALL_TIMEOUT_MS,
@@ -85,6 +88,9 @@ export function resolveOptions(
       'signInThrottle',
     ),
     sessionTtlMs: options.sessionTtlMs ?? DEFAULT_SESSION_TTL_MS,
+    maxTaskStateBytes: options.maxTaskStateBytes ?? DEFAULT_MAX_TASK_STATE_BYTES,
+    maxTaskResultBytes: options.maxTaskResultBytes ?? DEFAULT_MAX_TASK_RESULT_BYTES,
+    taskRetentionMs: options.taskRetentionMs ?? DEFAULT_TASK_RETENTION_MS,
     streamWindowBytes: options.streamWindowBytes ?? DEFAULT_STREAM_WINDOW_BYTES,
     maxMessageBytes: options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES,
     streamStallTimeoutMs: options.streamStallTimeoutMs ?? DEFAULT_STREAM_STALL_TIMEOUT_MS,
@@ -129,6 +135,8 @@ export function resolveOptions(
     'maxBodyBytes',
     'anonymousMaxBodyBytes',
     'sessionTtlMs',
+    'maxTaskStateBytes',
+    'maxTaskResultBytes',
     'streamWindowBytes',
     'streamStallTimeoutMs',
     'maxMessageBytes',
@@ -142,6 +150,8 @@ export function resolveOptions(
     if (!Number.isSafeInteger(value) || value <= 0)
       throw invalid(`${key} must be a positive integer`);
   }
+  if (!Number.isSafeInteger(resolved.taskRetentionMs) || resolved.taskRetentionMs < 0)
+    throw invalid('taskRetentionMs must be a non-negative integer');
   if (!Number.isSafeInteger(resolved.shutdownGraceMs) || resolved.shutdownGraceMs < 0)
     throw invalid('shutdownGraceMs must be a non-negative integer');
   for (const [key, value] of Object.entries(resolved.clientKeyLimits)) {

@@ -8,6 +8,8 @@ import {
   registerResource,
   type ResourceHandlers,
   type ResourceOptions,
+  type Task,
+  type TaskLaunchOptions,
 } from '@switchboard/shared';
 import { SwitchboardCore } from './core.ts';
 import { doorRootHandlers, doorServerOptions } from './http/door-server.ts';
@@ -46,6 +48,17 @@ export interface Switchboard {
    */
   stream(name: string, ...args: unknown[]): AsyncIterable<unknown>;
   streamWithOptions(name: string, args: unknown[], options?: CallOptions): AsyncIterable<unknown>;
+  /**
+   * Launches a registered function as a background task (docs/tasks.md): it runs on a provider
+   * of `name` with no deadline, outlives whoever launched it, and is returned at once as a Task
+   * (`status`, `state()`, `result()`, `kill()`). Throws SB_ERR_NO_SUCH_FUNCTION (or the
+   * arguments' SB_ERR_VALIDATION) before anything is recorded.
+   */
+  launch(name: string, ...args: unknown[]): Task;
+  /** launch() with options: `timeoutMs` gives the task a deadline. */
+  launchWithOptions(name: string, args: unknown[], options?: TaskLaunchOptions): Task;
+  /** A task by its id (any task: app code is trusted); throws SB_ERR_NO_SUCH_TASK. */
+  task(id: string): Task;
   /**
    * Registers an in-process function (server keys and app code only, unless `allowClients`);
    * returns a function that unregisters it. `args`/`returns` JSON Schemas make every call's
@@ -114,6 +127,9 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     callWithOptions: (name, args, callOptions) => core.callWithOptions(name, args, callOptions),
     stream: (name, ...args) => core.streamWithOptions(name, args),
     streamWithOptions: (name, args, callOptions) => core.streamWithOptions(name, args, callOptions),
+    launch: (name, ...args) => core.launch(name, args),
+    launchWithOptions: (name, args, launchOptions) => core.launch(name, args, launchOptions),
+    task: (id) => core.task(id),
     callable: (name, fn, callableOptions) => core.callable(name, fn, callableOptions),
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),

@@ -132,6 +132,19 @@ export {
   type Settle,
 } from './calls/invoke.ts';
 export { CallScope } from './calls/call-scope.ts';
+export {
+  TASK_STATUSES,
+  TASK_FUNCTIONS,
+  isFinishedStatus,
+  isTaskId,
+  taskOutcome,
+  type Task,
+  type TaskInfo,
+  type TaskError,
+  type TaskStatus,
+  type TaskLaunchOptions,
+} from './tasks/task.ts';
+export { getTaskContext, taskContextOf, type TaskContext } from './tasks/task-context.ts';
 export { typed, type FunctionCaller } from './calls/typed.ts';
 export {
   StreamSender,

@@ -21,6 +21,7 @@ import {
   type StreamOutcome,
   type StreamedPayload,
   type UplinkToServerFrame,
+  taskContextOf,
 } from '@switchboard/shared';
 import { performance } from 'node:perf_hooks';
 import type { UplinkLogger } from './logger.ts';
@@ -37,6 +38,8 @@ export interface Answer {
   readonly peer: Pick<PeerEngine<UplinkToServerFrame>, 'sender' | 'receiver' | 'large'>;
   /** Sends the answer to call `id`. */
   reply(frame: ResultFrame | (ErrorFrame & { id: number })): void;
+  /** Stores a background task's state on the server (`sb.tasks.setState`). */
+  setTaskState(task: string, state: unknown): Promise<void>;
 }
 
 class IncomingCall {
@@ -98,6 +101,11 @@ export class IncomingCalls {
     if (this.calls.has(frame.id)) return; // the server never reuses a live id; ignore a duplicate
     const call = new IncomingCall(frame);
     if (this.logger !== undefined) call.arrivedAt = performance.now();
+    const task = frame.type === 'call' ? frame.task : undefined;
+    if (task !== undefined)
+      call.scope.task = taskContextOf(call.scope, task, (state) =>
+        this.answer.setTaskState(task, state),
+      );
     // Its body starts arriving now, even if the call waits for a slot: hold it (one window).
     if (frame.type === 'request' && frame.request.bodyStream !== undefined)
       call.body = this.answer.peer.receiver.open(frame.request.bodyStream);

@@ -56,6 +56,14 @@ export {
   type OrderBy,
   type UserToken,
   type CreatedUserToken,
+  getTaskContext,
+  type TaskContext,
+  type Task,
+  type TaskInfo,
+  type TaskError,
+  type TaskStatus,
+  type TaskLaunchOptions,
+  TASK_FUNCTIONS,
 } from '@switchboard/shared';
 /** Typed calls: `typed<Api>(x).add(2, 3)` with `Api` from `switchboard types`. */
 export { typed, type FunctionCaller } from '@switchboard/shared';

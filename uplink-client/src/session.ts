@@ -2,6 +2,7 @@ import {
   DEFAULT_STREAM_WINDOW_BYTES,
   PeerEngine,
   SwitchboardError,
+  TASK_FUNCTIONS,
   decodeServerMessage,
   toSwitchboardError,
   type DrainingFrame,
@@ -81,7 +82,14 @@ export class Session {
     this.incoming = new IncomingCalls(
       served.functions,
       served.handlers,
-      { peer: this.peer, reply: (frame) => this.answer(frame) },
+      {
+        peer: this.peer,
+        reply: (frame) => this.answer(frame),
+        setTaskState: (task, state) =>
+          this.outgoing
+            .call(TASK_FUNCTIONS.setState, [task, state], options.callTimeoutMs, {})
+            .then(() => undefined),
+      },
       options.maxConcurrentCalls,
     );
     if (options.logger !== undefined) this.incoming.logger = options.logger;

@@ -14,6 +14,8 @@ import {
   registerResource,
   type ResourceHandlers,
   type ResourceOptions,
+  type Task,
+  type TaskLaunchOptions,
 } from '@switchboard/shared';
 import { backoffDelayMs } from './backoff.ts';
 import { firstAttemptError } from './connection.ts';
@@ -27,6 +29,7 @@ import { Retiring } from './retiring.ts';
 import { Served } from './served.ts';
 import { Session } from './session.ts';
 import { UsersClient } from './users-client.ts';
+import { TasksClient } from './tasks-client.ts';
 
 /** Options of `drain()`. */
 export interface DrainOptions {
@@ -47,6 +50,7 @@ export interface DrainOptions {
 export class Uplink {
   /** The server's users, through its `sb.users.*` built-ins (needs a server key). */
   readonly users = new UsersClient(this);
+  private readonly tasks = new TasksClient(this);
   readonly events = new Emitter<UplinkEvents>();
   /** The functions and endpoints this uplink serves, and their registrations. */
   readonly served: Served;
@@ -172,6 +176,20 @@ export class Uplink {
 
   call(name: string, ...args: unknown[]): Promise<unknown> {
     return this.callWithOptions(name, args);
+  }
+
+  /** Launches `name` as a background task on the server (docs/tasks.md): `Task` to watch or kill. */
+  launch(name: string, ...args: unknown[]): Promise<Task> {
+    return this.tasks.launch(name, args);
+  }
+
+  launchWithOptions(name: string, args: unknown[], options?: TaskLaunchOptions): Promise<Task> {
+    return this.tasks.launch(name, args, options);
+  }
+
+  /** A task by id (SB_ERR_NO_SUCH_TASK if this uplink's key may not see it). */
+  task(id: string): Promise<Task> {
+    return this.tasks.task(id);
   }
 
   callWithOptions(name: string, args: unknown[], options: CallOptions = {}): Promise<unknown> {

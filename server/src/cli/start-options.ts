@@ -97,6 +97,12 @@ export const START_FLAGS: Readonly<Record<string, StartFlag>> = withEnvNoted({
     env: 'SWITCHBOARD_MAX_CALL_TIMEOUT_MS',
     description: 'longest deadline a caller may ask for (default 3600000)',
   },
+  'task-retention-ms': {
+    type: 'string',
+    placeholder: 'MS',
+    env: 'SWITCHBOARD_TASK_RETENTION_MS',
+    description: 'how long ended background tasks are kept, 0 for ever (default 604800000, 7 days)',
+  },
   'anonymous-max-body-bytes': {
     type: 'string',
     placeholder: 'N',
@@ -269,6 +275,9 @@ function flagOptions(parsed: Parsed): SwitchboardOptions {
   if (trust !== undefined) options.trustProxy = parseTrustProxy(trust, '--trust-proxy');
   const grace = flag('shutdown-grace-ms');
   if (grace !== undefined) options.shutdownGraceMs = parseInteger(grace, '--shutdown-grace-ms', 0);
+  const retention = flag('task-retention-ms');
+  if (retention !== undefined)
+    options.taskRetentionMs = parseInteger(retention, '--task-retention-ms', 0);
   if (parsed.values['expose-errors'] === true) options.exposeErrors = true;
   return options;
 }

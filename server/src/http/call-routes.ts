@@ -18,6 +18,8 @@ import { fromFastifyError, sendError } from './error-reply.ts';
 import { toJson } from './json-value.ts';
 import { identifyCaller, type CallerDeps } from './admission.ts';
 import { requestIdOf } from '../observe/request-id.ts';
+import type { Tasks } from '../tasks/tasks.ts';
+import { taskRoutes } from './task-routes.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -41,7 +43,7 @@ export const TIMEOUT_HEADER = 'x-switchboard-timeout-ms';
  * who it is, whether it may call that name (a name it may not call answers exactly like one
  * that does not exist), and how large a body it may send.
  */
-export function callRoutes(deps: CallerDeps & { dispatcher: Dispatcher }) {
+export function callRoutes(deps: CallerDeps & { dispatcher: Dispatcher; tasks?: Tasks }) {
   const { options, dispatcher } = deps;
   const clientLimits: DecodeLimits = {
     ...DEFAULT_DECODE_LIMITS,
@@ -93,66 +95,81 @@ export function callRoutes(deps: CallerDeps & { dispatcher: Dispatcher }) {
       sendError(reply, fromFastifyError(error), options.debug),
     );
 
-    app.post<{ Params: { name: string } }>(
-      '/_/call/:name',
-      {
-        bodyLimit: options.maxBodyBytes,
-        // The caller and its right to call this name, from the headers: no body is read (no
-        // memory, no parsing) for a caller that may not call it.
-        onRequest: async (request) => {
-          const { name } = (request as FastifyRequest<{ Params: { name: string } }>).params;
-          if (!isFunctionName(name)) {
-            throw new SwitchboardError(
-              'SB_ERR_NAME_INVALID',
-              `Invalid function name ${JSON.stringify(name)}`,
-            );
-          }
-          const caller = await identifyCaller(deps, request);
-          const refusal = dispatcher.admit(name, caller);
-          if (refusal !== undefined) throw refusal;
-          request.switchboardCaller = caller;
-        },
-        // Callers with neither key nor user get a small body; the route's limit holds for others.
-        preParsing: (request, _reply, payload, done) => {
-          const caller = request.switchboardCaller;
-          if (caller?.keyName !== undefined || caller?.user !== undefined) {
-            done(null, payload);
-            return;
-          }
-          const limit = options.anonymousMaxBodyBytes;
-          if (Number(request.headers['content-length']) > limit) {
-            done(anonymousTooLarge(limit));
-            return;
-          }
-          done(
-            null,
-            limitedStream(payload, limit, () => anonymousTooLarge(limit)),
-          );
-        },
+    // What a caller may send is decided from its headers, before any body is read.
+    const gate = {
+      bodyLimit: options.maxBodyBytes,
+      onRequest: async (request: FastifyRequest) => {
+        const { name } = (request as FastifyRequest<{ Params: { name: string } }>).params;
+        request.switchboardCaller = await admitCaller(deps, request, name);
       },
-      async (request, reply) => {
-        const { name } = request.params;
-        const args = argumentsOf(request);
-        const controller = new AbortController();
-        reply.raw.on('close', () => {
-          if (!reply.raw.writableFinished) controller.abort();
-        });
-        const caller = request.switchboardCaller ?? { kind: 'http' };
-        const answer = await dispatcher.call(name, args, caller, {
-          signal: controller.signal,
-          timeoutMs: timeoutOf(request),
-          requestId: requestIdOf(request),
-        });
-        // A streaming function answers with all its parts, as call() does.
-        const value =
-          answer instanceof ValueStream
-            ? await answer.collect({ signal: controller.signal })
-            : answer;
-        return sendValue(request, reply, value);
+      preParsing: (
+        request: FastifyRequest,
+        _reply: FastifyReply,
+        payload: Readable,
+        done: (error: Error | null, body?: Readable) => void,
+      ) => {
+        let body: Readable;
+        try {
+          body = boundedForAnonymous(request, payload, options.anonymousMaxBodyBytes);
+        } catch (error) {
+          done(error as Error);
+          return;
+        }
+        done(null, body);
       },
-    );
+    };
+    app.post<{ Params: { name: string } }>('/_/call/:name', gate, async (request, reply) => {
+      const { name } = request.params;
+      const args = argumentsOf(request);
+      const controller = new AbortController();
+      reply.raw.on('close', () => {
+        if (!reply.raw.writableFinished) controller.abort();
+      });
+      const caller = request.switchboardCaller ?? { kind: 'http' };
+      const answer = await dispatcher.call(name, args, caller, {
+        signal: controller.signal,
+        timeoutMs: timeoutOf(request),
+        requestId: requestIdOf(request),
+      });
+      // A streaming function answers with all its parts, as call() does.
+      const value =
+        answer instanceof ValueStream
+          ? await answer.collect({ signal: controller.signal })
+          : answer;
+      return sendValue(request, reply, value);
+    });
+    if (deps.tasks !== undefined) taskRoutes(app, { ...deps, tasks: deps.tasks }, gate);
     done();
   };
+}
+
+/**
+ * The caller of a route named by function `name`, from the headers alone, if it may call that
+ * name (one it may not call answers exactly like one that does not exist).
+ */
+async function admitCaller(
+  deps: CallerDeps & { dispatcher: Dispatcher },
+  request: FastifyRequest,
+  name: string,
+): Promise<CallerInfo> {
+  if (!isFunctionName(name)) {
+    throw new SwitchboardError(
+      'SB_ERR_NAME_INVALID',
+      `Invalid function name ${JSON.stringify(name)}`,
+    );
+  }
+  const caller = await identifyCaller(deps, request);
+  const refusal = deps.dispatcher.admit(name, caller);
+  if (refusal !== undefined) throw refusal;
+  return caller;
+}
+
+/** Callers with neither key nor user get a small body; the route's limit holds for others. */
+function boundedForAnonymous(request: FastifyRequest, payload: Readable, limit: number): Readable {
+  const caller = request.switchboardCaller;
+  if (caller?.keyName !== undefined || caller?.user !== undefined) return payload;
+  if (Number(request.headers['content-length']) > limit) throw anonymousTooLarge(limit);
+  return limitedStream(payload, limit, () => anonymousTooLarge(limit));
 }
 
 function anonymousTooLarge(limit: number): SwitchboardError {
@@ -176,7 +193,7 @@ function limitedStream(payload: Readable, limit: number, tooLarge: () => Error):
   return payload.pipe(limited);
 }
 
-function argumentsOf(request: FastifyRequest): unknown[] {
+export function argumentsOf(request: FastifyRequest): unknown[] {
   const body = request.body;
   if (body === undefined || body === null) return [];
   if (!Array.isArray(body)) {
@@ -188,7 +205,7 @@ function argumentsOf(request: FastifyRequest): unknown[] {
   return body as unknown[];
 }
 
-function timeoutOf(request: FastifyRequest): number | undefined {
+export function timeoutOf(request: FastifyRequest): number | undefined {
   const raw = request.headers[TIMEOUT_HEADER];
   if (raw === undefined) return undefined;
   const value = Number(raw);
@@ -201,7 +218,11 @@ function timeoutOf(request: FastifyRequest): number | undefined {
   return value;
 }
 
-function sendValue(request: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
+export function sendValue(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  value: unknown,
+): FastifyReply {
   if ((request.headers.accept ?? '').includes(MSGPACK_TYPE)) {
     return reply.type(MSGPACK_TYPE).send(encodeValue(value));
   }

@@ -35,6 +35,11 @@ function mayExpose(reply: FastifyReply): boolean {
   return (reply.server as unknown as ErrorExposure).switchboard?.options.exposeErrors === true;
 }
 
+/** A route schema's refusal of the query string, the path's parameters or the headers. */
+function outsideBody(error: FastifyError): boolean {
+  return error.code === 'FST_ERR_VALIDATION' && error.validationContext !== 'body';
+}
+
 /** Maps Fastify's own request errors (URL, body parsing, limits) onto Switchboard codes. */
 export function fromFastifyError(error: unknown): SwitchboardError {
   if (error instanceof SwitchboardError) return error;
@@ -42,7 +47,9 @@ export function fromFastifyError(error: unknown): SwitchboardError {
   const { statusCode, code } = error as FastifyError;
   switch (statusCode) {
     case 400:
-      return code === 'FST_ERR_BAD_URL' || code === 'FST_ERR_MAX_PARAM_LENGTH'
+      return code === 'FST_ERR_BAD_URL' ||
+        code === 'FST_ERR_MAX_PARAM_LENGTH' ||
+        outsideBody(error as FastifyError)
         ? new SwitchboardError('SB_ERR_HTTP_BAD_REQUEST', error.message)
         : new SwitchboardError('SB_ERR_HTTP_BAD_BODY', error.message);
     case 404:

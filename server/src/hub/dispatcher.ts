@@ -64,7 +64,9 @@ export class Dispatcher {
    */
   dispatch(order: CallOrder, sink: CallSink, matched?: Provider): CallHandle {
     // The origin's own object: bounding it in place spares a copy per call (and is idempotent).
-    order.timeoutMs = this.timeoutFor(order.timeoutMs);
+    // A task has no deadline unless its launcher gave one (not bounded by maxCallTimeoutMs).
+    order.timeoutMs =
+      order.task === undefined ? this.timeoutFor(order.timeoutMs) : (order.timeoutMs ?? Infinity);
     const request = order as CallRequest;
     // Arguments still arriving can only be checked whole: collected first, then dispatched again
     // (only for a caller admitted to a function that checks its arguments).
@@ -77,6 +79,7 @@ export class Dispatcher {
     if (provider === undefined) return NOOP_HANDLE;
     // Counted from here: the call reached a provider (one wrapper per call, settled once).
     const tracked = this.stats.track(request, provider.providerId, sink);
+    request.task?.started(provider);
     // Another server may answer that it no longer serves it (the uplink moved): start it again.
     if (provider.node !== undefined && replayable(request))
       return startMovable(request, provider, (tried) => this.repick(request, tried), tracked);
@@ -152,8 +155,21 @@ export class Dispatcher {
     return isTrustedCaller(caller) ? undefined : this.refuseClient(name, caller);
   }
 
+  /**
+   * Why `caller` may not start `name` with `args` now (not allowed, no such function, arguments
+   * that break its schemas), or undefined: what a launch checks before it records anything.
+   */
+  vet(name: string, args: unknown[], caller: CallerInfo): SwitchboardError | undefined {
+    const refusal = this.admit(name, caller);
+    if (refusal !== undefined) return refusal;
+    if (!this.registry.has(name)) return noSuchFunction(name);
+    return this.checkArgs({ name, args });
+  }
+
   /** SB_ERR_VALIDATION when the arguments break the function's `args` schemas. */
-  private checkArgs(request: CallRequest): SwitchboardError | undefined {
+  private checkArgs(
+    request: Pick<CallRequest, 'name' | 'args' | 'payload'>,
+  ): SwitchboardError | undefined {
     const check = this.registry.metaOf(request.name)?.args;
     if (check === undefined || request.payload !== undefined) return undefined;
     try {

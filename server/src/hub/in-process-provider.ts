@@ -11,6 +11,7 @@ import {
   handlerErrorToWire,
   invokeWith,
   serveHttpWith,
+  taskContextOf,
   type EndpointHandler,
   type PendingEntry,
 } from '@switchboard/shared';
@@ -104,8 +105,11 @@ export class InProcessProvider implements Provider {
       return NOOP_HANDLE;
     }
     const id = this.pending.allocateId();
-    const scope = new CallScope(request.name, request.caller, Date.now() + request.timeoutMs);
+    const { timeoutMs, task } = request;
+    const deadline = timeoutMs === Infinity ? undefined : Date.now() + timeoutMs;
+    const scope = new CallScope(request.name, request.caller, deadline);
     scope.requestId = request.requestId;
+    if (task !== undefined) scope.task = taskContextOf(scope, task.id, (v) => task.setState(v));
     const call = new InProcessCall(this, id, sink, scope);
     this.pending.add(id, call);
     // `outcome` is the value when `ok`, else what was thrown (which may be any value).

@@ -30,6 +30,10 @@ export class OutboundCalls {
         ? { type: 'call', id, name: request.name, args: request.args, timeoutMs, caller }
         : { type: 'request', id, endpoint, request: this.wireRequest(http), timeoutMs, caller };
     if (requestId !== undefined) frame.requestId = requestId;
+    if (request.task !== undefined) {
+      if (frame.type === 'call') frame.task = request.task.id;
+      if (timeoutMs === Infinity) delete frame.timeoutMs; // no deadline: the field is absent
+    }
     // Args still arriving from another uplink are forwarded as they come, never held here.
     if (request.payload !== undefined && frame.type === 'call')
       frame.payload = peer.large.forward(request.payload);

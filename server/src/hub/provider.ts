@@ -17,7 +17,7 @@ export interface CallRequest {
   readonly payload?: StreamedValue;
   /** Present for an HTTP request to an endpoint (then `args` is empty); a streamed body as `bodySource`. */
   readonly http?: LocalHttpRequest;
-  /** Deadline relative to now; the provider enforces it. */
+  /** Deadline relative to now; the provider enforces it. Infinity: none (a task's default). */
   readonly timeoutMs: number;
   readonly caller: CallerInfo;
   /** The id of the HTTP request this call serves, carried into logs and on to the provider. */
@@ -27,6 +27,17 @@ export interface CallRequest {
    * hop at most, never a loop).
    */
   readonly local?: boolean;
+  /** Set when the call runs a background task (docs/tasks.md). */
+  readonly task?: TaskTag;
+}
+
+/** A call that runs a background task: its id, and what the task manager hears back. */
+export interface TaskTag {
+  readonly id: string;
+  /** The dispatcher picked `provider` for it (the task is running from now). */
+  started(provider: Provider): void;
+  /** The task's new state, from a handler in this process (uplinks call sb.tasks.setState). */
+  setState(value: unknown): Promise<void>;
 }
 
 /**

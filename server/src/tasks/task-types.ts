@@ -1,43 +1,16 @@
-import type { CallerInfo } from '@switchboard/shared';
+import type { CallerInfo, TaskInfo } from '@switchboard/shared';
 
-/** Where a background task is in its life (docs/tasks.md). */
-export const TASK_STATUSES = ['queued', 'running', 'completed', 'failed', 'killed'] as const;
-export type TaskStatus = (typeof TASK_STATUSES)[number];
+export {
+  TASK_STATUSES,
+  isFinishedStatus,
+  type TaskStatus,
+  type TaskError,
+} from '@switchboard/shared';
 
-/** Statuses a task never leaves. */
-export function isFinished(status: TaskStatus): boolean {
-  return status === 'completed' || status === 'failed' || status === 'killed';
-}
-
-/** Why a task failed or was killed, as the error of a call would say it. */
-export interface TaskError {
-  code: string;
-  message: string;
-}
-
-/** A task as callers see it (app code, the HTTP API, uplinks); times in ms since the epoch. */
-export interface TaskRecord {
-  id: string;
-  /** The function it runs. */
-  name: string;
-  status: TaskStatus;
-  /** The last value the task gave `setState` (undefined until it does). */
-  state: unknown;
-  /** The function's return value, once `completed`. */
-  result?: unknown;
-  /** Once `failed` or `killed`. */
-  error?: TaskError;
-  /** The schedule that launched it, if one did. */
-  schedule?: string;
-  /** The provider running it (uplink connection id, `app`, or another server's name). */
-  provider?: string;
-  /** The server that runs its call (its node name in a cluster). */
+/** A task as this server keeps it: what callers see, and the server that runs its call. */
+export interface TaskRecord extends TaskInfo {
+  /** The server that runs its call (its node name in a cluster; undefined when standalone). */
   node?: string;
-  /** Deadline given at launch; undefined: none. */
-  timeoutMs?: number;
-  createdAt: number;
-  startedAt?: number;
-  endedAt?: number;
 }
 
 /** What a launch may say besides the function and its arguments. */

@@ -2,6 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { HttpRequest } from '../http/http-request.ts';
 import type { CallerInfo } from '../protocol/caller.ts';
+import type { TaskContext } from '../tasks/task-context.ts';
 import { isRequestId } from '../protocol/request-id.ts';
 
 /** What a running function knows about the call it is serving. */
@@ -22,6 +23,8 @@ export interface CallContext {
    * not start with an HTTP request. Calls made from here carry it on.
    */
   readonly requestId: string | undefined;
+  /** Set when the function runs as a background task (see getTaskContext()). */
+  readonly task?: TaskContext;
 }
 
 const storage = new AsyncLocalStorage<CallContext>();

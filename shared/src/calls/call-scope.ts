@@ -1,6 +1,7 @@
 import type { HttpRequest } from '../http/http-request.ts';
 import type { CallerInfo } from '../protocol/caller.ts';
 import type { CallContext } from './call-context.ts';
+import type { TaskContext } from '../tasks/task-context.ts';
 
 /**
  * The CallContext of one running call. The AbortController behind `signal` is created only when
@@ -12,6 +13,8 @@ export class CallScope implements CallContext {
   request: HttpRequest | undefined;
   /** Set once, before the function runs (from the call or request frame). */
   requestId: string | undefined;
+  /** Set once, before the function runs, when it runs as a background task. */
+  task: TaskContext | undefined;
   private controller: AbortController | undefined;
   private abortedWith: { reason: unknown } | undefined;
 

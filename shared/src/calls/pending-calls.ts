@@ -2,6 +2,9 @@ import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { performance } from 'node:perf_hooks';
 import { MAX_CALL_ID } from '../protocol/frames.ts';
 
+/** The longest delay setTimeout takes as it is. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** One outstanding request awaiting the peer's answer. */
 export interface PendingEntry {
   /** Monotonic time (performance.now()) after which the entry expires; Infinity for never. */
@@ -71,7 +74,8 @@ export class PendingCalls<E extends PendingEntry> {
   private arm(at: number): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerAt = at;
-    const delay = Math.max(0, Math.ceil(at - performance.now()));
+    // Node fires delays above 2^31 - 1 ms at once: a far deadline is checked again then.
+    const delay = Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(at - performance.now())));
     this.timer = setTimeout(() => this.sweep(), delay);
     this.timer.unref();
   }

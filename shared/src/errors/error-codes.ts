@@ -380,6 +380,36 @@ export const ERROR_CODES = {
     retryable: false,
     message: 'getCallContext() was called outside a registered function',
   },
+  SB_ERR_NO_TASK_CONTEXT: {
+    status: 500,
+    retryable: false,
+    message: 'getTaskContext() was called outside a function running as a background task',
+  },
+  SB_ERR_NO_SUCH_TASK: {
+    status: 404,
+    retryable: false,
+    message: 'No such task',
+  },
+  SB_ERR_TASK_STATE_TOO_LARGE: {
+    status: 413,
+    retryable: false,
+    message: "The task's state exceeds the server's bound",
+  },
+  SB_ERR_TASK_RESULT_TOO_LARGE: {
+    status: 500,
+    retryable: false,
+    message: "The task's return value exceeds the server's bound",
+  },
+  SB_ERR_TASK_KILLED: {
+    status: 409,
+    retryable: false,
+    message: 'The task was killed',
+  },
+  SB_ERR_TASK_INTERRUPTED: {
+    status: 503,
+    retryable: true,
+    message: 'The server running the task stopped before it ended',
+  },
   SB_ERR_OPTIONS_INVALID: {
     status: 500,
     retryable: false,

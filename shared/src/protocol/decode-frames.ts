@@ -32,6 +32,7 @@ import type {
 } from './frames.ts';
 import { functionName, invalidName, isFunctionName, uplinkName } from './names.ts';
 import { isRequestId } from './request-id.ts';
+import { isTaskId } from '../tasks/task.ts';
 
 // The one validating gate, one entry per direction: every decoded message becomes typed frames
 // here or fails with SB_ERR_PROTO_BAD_FRAME. The rules it applies live beside it: names
@@ -144,6 +145,10 @@ function toServerFrame(raw: Obj): ServerToUplinkFrame {
     case 'call': {
       const frame = callFrame(raw, type, false);
       if (raw.caller !== undefined) frame.caller = caller(raw.caller);
+      if (raw.task !== undefined) {
+        if (!isTaskId(raw.task)) throw bad('call.task must be a task id');
+        frame.task = raw.task;
+      }
       return frame;
     }
     case 'request': {

@@ -35,6 +35,11 @@ export interface CallFrame {
    */
   requestId?: string;
   /**
+   * Only on server → uplink calls: the function runs as this background task (`tsk_…`); its
+   * handler may report progress with a call to `sb.tasks.setState(task, state)`.
+   */
+  task?: string;
+  /**
    * Never sent. Set by the decode gate on a well-formed frame that names something no
    * registration can have (an invalid function name, endpoint path or method): the receiver
    * answers `error` with it for `id` and does nothing else; the connection stays open.
