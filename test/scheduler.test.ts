@@ -1,21 +1,21 @@
 // Issue 21, schedules: the scheduler on a real SQLite store with a launcher that records what it
 // is asked to launch (the task manager's own tests cover what a launch does).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import type Database from 'better-sqlite3';
 import { SwitchboardError, encodeValue } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import { openDatabase } from '../server/src/store/database.ts';
 import { ScheduleStore } from '../server/src/store/schedule-store.ts';
-import { ScheduleRuns } from '../server/src/store/schedule-runs.ts';
-import { Schedules } from '../server/src/schedules/schedules.ts';
+import { TaskStore, type TaskQuery } from '../server/src/store/task-store.ts';
+import { Schedules, type ScheduleTasks } from '../server/src/schedules/schedules.ts';
 import {
   ALONE,
   type ClaimResult,
   type ScheduleClaims,
 } from '../server/src/schedules/schedule-types.ts';
-import type { LaunchOptions, TaskLauncher, TaskRecord } from '../server/src/tasks/task-types.ts';
+import type { LaunchOptions, TaskRecord } from '../server/src/tasks/task-types.ts';
 import { makeDataDir, until } from './helpers/server.ts';
 
 interface Launch {
@@ -26,32 +26,35 @@ interface Launch {
   task: string;
 }
 
-/** Records each launch as a queued row of `tasks` (what the task manager writes first). */
-class RecordingLauncher implements TaskLauncher {
+/** Records each launch in the task store as queued (what the task manager writes first). */
+class RecordingLauncher implements ScheduleTasks {
   readonly launches: Launch[] = [];
   /** Set to make launches throw it. */
   failWith: SwitchboardError | undefined;
+  private readonly store: TaskStore;
 
-  constructor(private readonly db: Database.Database) {}
+  constructor(db: Database.Database) {
+    this.store = new TaskStore(db);
+  }
 
   launch(name: string, args: unknown[], options: LaunchOptions): TaskRecord {
     if (this.failWith !== undefined) throw this.failWith;
     const record: TaskRecord = {
-      id: randomUUID(),
+      id: `tsk_${randomBytes(16).toString('base64url')}`,
       name,
       status: 'queued',
       state: undefined,
       schedule: options.schedule,
       createdAt: Date.now(),
     };
-    this.db
-      .prepare(
-        `INSERT INTO tasks (id, name, status, args, launcher, schedule, created_at)
-         VALUES (?, ?, 'queued', ?, 'app', ?, ?)`,
-      )
-      .run(record.id, name, encodeValue(args), options.schedule ?? null, record.createdAt);
+    this.store.insert(record, encodeValue(args), { kind: options.caller.kind });
     this.launches.push({ name, args, options, at: record.createdAt, task: record.id });
     return record;
+  }
+
+  list(query: TaskQuery): { items: TaskRecord[]; total: number } {
+    const { items, total } = this.store.list(query);
+    return { items: items.map((stored) => stored.record), total };
   }
 }
 
@@ -94,8 +97,7 @@ function withStore(t: TestContext, db: Database.Database, claims: ScheduleClaims
   const store = new ScheduleStore(db);
   const launcher = new RecordingLauncher(db);
   const log = testLog();
-  const runs = new ScheduleRuns(db);
-  const schedules = new Schedules({ schedules: store, runs }, launcher, { claims, log });
+  const schedules = new Schedules(store, launcher, { claims, log });
   t.after(() => schedules.close());
   return { db, store, launcher, schedules, log };
 }
@@ -263,20 +265,24 @@ test('run-now launches at once and leaves the planned runs alone', async (t) => 
   );
   assert.equal(schedules.get(made.id).nextRunAt, made.nextRunAt);
   const second = schedules.runNow(made.id);
-  const history = schedules.history('r', 0, 10);
+  const history = schedules.history('r', { page: 1, perPage: 10 });
   assert.equal(history.total, 2);
   assert.deepEqual(
-    history.runs.map((run) => [run.id, run.name, run.status]),
+    history.items.map((run) => [run.id, run.name, run.status, run.schedule]),
     [
-      [second.id, 'work', 'queued'],
-      [task.id, 'work', 'queued'],
+      [second.id, 'work', 'queued', 'r'],
+      [task.id, 'work', 'queued', 'r'],
     ],
     'newest first',
   );
+  const page2 = schedules.history('r', { page: 2, perPage: 1 });
   assert.deepEqual(
-    schedules.history('r', 1, 10).runs.map((run) => run.id),
+    page2.items.map((run) => run.id),
     [task.id],
   );
+  assert.throws(() => schedules.history('zzz', { page: 1, perPage: 1 }), {
+    code: 'SB_ERR_NO_SUCH_SCHEDULE',
+  });
   launcher.failWith = new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION');
   assert.throws(() => schedules.runNow('r'), { code: 'SB_ERR_NO_SUCH_FUNCTION' });
   assert.throws(() => schedules.runNow('zzz'), { code: 'SB_ERR_NO_SUCH_SCHEDULE' });

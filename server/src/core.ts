@@ -60,6 +60,9 @@ import { TaskStore } from './store/task-store.ts';
 import { Tasks } from './tasks/tasks.ts';
 import { AppTask } from './tasks/app-task.ts';
 import { taskFunctions } from './builtins/task-functions.ts';
+import { ScheduleStore } from './store/schedule-store.ts';
+import { Schedules } from './schedules/schedules.ts';
+import { ALONE } from './schedules/schedule-types.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
 /** After a graceful shutdown's wait, how long HTTP connections may take to close by themselves. */
@@ -99,6 +102,8 @@ export class SwitchboardCore {
   private readonly app = new InProcessProvider();
   /** Background tasks (docs/tasks.md). */
   readonly tasks: Tasks;
+  /** Cron schedules that launch tasks (docs/tasks.md, "Schedules"). */
+  readonly schedules: Schedules;
   /** This server's part in a cluster on NATS (the `cluster` option), else undefined. */
   readonly cluster: Cluster | undefined;
   /** Sign-in with throttling; made with the routes (it counts in the rate-limit store). */
@@ -207,6 +212,10 @@ export class SwitchboardCore {
     });
     for (const [name, fn, access] of taskFunctions(this.tasks))
       this.serveFunction(name, fn, this.registry.meta(access, undefined));
+    this.schedules = new Schedules(new ScheduleStore(this.db), this.tasks, {
+      claims: this.cluster?.scheduleClaims ?? ALONE,
+      log,
+    });
   }
 
   /**
@@ -384,10 +393,12 @@ export class SwitchboardCore {
     // Joins once the routes are ready: a call may come from another server at once.
     app.addHook('onReady', (done) => {
       this.cluster?.start();
+      this.schedules.start();
       done();
     });
     app.addHook('preClose', async () => {
       this.gate.close();
+      this.schedules.close();
       this.tasks.close();
       this.hub.close();
       this.app.close();
@@ -414,6 +425,7 @@ export class SwitchboardCore {
     const app = this.fastify;
     if (app === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', 'lifecycle not attached');
     const { server, gate, hub, log } = this;
+    this.schedules.close(); // no new runs while the others drain
     const outcome = await drainForShutdown(
       { server, gate, hub, app: this.app, log, cluster: this.cluster },
       graceMs,

@@ -25,6 +25,13 @@ export type { UplinkConnection } from './hub/uplink-connection.ts';
 export type { KeyStore, KeyRecord, CreatedKey } from './store/key-store.ts';
 export type { UserStore, PublicUser, VerifyResult } from './store/user-store.ts';
 export type { UserTokenStore } from './store/user-token-store.ts';
+export type {
+  ScheduleInput,
+  ScheduleChanges,
+  ScheduleRecord,
+  ScheduleError,
+} from './schedules/schedule-types.ts';
+export type { ScheduleApi } from './schedules/schedule-api.ts';
 export {
   SwitchboardError,
   Media,

@@ -22,6 +22,8 @@ import type { KeyStore } from './store/key-store.ts';
 import type { UserStore } from './store/user-store.ts';
 import type { UserTokenStore } from './store/user-token-store.ts';
 import type { CallStats } from './observe/call-stats.ts';
+import { scheduleApi, type ScheduleApi } from './schedules/schedule-api.ts';
+import type { ScheduleInput, ScheduleRecord } from './schedules/schedule-types.ts';
 
 /** The public face of a Switchboard server. */
 export interface Switchboard {
@@ -59,6 +61,15 @@ export interface Switchboard {
   launchWithOptions(name: string, args: unknown[], options?: TaskLaunchOptions): Task;
   /** A task by its id (any task: app code is trusted); throws SB_ERR_NO_SUCH_TASK. */
   task(id: string): Task;
+  /**
+   * Makes the schedule `name` launch `function(...args)` as a background task whenever `cron`
+   * fires (five fields, or six with seconds first; read in `timezone`, UTC by default): creates
+   * it, or updates the one of that name, so app code may declare its schedules at every start
+   * (a run missed while the server was down still runs once). SB_ERR_SCHEDULE_INVALID.
+   */
+  schedule(input: ScheduleInput): ScheduleRecord;
+  /** Schedules: list, get, update, remove, runNow, history (docs/tasks.md, "Schedules"). */
+  readonly schedules: ScheduleApi;
   /**
    * Registers an in-process function (server keys and app code only, unless `allowClients`);
    * returns a function that unregisters it. `args`/`returns` JSON Schemas make every call's
@@ -130,6 +141,8 @@ export function createSwitchboard(options: SwitchboardOptions = {}): Switchboard
     launch: (name, ...args) => core.launch(name, args),
     launchWithOptions: (name, args, launchOptions) => core.launch(name, args, launchOptions),
     task: (id) => core.task(id),
+    schedule: (input) => core.schedules.define(input),
+    schedules: scheduleApi(core.schedules, (id) => core.task(id)),
     callable: (name, fn, callableOptions) => core.callable(name, fn, callableOptions),
     httpEndpoint: (path, endpointOptions, handler) =>
       core.httpEndpoint(path, endpointOptions, handler),

@@ -1,5 +1,4 @@
 import type { ScheduleRecord } from '../schedules/schedule-types.ts';
-import type { ScheduleRunView } from '../http/admin/views.ts';
 import { ScheduleStore } from '../store/schedule-store.ts';
 import { ADMIN_FLAGS, ADMIN_FLAGS_DETAILS, AdminClient } from './admin-client.ts';
 import { DATA_DIR_FLAG, UsageError, type CommandGroup } from './command.ts';
@@ -102,10 +101,10 @@ export const schedulesCommands: CommandGroup = {
       run: async ({ values, positionals }) => {
         const client = AdminClient.fromFlags(values, 'schedules run-now');
         const name = positionals[0]!;
-        const task = await client.post<ScheduleRunView>(
+        const task = await client.post<{ id: string; name: string }>(
           `schedules/${encodeURIComponent(name)}/run/`,
         );
-        out(`Launched task ${task.id} (${task.function}) for schedule "${name}"\n`);
+        out(`Launched task ${task.id} (${task.name}) for schedule "${name}"\n`);
         return 0;
       },
     },

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { ScheduleRun, ScheduleRuns } from '../store/schedule-runs.ts';
 import type { ScheduleStore } from '../store/schedule-store.ts';
+import type { TaskQuery } from '../store/task-store.ts';
 import type { TaskLauncher, TaskRecord } from '../tasks/task-types.ts';
 import { Scheduler } from './scheduler.ts';
 import type {
@@ -10,6 +10,17 @@ import type {
   ScheduleRecord,
 } from './schedule-types.ts';
 
+/** What schedules need of the tasks: launching, and listing a schedule's runs. */
+export interface ScheduleTasks extends TaskLauncher {
+  list(query: TaskQuery): ScheduleHistory;
+}
+
+/** A page of a schedule's runs, newest first, and how many there are. */
+export interface ScheduleHistory {
+  items: TaskRecord[];
+  total: number;
+}
+
 /**
  * A server's schedules (`switchboard.schedules`, the admin API): the store's records, with the
  * scheduler told of every change made here, and runs launched on demand. Schedules are named
@@ -18,17 +29,13 @@ import type {
 export class Schedules {
   private readonly scheduler: Scheduler;
 
-  private readonly store: ScheduleStore;
-  private readonly runs: ScheduleRuns;
-
   constructor(
-    stores: { schedules: ScheduleStore; runs: ScheduleRuns },
-    private readonly launcher: TaskLauncher,
+    private readonly store: ScheduleStore,
+    /** Launches runs, and lists them (the tasks whose `schedule` is a schedule's name). */
+    private readonly tasks: ScheduleTasks,
     deps: { claims: ScheduleClaims; log: FastifyBaseLogger },
   ) {
-    this.store = stores.schedules;
-    this.runs = stores.runs;
-    this.scheduler = new Scheduler({ store: this.store, launcher, ...deps });
+    this.scheduler = new Scheduler({ store, launcher: tasks, ...deps });
   }
 
   /** Starts launching runs (the server is listening). */
@@ -83,7 +90,7 @@ export class Schedules {
    */
   runNow(ref: string): TaskRecord {
     const schedule = this.store.get(ref);
-    return this.launcher.launch(schedule.function, schedule.args, {
+    return this.tasks.launch(schedule.function, schedule.args, {
       caller: { kind: 'app' },
       schedule: schedule.name,
     });
@@ -91,11 +98,11 @@ export class Schedules {
 
   /**
    * The schedule's runs (the tasks it launched, kept for the tasks' retention period), newest
-   * first: `limit` of them from `offset`, and how many there are. SB_ERR_NO_SUCH_SCHEDULE.
+   * first: page `page` (from 1) of `perPage`, and how many there are. SB_ERR_NO_SUCH_SCHEDULE.
    */
-  history(ref: string, offset: number, limit: number): { total: number; runs: ScheduleRun[] } {
+  history(ref: string, page: { page: number; perPage: number }): ScheduleHistory {
     const { name } = this.store.get(ref);
-    return { total: this.runs.count(name), runs: this.runs.page(name, offset, limit) };
+    return this.tasks.list({ schedule: name, ...page });
   }
 
   private changed(record: ScheduleRecord): ScheduleRecord {

@@ -7,6 +7,7 @@ import type { AdminTokenStore } from '../../store/admin-token-store.ts';
 import type { KeyStore } from '../../store/key-store.ts';
 import type { UserStore } from '../../store/user-store.ts';
 import type { UserTokenStore } from '../../store/user-token-store.ts';
+import type { Schedules } from '../../schedules/schedules.ts';
 
 /** A live uplink as the admin API reads it. */
 export interface AdminUplink {
@@ -47,6 +48,11 @@ export interface AdminServices {
   readonly hub: AdminUplinks;
   /** This server's part in a cluster (undefined when it runs alone). */
   readonly cluster: Pick<Cluster, 'view'> | undefined;
+  /** Schedules: their records, runs launched now, their history. */
+  readonly schedules: Pick<
+    Schedules,
+    'list' | 'create' | 'get' | 'update' | 'remove' | 'runNow' | 'history'
+  >;
   /** Revokes a stored key and closes its live uplinks (SB_ERR_NO_SUCH_KEY if there is none). */
   revokeKey(id: string): void;
 }

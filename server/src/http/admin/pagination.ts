@@ -17,23 +17,30 @@ export interface Page<T> {
  * empty for an empty list).
  */
 export function paginate<T, R>(items: readonly T[], query: unknown, view: (item: T) => R): Page<R> {
-  const page = pageFrom(query, (offset, limit) => ({
+  const page = pageFrom(query, ({ offset, perPage }) => ({
     total: items.length,
-    items: items.slice(offset, offset + limit),
+    items: items.slice(offset, offset + perPage),
   }));
   return { ...page, objects: page.objects.map(view) };
 }
 
+/** Which page to read: its number (from 1), its size, and the index of its first item. */
+export interface PageRequest {
+  page: number;
+  perPage: number;
+  offset: number;
+}
+
 /**
  * The same page of a list read a page at a time (a query with LIMIT and OFFSET): `read` gives
- * the `limit` items from `offset` and how many there are in all.
+ * the page's items and how many there are in all.
  */
 export function pageFrom<T>(
   query: unknown,
-  read: (offset: number, limit: number) => { total: number; items: T[] },
+  read: (request: PageRequest) => { total: number; items: T[] },
 ): Page<T> {
   const page = pageOf(query);
-  const { total, items } = read((page - 1) * PAGE_SIZE, PAGE_SIZE);
+  const { total, items } = read({ page, perPage: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
   const totalPages = Math.max(1, Math.ceil(total / PAGE_SIZE));
   if (page > totalPages) {
     throw new SwitchboardError(

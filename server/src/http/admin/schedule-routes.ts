@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
-import type { Schedules } from '../../schedules/schedules.ts';
 import type { ScheduleInput } from '../../schedules/schedule-types.ts';
 import { adminRoute } from './admin-route.ts';
+import type { AdminServices } from './admin-services.ts';
+import { taskView } from '../../tasks/task-view.ts';
 import { pageFrom, paginate } from './pagination.ts';
 import { checkBody, type BodySchema } from './request-body.ts';
-import { scheduleRunView, scheduleView } from './views.ts';
+import { scheduleView } from './views.ts';
 
 /** What a schedule's body may hold; `name` only when creating (its history is kept under it). */
 const CHANGES: BodySchema = {
@@ -17,14 +18,12 @@ const CHANGES: BodySchema = {
 
 /**
  * `schedules/`: list, create (a taken name is 409 SB_ERR_SCHEDULE_EXISTS), get, change, remove,
- * run now (202 with the task), and each schedule's history (its tasks, newest first). A schedule
+ * run now (202 with the task, as `GET /_/tasks/<id>` shows it), and each schedule's history
+ * (its tasks, newest first). A schedule
  * is named in the path by its id or its name; an unknown one is 404 SB_ERR_NO_SUCH_SCHEDULE,
  * a bad expression or timezone 400 SB_ERR_SCHEDULE_INVALID.
  */
-export function scheduleRoutes(
-  app: FastifyInstance,
-  core: { readonly schedules: Schedules },
-): void {
+export function scheduleRoutes(app: FastifyInstance, core: Pick<AdminServices, 'schedules'>): void {
   const { schedules } = core;
   adminRoute(app, 'GET', '/schedules/', (request) =>
     paginate(schedules.list(), request.query, scheduleView),
@@ -59,25 +58,15 @@ export function scheduleRoutes(
   adminRoute(app, 'POST', '/schedules/:id/run/', (request, reply) => {
     const task = schedules.runNow(idOf(request.params));
     void reply.code(202);
-    return scheduleRunView({
-      id: task.id,
-      name: task.name,
-      status: task.status,
-      node: task.node ?? null,
-      createdAt: task.createdAt,
-      startedAt: task.startedAt ?? null,
-      endedAt: task.endedAt ?? null,
-      error: task.error ?? null,
-    });
+    return taskView(task);
   });
 
   adminRoute(app, 'GET', '/schedules/:id/history/', (request) => {
     const id = idOf(request.params);
-    const page = pageFrom(request.query, (offset, limit) => {
-      const { total, runs } = schedules.history(id, offset, limit);
-      return { total, items: runs };
-    });
-    return { ...page, objects: page.objects.map(scheduleRunView) };
+    const page = pageFrom(request.query, ({ page: number, perPage }) =>
+      schedules.history(id, { page: number, perPage }),
+    );
+    return { ...page, objects: page.objects.map(taskView) };
   });
 }
 

@@ -3,7 +3,6 @@ import type { KeyRecord } from '../../store/key-store.ts';
 import type { PublicUser } from '../../store/user-store.ts';
 import type { UserToken } from '@switchboard/shared';
 import type { ScheduleRecord } from '../../schedules/schedule-types.ts';
-import type { ScheduleRun } from '../../store/schedule-runs.ts';
 import { toJson } from '../json-value.ts';
 
 /** The admin API's JSON for a key (never the secret, never its hash). */
@@ -161,30 +160,5 @@ export function scheduleView(schedule: ScheduleRecord): ScheduleView {
     next_run_at: isoOrNull(schedule.nextRunAt),
     last_task_id: schedule.lastTaskId,
     last_error: schedule.lastError === null ? null : { ...schedule.lastError },
-  };
-}
-
-/** One run of a schedule: the task it launched. */
-export interface ScheduleRunView {
-  id: string;
-  function: string;
-  status: string;
-  node: string | null;
-  created_at: string;
-  started_at: string | null;
-  ended_at: string | null;
-  error: { code: string; message: string } | null;
-}
-
-export function scheduleRunView(run: ScheduleRun): ScheduleRunView {
-  return {
-    id: run.id,
-    function: run.name,
-    status: run.status,
-    node: run.node,
-    created_at: new Date(run.createdAt).toISOString(),
-    started_at: isoOrNull(run.startedAt),
-    ended_at: isoOrNull(run.endedAt),
-    error: run.error === null ? null : { ...run.error },
   };
 }
