@@ -222,6 +222,39 @@ test('a run missed while the server was down runs once at start, then on time', 
   assert.equal(after.nextRunAt, made.nextRunAt, 'then on its usual time');
 });
 
+test('a run whose function is not registered yet waits for it (an uplink reconnecting)', async (t) => {
+  const { db, store } = await setUp(t);
+  const made = store.create({ name: 'later', cron: '0 3 * * *', function: 'work' });
+  const missed = made.nextRunAt! - 86_400_000;
+  db.prepare('UPDATE schedules SET next_run_at = ? WHERE id = ?').run(missed, made.id);
+  const { schedules, launcher } = withStore(t, db);
+  let refusals = 0;
+  const launch = launcher.launch.bind(launcher);
+  launcher.launch = (name, args, options) => {
+    if (refusals < 2) {
+      refusals++;
+      throw new SwitchboardError('SB_ERR_NO_SUCH_FUNCTION', 'No function "work"');
+    }
+    return launch(name, args, options);
+  };
+  schedules.start();
+  await until(() => launcher.launches.length === 1, 10_000, 'the run once the function is there');
+  assert.equal(refusals, 2);
+  const after = store.get('later');
+  assert.equal(after.lastRunAt, missed);
+  assert.equal(after.lastError, null);
+  assert.equal(after.lastTaskId, launcher.launches[0]!.task);
+
+  // Other refusals are not waited out: recorded at once.
+  const denied = store.create({ name: 'denied', cron: '0 3 * * *', function: 'work' });
+  db.prepare('UPDATE schedules SET next_run_at = ? WHERE id = ?').run(missed, denied.id);
+  launcher.failWith = new SwitchboardError('SB_ERR_PERMISSION_DENIED', 'no');
+  schedules.update('later', { args: [1] }); // a change made here looks again at once
+  await until(() => store.get('denied').lastError !== null, 5_000, 'the refusal recorded');
+  assert.equal(store.get('denied').lastError!.code, 'SB_ERR_PERMISSION_DENIED');
+  assert.equal(store.get('denied').nextRunAt, made.nextRunAt);
+});
+
 test('define keeps the planned run when the timing is unchanged, replans when it changes', async (t) => {
   const { db, schedules } = await setUp(t);
   const made = schedules.define({ name: 'd', cron: '0 3 * * *', function: 'work' });

@@ -13,6 +13,20 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  */
 export const SCHEDULE_POLL_MS = 1_000;
 
+/** How often a run whose function is not registered is tried again... */
+const RETRY_MS = 1_000;
+/** ...for at most this long after its first try (never past its next fire time). */
+export const LAUNCH_GRACE_MS = 60_000;
+
+/** A claimed run on its way to a launch. */
+interface PendingRun {
+  id: string;
+  fireAt: number;
+  /** The run after it, as planned when it was claimed. */
+  nextRunAt: number | null;
+  firstTriedAt: number;
+}
+
 /** What the scheduler needs. */
 export interface SchedulerDeps {
   readonly store: ScheduleStore;
@@ -41,6 +55,8 @@ export class Scheduler {
    */
   private readonly handled = new Map<string, { fireAt: number; nextRunAt: number | null }>();
   private readonly plans = new Map<string, CronPlan>();
+  /** Timers of runs waiting for their function. */
+  private readonly retries = new Set<NodeJS.Timeout>();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -64,11 +80,13 @@ export class Scheduler {
     if (this.poll !== undefined) this.safely(() => this.arm());
   }
 
-  /** Stops firing; runs being claimed are not launched. */
+  /** Stops firing; runs being claimed or waiting for their function are not launched. */
   close(): void {
     this.closed = true;
     clearTimeout(this.timer);
     clearInterval(this.poll);
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
     this.timer = undefined;
   }
 
@@ -137,12 +155,18 @@ export class Scheduler {
       this.arm();
       return;
     }
-    this.launch(timing.id, fireAt, nextRunAt);
+    this.launch({ id: timing.id, fireAt, nextRunAt, firstTriedAt: Date.now() });
     this.arm();
   }
 
-  private launch(id: string, fireAt: number, nextRunAt: number | null): void {
+  /**
+   * Launches a claimed run and records it. A run whose function is not registered (its uplink
+   * not connected again yet after a restart) is tried again each RETRY_MS for LAUNCH_GRACE_MS,
+   * never past its next fire time; then its error is recorded.
+   */
+  private launch(run: PendingRun): void {
     const { store, launcher, log } = this.deps;
+    const { id, fireAt, nextRunAt } = run;
     const schedule = store.find(id);
     // Removed, disabled or planned anew while the run was claimed: it is not launched.
     if (schedule?.nextRunAt == null || !schedule.enabled || schedule.nextRunAt > fireAt) return;
@@ -156,6 +180,12 @@ export class Scheduler {
       log.debug({ schedule: schedule.name, task: taskId, fireAt }, 'schedule launched a task');
     } catch (thrown) {
       const coded = toSwitchboardError(thrown);
+      const deadline = Math.min(run.firstTriedAt + LAUNCH_GRACE_MS, nextRunAt ?? Infinity);
+      if (coded.code === 'SB_ERR_NO_SUCH_FUNCTION' && Date.now() + RETRY_MS < deadline) {
+        log.debug({ schedule: schedule.name, fireAt }, 'schedule: function not served yet');
+        this.retry(run);
+        return;
+      }
       error = { code: coded.code, message: coded.message };
       log.warn({ schedule: schedule.name, err: thrown, fireAt }, 'schedule: launch failed');
     }
@@ -164,6 +194,15 @@ export class Scheduler {
     } catch (thrown) {
       log.error({ schedule: schedule.name, err: thrown }, 'schedule: run not recorded');
     }
+  }
+
+  private retry(run: PendingRun): void {
+    const timer = setTimeout(() => {
+      this.retries.delete(timer);
+      if (!this.closed) this.safely(() => this.launch(run));
+    }, RETRY_MS);
+    timer.unref();
+    this.retries.add(timer);
   }
 
   /** Runs a timer's work; a failure (the store closed under it) is logged, never thrown. */
