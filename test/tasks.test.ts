@@ -131,6 +131,11 @@ test('killing over HTTP, and an uplink that dies mid-task fails the task', async
   const view = await getTask(server, String(first.id));
   assert.deepEqual((view.error as Json).code, 'SB_ERR_TASK_KILLED');
 
+  // A deadline given at launch ends the task and fires the handler's signal.
+  const timed = server.sb.launchWithOptions('job.forever', [], { timeoutMs: 300 });
+  await assert.rejects(timed.result(), { code: 'SB_ERR_CALL_TIMEOUT' });
+  await child.waitFor(new RegExp(`^signal ${timed.id}$`), 10_000);
+
   const second = server.sb.launch('job.forever');
   await until(() => second.status === 'running', 10_000, 'running');
   child.process.kill('SIGKILL');
