@@ -201,6 +201,20 @@ test('client keys launch only what they may call and see only their own tasks', 
   assert.equal(total.num_results, 1);
 });
 
+test('a server runs at most maxRunningTasks tasks; launches beyond are refused before recording', async (t) => {
+  const server = await startServer(t, { maxRunningTasks: 2 });
+  await taskUplink(t, server);
+  const running = [server.sb.launch('job.forever'), server.sb.launch('job.forever')];
+  assert.throws(() => server.sb.launch('job.forever'), { code: 'SB_ERR_TOO_MANY_TASKS' });
+  await expectError(await launchOverHttp(server, 'job.forever', []), 429, 'SB_ERR_TOO_MANY_TASKS');
+  const listed = (await server.sb.app.inject({ url: '/_/tasks', headers: AUTH })).json<Json>();
+  assert.equal(listed.num_results, 2);
+  await running[0]!.kill();
+  const again = server.sb.launch('job.forever');
+  await again.kill();
+  await running[1]!.kill();
+});
+
 test('task records survive a restart; what was running is interrupted; retention removes old ones', async (t) => {
   const first = await startServer(t);
   const child = await taskUplink(t, first);

@@ -31,6 +31,8 @@ export interface TaskLimits {
   maxTaskResultBytes: number;
   /** How long ended tasks are kept; 0: for ever. */
   taskRetentionMs: number;
+  /** Tasks this server runs at once. */
+  maxRunningTasks: number;
 }
 
 export interface TasksDeps {
@@ -78,6 +80,13 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
     const requestId = outgoingRequestId(options.requestId);
     const refusal = this.deps.dispatcher.vet(name, args, caller);
     if (refusal !== undefined) throw refusal;
+    const { maxRunningTasks } = this.deps.limits;
+    if (this.live.size >= maxRunningTasks) {
+      throw new SwitchboardError(
+        'SB_ERR_TOO_MANY_TASKS',
+        `This server runs ${maxRunningTasks} background tasks already (maxRunningTasks)`,
+      );
+    }
     const record: TaskRecord = {
       id: `tsk_${randomBytes(16).toString('base64url')}`,
       name,
