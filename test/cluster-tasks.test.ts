@@ -8,6 +8,8 @@ import { eventually, startNode, type Node } from './helpers/cluster.ts';
 import type { Json } from './helpers/http-client.ts';
 import { startNats } from './helpers/nats.ts';
 import { SERVER_KEY } from './helpers/server.ts';
+import { interruptDeparted, type ClusterTasks } from '../server/src/cluster/cluster-tasks.ts';
+import { RelayedTasks } from '../server/src/tasks/relayed-tasks.ts';
 
 const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
 
@@ -137,4 +139,42 @@ test('the server that owns a task is SIGKILLed: the survivor marks it failed SB_
   assert.equal((failed.error as Json).code, 'SB_ERR_TASK_INTERRUPTED');
   assert.equal(failed.node, 'a');
   assert.equal(typeof failed.endedAt, 'string');
+});
+
+test('the tasks of servers that left are ended by one survivor, the first by name', () => {
+  const interrupted: string[] = [];
+  const tasks: ClusterTasks = {
+    relayed: new RelayedTasks(),
+    ownersOfUnfinished: () => ['a', 'b', 'c', 'd'],
+    interrupt: (node) => {
+      interrupted.push(node);
+      return 1;
+    },
+  };
+  // b and d are gone; a, c and e remain: only a acts, for both.
+  assert.deepEqual(interruptDeparted('c', ['a', 'e'], tasks), []);
+  assert.deepEqual(interruptDeparted('e', ['a', 'c'], tasks), []);
+  assert.deepEqual(interruptDeparted('a', ['c', 'e'], tasks), ['b', 'd']);
+  assert.deepEqual(interrupted, ['b', 'd']);
+});
+
+test('a relayed task takes its state from the uplink running its call only, while it runs', async () => {
+  const relayed = new RelayedTasks();
+  const sent: unknown[] = [];
+  const done = relayed.add({
+    id: 'tsk_relayed',
+    provider: 'conn-1',
+    setState: (value) => {
+      sent.push(value);
+      return Promise.resolve();
+    },
+  });
+  await relayed.setState('tsk_relayed', 1, { kind: 'uplink', connectionId: 'conn-1' });
+  await assert.rejects(
+    relayed.setState('tsk_relayed', 2, { kind: 'uplink', connectionId: 'conn-2' })!,
+    { code: 'SB_ERR_NO_SUCH_TASK' },
+  );
+  done();
+  assert.equal(relayed.setState('tsk_relayed', 3, { kind: 'app' }), undefined);
+  assert.deepEqual(sent, [1]);
 });
