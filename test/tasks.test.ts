@@ -131,6 +131,11 @@ test('killing over HTTP, and an uplink that dies mid-task fails the task', async
   const view = await getTask(server, String(first.id));
   assert.deepEqual((view.error as Json).code, 'SB_ERR_TASK_KILLED');
 
+  // A deadline given at launch ends the task and fires the handler's signal.
+  const timed = server.sb.launchWithOptions('job.forever', [], { timeoutMs: 300 });
+  await assert.rejects(timed.result(), { code: 'SB_ERR_CALL_TIMEOUT' });
+  await child.waitFor(new RegExp(`^signal ${timed.id}$`), 10_000);
+
   const second = server.sb.launch('job.forever');
   await until(() => second.status === 'running', 10_000, 'running');
   child.process.kill('SIGKILL');
@@ -194,6 +199,20 @@ test('client keys launch only what they may call and see only their own tasks', 
   );
   const total = (await server.sb.app.inject({ url: '/_/tasks', headers: AUTH })).json<Json>();
   assert.equal(total.num_results, 1);
+});
+
+test('a server runs at most maxRunningTasks tasks; launches beyond are refused before recording', async (t) => {
+  const server = await startServer(t, { maxRunningTasks: 2 });
+  await taskUplink(t, server);
+  const running = [server.sb.launch('job.forever'), server.sb.launch('job.forever')];
+  assert.throws(() => server.sb.launch('job.forever'), { code: 'SB_ERR_TOO_MANY_TASKS' });
+  await expectError(await launchOverHttp(server, 'job.forever', []), 429, 'SB_ERR_TOO_MANY_TASKS');
+  const listed = (await server.sb.app.inject({ url: '/_/tasks', headers: AUTH })).json<Json>();
+  assert.equal(listed.num_results, 2);
+  await running[0]!.kill();
+  const again = server.sb.launch('job.forever');
+  await again.kill();
+  await running[1]!.kill();
 });
 
 test('task records survive a restart; what was running is interrupted; retention removes old ones', async (t) => {

@@ -58,6 +58,8 @@ import { UplinkTraffic } from './observe/uplink-traffic.ts';
 import { Cluster } from './cluster/cluster.ts';
 import { TaskStore } from './store/task-store.ts';
 import { Tasks } from './tasks/tasks.ts';
+import { RelayedTasks } from './tasks/relayed-tasks.ts';
+import { clusterTaskLimits } from './cluster/cluster-tasks.ts';
 import { AppTask } from './tasks/app-task.ts';
 import { taskFunctions } from './builtins/task-functions.ts';
 import { ScheduleStore } from './store/schedule-store.ts';
@@ -175,6 +177,9 @@ export class SwitchboardCore {
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
     });
+    const taskStore = new TaskStore(this.db);
+    // Calls of other servers' tasks run here: their state goes back to them (cluster).
+    const relayed = new RelayedTasks();
     this.cluster =
       options.cluster === undefined
         ? undefined
@@ -193,6 +198,12 @@ export class SwitchboardCore {
                 this.secret = secret;
                 this.state.rekey(secret);
               },
+              taskKillRequested: (id) => this.tasks.killRequested(id),
+            },
+            tasks: {
+              relayed,
+              ownersOfUnfinished: () => taskStore.unfinishedNodes(),
+              interrupt: (node) => this.tasks.interrupt(node),
             },
           });
     // Triggers list changes to send while clustered; a server leaving a cluster drops them.
@@ -204,11 +215,13 @@ export class SwitchboardCore {
     for (const [name, fn] of userFunctions(this.users, this.userTokens))
       this.serveFunction(name, fn);
     this.tasks = new Tasks({
-      store: new TaskStore(this.db),
+      store: taskStore,
       dispatcher: this.dispatcher,
-      limits: options,
+      // A task's record crosses NATS in a cluster: its result is bounded to fit.
+      limits: clustered ? clusterTaskLimits(options) : options,
       log,
       node: this.cluster?.node,
+      relayed,
     });
     for (const [name, fn, access] of taskFunctions(this.tasks))
       this.serveFunction(name, fn, this.registry.meta(access, undefined));

@@ -33,6 +33,8 @@ export const DEFAULT_STREAM_STALL_TIMEOUT_MS = 30_000;
 export const DEFAULT_MAX_TASK_STATE_BYTES = 64 * 1024;
 /** Largest encoded return value a background task may keep as its result: 1 MiB. */
 export const DEFAULT_MAX_TASK_RESULT_BYTES = 1024 * 1024;
+/** Background tasks one server runs at once; launches beyond it are refused: 1,000. */
+export const DEFAULT_MAX_RUNNING_TASKS = 1000;
 /** Ended background tasks are kept this long: 7 days. */
 export const DEFAULT_TASK_RETENTION_MS = 7 * 86_400_000;
 /** Sessions unused for this long expire: 30 days. */

@@ -109,6 +109,8 @@ export interface SwitchboardOptions {
   maxTaskStateBytes?: number;
   /** Largest encoded return value a background task keeps; above it the task fails. @default 1048576 */
   maxTaskResultBytes?: number;
+  /** Background tasks this server runs at once; a launch beyond is SB_ERR_TOO_MANY_TASKS. @default 1000 */
+  maxRunningTasks?: number;
   /** How long ended background tasks are kept (docs/tasks.md); 0 keeps them. @default 604800000 (7 days) */
   taskRetentionMs?: number;
   /** Lifetime of an unused session. @default 2592000000 (30 days) */

@@ -13,6 +13,7 @@ import { storedNodeName } from './node-name.ts';
 import { StateReplica, type ReplicaHooks } from './state-replica.ts';
 import { SharedCounts } from './shared-counts.ts';
 import { ClusterScheduleClaims } from './schedule-claims.ts';
+import { DEPARTED_SWEEP_DELAY_MS, interruptDeparted, type ClusterTasks } from './cluster-tasks.ts';
 import {
   addCatalog,
   catalogKey,
@@ -87,6 +88,8 @@ export interface ClusterDeps {
   /** The shared tables of this server's store, and what the replica tells the server. */
   readonly tables: ReplicaTables;
   readonly state: ReplicaHooks;
+  /** This server's background tasks: relayed calls, and the tasks of servers that left. */
+  readonly tasks?: ClusterTasks;
 }
 
 /**
@@ -357,6 +360,17 @@ export class Cluster {
       new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED', `Server ${node} ${why} (cluster)`),
     );
     this.deps.log.warn({ node, why }, 'server left the cluster');
+    // A restarted server ends its own old tasks (and may run new ones under the same name).
+    if (why !== 'restarted' && !this.closed)
+      setTimeout(() => this.interruptDeparted(), DEPARTED_SWEEP_DELAY_MS).unref();
+  }
+
+  /** The unfinished tasks of servers no longer in the cluster end as interrupted. */
+  private interruptDeparted(): void {
+    const { tasks, log } = this.deps;
+    if (tasks === undefined || this.closed || !this.connected) return;
+    for (const node of interruptDeparted(this.node, this.peers(), tasks))
+      log.warn({ node }, 'tasks of a server that left the cluster: interrupted');
   }
 
   private sink(subject: string): MessageSink {

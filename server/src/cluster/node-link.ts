@@ -12,6 +12,7 @@ import {
   type LocalHttpRequest,
   type WireHttpRequest,
   StreamQueue,
+  TASK_FUNCTIONS,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedOptions } from '../options.ts';
@@ -19,7 +20,12 @@ import type { EndpointTable } from '../catalog/endpoint-table.ts';
 import type { FunctionRegistry } from '../catalog/registry.ts';
 import type { CallOrder, Dispatcher } from '../hub/dispatcher.ts';
 import { OutboundCalls, type OutboundCall } from '../hub/outbound-calls.ts';
-import type { CallHandle, CallRequest, CallSink, Provider } from '../hub/provider.ts';
+import type { CallHandle, CallRequest, CallSink, Provider, TaskTag } from '../hub/provider.ts';
+import type { RelayedTask } from '../tasks/relayed-tasks.ts';
+import type { ClusterTasks } from './cluster-tasks.ts';
+
+/** How long a task's new state sent back to the server that owns it may take. */
+const TASK_STATE_TIMEOUT_MS = 10_000;
 
 /** Largest message between two servers: half of NATS's default `max_payload` (1 MiB). */
 export const LINK_MAX_FRAME_BYTES = 512 * 1024;
@@ -31,6 +37,8 @@ export interface LinkDeps {
   readonly endpoints: EndpointTable;
   readonly dispatcher: Dispatcher;
   readonly log: FastifyBaseLogger;
+  /** This server's background tasks (calls of other servers' tasks run here too). */
+  readonly tasks?: ClusterTasks;
 }
 
 /** The two directions of a link, as message sinks (NATS subjects, see docs/cluster.md). */
@@ -190,6 +198,7 @@ export class NodeLink implements Provider {
       return;
     }
     this.running.set(id, undefined);
+    const relay = frame.type === 'call' ? this.relay(frame.task) : undefined;
     const order: CallOrder =
       frame.type === 'call'
         ? {
@@ -202,6 +211,7 @@ export class NodeLink implements Provider {
             ...(frame.payload === undefined
               ? {}
               : { payload: this.serve.large.payload(frame.payload) }),
+            ...(relay === undefined ? {} : { task: relay.tag }),
           }
         : {
             name: frame.endpoint,
@@ -213,8 +223,12 @@ export class NodeLink implements Provider {
             local: true,
           };
     const sink: CallSink = {
-      resolve: (value) => this.answer(id, value, frame.type === 'request'),
+      resolve: (value) => {
+        relay?.done();
+        this.answer(id, value, frame.type === 'request');
+      },
       reject: (error) => {
+        relay?.done();
         if (!this.running.delete(id)) return;
         this.serve.answerFrame({
           type: 'error',
@@ -225,6 +239,39 @@ export class NodeLink implements Provider {
     };
     const handle = this.deps.dispatcher.dispatch(order, sink);
     if (this.running.has(id)) this.running.set(id, handle);
+  }
+
+  /**
+   * A call running the other server's task `taskId`: it runs here as a task call (no deadline
+   * unless the task has one, the task id on to the uplink), and the handler's `setState` goes
+   * back to the other server, which owns the task, as a call of `sb.tasks.setState` there.
+   */
+  private relay(taskId: string | undefined): { tag: TaskTag; done: () => void } | undefined {
+    const relayed = this.deps.tasks?.relayed;
+    if (taskId === undefined || relayed === undefined) return undefined;
+    const task: RelayedTask = {
+      id: taskId,
+      provider: undefined,
+      setState: (value) => this.call(TASK_FUNCTIONS.setState, [taskId, value]),
+    };
+    const tag: TaskTag = {
+      id: taskId,
+      started: (provider) => {
+        task.provider = provider.providerId;
+      },
+      setState: (value) => task.setState(value),
+    };
+    return { tag, done: relayed.add(task) };
+  }
+
+  /** Calls `name` on the other server as this server (trusted, like every frame between them). */
+  private call(name: string, args: unknown[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.start(
+        { name, args, timeoutMs: TASK_STATE_TIMEOUT_MS, caller: { kind: 'app' } },
+        { resolve: () => resolve(), reject },
+      );
+    });
   }
 
   /**

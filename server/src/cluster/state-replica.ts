@@ -26,6 +26,11 @@ const RETRY_MS = 500;
  * given up (and sent again) this soon after NATS is back.
  */
 const JETSTREAM_TIMEOUT_MS = 2_000;
+/**
+ * Largest record sent: NATS refuses messages above its `max_payload` (1 MiB by default), and a
+ * record that cannot be sent must not hold up the ones after it. Larger ones stay here (logged).
+ */
+const MAX_RECORD_BYTES = 960 * 1024;
 /** KV keys are subject tokens: record keys outside this stay on this server (logged). */
 const SAFE_PK = /^[A-Za-z0-9_-]{1,200}$/;
 
@@ -37,6 +42,11 @@ export interface ReplicaHooks {
   currentSecret(): Buffer;
   /** The cluster's master secret differs from this server's: adopt it. */
   adoptSecret(secret: Buffer): void;
+  /**
+   * Another server asked to kill an unfinished task (its row arrived with `kill_requested_at`):
+   * the server that runs it kills it.
+   */
+  taskKillRequested?(id: string): void;
 }
 
 /** A record as stored in the bucket: who wrote it, and its row. */
@@ -205,6 +215,7 @@ export class StateReplica {
   private applyEntries(entries: readonly KvEntry[]): void {
     const changes: Array<{ table: SharedTable; pk: string; row: WireRow | undefined }> = [];
     const revoked: string[] = [];
+    const kills: string[] = [];
     for (const entry of entries) {
       const dot = entry.key.indexOf('.');
       const table = entry.key.slice(0, dot);
@@ -214,7 +225,10 @@ export class StateReplica {
         if (!deleted) this.secret(Buffer.from(entry.value));
         continue;
       }
-      if (!isSharedTable(table) || this.tables.pending(table, pk)) continue;
+      if (!isSharedTable(table)) continue;
+      // A kill request is acted on even if our own change to the task is still on its way out.
+      const pending = this.tables.pending(table, pk);
+      if (pending && table !== 'tasks') continue;
       let row: WireRow | undefined;
       if (!deleted) {
         try {
@@ -224,12 +238,21 @@ export class StateReplica {
           continue;
         }
       }
+      if (table === 'tasks' && isKillRequest(row)) kills.push(pk);
+      if (pending) continue;
       if (table === 'keys' && row?.revoked_at != null) {
         if (this.tables.read('keys', pk)?.revoked_at == null) revoked.push(pk);
       }
       changes.push({ table, pk, row });
     }
-    if (changes.length === 0) return;
+    if (changes.length > 0) this.applyChanges(changes);
+    for (const id of revoked) this.hooks.keyRevoked(id);
+    for (const id of kills) this.hooks.taskKillRequested?.(id);
+  }
+
+  private applyChanges(
+    changes: Array<{ table: SharedTable; pk: string; row: WireRow | undefined }>,
+  ): void {
     try {
       this.tables.apply(changes);
     } catch (error) {
@@ -240,7 +263,6 @@ export class StateReplica {
         this.log.warn({ err: error, key: keyOf(changes[0]!) }, 'cluster state: not applied');
       }
     }
-    for (const id of revoked) this.hooks.keyRevoked(id);
   }
 
   private applyLogged(change: { table: SharedTable; pk: string; row: WireRow | undefined }): void {
@@ -286,9 +308,29 @@ export class StateReplica {
     }
     const row = this.tables.read(item.table, item.pk);
     const key = keyOf(item);
-    if (row === undefined) await kv.delete(key);
-    else await kv.put(key, JSON.stringify({ origin: this.self.node, row } satisfies StoredRecord));
+    if (row === undefined) {
+      await kv.delete(key);
+      return;
+    }
+    const text = JSON.stringify({ origin: this.self.node, row } satisfies StoredRecord);
+    if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
+      this.log.warn(
+        { key, bytes: Buffer.byteLength(text) },
+        'cluster state: record too large; kept local',
+      );
+      return;
+    }
+    await kv.put(key, text);
   }
+}
+
+/** A task row asking to kill a task that has not ended. */
+function isKillRequest(row: WireRow | undefined): boolean {
+  return (
+    row !== undefined &&
+    row.kill_requested_at != null &&
+    (row.status === 'queued' || row.status === 'running')
+  );
 }
 
 function keyOf(record: { table: string; pk: string }): string {

@@ -36,6 +36,9 @@ export const SHARED_TABLES = {
     pk: 'id',
     clearConflicts: ['DELETE FROM user_tokens WHERE hash = @hash AND id != @id'],
   },
+  // Background task records (docs/tasks.md): written by the server that owns the task (at
+  // launch, start and end, its state at most once a second), a kill request by any server.
+  tasks: { pk: 'id', clearConflicts: [] },
   schedules: {
     pk: 'id',
     clearConflicts: ['DELETE FROM schedules WHERE name = @name AND id != @id'],

@@ -178,6 +178,16 @@ export class TaskStore {
       .map((row) => row.id);
   }
 
+  /** The servers (node names) that own tasks not ended yet (cluster: who left some behind). */
+  unfinishedNodes(): string[] {
+    return this.db
+      .prepare<[], { node: string }>(
+        `SELECT DISTINCT node FROM tasks WHERE status IN ('queued', 'running') AND node IS NOT NULL`,
+      )
+      .all()
+      .map((row) => row.node);
+  }
+
   /** Deletes tasks that ended before `before`; returns how many. */
   purge(before: number): number {
     return this.purgeRows.run(before).changes;

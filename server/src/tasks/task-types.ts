@@ -9,7 +9,10 @@ export {
 
 /** A task as this server keeps it: what callers see, and the server that runs its call. */
 export interface TaskRecord extends TaskInfo {
-  /** The server that runs its call (its node name in a cluster; undefined when standalone). */
+  /**
+   * The server that owns the task and holds its call (its node name in a cluster; undefined
+   * when standalone), also when the call runs on another server's provider.
+   */
   node?: string;
 }
 

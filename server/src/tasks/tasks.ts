@@ -15,6 +15,7 @@ import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { CallSink, Provider } from '../hub/provider.ts';
 import type { StoredTask, TaskEnding, TaskQuery, TaskStore } from '../store/task-store.ts';
 import { LiveTask, type LiveTaskOwner } from './live-task.ts';
+import type { RelayedTasks } from './relayed-tasks.ts';
 import { launcherRecord, maySee } from './task-access.ts';
 import { TaskTally } from './task-tally.ts';
 import type { LaunchOptions, TaskLauncher, TaskRecord } from './task-types.ts';
@@ -31,6 +32,8 @@ export interface TaskLimits {
   maxTaskResultBytes: number;
   /** How long ended tasks are kept; 0: for ever. */
   taskRetentionMs: number;
+  /** Tasks this server runs at once. */
+  maxRunningTasks: number;
 }
 
 export interface TasksDeps {
@@ -40,6 +43,8 @@ export interface TasksDeps {
   log: FastifyBaseLogger;
   /** This server's node name in a cluster. */
   node: string | undefined;
+  /** Tasks of other servers whose calls run here (cluster): their setState goes on to them. */
+  relayed?: RelayedTasks;
 }
 
 /**
@@ -55,13 +60,8 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
   private closed = false;
 
   constructor(private readonly deps: TasksDeps) {
-    const { store, node } = deps;
     // Whatever this server was running when it stopped is not running any more.
-    const interrupted = new SwitchboardError(
-      'SB_ERR_TASK_INTERRUPTED',
-      'The server stopped while the task was running',
-    );
-    for (const id of store.unfinished(node)) store.end(id, failure('failed', interrupted));
+    this.interrupt(deps.node);
     if (deps.limits.taskRetentionMs > 0) {
       this.purge();
       this.purgeTimer = setInterval(() => this.purge(), PURGE_INTERVAL_MS);
@@ -78,6 +78,13 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
     const requestId = outgoingRequestId(options.requestId);
     const refusal = this.deps.dispatcher.vet(name, args, caller);
     if (refusal !== undefined) throw refusal;
+    const { maxRunningTasks } = this.deps.limits;
+    if (this.live.size >= maxRunningTasks) {
+      throw new SwitchboardError(
+        'SB_ERR_TOO_MANY_TASKS',
+        `This server runs ${maxRunningTasks} background tasks already (maxRunningTasks)`,
+      );
+    }
     const record: TaskRecord = {
       id: `tsk_${randomBytes(16).toString('base64url')}`,
       name,
@@ -174,6 +181,8 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
    */
   setState(id: string, value: unknown, caller: CallerInfo): Promise<void> {
     const task = this.live.get(id);
+    const relayed = task === undefined ? this.deps.relayed?.setState(id, value, caller) : undefined;
+    if (relayed !== undefined) return relayed; // run here for another server: sent on to it
     if (task === undefined) {
       if (this.find(id) !== undefined) return Promise.resolve(); // ended (or not run here)
       return Promise.reject(new SwitchboardError('SB_ERR_NO_SUCH_TASK'));
@@ -182,6 +191,36 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
     if (caller.kind === 'uplink' && provider !== undefined && caller.connectionId !== provider)
       return Promise.reject(new SwitchboardError('SB_ERR_NO_SUCH_TASK'));
     return this.stateOf(task, value);
+  }
+
+  /**
+   * Another server of the cluster asked to kill a task this server runs (its replicated kill
+   * request arrived): killed as by kill(). Not run here: nothing to do.
+   */
+  killRequested(id: string): void {
+    const task = this.live.get(id);
+    if (task === undefined || task.killed) return;
+    task.killed = true;
+    // The row applied with the request may hold an older state: the end writes the latest.
+    task.unsaved = task.stateBytes !== undefined;
+    task.handle?.cancel();
+  }
+
+  /**
+   * Ends the unfinished tasks of `node` (this server at start, or a server that left the
+   * cluster) as failed SB_ERR_TASK_INTERRUPTED; returns how many. Never one that runs here.
+   */
+  interrupt(node: string | undefined): number {
+    const interrupted = new SwitchboardError(
+      'SB_ERR_TASK_INTERRUPTED',
+      'The server stopped while the task was running',
+    );
+    let count = 0;
+    for (const id of this.deps.store.unfinished(node)) {
+      if (this.live.has(id)) continue;
+      if (this.deps.store.end(id, failure('failed', interrupted))) count++;
+    }
+    return count;
   }
 
   /** Stops: what still runs here is recorded as interrupted (its call is cut by the close). */
@@ -205,8 +244,9 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
 
   started(task: LiveTask, provider: Provider): void {
     const at = Date.now();
-    const node = provider.node ?? this.deps.node;
-    if (!this.deps.store.started(task.id, provider.providerId, node, at)) return;
+    // `node` stays the server that owns the task (holds its call), also when the call went on
+    // to another server's provider (`provider` is then `node:<name>`): that is where it ends.
+    if (!this.deps.store.started(task.id, provider.providerId, this.deps.node, at)) return;
     Object.assign(task.record, { status: 'running', provider: provider.providerId, startedAt: at });
   }
 

@@ -400,6 +400,11 @@ export const ERROR_CODES = {
     retryable: false,
     message: "The task's return value exceeds the server's bound",
   },
+  SB_ERR_TOO_MANY_TASKS: {
+    status: 429,
+    retryable: true,
+    message: 'This server runs as many background tasks as it may; try again later',
+  },
   SB_ERR_TASK_KILLED: {
     status: 409,
     retryable: false,
