@@ -265,6 +265,12 @@ test('define keeps the planned run when the timing is unchanged, replans when it
   assert.equal(again.id, made.id);
   assert.equal(again.nextRunAt, past);
   assert.deepEqual(again.args, [2]);
+  // Disabled by an operator: declaring it again without `enabled` leaves it disabled.
+  schedules.update('d', { enabled: false });
+  const kept = schedules.define({ name: 'd', cron: '0 3 * * *', function: 'work', args: [2] });
+  assert.equal(kept.enabled, false);
+  assert.equal(kept.nextRunAt, null);
+  schedules.update('d', { enabled: true });
   const moved = schedules.define({ name: 'd', cron: '0 4 * * *', function: 'work', args: [2] });
   assert.equal(new Date(moved.nextRunAt!).getUTCHours(), 4);
   assert.ok(moved.nextRunAt! > Date.now());

@@ -65,7 +65,8 @@ export interface Switchboard {
    * Makes the schedule `name` launch `function(...args)` as a background task whenever `cron`
    * fires (five fields, or six with seconds first; read in `timezone`, UTC by default): creates
    * it, or updates the one of that name, so app code may declare its schedules at every start
-   * (a run missed while the server was down still runs once). SB_ERR_SCHEDULE_INVALID.
+   * (a run missed while the server was down still runs once; `enabled` left out stays as it
+   * is). SB_ERR_SCHEDULE_INVALID.
    */
   schedule(input: ScheduleInput): ScheduleRecord;
   /** Schedules: list, get, update, remove, runNow, history (docs/tasks.md, "Schedules"). */

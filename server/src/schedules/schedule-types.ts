@@ -10,7 +10,7 @@ export interface ScheduleInput {
   args?: unknown[];
   /** IANA timezone the expression is read in, e.g. `Europe/Paris`; UTC by default. */
   timezone?: string | null;
-  /** A disabled schedule keeps its history and fires nothing; true by default. */
+  /** A disabled schedule keeps its history and fires nothing; true for a new one. */
   enabled?: boolean;
 }
 

@@ -123,7 +123,8 @@ export class ScheduleStore {
   /**
    * Makes the schedule `input.name` be as given: created if new, else changed where it differs
    * (its planned run kept unless the expression, timezone or enabled state changes, so that a
-   * run missed while the server was down still happens once). SB_ERR_SCHEDULE_INVALID.
+   * run missed while the server was down still happens once; `enabled` left out stays as it
+   * is). SB_ERR_SCHEDULE_INVALID.
    */
   define(input: ScheduleInput): ScheduleRecord {
     const checked = checkSchedule(input);
@@ -136,7 +137,8 @@ export class ScheduleStore {
           timezone: checked.plan.timezone,
           function: checked.function,
           args: input.args ?? [],
-          enabled: checked.enabled,
+          // Left out, it stays as it is: an operator's disable outlives the app's restarts.
+          enabled: input.enabled === undefined ? undefined : checked.enabled,
         });
       })
       .immediate();
