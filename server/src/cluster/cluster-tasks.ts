@@ -9,9 +9,8 @@ export const CLUSTER_MAX_TASK_RESULT_BYTES = 512 * 1024;
 
 /** The task limits of a clustered server: a result at most CLUSTER_MAX_TASK_RESULT_BYTES. */
 export function clusterTaskLimits(limits: TaskLimits): TaskLimits {
-  const { maxTaskStateBytes, taskRetentionMs } = limits;
   const maxTaskResultBytes = Math.min(limits.maxTaskResultBytes, CLUSTER_MAX_TASK_RESULT_BYTES);
-  return { maxTaskStateBytes, maxTaskResultBytes, taskRetentionMs };
+  return { ...limits, maxTaskResultBytes };
 }
 
 /**
