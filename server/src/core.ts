@@ -164,6 +164,7 @@ export class SwitchboardCore {
           return this.signIn.verify({ ip }, { username: email, password });
         },
         publicOrigin: options.publicOrigin,
+        tasks: () => this.tasks,
       },
     });
     this.metrics = new Metrics({
