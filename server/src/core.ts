@@ -169,6 +169,7 @@ export class SwitchboardCore {
       http: this.http,
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
+      tasks: () => this.tasks,
     });
     this.cluster =
       options.cluster === undefined
