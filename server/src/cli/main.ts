@@ -20,7 +20,12 @@ import { typesCommand } from './types-command.ts';
 import { usersCommands } from './users-command.ts';
 
 const COMMANDS: readonly Command[] = [startCommand(start), statusCommand, typesCommand];
-const GROUPS: readonly CommandGroup[] = [keysCommands, usersCommands, tokensCommands, tasksCommands];
+const GROUPS: readonly CommandGroup[] = [
+  keysCommands,
+  usersCommands,
+  tokensCommands,
+  tasksCommands,
+];
 
 const HELP = `switchboard — uplink RPC bridge with an HTTP facade
 

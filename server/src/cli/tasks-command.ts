@@ -82,11 +82,15 @@ export const tasksCommands: CommandGroup = {
       flags: { ...ADMIN_FLAGS, json: JSON_FLAG },
       async run({ values, positionals }) {
         const { client } = adminClientOf(values, 'tasks kill');
-        const task = await client.delete<TaskAdminView>(taskPath(positionals[0]!));
+        const path = taskPath(positionals[0]!);
+        const before = await client.get<TaskAdminView>(path);
+        const task = before.ended_at === null ? await client.delete<TaskAdminView>(path) : before;
         if (values.json === true) out(`${JSON.stringify(task, null, 2)}\n`);
+        else if (before.ended_at !== null)
+          out(`Task ${task.id} (${task.name}) had already ended: ${task.status}\n`);
         else if (task.status === 'killed') out(`Killed task ${task.id} (${task.name})\n`);
         else if (task.ended_at !== null)
-          out(`Task ${task.id} (${task.name}) had already ended: ${task.status}\n`);
+          out(`Task ${task.id} (${task.name}) ended before the kill: ${task.status}\n`);
         else out(`Asked to kill task ${task.id} (${task.name}); its server ends it\n`);
         return 0;
       },
