@@ -9,9 +9,9 @@ export const LOOP_FUNCTION = 'ops.loop';
  */
 export function serveLoop(sb: Switchboard, stepMs = 20): void {
   sb.callable(LOOP_FUNCTION, async () => {
-    const { signal, setState } = getTaskContext();
-    for (let step = 1; !signal.aborted; step++) {
-      await setState({ step });
+    const task = getTaskContext();
+    for (let step = 1; !task.signal.aborted; step++) {
+      await task.setState({ step });
       await new Promise((resolve) => setTimeout(resolve, stepMs));
     }
     return 'stopped';
