@@ -172,6 +172,7 @@ export class SwitchboardCore {
       http: this.http,
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
+      tasks: () => this.tasks,
     });
     const taskStore = new TaskStore(this.db);
     // Calls of other servers' tasks run here: their state goes back to them (cluster).

@@ -5,7 +5,7 @@ const MAX_PAGES = 100;
 /** How long one request to the admin API may take. */
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** A minimal client of the admin API, for `switchboard status`. */
+/** A minimal client of the admin API, for `switchboard status` and `switchboard tasks`. */
 export class AdminClient {
   private readonly base: string;
 
@@ -17,10 +17,20 @@ export class AdminClient {
   }
 
   /** GET `path`; an error answer becomes a SwitchboardError with its code. */
-  async get<T>(path: string): Promise<T> {
+  get<T>(path: string): Promise<T> {
+    return this.send<T>('GET', path);
+  }
+
+  /** DELETE `path`, for routes that answer with a body (as `tasks/{id}/` does). */
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>('DELETE', path);
+  }
+
+  private async send<T>(method: 'GET' | 'DELETE', path: string): Promise<T> {
     let response: Response;
     try {
       response = await fetch(this.base + path, {
+        method,
         headers: { authorization: `Token ${this.token}`, accept: 'application/json' },
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });

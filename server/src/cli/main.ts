@@ -14,12 +14,18 @@ import {
 import { keysCommands } from './keys-command.ts';
 import { startCommand } from './start-options.ts';
 import { statusCommand } from './status-command.ts';
+import { tasksCommands } from './tasks-command.ts';
 import { tokensCommands } from './tokens-command.ts';
 import { typesCommand } from './types-command.ts';
 import { usersCommands } from './users-command.ts';
 
 const COMMANDS: readonly Command[] = [startCommand(start), statusCommand, typesCommand];
-const GROUPS: readonly CommandGroup[] = [keysCommands, usersCommands, tokensCommands];
+const GROUPS: readonly CommandGroup[] = [
+  keysCommands,
+  usersCommands,
+  tokensCommands,
+  tasksCommands,
+];
 
 const HELP = `switchboard — uplink RPC bridge with an HTTP facade
 
@@ -35,9 +41,10 @@ Commands:
   users tokens create|list|revoke
                                  users' API tokens (Authorization: Token)
   tokens create|list|revoke      admin API tokens
+  tasks list|show|kill           background tasks, through the admin API
 
 Run "switchboard <command> --help" (e.g. "switchboard keys create --help") for its options.
-Commands other than start, status and types work on the data folder (--data-dir DIR, env
+Commands other than start, status, types and tasks work on the data folder (--data-dir DIR, env
 SWITCHBOARD_DATA_DIR, default ./.switchboard) and need no running server.
 `;
 
@@ -45,7 +52,7 @@ async function main(argv: string[]): Promise<number> {
   const [word, ...rest] = argv;
   if (word === '--help' || word === '-h') return help(HELP);
   if (word === undefined || word.startsWith('-')) {
-    throw new UsageError('Which command? start, status, types, keys, users or tokens');
+    throw new UsageError('Which command? start, status, types, keys, users, tokens or tasks');
   }
   if (word === 'help') return rest.length === 0 ? help(HELP) : main([...rest, '--help']);
   const command = COMMANDS.find((candidate) => candidate.name === word);

@@ -1,11 +1,8 @@
-import { AdminClient } from './admin-client.ts';
-import { UsageError, type Command } from './command.ts';
+import { ADMIN_DETAILS, ADMIN_FLAGS, adminClientOf } from './admin-flags.ts';
+import type { Command } from './command.ts';
 import type { ClusterAnswer } from '../http/admin/cluster-routes.ts';
 import type { UplinkView } from '../http/admin/uplink-routes.ts';
 import { table } from './table.ts';
-
-/** Default server of `switchboard status`. */
-const DEFAULT_URL = 'http://127.0.0.1:3030';
 
 interface FunctionJson {
   name: string;
@@ -22,37 +19,15 @@ interface EndpointJson {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'Show the connected uplinks with their functions, endpoints and calls in flight.',
-  details:
-    'Reads the admin API of a running server. Prefer SWITCHBOARD_ADMIN_TOKEN to --token, which\n' +
-    'is visible in the process list. Create a token with "switchboard tokens create <name>".',
+  details: ADMIN_DETAILS,
   args: '',
   arity: [0, 0],
   flags: {
-    url: {
-      type: 'string',
-      placeholder: 'URL',
-      description: `the server (env SWITCHBOARD_URL; default ${DEFAULT_URL})`,
-    },
-    token: {
-      type: 'string',
-      placeholder: 'T',
-      description: 'an admin token (env SWITCHBOARD_ADMIN_TOKEN)',
-    },
+    ...ADMIN_FLAGS,
     json: { type: 'boolean', description: 'print the admin API objects as JSON instead' },
   },
   async run({ values }) {
-    const url = stringOr(values.url) ?? (process.env.SWITCHBOARD_URL || DEFAULT_URL);
-    if (!/^https?:\/\/[^/]/.test(url)) {
-      throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`, 'status');
-    }
-    const token = stringOr(values.token) ?? (process.env.SWITCHBOARD_ADMIN_TOKEN || undefined);
-    if (token === undefined) {
-      throw new UsageError(
-        'status needs an admin token: SWITCHBOARD_ADMIN_TOKEN or --token',
-        'status',
-      );
-    }
-    const client = new AdminClient(url, token);
+    const { url, client } = adminClientOf(values, 'status');
     const [uplinks, functions, endpoints, cluster] = await Promise.all([
       client.list<UplinkView>('uplinks/'),
       client.list<FunctionJson>('functions/'),
@@ -148,8 +123,4 @@ function clusterText(cluster: ClusterAnswer): string {
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
-}
-
-function stringOr(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
 }

@@ -7,6 +7,7 @@ import type { AdminServices } from './admin-services.ts';
 import { catalogRoutes } from './catalog-routes.ts';
 import { clusterRoutes } from './cluster-routes.ts';
 import { keyRoutes } from './key-routes.ts';
+import { adminTaskRoutes } from './task-routes.ts';
 import { uplinkRoutes } from './uplink-routes.ts';
 import { userRoutes } from './user-routes.ts';
 import { userTokenRoutes } from './user-token-routes.ts';
@@ -64,6 +65,7 @@ export function adminApi(core: AdminServices, limits: RateLimits) {
     keyRoutes(app, core);
     userRoutes(app, core);
     userTokenRoutes(app, core);
+    adminTaskRoutes(app, core);
 
     // Anything else under the prefix: authenticated (by the hook above), then 404.
     app.route({

@@ -18,13 +18,7 @@ export interface Page<T> {
  */
 export function paginate<T, R>(items: readonly T[], query: unknown, view: (item: T) => R): Page<R> {
   const page = pageOf(query);
-  const totalPages = Math.max(1, Math.ceil(items.length / PAGE_SIZE));
-  if (page > totalPages) {
-    throw new SwitchboardError(
-      'SB_ERR_HTTP_NOT_FOUND',
-      `Page ${page} does not exist; there ${totalPages === 1 ? 'is 1 page' : `are ${totalPages} pages`}`,
-    );
-  }
+  const totalPages = pagesOf(items.length, page);
   const start = (page - 1) * PAGE_SIZE;
   return {
     objects: items.slice(start, start + PAGE_SIZE).map(view),
@@ -32,6 +26,32 @@ export function paginate<T, R>(items: readonly T[], query: unknown, view: (item:
     page,
     total_pages: totalPages,
   };
+}
+
+/**
+ * The same page of a list the store pages itself (`read(page, perPage)` answers that page and
+ * how many there are in all): the same page size, errors and envelope as `paginate`.
+ */
+export function paginateStored<T, R>(
+  query: unknown,
+  read: (page: number, perPage: number) => { items: T[]; total: number },
+  view: (item: T) => R,
+): Page<R> {
+  const page = pageOf(query);
+  const { items, total } = read(page, PAGE_SIZE);
+  return { objects: items.map(view), num_results: total, page, total_pages: pagesOf(total, page) };
+}
+
+/** How many pages `count` objects make; SB_ERR_HTTP_NOT_FOUND if `page` is past the last. */
+function pagesOf(count: number, page: number): number {
+  const totalPages = Math.max(1, Math.ceil(count / PAGE_SIZE));
+  if (page > totalPages) {
+    throw new SwitchboardError(
+      'SB_ERR_HTTP_NOT_FOUND',
+      `Page ${page} does not exist; there ${totalPages === 1 ? 'is 1 page' : `are ${totalPages} pages`}`,
+    );
+  }
+  return totalPages;
 }
 
 function pageOf(query: unknown): number {
