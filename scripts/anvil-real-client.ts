@@ -22,7 +22,7 @@ const CLIENT_KEY = 'anvil-real-client-client-key-0123456789';
 
 // The uplink script: written as an Anvil user would, using each feature the dialect serves.
 const SCRIPT = String.raw`
-import sys, datetime, hashlib
+import sys, datetime, hashlib, time
 import anvil, anvil.server, anvil.users
 from anvil import BlobMedia
 
@@ -83,6 +83,23 @@ def upload():
 def cors():
     return "ok"
 
+@anvil.server.background_task
+def count_to(n):
+    for i in range(n):
+        anvil.server.task_state["i"] = i
+        time.sleep(0.7)
+    return "counted %d" % n
+
+@anvil.server.callable
+def launch_and_follow(n):
+    t = anvil.server.launch_background_task("count_to", n)
+    while t.is_running():
+        time.sleep(0.2)
+    again = anvil.server.get_background_task(t.get_id())
+    return {"id": again.get_id(), "name": t.get_task_name(), "status": t.get_termination_status(),
+            "value": t.get_return_value(), "state": t.get_state(), "completed": t.is_completed(),
+            "start": t.get_start_time(), "listed": [x.get_id() for x in anvil.server.list_background_tasks()]}
+
 anvil.server.connect(sys.argv[1], url=sys.argv[2])
 print("READY", flush=True)
 anvil.server.wait_forever()
@@ -138,8 +155,8 @@ async function main(): Promise<void> {
   const primary = uplink(SERVER_KEY);
   const results: Array<{ name: string; ok: boolean; detail?: string }> = [];
   try {
-    await until('the uplink and its 13 registrations', () =>
-      anvilUplinks().some((u) => u.functions().length + u.endpoints().length === 13),
+    await until('the uplink and its 15 registrations', () =>
+      anvilUplinks().some((u) => u.functions().length + u.endpoints().length === 15),
     );
     const checks: Check[] = [
       {
@@ -289,6 +306,44 @@ async function main(): Promise<void> {
         },
       },
       {
+        name: 'background_task: task_state polled while it runs, result; plain call refused',
+        run: async () => {
+          const task = sb.launch('count_to', 4);
+          let state: { i?: number } | undefined;
+          await until('a state while running', () => {
+            void task.state().then((value) => (state = value as typeof state));
+            return task.status === 'running' && (state?.i ?? 0) >= 1;
+          });
+          assert.equal(await task.result(), 'counted 4');
+          assert.deepEqual(await task.state(), { i: 3 });
+          await assert.rejects(sb.call('count_to', 1), { code: 'SB_ERR_TASK_ONLY' });
+        },
+      },
+      {
+        name: 'kill: the task ends killed; the library logs that it cannot kill',
+        run: async () => {
+          const task = sb.launch('count_to', 3);
+          await until('running', () => task.status === 'running');
+          await task.kill();
+          await assert.rejects(task.result(), { code: 'SB_ERR_TASK_KILLED' });
+          await until('the log line', () => /cannot be killed/.test(primary.output()));
+        },
+      },
+      {
+        name: 'launch_background_task, get_background_task, list_background_tasks, Task methods',
+        run: async () => {
+          const seen = (await sb.call('launch_and_follow', 2)) as Record<string, unknown>;
+          assert.match(String(seen.id), /^tsk_/);
+          assert.equal(seen.name, 'count_to');
+          assert.equal(seen.status, 'completed');
+          assert.equal(seen.value, 'counted 2');
+          assert.deepEqual(seen.state, { i: 1 });
+          assert.equal(seen.completed, true);
+          assert.ok(seen.start instanceof Date);
+          assert.ok((seen.listed as string[]).includes(String(seen.id)));
+        },
+      },
+      {
         name: 'print output stays on the uplink console',
         run: () => assert.match(primary.output(), /endpoint user 42/),
       },
@@ -307,7 +362,7 @@ async function main(): Promise<void> {
           assert.ok(before !== undefined && hub.disconnect(before.providerId));
           await until('the reconnect', () =>
             anvilUplinks().some(
-              (u) => u.providerId !== before.providerId && u.functions().length === 7,
+              (u) => u.providerId !== before.providerId && u.functions().length === 9,
             ),
           );
           assert.equal(await sb.call('hello', 'again'), 'Hello, again');

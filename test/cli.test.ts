@@ -13,6 +13,7 @@ import { AdminTokenStore } from '../server/src/store/admin-token-store.ts';
 import { keysCommands } from '../server/src/cli/keys-command.ts';
 import { startCommand, startConfig } from '../server/src/cli/start-options.ts';
 import { statusCommand } from '../server/src/cli/status-command.ts';
+import { tasksCommands } from '../server/src/cli/tasks-command.ts';
 import { tokensCommands } from '../server/src/cli/tokens-command.ts';
 import { usersCommands } from '../server/src/cli/users-command.ts';
 import { spawnScript } from './helpers/child.ts';
@@ -20,7 +21,7 @@ import { runCli } from './helpers/cli.ts';
 import { expectError } from './helpers/http-client.ts';
 import { makeDataDir, startServer } from './helpers/server.ts';
 
-const GROUPS = [keysCommands, usersCommands, tokensCommands];
+const GROUPS = [keysCommands, usersCommands, tokensCommands, tasksCommands];
 const COMMANDS: Command[] = [
   startCommand(() => Promise.resolve(0)),
   statusCommand,

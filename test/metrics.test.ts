@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import { getCallContext, resolveOptions, switchboardPlugin } from '@switchboard/server';
 import { spawnScript } from './helpers/child.ts';
 import { SERVER_KEY, makeDataDir, startServer, until } from './helpers/server.ts';
+import { launchLoop, serveLoop } from './helpers/tasks.ts';
 
 /** One sample line of the Prometheus text: metric name, labels, value. */
 interface Sample {
@@ -235,4 +236,52 @@ test('mounted as a plugin: metrics and request ids cover the Switchboard routes,
     valueOf(samples, 'switchboard_calls_total', { function: 'whichId', outcome: 'ok' }),
     1,
   );
+});
+
+test('task metrics: tasks on record by status (kept across restarts), running here, durations since start', async (t) => {
+  const first = await startServer(t);
+  const { sb } = first;
+  serveLoop(sb);
+  sb.callable('ops.double', (n: number) => n * 2);
+  sb.callable('ops.fail', () => {
+    throw new Error('broken on purpose');
+  });
+  const statuses = ['queued', 'running', 'completed', 'failed', 'killed'];
+  const durations = ['completed', 'failed', 'killed'];
+  let samples = await scrape(first.url);
+  for (const status of statuses) assert.equal(valueOf(samples, 'switchboard_tasks', { status }), 0);
+  assert.equal(valueOf(samples, 'switchboard_tasks_running'), 0);
+  for (const status of durations) {
+    assert.equal(valueOf(samples, 'switchboard_task_duration_seconds_count', { status }), 0);
+    assert.equal(valueOf(samples, 'switchboard_task_duration_seconds_sum', { status }), 0);
+  }
+
+  await sb.launch('ops.double', 2).result();
+  await sb.launch('ops.double', 3).result();
+  await assert.rejects(sb.launch('ops.fail').result());
+  const loop = await launchLoop(sb);
+  samples = await scrape(first.url);
+  const tasks = (status: string) => valueOf(samples, 'switchboard_tasks', { status });
+  const count = (status: string) =>
+    valueOf(samples, 'switchboard_task_duration_seconds_count', { status });
+  const seconds = (status: string) =>
+    valueOf(samples, 'switchboard_task_duration_seconds_sum', { status });
+  assert.deepEqual(statuses.map(tasks), [0, 1, 2, 1, 0]);
+  assert.equal(valueOf(samples, 'switchboard_tasks_running'), 1);
+  assert.deepEqual(durations.map(count), [2, 1, 0]);
+  assert.ok(seconds('completed') >= 0 && seconds('completed') < 60, String(seconds('completed')));
+
+  await loop.kill();
+  samples = await scrape(first.url);
+  assert.deepEqual(statuses.map(tasks), [0, 0, 2, 1, 1]);
+  assert.equal(valueOf(samples, 'switchboard_tasks_running'), 0);
+  assert.deepEqual(durations.map(count), [2, 1, 1]);
+  assert.ok(seconds('killed') > 0, 'the loop ran a while before its kill');
+
+  // The records stay with the data folder; what ended "since start" starts again from zero.
+  await sb.close();
+  const second = await startServer(t, { dataDir: first.dataDir });
+  samples = await scrape(second.url);
+  assert.deepEqual(statuses.map(tasks), [0, 0, 2, 1, 1]);
+  assert.deepEqual(durations.map(count), [0, 0, 0]);
 });

@@ -316,6 +316,7 @@ test('/_/openapi.json lists the functions as POST /_/call/<name> operations', as
     '/_/call/concat',
     '/_/call/sum',
     '/_/call/users.add',
+    '/_/tasks/{target}', // the same functions launched as background tasks
   ]);
   const add = paths['/_/call/add']!.post;
   assert.deepEqual(add.requestBody, {

@@ -100,17 +100,34 @@ async function clusterOf(token) {
   }
 }
 
+/** The first page of `tasks/` (the newest 50 tasks): one request whatever their number. */
+async function recentTasks(token) {
+  try {
+    const body = await request(token, 'GET', 'tasks/');
+    if (!body || !Array.isArray(body.objects)) {
+      throw new ApiError(0, 'BAD_ANSWER', 'tasks/ did not answer with a list');
+    }
+    return { objects: body.objects, total: Number(body.num_results) || 0, pages: 1 };
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 404) {
+      return { objects: [], total: 0, missing: true, pages: 1 };
+    }
+    throw error;
+  }
+}
+
 /**
  * Everything the dashboard shows, read in parallel. `pages`: the most requests one list took,
  * which stretches the poll interval so each list is read at one request per interval whatever
  * its length (the admin API limits reads per route).
  */
 export async function snapshot(token) {
-  const [cluster, ...lists] = await Promise.all([
+  const [cluster, tasks, ...lists] = await Promise.all([
     clusterOf(token),
+    recentTasks(token),
     ...LISTS.map((name) => optionalList(token, `${name}/`)),
   ]);
   const [uplinks, functions, endpoints, errors, keys] = lists;
   const pages = Math.max(...lists.map((l) => l.pages));
-  return { uplinks, functions, endpoints, errors, keys, cluster, pages, at: Date.now() };
+  return { uplinks, functions, endpoints, errors, keys, tasks, cluster, pages, at: Date.now() };
 }

@@ -1,10 +1,11 @@
 // The dashboard: sign in with an admin token (kept in sessionStorage, this tab only), then poll
 // the admin API every 2 s and update the tables in place (and the cluster card, for a server of
-// a cluster); Drain / Disconnect / Revoke buttons.
+// a cluster); Drain / Disconnect / Revoke / Kill buttons.
 
 import { ApiError, LISTS, request, snapshot } from './api.js';
 import { formatRate, formatTime, RateTracker } from './format.js';
 import { show } from './dom.js';
+import { renderTasks } from './tasks-view.js';
 import {
   providerNames,
   renderCluster,
@@ -143,9 +144,10 @@ function render(data) {
   const eps = renderEndpoints($('endpoints'), data.endpoints.objects, context);
   renderErrors($('errors'), data.errors.objects, nameOf);
   renderKeys($('keys'), data.keys.objects, actions);
+  renderTasks($('tasks'), data.tasks.objects, actions, data.at);
   state.rates.prune();
 
-  for (const name of LISTS) markMissing($(name), data[name].missing);
+  for (const name of [...LISTS, 'tasks']) markMissing($(name), data[name].missing);
 
   const rate = fns.rate === null && eps.rate === null ? null : (fns.rate ?? 0) + (eps.rate ?? 0);
   $('sum-uplinks').textContent = String(data.uplinks.objects.length);
@@ -254,6 +256,12 @@ const actions = {
     )
       return;
     void act(`Revoked key "${key.name}".`, 'DELETE', `keys/${encodeURIComponent(key.id)}/`);
+  },
+  killTask(task) {
+    const label = `${task.name} (${task.id})`;
+    if (!confirm(`Kill task ${label}? Its handler is told to stop and the task ends killed.`))
+      return;
+    void act(`Killed task ${label}.`, 'DELETE', `tasks/${encodeURIComponent(task.id)}/`);
   },
 };
 

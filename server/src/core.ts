@@ -169,6 +169,7 @@ export class SwitchboardCore {
           return this.signIn.verify({ ip }, { username: email, password });
         },
         publicOrigin: options.publicOrigin,
+        tasks: () => this.tasks,
       },
     });
     this.metrics = new Metrics({
@@ -176,6 +177,7 @@ export class SwitchboardCore {
       http: this.http,
       traffic: this.traffic,
       uplinks: () => this.hub.uplinks().length,
+      tasks: () => this.tasks,
     });
     const taskStore = new TaskStore(this.db);
     // Calls of other servers' tasks run here: their state goes back to them (cluster).

@@ -43,6 +43,26 @@ export class HttpResponse {
 export interface CallContext {
   readonly id: string;
   call(command: string, args?: unknown[], kwargs?: Json | null): Promise<unknown>;
+  /** `anvil.server.task_state` of a background task (LAUNCH_BACKGROUND); `{}` otherwise. */
+  readonly taskState: Json;
+}
+
+/** A live object the server gave us (`LiveObjectProxy`): its methods are calls to the server. */
+export class LiveObject {
+  constructor(
+    private readonly client: AnvilClient,
+    readonly spec: Json,
+  ) {}
+
+  get id(): string {
+    return String(this.spec.id);
+  }
+
+  /** `obj.method(*args)`: a CALL with `liveObjectCall` and no `command` (TS:455-457). */
+  call(method: string, args: unknown[] = []): Promise<unknown> {
+    const { id, backend, mac, permissions } = this.spec;
+    return this.client.callLive({ id, backend, mac, permissions, method }, args);
+  }
 }
 
 export type Handler = (args: unknown[], kwargs: Json, context: CallContext) => unknown;
@@ -70,6 +90,8 @@ export type EndpointHandler = (
 export interface Registrations {
   /** `@anvil.server.callable`: name → handler. */
   functions?: Record<string, Handler>;
+  /** `@anvil.server.background_task`: name → handler (registered as `task:<name>`). */
+  tasks?: Record<string, Handler>;
   /** `@anvil.server.http_endpoint(path, methods=…)`. */
   endpoints?: Array<{ path: string; methods?: string[]; handler: EndpointHandler }>;
   /** REGISTER names sent as they are, with no local function (calls find none). */
@@ -143,6 +165,8 @@ export class AnvilClient {
   private header: Json | undefined;
   /** `call-stack-id` of calls made outside a handler (per thread in the library). */
   private readonly threadId = `outbound-${randomId()}`;
+  /** `task_state` of the background tasks running, by their LAUNCH_BACKGROUND id (UP:140-147). */
+  private readonly ongoingTasks = new Map<string, Json>();
 
   /** `key` null: nothing is sent on open (frames by hand). */
   constructor(
@@ -152,6 +176,8 @@ export class AnvilClient {
   ) {
     for (const [name, handler] of Object.entries(registrations.functions ?? {}))
       this.add(name, handler);
+    for (const [name, handler] of Object.entries(registrations.tasks ?? {}))
+      this.add(`task:${name}`, handler);
     for (const { path, methods, handler } of registrations.endpoints ?? [])
       this.add(...httpEndpoint(path, handler, methods));
     this.names.push(...(registrations.raw ?? []));
@@ -208,6 +234,19 @@ export class AnvilClient {
     throw new AnvilError(String(error.type), String(error.message), error);
   }
 
+  /** A method call on a live object (the library's `_do_call` with `live_object`). */
+  async callLive(liveObjectCall: Json, args: unknown[]): Promise<unknown> {
+    const id = randomId();
+    const answer = new Promise<Json>((resolve) => this.pending.set(id, resolve));
+    const stack = { 'call-stack-id': this.threadId, 'originating-call': null };
+    this.send({ type: 'CALL', id, args, kwargs: {}, ...stack, liveObjectCall });
+    const reply = await answer;
+    this.pending.delete(id);
+    if (Object.hasOwn(reply, 'response')) return reply.response;
+    const error = (reply.error ?? {}) as Json;
+    throw new AnvilError(String(error.type), String(error.message), error);
+  }
+
   /** A message: its JSON with the `objects` descriptors, then each media's chunk pairs. */
   send(message: Json): void {
     const objects: Json[] = [];
@@ -257,6 +296,9 @@ export class AnvilClient {
     else if (typeof message.output === 'string') this.deliver(message);
     else if (message.type === 'CALL' && id !== undefined)
       this.whenComplete(message, () => void this.serve(message, id));
+    else if (message.type === 'LAUNCH_BACKGROUND' && id !== undefined)
+      this.whenComplete(message, () => void this.serve(message, id, {}));
+    else if (message.type === 'GET_TASK_STATE' && id !== undefined) this.taskState(message, id);
     else if (settle !== undefined && ('response' in message || 'error' in message))
       this.whenComplete(message, () => settle(message));
     else this.deliver(message);
@@ -317,7 +359,11 @@ export class AnvilClient {
       else if (type === 'Long') value = BigInt(text);
       else if (type === 'Float')
         value = Number(text); // Infinity, -Infinity, NaN
-      else {
+      else if (type === 'LiveObject') {
+        for (const field of ['id', 'backend', 'mac', 'permissions', 'methods'])
+          if (!(field in object)) this.violations.push(`a LiveObject without ${field}`);
+        value = new LiveObject(this, object);
+      } else {
         this.violations.push(`objects of type ${type}`);
         continue;
       }
@@ -328,11 +374,29 @@ export class AnvilClient {
     }
   }
 
-  /** An incoming CALL: the function whose regex matches the command, answered by id. */
-  private async serve(message: Json, id: string): Promise<void> {
+  /** GET_TASK_STATE: the running task's state, or NotRunningTask (UP:274-294). */
+  private taskState(message: Json, id: string): void {
+    const state = this.ongoingTasks.get(String(message.task));
+    if (state !== undefined) this.send({ id, response: { ...state } });
+    else {
+      const error = { type: 'anvil.server.NotRunningTask', message: 'No such task running' };
+      this.sendJson({ id, error });
+    }
+  }
+
+  /**
+   * An incoming CALL (or LAUNCH_BACKGROUND, with its `task_state`): the function whose regex
+   * matches the command, answered by id; a task's answer carries its state (TS:312-342).
+   */
+  private async serve(message: Json, id: string, taskState?: Json): Promise<void> {
     const command = String(message.command);
     const found = this.handlers.find(({ pattern }) => pattern.test(command));
-    const context: CallContext = { id, call: (...call) => this.call(...call, id) };
+    const context: CallContext = {
+      id,
+      call: (...call) => this.call(...call, id),
+      taskState: taskState ?? {},
+    };
+    if (taskState !== undefined) this.ongoingTasks.set(id, taskState);
     let reply: Json;
     try {
       if (found === undefined) {
@@ -350,6 +414,11 @@ export class AnvilClient {
       const { name, message: text } = error as Error;
       const type = error instanceof AnvilError ? error.type : name;
       reply = { error: { type, message: text, trace: [['anvil-client.ts', 1]] }, id };
+      if (taskState !== undefined) (reply.error as Json).taskState = { ...taskState };
+    }
+    if (taskState !== undefined) {
+      this.ongoingTasks.delete(id);
+      if ('response' in reply) reply.taskState = { ...taskState };
     }
     if (this.ws.readyState === WebSocket.OPEN) this.send(reply);
   }

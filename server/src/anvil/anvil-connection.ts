@@ -57,6 +57,9 @@ export class AnvilConnection implements HubConnection {
   private budget: ConnectionBudget;
   private callerInfo: CallerInfo = { kind: 'uplink' };
   private readonly registrations: ProviderRegistrations;
+  /** Functions registered with `@anvil.server.callable`, and with `@background_task`. */
+  private readonly callables = new Set<string>();
+  private readonly backgroundTasks = new Set<string>();
   private readonly wire: AnvilWire;
   private readonly outbound: AnvilOutbound;
   private readonly inbound: AnvilInbound;
@@ -88,6 +91,11 @@ export class AnvilConnection implements HubConnection {
       post: (message) => this.post(message),
       settled: () => this.closeIfDrained(),
       appInfo: this.appInfo,
+      log: deps.log,
+      served: (name) => ({
+        callable: this.callables.has(name),
+        task: this.backgroundTasks.has(name),
+      }),
     });
     this.inbound = new AnvilInbound({
       dispatcher: deps.dispatcher,
@@ -220,11 +228,12 @@ export class AnvilConnection implements HubConnection {
       case 'reply': {
         const field = frame.ok ? 'response' : 'error';
         // Descriptor paths start at the message's own field.
-        const rooted = { [field]: frame.value };
+        const rooted: Record<string, unknown> = { [field]: frame.value };
+        if (frame.taskState !== undefined) rooted.taskState = frame.taskState;
         this.wire.whole(
           frame,
           rooted,
-          () => this.outbound.answered(frame.id, frame.ok, rooted[field]),
+          () => this.outbound.answered(frame.id, frame.ok, rooted[field], rooted.taskState),
           (error) => this.outbound.answered(frame.id, false, anvilError(error, false)),
         );
         return;
@@ -300,7 +309,9 @@ export class AnvilConnection implements HubConnection {
           'SB_ERR_UPLINK_DRAINED',
           'This uplink is draining and may not register more',
         );
-      registerAnvilName(name, this.registrations, this.key);
+      const registered = registerAnvilName(name, this.registrations, this.key);
+      if (registered.kind === 'function') this.callables.add(registered.name);
+      if (registered.kind === 'task') this.backgroundTasks.add(registered.name);
     } catch (error) {
       const coded = toSwitchboardError(error);
       this.deps.log.warn(

@@ -40,6 +40,15 @@ export interface AnvilCallFrame {
   /** The incoming call this one is made from, when it equals one in flight. */
   callStackId: string | undefined;
   objects: ObjectDescriptor[];
+  /** A live-object method call (`liveObjectCall`; then `command` is absent). */
+  liveObject?: LiveObjectCall;
+}
+
+/** A method called on a live object the server gave the uplink (e.g. a background task). */
+export interface LiveObjectCall {
+  backend: string;
+  id: string;
+  method: string;
 }
 
 /** The uplink's answer to a call this server sent it. */
@@ -50,6 +59,8 @@ export interface AnvilReplyFrame {
   /** `response` when ok, else the `error` object. */
   value: unknown;
   objects: ObjectDescriptor[];
+  /** A background task's `anvil.server.task_state` when it ended (a LAUNCH_BACKGROUND's reply). */
+  taskState?: unknown;
 }
 
 /** Announces the binary message that follows: one chunk of a media value. */
@@ -175,13 +186,15 @@ function untyped(raw: Obj): AnvilFrame {
   const hasResponse = Object.hasOwn(raw, 'response');
   const hasError = Object.hasOwn(raw, 'error') && raw.error !== null;
   if (raw.id !== undefined && (hasResponse || hasError)) {
-    return {
+    const reply: AnvilReplyFrame = {
       kind: 'reply',
       id: id(raw, 'id'),
       ok: !hasError,
       value: hasError ? raw.error : raw.response,
       objects: objects(raw),
     };
+    if (Object.hasOwn(raw, 'taskState')) reply.taskState = raw.taskState;
+    return reply;
   }
   return { kind: 'ignored', what: raw.id === undefined ? 'an untyped message' : 'an update' };
 }
@@ -196,7 +209,7 @@ function call(raw: Obj): AnvilCallFrame {
   if (command !== undefined && typeof command !== 'string') throw bad('command must be a string');
   if (command === undefined && raw.liveObjectCall === undefined)
     throw bad('a CALL needs a command');
-  return {
+  const frame: AnvilCallFrame = {
     kind: 'call',
     id: id(raw, 'id'),
     command: command === undefined ? undefined : text(raw, 'command', MAX_NAME_LENGTH),
@@ -205,6 +218,17 @@ function call(raw: Obj): AnvilCallFrame {
     callStackId: optionalId(raw, 'call-stack-id'),
     objects: objects(raw),
   };
+  const live = raw.liveObjectCall;
+  if (command === undefined && typeof live === 'object' && live !== null) {
+    const fields = live as Obj;
+    if (typeof fields.backend === 'string' && typeof fields.id === 'string')
+      frame.liveObject = {
+        backend: text(fields, 'backend', MAX_NAME_LENGTH),
+        id: id(fields, 'id'),
+        method: text(fields, 'method', MAX_NAME_LENGTH),
+      };
+  }
+  return frame;
 }
 
 /** `objects`: absent, or descriptors whose path is a list of keys and indexes. */

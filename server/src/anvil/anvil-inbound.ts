@@ -8,7 +8,13 @@ import {
 import type { Dispatcher } from '../hub/dispatcher.ts';
 import type { CallHandle, CallSink } from '../hub/provider.ts';
 import type { AnvilCallFrame } from './anvil-frames.ts';
-import { callPrivate, type EndpointContext, type PrivateDeps } from './anvil-private.ts';
+import {
+  callLiveObject,
+  callPrivate,
+  type EndpointContext,
+  type PrivateCall,
+  type PrivateDeps,
+} from './anvil-private.ts';
 import { anvilError } from './anvil-values.ts';
 
 const PRIVATE_PREFIX = 'anvil.private.';
@@ -50,28 +56,28 @@ export class AnvilInbound {
   accept(frame: AnvilCallFrame): void {
     const { link } = this;
     const { id, command } = frame;
-    if (command === undefined) {
-      this.refuse(
-        id,
-        'Live objects (Data Tables rows, task objects) are not served by Switchboard',
-      );
+    const { liveObject } = frame;
+    if (command === undefined && liveObject === undefined) {
+      this.refuse(id, 'Live objects (Data Tables rows) are not served by Switchboard');
       return;
     }
     const { context, requestId } = link.context(frame.callStackId);
     this.calls.set(id, undefined);
-    if (command.startsWith(PRIVATE_PREFIX)) {
+    if (command === undefined || command.startsWith(PRIVATE_PREFIX)) {
+      const call: PrivateCall = {
+        name: command?.slice(PRIVATE_PREFIX.length) ?? '',
+        args: frame.args,
+        kwargs: frame.kwargs,
+        context,
+        remoteAddress: link.remoteAddress,
+        caller: link.caller(),
+      };
       let outcome: unknown;
       try {
-        outcome = callPrivate(
-          {
-            name: command.slice(PRIVATE_PREFIX.length),
-            args: frame.args,
-            kwargs: frame.kwargs,
-            context,
-            remoteAddress: link.remoteAddress,
-          },
-          link.privateDeps,
-        );
+        outcome =
+          liveObject === undefined
+            ? callPrivate(call, link.privateDeps)
+            : callLiveObject(liveObject, call, link.privateDeps);
       } catch (error) {
         this.fail(id, toSwitchboardError(error));
         return;

@@ -5,14 +5,21 @@ import {
   SwitchboardError,
   type PendingEntry,
 } from '@switchboard/shared';
-import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from '../hub/provider.ts';
+import {
+  NOOP_HANDLE,
+  type CallHandle,
+  type CallRequest,
+  type CallSink,
+  type TaskTag,
+} from '../hub/provider.ts';
 import { startWithDecodedArgs } from '../hub/decoded-args.ts';
 import { endpointAnswer, endpointKwargs } from './anvil-http.ts';
 import type { EndpointContext } from './anvil-private.ts';
 import { fromAnvilError } from './anvil-values.ts';
+import { AnvilTaskRuns, type TaskRunsLink } from './anvil-task-runs.ts';
 
 /** What the calls to an Anvil uplink need of its connection. */
-export interface OutboundLink {
+export interface OutboundLink extends TaskRunsLink {
   /** Prefix of this connection's call ids: unique in the server, so that an answer for a call
    * of an earlier connection (the uplink reconnected meanwhile) never matches a new call. */
   readonly idPrefix: string;
@@ -21,6 +28,8 @@ export interface OutboundLink {
   /** A call was settled (answered, timed out, withdrawn, or failed). */
   settled(): void;
   readonly appInfo: Record<string, unknown>;
+  /** How the uplink registered function `name`: `@callable`, `@background_task`, or both. */
+  served(name: string): { callable: boolean; task: boolean };
 }
 
 /** A call or HTTP request sent to the uplink, awaiting its answer. */
@@ -29,6 +38,8 @@ class AnvilCall implements PendingEntry, CallHandle {
   readonly requestId: string | undefined;
   /** Set for an HTTP request: the request the uplink's nested calls (cookies, users) act on. */
   readonly context: EndpointContext | undefined;
+  /** Set when it was sent as LAUNCH_BACKGROUND (a background task the uplink runs). */
+  task: TaskTag | undefined;
 
   constructor(
     private readonly owner: AnvilOutbound,
@@ -42,7 +53,7 @@ class AnvilCall implements PendingEntry, CallHandle {
   }
 
   cancel(): void {
-    this.owner.settle(this.id, false, new SwitchboardError('SB_ERR_CALL_CANCELLED'));
+    this.owner.cancel(this);
   }
 }
 
@@ -55,12 +66,16 @@ export class AnvilOutbound {
   /** Set once the connection is gone: what a call that starts late (after its args or form
    * were decoded) fails with, instead of waiting for its deadline. */
   private closedWith: SwitchboardError | undefined;
-  private readonly pending = new PendingCalls<AnvilCall>((_id, call) => {
+  private readonly pending = new PendingCalls<AnvilCall>((id, call) => {
+    if (call.task !== undefined) this.tasks.kill(this.wireId(id));
     call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
     this.link.settled();
   });
+  private readonly tasks: AnvilTaskRuns;
 
-  constructor(private readonly link: OutboundLink) {}
+  constructor(private readonly link: OutboundLink) {
+    this.tasks = new AnvilTaskRuns(link);
+  }
 
   get size(): number {
     return this.pending.size;
@@ -77,8 +92,25 @@ export class AnvilOutbound {
     }
     const { http } = request;
     if (http === undefined) {
+      const served = this.link.served(request.name);
+      if (request.task === undefined && served.task && !served.callable) {
+        sink.reject(
+          new SwitchboardError(
+            'SB_ERR_TASK_ONLY',
+            `${request.name} is an @anvil.server.background_task: launch it as a task`,
+          ),
+        );
+        return NOOP_HANDLE;
+      }
       const call = this.track(request, sink, undefined);
-      this.post(call, request, { command: request.name, args: request.args, kwargs: {} });
+      const what = { command: request.name, args: request.args, kwargs: {} };
+      if (request.task === undefined || !served.task) {
+        this.post(call, request, what);
+        return call;
+      }
+      call.task = request.task;
+      this.post(call, request, { ...what, command: `task:${request.name}` }, 'LAUNCH_BACKGROUND');
+      this.tasks.started(this.wireId(call.id), request.task);
       return call;
     }
     if (http.bodySource !== undefined) {
@@ -148,11 +180,12 @@ export class AnvilOutbound {
     call: AnvilCall,
     { caller }: CallRequest,
     what: { command: string; args: unknown[]; kwargs: Record<string, unknown> },
+    type: 'CALL' | 'LAUNCH_BACKGROUND' = 'CALL',
   ): void {
     const id = this.wireId(call.id);
     const trusted = caller.kind === 'app' || caller.keyKind === 'server';
     this.link.post({
-      type: 'CALL',
+      type,
       id,
       'call-stack-id': id,
       ...what,
@@ -186,10 +219,27 @@ export class AnvilOutbound {
     return Number.isSafeInteger(id) ? id : undefined;
   }
 
-  /** The uplink answered `wireId` (`ok` with the value, else with its error object). */
-  answered(wireId: string, ok: boolean, value: unknown): void {
+  /**
+   * The uplink answered `wireId` (`ok` with the value, else with its error object); a task's
+   * answer carries its last `taskState` (beside the response, or in the error object).
+   */
+  answered(wireId: string, ok: boolean, value: unknown, taskState?: unknown): void {
+    if (this.tasks.answered(wireId, ok, value)) return;
     const id = this.localId(wireId);
-    if (id !== undefined) this.settle(id, ok, ok ? value : fromAnvilError(value));
+    if (id === undefined) return;
+    const finalState = ok ? taskState : (value as { taskState?: unknown } | null)?.taskState;
+    if (this.pending.get(id)?.task !== undefined) this.tasks.ended(wireId, finalState);
+    this.settle(id, ok, ok ? value : fromAnvilError(value));
+  }
+
+  /**
+   * The call's origin withdrew it: settled as cancelled, its late answer dropped. A task is
+   * also sent KILL_TASK (Anvil's library only logs that it cannot kill: the function runs on).
+   */
+  cancel(call: AnvilCall): void {
+    if (call.task !== undefined && this.pending.get(call.id) === call)
+      this.tasks.kill(this.wireId(call.id));
+    this.settle(call.id, false, new SwitchboardError('SB_ERR_CALL_CANCELLED'));
   }
 
   /** Settles call `id` once; a late outcome (after timeout or cancel) is dropped. */
@@ -225,6 +275,7 @@ export class AnvilOutbound {
   /** The connection is gone: every call waiting fails with `error`. */
   failAll(error: SwitchboardError): void {
     this.closedWith = error;
+    this.tasks.stopAll();
     for (const [, call] of this.pending.drain()) call.sink.reject(error);
     this.pending.dispose();
   }

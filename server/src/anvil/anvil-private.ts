@@ -1,4 +1,17 @@
-import { SwitchboardError, type CookieJar, type HttpRequest, type User } from '@switchboard/shared';
+import {
+  SwitchboardError,
+  type CallerInfo,
+  type CookieJar,
+  type HttpRequest,
+  type User,
+} from '@switchboard/shared';
+import type { LiveObjectCall } from './anvil-frames.ts';
+import {
+  TASK_BACKEND,
+  TASK_PRIVATE_FUNCTIONS,
+  callTaskMethod,
+  type TaskDesk,
+} from './anvil-task-private.ts';
 
 /** The HTTP request an endpoint call to an Anvil uplink serves: where cookies and sign-in go. */
 export interface EndpointContext {
@@ -13,6 +26,8 @@ export interface PrivateDeps {
   signIn(email: string, password: string, remoteAddress: string): Promise<User>;
   /** The server's public origin, for calls made outside an HTTP request (may be unknown). */
   readonly publicOrigin: string | undefined;
+  /** The server's background tasks (docs/tasks.md). */
+  tasks(): TaskDesk;
 }
 
 /** A call to `anvil.private.<name>`, with the endpoint call it is made from, if any. */
@@ -23,14 +38,17 @@ export interface PrivateCall {
   readonly context: EndpointContext | undefined;
   /** Where the uplink connected from (for sign-in throttling outside an HTTP request). */
   readonly remoteAddress: string;
+  /** Who calls: the uplink, with its key (what tasks it may launch and see). */
+  readonly caller: CallerInfo;
 }
 
 type Handler = (call: PrivateCall, deps: PrivateDeps) => unknown;
 
 /**
  * The `anvil.private.*` functions Anvil's uplink library calls by itself, mapped onto
- * Switchboard: the keepalive, cookies, the signed-in user and the app's origins. Everything
- * else (Data Tables, background tasks, email, secrets, …) is refused with SB_ERR_ANVIL_UNSUPPORTED.
+ * Switchboard: the keepalive, cookies, the signed-in user, the app's origins and background tasks
+ * (anvil-task-private.ts). Everything else (Data Tables, email, secrets, …) is refused with
+ * SB_ERR_ANVIL_UNSUPPORTED.
  * The table in docs/anvil.md lists the same names.
  */
 export const PRIVATE_FUNCTIONS: ReadonlyMap<string, Handler> = new Map<string, Handler>([
@@ -80,6 +98,8 @@ export const PRIVATE_FUNCTIONS: ReadonlyMap<string, Handler> = new Map<string, H
 
 /** Runs `anvil.private.<name>`: its value (or a promise of it); throws a coded error. */
 export function callPrivate(call: PrivateCall, deps: PrivateDeps): unknown {
+  const taskFunction = TASK_PRIVATE_FUNCTIONS.get(call.name);
+  if (taskFunction !== undefined) return taskFunction(call, deps.tasks());
   const handler = PRIVATE_FUNCTIONS.get(call.name);
   if (handler === undefined) {
     throw new SwitchboardError(
@@ -88,6 +108,23 @@ export function callPrivate(call: PrivateCall, deps: PrivateDeps): unknown {
     );
   }
   return handler(call, deps);
+}
+
+/**
+ * A method called on a live object this server gave the script: a Task object's; any other
+ * backend (Data Tables rows) is SB_ERR_ANVIL_UNSUPPORTED.
+ */
+export function callLiveObject(
+  live: LiveObjectCall,
+  call: PrivateCall,
+  deps: PrivateDeps,
+): unknown {
+  if (live.backend !== TASK_BACKEND)
+    throw new SwitchboardError(
+      'SB_ERR_ANVIL_UNSUPPORTED',
+      'Live objects (Data Tables rows) are not served by Switchboard',
+    );
+  return callTaskMethod(live.method, live.id, call, deps.tasks());
 }
 
 function getCookie(call: PrivateCall): unknown {

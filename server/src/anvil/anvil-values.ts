@@ -18,6 +18,18 @@ export interface Serialised {
   media: OutgoingMedia[];
 }
 
+/**
+ * A live object the server hands an uplink (Anvil's `LiveObjectProxy`): the script calls its
+ * `methods`, which come back as CALLs with `liveObjectCall` naming `backend` and `id`.
+ */
+export class AnvilLiveObject {
+  constructor(
+    readonly backend: string,
+    readonly id: string,
+    readonly methods: readonly string[],
+  ) {}
+}
+
 /** Largest int Anvil's client sends as a JSON number; larger ones travel as `Long`. */
 const MAX_PLAIN_INT = 2147483647;
 
@@ -63,6 +75,13 @@ export function serialise(message: Record<string, unknown>, nextMediaId: () => s
     }
     if (value instanceof Date) {
       objects.push({ path: [...path], type: ['DateTime'], value: anvilDateTime(value) });
+      return null;
+    }
+    if (value instanceof AnvilLiveObject) {
+      // The client copies id, backend, mac and permissions into each method call: all present.
+      const { backend, id, methods } = value;
+      const spec = { backend, id, mac: '', permissions: [], methods: [...methods], itemCache: {} };
+      objects.push({ path: [...path], type: ['LiveObject'], ...spec });
       return null;
     }
     if (Array.isArray(value)) {
@@ -239,6 +258,9 @@ const ANVIL_TYPES: Partial<Record<string, string>> = {
   SB_ERR_ANVIL_UNSUPPORTED: 'anvil.server.ServiceNotAdded',
   SB_ERR_RATE_LIMITED: 'anvil.server.QuotaExceededError',
   SB_ERR_SERVER_CLOSING: 'anvil.server.RuntimeUnavailableError',
+  SB_ERR_NO_SUCH_TASK: 'anvil.server.BackgroundTaskNotFound',
+  SB_ERR_TASK_KILLED: 'anvil.server.BackgroundTaskKilled',
+  SB_ERR_TASK_ONLY: 'anvil.server.BackgroundTaskError',
 };
 
 /**

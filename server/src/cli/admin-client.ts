@@ -1,85 +1,37 @@
 import { SwitchboardError, isErrorCode } from '@switchboard/shared';
-import { UsageError, type FlagSpec, type Parsed } from './command.ts';
 
 /** Pages a list is followed through at most (50 objects each). */
 const MAX_PAGES = 100;
 /** How long one request to the admin API may take. */
 const REQUEST_TIMEOUT_MS = 10_000;
-/** Default server of the commands that use the admin API. */
-export const DEFAULT_URL = 'http://127.0.0.1:3030';
 
-/** The flags of every command that uses the admin API of a running server. */
-export const ADMIN_FLAGS: Readonly<Record<'url' | 'token', FlagSpec>> = {
-  url: {
-    type: 'string',
-    placeholder: 'URL',
-    description: `the server (env SWITCHBOARD_URL; default ${DEFAULT_URL})`,
-  },
-  token: {
-    type: 'string',
-    placeholder: 'T',
-    description: 'an admin token (env SWITCHBOARD_ADMIN_TOKEN)',
-  },
-};
-
-/** What the help of such a command says about them. */
-export const ADMIN_FLAGS_DETAILS =
-  'Prefer SWITCHBOARD_ADMIN_TOKEN to --token, which is visible in the process list.\n' +
-  'Create a token with "switchboard tokens create <name>".';
-
-/** A minimal client of the admin API, for `switchboard status` and `schedules run-now`. */
+/** A minimal client of the admin API, for `switchboard status`, `tasks` and `schedules run-now`. */
 export class AdminClient {
   private readonly base: string;
 
   constructor(
-    /** The server, as given. */
-    readonly url: string,
+    url: string,
     private readonly token: string,
   ) {
     this.base = `${url.replace(/\/+$/, '')}/_/admin/api/v1/`;
   }
 
-  /**
-   * The client the `--url` and `--token` flags (else SWITCHBOARD_URL, SWITCHBOARD_ADMIN_TOKEN)
-   * of `command` name; a UsageError without a token or with a URL that is not http(s).
-   */
-  static fromFlags(values: Parsed['values'], command: string): AdminClient {
-    const url = stringOr(values.url) ?? (process.env.SWITCHBOARD_URL || DEFAULT_URL);
-    if (!/^https?:\/\/[^/]/.test(url)) {
-      throw new UsageError(`--url must be an http(s) URL, got ${JSON.stringify(url)}`, command);
-    }
-    const token = stringOr(values.token) ?? (process.env.SWITCHBOARD_ADMIN_TOKEN || undefined);
-    if (token === undefined) {
-      throw new UsageError(
-        `${command} needs an admin token: SWITCHBOARD_ADMIN_TOKEN or --token`,
-        command,
-      );
-    }
-    return new AdminClient(url, token);
-  }
-
   /** GET `path`; an error answer becomes a SwitchboardError with its code. */
   get<T>(path: string): Promise<T> {
-    return this.request<T>('GET', path);
+    return this.send<T>('GET', path);
   }
 
-  /** POST `path` (no body); an error answer becomes a SwitchboardError with its code. */
+  /** DELETE `path`, for routes that answer with a body (as `tasks/{id}/` does). */
+  delete<T>(path: string): Promise<T> {
+    return this.send<T>('DELETE', path);
+  }
+
+  /** POST `path` with no body (as `schedules/{id}/run/` takes). */
   post<T>(path: string): Promise<T> {
-    return this.request<T>('POST', path);
+    return this.send<T>('POST', path);
   }
 
-  /** Every object of a paginated list. */
-  async list<T>(path: string): Promise<T[]> {
-    const objects: T[] = [];
-    for (let page = 1; page <= MAX_PAGES; page++) {
-      const answer = await this.get<{ objects: T[]; total_pages: number }>(`${path}?page=${page}`);
-      objects.push(...answer.objects);
-      if (page >= answer.total_pages) break;
-    }
-    return objects;
-  }
-
-  private async request<T>(method: 'GET' | 'POST', path: string): Promise<T> {
+  private async send<T>(method: 'GET' | 'DELETE' | 'POST', path: string): Promise<T> {
     let response: Response;
     try {
       response = await fetch(this.base + path, {
@@ -106,8 +58,15 @@ export class AdminClient {
       typeof message === 'string' ? message : `HTTP ${response.status} from ${this.base + path}`,
     );
   }
-}
 
-function stringOr(value: string | boolean | undefined): string | undefined {
-  return typeof value === 'string' ? value : undefined;
+  /** Every object of a paginated list. */
+  async list<T>(path: string): Promise<T[]> {
+    const objects: T[] = [];
+    for (let page = 1; page <= MAX_PAGES; page++) {
+      const answer = await this.get<{ objects: T[]; total_pages: number }>(`${path}?page=${page}`);
+      objects.push(...answer.objects);
+      if (page >= answer.total_pages) break;
+    }
+    return objects;
+  }
 }

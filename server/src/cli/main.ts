@@ -15,6 +15,7 @@ import { keysCommands } from './keys-command.ts';
 import { schedulesCommands } from './schedules-command.ts';
 import { startCommand } from './start-options.ts';
 import { statusCommand } from './status-command.ts';
+import { tasksCommands } from './tasks-command.ts';
 import { tokensCommands } from './tokens-command.ts';
 import { typesCommand } from './types-command.ts';
 import { usersCommands } from './users-command.ts';
@@ -24,6 +25,7 @@ const GROUPS: readonly CommandGroup[] = [
   keysCommands,
   usersCommands,
   tokensCommands,
+  tasksCommands,
   schedulesCommands,
 ];
 
@@ -41,11 +43,12 @@ Commands:
   users tokens create|list|revoke
                                  users' API tokens (Authorization: Token)
   tokens create|list|revoke      admin API tokens
+  tasks list|show|kill           background tasks, through the admin API
   schedules add|list|remove|run-now
                                  cron schedules that launch background tasks
 
 Run "switchboard <command> --help" (e.g. "switchboard keys create --help") for its options.
-Commands other than start, status, types and schedules run-now work on the data folder
+Commands other than start, status, types, tasks and schedules run-now work on the data folder
 (--data-dir DIR, env SWITCHBOARD_DATA_DIR, default ./.switchboard) and need no running server.
 `;
 
@@ -53,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
   const [word, ...rest] = argv;
   if (word === '--help' || word === '-h') return help(HELP);
   if (word === undefined || word.startsWith('-')) {
-    throw new UsageError('Which command? start, status, types, keys, users, tokens or schedules');
+    throw new UsageError(
+      'Which command? start, status, types, keys, users, tokens, tasks or schedules',
+    );
   }
   if (word === 'help') return rest.length === 0 ? help(HELP) : main([...rest, '--help']);
   const command = COMMANDS.find((candidate) => candidate.name === word);

@@ -1,6 +1,6 @@
 import type { ScheduleRecord } from '../schedules/schedule-types.ts';
 import { ScheduleStore } from '../store/schedule-store.ts';
-import { ADMIN_FLAGS, ADMIN_FLAGS_DETAILS, AdminClient } from './admin-client.ts';
+import { ADMIN_DETAILS, ADMIN_FLAGS, adminClientOf } from './admin-flags.ts';
 import { DATA_DIR_FLAG, UsageError, type CommandGroup } from './command.ts';
 import { withDatabase } from './data-folder.ts';
 import { isoOr, table } from './table.ts';
@@ -94,12 +94,12 @@ export const schedulesCommands: CommandGroup = {
     {
       name: 'schedules run-now',
       summary: 'Launch a run of a schedule now, on a running server; prints the task id.',
-      details: `Uses the admin API of the running server.\n${ADMIN_FLAGS_DETAILS}`,
+      details: ADMIN_DETAILS,
       args: '<name>',
       arity: [1, 1],
       flags: { ...ADMIN_FLAGS },
       run: async ({ values, positionals }) => {
-        const client = AdminClient.fromFlags(values, 'schedules run-now');
+        const { client } = adminClientOf(values, 'schedules run-now');
         const name = positionals[0]!;
         const task = await client.post<{ id: string; name: string }>(
           `schedules/${encodeURIComponent(name)}/run/`,

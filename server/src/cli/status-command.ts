@@ -1,4 +1,4 @@
-import { ADMIN_FLAGS, ADMIN_FLAGS_DETAILS, AdminClient } from './admin-client.ts';
+import { ADMIN_DETAILS, ADMIN_FLAGS, adminClientOf } from './admin-flags.ts';
 import type { Command } from './command.ts';
 import type { ClusterAnswer } from '../http/admin/cluster-routes.ts';
 import type { UplinkView } from '../http/admin/uplink-routes.ts';
@@ -19,7 +19,7 @@ interface EndpointJson {
 export const statusCommand: Command = {
   name: 'status',
   summary: 'Show the connected uplinks with their functions, endpoints and calls in flight.',
-  details: `Reads the admin API of a running server.\n${ADMIN_FLAGS_DETAILS}`,
+  details: ADMIN_DETAILS,
   args: '',
   arity: [0, 0],
   flags: {
@@ -27,8 +27,7 @@ export const statusCommand: Command = {
     json: { type: 'boolean', description: 'print the admin API objects as JSON instead' },
   },
   async run({ values }) {
-    const client = AdminClient.fromFlags(values, 'status');
-    const { url } = client;
+    const { url, client } = adminClientOf(values, 'status');
     const [uplinks, functions, endpoints, cluster] = await Promise.all([
       client.list<UplinkView>('uplinks/'),
       client.list<FunctionJson>('functions/'),

@@ -15,7 +15,8 @@ export const OPENAPI_PATH = '/_/openapi.json';
  * functions the caller may call (as `POST /_/call/<name>`: those with `allowClients`, or every
  * one for a server key; see visibleFunctions). Built on the first request after the endpoint
  * table or the functions changed, once for clients and once for server keys, and kept as JSON
- * text until they change again.
+ * text until they change again. With any function listed, `/_/tasks` is described too (the
+ * list for server keys only).
  */
 export function openApiRoutes(
   deps: CallerDeps & {
@@ -40,7 +41,12 @@ export function openApiRoutes(
       if (document?.version !== version) {
         const built = openApiDocument(
           endpoints.live(),
-          { info: deps.info, prefix: API_PREFIX, publicOrigin: deps.publicOrigin },
+          {
+            info: deps.info,
+            prefix: API_PREFIX,
+            publicOrigin: deps.publicOrigin,
+            tasks: { list: trusted },
+          },
           visibleFunctions(registry, caller),
         );
         document = { version, json: JSON.stringify(built) };

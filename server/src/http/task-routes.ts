@@ -16,8 +16,8 @@ import { appOriginOf } from './site.ts';
 /** Longest `?waitMs=` of `GET /_/tasks/:id` (a long poll stays under usual proxy timeouts). */
 export const MAX_TASK_WAIT_MS = 30_000;
 /** Tasks per page of `GET /_/tasks` unless `results_per_page` says otherwise, and the most. */
-const DEFAULT_PER_PAGE = 20;
-const MAX_PER_PAGE = 100;
+export const DEFAULT_TASKS_PER_PAGE = 20;
+export const MAX_TASKS_PER_PAGE = 100;
 
 /**
  * `/_/tasks` (docs/tasks.md): launch a background task with the callers and permissions of
@@ -80,7 +80,7 @@ export function taskRoutes(
             name: { type: 'string', minLength: 1, maxLength: 256 },
             status: { type: 'string', enum: [...TASK_STATUSES] },
             page: { type: 'integer', minimum: 1, maximum: 1_000_000 },
-            results_per_page: { type: 'integer', minimum: 1, maximum: MAX_PER_PAGE },
+            results_per_page: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_PAGE },
           },
           additionalProperties: false,
         },
@@ -92,7 +92,7 @@ export function taskRoutes(
         name,
         status,
         page = 1,
-        results_per_page: perPage = DEFAULT_PER_PAGE,
+        results_per_page: perPage = DEFAULT_TASKS_PER_PAGE,
       } = request.query;
       const { items, total } = tasks.list({ name, status, page, perPage });
       return sendValue(request, reply, {

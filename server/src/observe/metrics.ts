@@ -2,6 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CallStats } from './call-stats.ts';
 import { LATENCY_BUCKETS_MS, type CallTally } from './call-tally.ts';
 import type { HttpTally } from './http-tally.ts';
+import { registerTaskGauges, taskDurationText, type TaskFigures } from './task-metrics.ts';
 import type { UplinkTraffic } from './uplink-traffic.ts';
 
 /** Where the figures come from: all of them are kept by the call and HTTP paths anyway. */
@@ -11,6 +12,8 @@ export interface MetricsSources {
   readonly traffic: UplinkTraffic;
   /** Live, authenticated uplink connections. */
   uplinks(): number;
+  /** Background tasks (read when scraped: the tasks may be made after the metrics). */
+  tasks(): TaskFigures;
 }
 
 /** Outcomes a finished call is counted under (bounded label values). */
@@ -35,7 +38,8 @@ export class Metrics {
   async render(): Promise<string> {
     this.registry ??= this.build();
     const text = await this.registry.metrics();
-    return `${text}\n${latencyHistogram(this.sources.stats.talliesOf('function'))}`;
+    const latency = latencyHistogram(this.sources.stats.talliesOf('function'));
+    return `${text}\n${latency}${taskDurationText(this.sources.tasks().tally)}`;
   }
 
   private build(): Registry {
@@ -113,6 +117,7 @@ export class Metrics {
         this.inc(traffic.bytesOut);
       },
     });
+    registerTaskGauges(registry, () => this.sources.tasks());
     return registry;
   }
 }

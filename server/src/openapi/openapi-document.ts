@@ -3,6 +3,7 @@ import type { EndpointDoc, HttpMethod, JsonSchema } from '@switchboard/shared';
 import type { LiveEndpoint } from '../catalog/endpoint-table.ts';
 import type { PublishedFunction } from '../http/functions-routes.ts';
 import { functionPathItem } from './function-operations.ts';
+import { taskPathItems } from './task-operations.ts';
 
 /** `info` of the document (the `openapi` server option). */
 export interface OpenApiInfo {
@@ -18,6 +19,11 @@ export interface OpenApiContext {
   prefix: string;
   /** The configured public origin, published as the one server. */
   publicOrigin: string | undefined;
+  /**
+   * Describe `/_/tasks` as well (when there is a function to launch); `list`: the caller may
+   * list every task (a server key).
+   */
+  tasks?: { list: boolean };
 }
 
 type Json = Record<string, unknown>;
@@ -57,6 +63,9 @@ export function openApiDocument(
   // Functions the caller may call, as `POST /_/call/<name>` (function-operations.ts).
   for (const published of functions)
     paths[`/_/call/${published.name}`] = functionPathItem(published, components);
+  // The same functions may be launched as background tasks (task-operations.ts).
+  if (context.tasks !== undefined && functions.length > 0)
+    Object.assign(paths, taskPathItems(components, context.tasks.list));
   const document: Json = { openapi: '3.1.0', info: { ...context.info } };
   if (context.publicOrigin !== undefined) document.servers = [{ url: context.publicOrigin }];
   if (tags.size > 0) document.tags = [...tags].sort().map((name) => ({ name }));
@@ -188,6 +197,13 @@ export class Components {
     const pointer = `#/components/schemas/${escapePointer(name)}`;
     this.schemas[name] = rebase(schema, pointer);
     return { schema: { $ref: pointer }, original: schema, pointer };
+  }
+
+  /** A named schema of the document's own (`Task`): its reference. */
+  define(name: string, schema: Json): string {
+    this.names.add(name);
+    this.schemas[name] = schema;
+    return `#/components/schemas/${escapePointer(name)}`;
   }
 
   errorResponse(description: string): Json {

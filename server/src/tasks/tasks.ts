@@ -18,7 +18,7 @@ import { LiveTask, type LiveTaskOwner } from './live-task.ts';
 import type { RelayedTasks } from './relayed-tasks.ts';
 import { launcherRecord, maySee } from './task-access.ts';
 import { TaskTally } from './task-tally.ts';
-import type { LaunchOptions, TaskLauncher, TaskRecord } from './task-types.ts';
+import type { LaunchOptions, TaskLauncher, TaskRecord, TaskStatus } from './task-types.ts';
 
 /** How often tasks past the retention period are deleted. */
 const PURGE_INTERVAL_MS = 60 * 60 * 1000;
@@ -233,6 +233,11 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
       'The server stopped while the task was running',
     );
     for (const id of [...this.live.keys()]) this.end(id, undefined, failure('failed', error));
+  }
+
+  /** Recorded tasks per status, all servers of a cluster alike (metrics). */
+  counts(): Map<TaskStatus, number> {
+    return this.deps.store.countByStatus();
   }
 
   /** How many tasks this server runs now. */

@@ -415,6 +415,11 @@ export const ERROR_CODES = {
     retryable: true,
     message: 'The server running the task stopped before it ended',
   },
+  SB_ERR_TASK_ONLY: {
+    status: 400,
+    retryable: false,
+    message: 'The function runs only as a background task: launch it instead of calling it',
+  },
   SB_ERR_OPTIONS_INVALID: {
     status: 500,
     retryable: false,

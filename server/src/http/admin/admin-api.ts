@@ -8,6 +8,7 @@ import { catalogRoutes } from './catalog-routes.ts';
 import { clusterRoutes } from './cluster-routes.ts';
 import { keyRoutes } from './key-routes.ts';
 import { scheduleRoutes } from './schedule-routes.ts';
+import { adminTaskRoutes } from './task-routes.ts';
 import { uplinkRoutes } from './uplink-routes.ts';
 import { userRoutes } from './user-routes.ts';
 import { userTokenRoutes } from './user-token-routes.ts';
@@ -66,6 +67,7 @@ export function adminApi(core: AdminServices, limits: RateLimits) {
     userRoutes(app, core);
     userTokenRoutes(app, core);
     scheduleRoutes(app, core);
+    adminTaskRoutes(app, core);
 
     // Anything else under the prefix: authenticated (by the hook above), then 404.
     app.route({

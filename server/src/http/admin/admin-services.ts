@@ -8,6 +8,7 @@ import type { KeyStore } from '../../store/key-store.ts';
 import type { UserStore } from '../../store/user-store.ts';
 import type { UserTokenStore } from '../../store/user-token-store.ts';
 import type { Schedules } from '../../schedules/schedules.ts';
+import type { Tasks } from '../../tasks/tasks.ts';
 
 /** A live uplink as the admin API reads it. */
 export interface AdminUplink {
@@ -46,6 +47,8 @@ export interface AdminServices {
   readonly endpoints: Pick<EndpointTable, 'list'>;
   readonly stats: Pick<CallStats, 'forFunction' | 'forEndpoint' | 'forProvider' | 'recentErrors'>;
   readonly hub: AdminUplinks;
+  /** Background tasks: list, read, kill. */
+  readonly tasks: Pick<Tasks, 'list' | 'get' | 'kill'>;
   /** This server's part in a cluster (undefined when it runs alone). */
   readonly cluster: Pick<Cluster, 'view'> | undefined;
   /** Schedules: their records, runs launched now, their history. */

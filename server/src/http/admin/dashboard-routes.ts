@@ -28,8 +28,10 @@ const ASSETS: Readonly<Record<string, string>> = {
   'dom.js': 'text/javascript; charset=utf-8',
   'format.js': 'text/javascript; charset=utf-8',
   'views.js': 'text/javascript; charset=utf-8',
+  'tasks-view.js': 'text/javascript; charset=utf-8',
   'style.css': 'text/css; charset=utf-8',
   'cluster.css': 'text/css; charset=utf-8',
+  'tasks.css': 'text/css; charset=utf-8',
   'icon.svg': 'image/svg+xml',
 };
 

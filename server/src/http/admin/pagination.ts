@@ -17,38 +17,41 @@ export interface Page<T> {
  * empty for an empty list).
  */
 export function paginate<T, R>(items: readonly T[], query: unknown, view: (item: T) => R): Page<R> {
-  const page = pageFrom(query, ({ offset, perPage }) => ({
-    total: items.length,
-    items: items.slice(offset, offset + perPage),
-  }));
-  return { ...page, objects: page.objects.map(view) };
-}
-
-/** Which page to read: its number (from 1), its size, and the index of its first item. */
-export interface PageRequest {
-  page: number;
-  perPage: number;
-  offset: number;
+  const page = pageOf(query);
+  const totalPages = pagesOf(items.length, page);
+  const start = (page - 1) * PAGE_SIZE;
+  return {
+    objects: items.slice(start, start + PAGE_SIZE).map(view),
+    num_results: items.length,
+    page,
+    total_pages: totalPages,
+  };
 }
 
 /**
- * The same page of a list read a page at a time (a query with LIMIT and OFFSET): `read` gives
- * the page's items and how many there are in all.
+ * The same page of a list the store pages itself (`read(page, perPage)` answers that page and
+ * how many there are in all): the same page size, errors and envelope as `paginate`.
  */
-export function pageFrom<T>(
+export function paginateStored<T, R>(
   query: unknown,
-  read: (request: PageRequest) => { total: number; items: T[] },
-): Page<T> {
+  read: (page: number, perPage: number) => { items: T[]; total: number },
+  view: (item: T) => R,
+): Page<R> {
   const page = pageOf(query);
-  const { total, items } = read({ page, perPage: PAGE_SIZE, offset: (page - 1) * PAGE_SIZE });
-  const totalPages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+  const { items, total } = read(page, PAGE_SIZE);
+  return { objects: items.map(view), num_results: total, page, total_pages: pagesOf(total, page) };
+}
+
+/** How many pages `count` objects make; SB_ERR_HTTP_NOT_FOUND if `page` is past the last. */
+function pagesOf(count: number, page: number): number {
+  const totalPages = Math.max(1, Math.ceil(count / PAGE_SIZE));
   if (page > totalPages) {
     throw new SwitchboardError(
       'SB_ERR_HTTP_NOT_FOUND',
       `Page ${page} does not exist; there ${totalPages === 1 ? 'is 1 page' : `are ${totalPages} pages`}`,
     );
   }
-  return { objects: items, num_results: total, page, total_pages: totalPages };
+  return totalPages;
 }
 
 function pageOf(query: unknown): number {

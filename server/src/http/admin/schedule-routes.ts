@@ -2,9 +2,9 @@ import type { FastifyInstance } from 'fastify';
 import type { ScheduleInput } from '../../schedules/schedule-types.ts';
 import { adminRoute } from './admin-route.ts';
 import type { AdminServices } from './admin-services.ts';
-import { taskView } from '../../tasks/task-view.ts';
-import { pageFrom, paginate } from './pagination.ts';
+import { paginate, paginateStored } from './pagination.ts';
 import { checkBody, type BodySchema } from './request-body.ts';
+import { taskAdminView } from './task-routes.ts';
 import { scheduleView } from './views.ts';
 
 /** What a schedule's body may hold; `name` only when creating (its history is kept under it). */
@@ -18,8 +18,8 @@ const CHANGES: BodySchema = {
 
 /**
  * `schedules/`: list, create (a taken name is 409 SB_ERR_SCHEDULE_EXISTS), get, change, remove,
- * run now (202 with the task, as `GET /_/tasks/<id>` shows it), and each schedule's history
- * (its tasks, newest first). A schedule
+ * run now (202 with the task, as `tasks/{id}/` shows it), and each schedule's history (its
+ * tasks, newest first, as `tasks/?schedule=<name>` lists them). A schedule
  * is named in the path by its id or its name; an unknown one is 404 SB_ERR_NO_SUCH_SCHEDULE,
  * a bad expression or timezone 400 SB_ERR_SCHEDULE_INVALID.
  */
@@ -58,15 +58,16 @@ export function scheduleRoutes(app: FastifyInstance, core: Pick<AdminServices, '
   adminRoute(app, 'POST', '/schedules/:id/run/', (request, reply) => {
     const task = schedules.runNow(idOf(request.params));
     void reply.code(202);
-    return taskView(task);
+    return taskAdminView(task);
   });
 
   adminRoute(app, 'GET', '/schedules/:id/history/', (request) => {
     const id = idOf(request.params);
-    const page = pageFrom(request.query, ({ page: number, perPage }) =>
-      schedules.history(id, { page: number, perPage }),
+    return paginateStored(
+      request.query,
+      (page, perPage) => schedules.history(id, { page, perPage }),
+      taskAdminView,
     );
-    return { ...page, objects: page.objects.map(taskView) };
   });
 }
 
