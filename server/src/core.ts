@@ -1,5 +1,4 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { Socket } from 'node:net';
 import type Database from 'better-sqlite3';
 import {
   SERVER_ONLY,
@@ -25,7 +24,8 @@ import { dashboardRoutes } from './http/admin/dashboard-routes.ts';
 import { openApiRoutes } from './http/openapi-routes.ts';
 import { functionsRoutes } from './http/functions-routes.ts';
 import { RequestGate } from './http/request-gate.ts';
-import { drainForShutdown, type ShutdownOutcome } from './shutdown.ts';
+import type { ShutdownOutcome } from './shutdown.ts';
+import { Lifecycle } from './lifecycle.ts';
 import { EndpointTable } from './catalog/endpoint-table.ts';
 import { Dispatcher, type CallOptions } from './hub/dispatcher.ts';
 import { InProcessProvider, type AppFunction } from './hub/in-process-provider.ts';
@@ -67,8 +67,6 @@ import { Schedules } from './schedules/schedules.ts';
 import { ALONE } from './schedules/schedule-types.ts';
 
 const APP_CALLER: CallerInfo = { kind: 'app' };
-/** After a graceful shutdown's wait, how long HTTP connections may take to close by themselves. */
-const SHUTDOWN_LINGER_MS = 250;
 
 /**
  * Everything one Switchboard instance owns (store, registry, dispatcher, hub), attached to a
@@ -110,11 +108,10 @@ export class SwitchboardCore {
   readonly cluster: Cluster | undefined;
   /** Sign-in with throttling; made with the routes (it counts in the rate-limit store). */
   private signIn: SignIn | undefined;
-  private closed = false;
   /** Counts HTTP requests in flight; once shutdown begins, refuses new ones (and /readyz is 503). */
   private readonly gate = new RequestGate();
-  /** The Fastify instance the lifecycle is attached to. */
-  private fastify: FastifyInstance | undefined;
+  /** Start, close and graceful shutdown of all of the above. */
+  private readonly lifecycle: Lifecycle;
   /**
    * The client's address behind a request under the `trustProxy` option (what `request.ip` is
    * for HTTP requests); for the WebSocket upgrade request, which Fastify never sees.
@@ -230,6 +227,18 @@ export class SwitchboardCore {
     this.schedules = new Schedules(new ScheduleStore(this.db), this.tasks, {
       claims: this.cluster?.scheduleClaims ?? ALONE,
       log,
+    });
+    const { gate, hub, tasks, schedules, cluster, db } = this;
+    this.lifecycle = new Lifecycle({
+      server,
+      gate,
+      hub,
+      app: this.app,
+      log,
+      cluster,
+      tasks,
+      schedules,
+      db,
     });
   }
 
@@ -392,39 +401,11 @@ export class SwitchboardCore {
   }
 
   /**
-   * Attaches shutdown to `app`: uplinks are closed in `preClose` (Fastify waits for open
-   * connections before `onClose`, and upgraded sockets would hold it forever), the store in
-   * `onClose`.
+   * Attaches shutdown to `app`: uplinks are closed in `preClose`, the store in `onClose`
+   * (lifecycle.ts).
    */
   attachLifecycle(app: FastifyInstance): void {
-    this.fastify = app;
-    // Connections that never sent a byte (a client's spare connection) are not "idle" to Node,
-    // so closing would wait for its headers timeout (about 70 s); they are dropped instead.
-    const sockets = new Set<Socket>();
-    app.server.on('connection', (socket: Socket) => {
-      sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
-    });
-    // Joins once the routes are ready: a call may come from another server at once.
-    app.addHook('onReady', (done) => {
-      this.cluster?.start();
-      this.schedules.start();
-      done();
-    });
-    app.addHook('preClose', async () => {
-      this.gate.close();
-      this.schedules.close();
-      this.tasks.close();
-      this.hub.close();
-      this.app.close();
-      for (const socket of sockets) if (socket.bytesRead === 0) socket.destroy();
-      await this.cluster?.close();
-    });
-    app.addHook('onClose', (_instance, done) => {
-      if (!this.closed) this.db.close();
-      this.closed = true;
-      done();
-    });
+    this.lifecycle.attach(app);
   }
 
   /**
@@ -434,33 +415,7 @@ export class SwitchboardCore {
    * the deadline fails with SB_ERR_DRAIN_TIMEOUT (or has its connection cut); the outcome says
    * how much that was.
    */
-  async shutdown(graceMs: number = this.options.shutdownGraceMs): Promise<ShutdownOutcome> {
-    if (!Number.isFinite(graceMs) || graceMs < 0)
-      throw new SwitchboardError('SB_ERR_OPTIONS_INVALID', 'graceMs must be a non-negative number');
-    const app = this.fastify;
-    if (app === undefined) throw new SwitchboardError('SB_ERR_INTERNAL', 'lifecycle not attached');
-    const { server, gate, hub, log } = this;
-    this.schedules.close(); // no new runs while the others drain
-    const outcome = await drainForShutdown(
-      { server, gate, hub, app: this.app, log, cluster: this.cluster },
-      graceMs,
-    );
-    if (!outcome.clean) {
-      hub.close(
-        new SwitchboardError(
-          'SB_ERR_DRAIN_TIMEOUT',
-          `The server shut down before this call finished (shutdownGraceMs ${graceMs})`,
-        ),
-      );
-    }
-    // Answers just written to cut-off requests get a moment to leave; then whatever HTTP
-    // connection is left (a request still arriving, a cut-off stream) is dropped.
-    const linger = setTimeout(() => server.closeAllConnections(), SHUTDOWN_LINGER_MS);
-    try {
-      await app.close();
-    } finally {
-      clearTimeout(linger);
-    }
-    return outcome;
+  shutdown(graceMs: number = this.options.shutdownGraceMs): Promise<ShutdownOutcome> {
+    return this.lifecycle.shutdown(graceMs);
   }
 }
