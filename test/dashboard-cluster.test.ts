@@ -92,14 +92,19 @@ test('the dashboard of a clustered server shows the other servers, what each ser
   assert.match((await state.textContent()) ?? '', /^This server is node b NATS connected /);
 
   // Node a, with what it serves: the uplink's functions and endpoint, and its own `whoami`,
-  // `/limited`, `/me` and `/visit` (the fixture's in-process ones).
+  // `sched.run`, `/limited`, `/me` and `/visit` (the fixture's in-process ones).
   const nodeA = page.locator('#cluster tr[data-node="a"]');
   const [name, functions, endpoints, inFlight, calls, errors] = [0, 1, 2, 3, 4, 5].map((n) =>
     nodeA.locator('td').nth(n),
   ) as [Locator, Locator, Locator, Locator, Locator, Locator];
   await functions.locator('.chip', { hasText: 'gpu.hold' }).waitFor({ timeout: UI_TIMEOUT_MS });
   assert.equal(await name.textContent(), 'a');
-  assert.deepEqual(await chipsOf(functions), ['gpu.add/fn', 'gpu.hold/fn', 'whoami/fn']);
+  assert.deepEqual(await chipsOf(functions), [
+    'gpu.add/fn',
+    'gpu.hold/fn',
+    'sched.run/fn',
+    'whoami/fn',
+  ]);
   assert.deepEqual(await chipsOf(endpoints), [
     '/gpu/:n/path',
     '/limited/path',
