@@ -8,8 +8,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { findAnvilClient, startAnvilUplink } from './lib/anvil-client.ts';
-import { ROOT, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import { ROUTES, group, startScenario } from './lib/profiled-scenario.ts';
+import { ROOT, startScript, stop, stopAll } from './lib/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,12 +24,6 @@ const { values } = parseArgs({
     callers: { type: 'string' },
   },
 });
-const KEY = 'sbk_s_bench-key-0000000000000000000000';
-const ROUTES: Record<string, { method: string; path: string; bodyBytes: number }> = {
-  get: { method: 'GET', path: '/hello/world', bodyBytes: 0 },
-  'echo-1k': { method: 'POST', path: '/echo', bodyBytes: 1024 },
-  'echo-1m': { method: 'POST', path: '/echo', bodyBytes: 1024 * 1024 },
-};
 const route = ROUTES[values.route]!;
 const dir = path.join(ROOT, 'bench', 'results', 'profiles', `${values.scenario}-${values.route}`);
 rmSync(dir, { recursive: true, force: true });
@@ -37,64 +31,7 @@ mkdirSync(dir, { recursive: true });
 // One folder per process (the tsx loader thread writes a profile of its own, skipped below).
 const prof = (name: string) => ['--cpu-prof', `--cpu-prof-dir=${path.join(dir, name)}`];
 
-async function start(): Promise<{ base: string; procs: Proc[] }> {
-  const ready = async (p: Proc) => (await p.line(/^ready /)).replace(/^ready /, '').trim();
-  switch (values.scenario) {
-    case 'ceiling': {
-      const p = startScript(
-        'ceiling',
-        'bench/servers/ceiling.ts',
-        {},
-        { nodeArgs: prof('ceiling') },
-      );
-      return { base: await ready(p), procs: [p] };
-    }
-    case 'switchboard-inprocess': {
-      const p = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY, BENCH_INPROCESS: '1' },
-        { nodeArgs: prof('sb-server') },
-      );
-      return { base: `${await ready(p)}/_/api`, procs: [p] };
-    }
-    case 'switchboard-uplink': {
-      const server = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY },
-        { nodeArgs: prof('sb-server') },
-      );
-      const url = await ready(server);
-      const worker = startScript(
-        'uplink',
-        'bench/servers/uplink-worker.ts',
-        { BENCH_URL: url, BENCH_KEY: KEY },
-        { nodeArgs: prof('uplink') },
-      );
-      await worker.line(/^ready/);
-      return { base: `${url}/_/api`, procs: [server, worker] };
-    }
-    case 'anvil-uplink': {
-      // The real Python client as the uplink (bench/lib/anvil-client.ts): the door is profiled.
-      const client = findAnvilClient();
-      if (typeof client === 'string') throw new Error(`anvil-uplink: ${client}`);
-      const server = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY },
-        { nodeArgs: prof('sb-server') },
-      );
-      const url = await ready(server);
-      const uplink = await startAnvilUplink(client, url, KEY);
-      return { base: `${url}/_/api`, procs: [server, uplink] };
-    }
-    default:
-      throw new Error(`unknown scenario ${values.scenario}`);
-  }
-}
-
-const { base, procs } = await start();
+const { base, procs } = await startScenario(values.scenario, prof);
 const load = startScript('load', 'bench/load/http-load.ts', {
   BENCH_TARGET: `${base}${route.path}`,
   BENCH_METHOD: route.method,
@@ -121,31 +58,6 @@ interface Profile {
   nodes: Node[];
   samples: number[];
   timeDeltas: number[];
-}
-
-function group(url: string, fn: string): string {
-  if (url === '') return fn.startsWith('(') ? fn : '(native/builtin)';
-  if (url.startsWith('node:')) return 'node internals';
-  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
-  if (m !== null) {
-    const pkg = m[1]!;
-    if (pkg === 'tsx' || pkg === 'esbuild') return 'tsx';
-    return pkg.startsWith('@fastify/') ||
-      pkg.startsWith('fastify') ||
-      pkg === 'find-my-way' ||
-      pkg === 'light-my-request' ||
-      pkg === 'avvio'
-      ? `fastify (${pkg})`
-      : pkg;
-  }
-  if (
-    url.includes('/shared/src/') ||
-    url.includes('/server/src/') ||
-    url.includes('/uplink-client/src/')
-  )
-    return 'switchboard';
-  if (url.includes('/bench/')) return 'bench handlers';
-  return url;
 }
 
 for (const file of readdirSync(dir, { recursive: true }).map(String).sort()) {
