@@ -3,43 +3,21 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Locator, Page } from 'playwright-core';
+import type { Locator } from 'playwright-core';
 import { connect } from '@switchboard/uplink';
-import { launchChromium } from './helpers/browser.ts';
+import { UI_TIMEOUT_MS, launchChromium, openDashboard } from './helpers/browser.ts';
 import { startNode } from './helpers/cluster.ts';
 import { startNats } from './helpers/nats.ts';
 import { SERVER_KEY, startServer } from './helpers/server.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-/** A few polls (every 2 s) plus slack for a busy 2-core machine. */
-const UI_TIMEOUT_MS = 10_000;
 /** A phone held upright, as in dashboard-narrow.test.ts. */
 const PHONE = { width: 390, height: 844 };
 
 /** The page's globals the test reads (this project's tsconfig has no DOM types). */
 interface PageGlobals {
   document: { documentElement: { scrollWidth: number } };
-}
-
-/** A wide page signed in to `url`'s dashboard; script errors and failed requests go to `problems`. */
-async function openDashboard(
-  browser: Browser,
-  url: string,
-  token: string,
-  problems: string[],
-): Promise<Page> {
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
-  const page = await context.newPage();
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  await page.goto(`${url}/_/admin/`);
-  await page.locator('#token').fill(token);
-  await page.locator('#login-submit').click();
-  await page.locator('#dashboard-view').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
-  return page;
 }
 
 /** Waits until `cell` shows exactly `text` (the page updates it at its next poll). */

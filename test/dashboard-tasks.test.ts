@@ -1,11 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { launchChromium } from './helpers/browser.ts';
+import { UI_TIMEOUT_MS, launchChromium, openDashboard } from './helpers/browser.ts';
 import { startAdminServer } from './helpers/admin.ts';
 import { LOOP_FUNCTION, launchLoop, serveLoop } from './helpers/tasks.ts';
-
-/** A few polls (every 2 s) plus slack for a busy 2-core machine. */
-const UI_TIMEOUT_MS = 10_000;
 
 test('dashboard tasks card: a running task shows its live state; Kill ends it killed', async (t) => {
   const browser = await launchChromium(t);
@@ -17,17 +14,8 @@ test('dashboard tasks card: a running task shows its live state; Kill ends it ki
   await done.result();
   const loop = await launchLoop(sb);
 
-  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
-  const page = await context.newPage();
   const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
-  });
-  await page.goto(`${url}/_/admin/`);
-  await page.locator('#token').fill(token);
-  await page.locator('#login-submit').click();
-  await page.locator('#dashboard-view').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  const page = await openDashboard(browser, url, token, problems);
 
   // Newest first: the running task, then the completed one (no Kill button).
   const row = page.locator(`#tasks tr[data-task-id="${loop.id}"]`);
@@ -93,5 +81,5 @@ test('dashboard tasks card: a running task shows its live state; Kill ends it ki
     /^SB_ERR_TASK_KILLED: /,
   );
   assert.deepEqual(problems, []);
-  await context.close();
+  await page.context().close();
 });

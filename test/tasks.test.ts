@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import type { SwitchboardError } from '@switchboard/shared';
+import { getTaskContext, type SwitchboardError } from '@switchboard/shared';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { expectError, type Json } from './helpers/http-client.ts';
 import { CLIENT_KEY, SERVER_KEY, startServer, until, type TestServer } from './helpers/server.ts';
@@ -115,6 +115,13 @@ test('app code launches tasks and gets Task objects: result, error, state, kill'
   // getTaskContext() outside a task is a coded error; state above the bound is refused.
   await assert.rejects(sb.call('job.progress', 1, 1), { code: 'SB_ERR_NO_TASK_CONTEXT' });
   assert.equal(await sb.launch('job.bigState', 100_000).result(), 'SB_ERR_TASK_STATE_TOO_LARGE');
+  // A state sent without awaiting it that fails is dropped, not an unhandled rejection.
+  sb.callable('app.unawaited', () => {
+    void getTaskContext().setState('x'.repeat(100_000));
+    return 'ok';
+  });
+  assert.equal(await sb.launch('app.unawaited').result(), 'ok');
+  await new Promise((resolve) => setImmediate(resolve));
 });
 
 test('killing over HTTP, and an uplink that dies mid-task fails the task', async (t) => {

@@ -51,7 +51,7 @@ export {
   type CreatedUserToken,
   type UserToken,
 } from './users/user-token.ts';
-export { PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
+export { MAX_TIMER_MS, PendingCalls, type PendingEntry } from './calls/pending-calls.ts';
 export { emptyMap, emptySet, own } from './collections/empty-until-used.ts';
 export {
   PeerEngine,

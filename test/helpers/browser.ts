@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { TestContext } from 'node:test';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { inCi } from './ci.ts';
 
 /** Debian's chromium (`npm run setup:test`); `SWITCHBOARD_CHROMIUM` points elsewhere. */
@@ -28,4 +28,27 @@ export async function launchChromium(t: TestContext): Promise<Browser | undefine
   });
   t.after(() => browser.close());
   return browser;
+}
+
+/** A few dashboard polls (every 2 s) plus slack for a busy 2-core machine. */
+export const UI_TIMEOUT_MS = 10_000;
+
+/** A wide page signed in to `url`'s dashboard; script errors and failed requests go to `problems`. */
+export async function openDashboard(
+  browser: Browser,
+  url: string,
+  token: string,
+  problems: string[],
+): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1440, height: 1000 } });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  await page.goto(`${url}/_/admin/`);
+  await page.locator('#token').fill(token);
+  await page.locator('#login-submit').click();
+  await page.locator('#dashboard-view').waitFor({ state: 'visible', timeout: UI_TIMEOUT_MS });
+  return page;
 }

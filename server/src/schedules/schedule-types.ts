@@ -1,3 +1,5 @@
+import type { TaskError } from '@switchboard/shared';
+
 /** What `switchboard.schedule()`, the admin API and the CLI give to make a schedule. */
 export interface ScheduleInput {
   /** Unique; named like a function (letters, digits, `_ . : -`). Its runs carry it. */
@@ -17,11 +19,8 @@ export interface ScheduleInput {
 /** What may change in a schedule (its name, which its history is kept under, may not). */
 export type ScheduleChanges = Partial<Omit<ScheduleInput, 'name'>>;
 
-/** Why a scheduled launch failed. */
-export interface ScheduleError {
-  code: string;
-  message: string;
-}
+/** Why a scheduled launch failed: a code and message, as a task's error says it. */
+export type ScheduleError = TaskError;
 
 /** A schedule as stored; times in ms since the epoch. */
 export interface ScheduleRecord {

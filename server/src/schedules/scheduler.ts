@@ -1,12 +1,10 @@
-import { toSwitchboardError } from '@switchboard/shared';
+import { MAX_TIMER_MS, toSwitchboardError } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ScheduleStore, ScheduleTiming } from '../store/schedule-store.ts';
 import type { TaskLauncher } from '../tasks/task-types.ts';
 import { parseCron, type CronPlan } from './cron-expression.ts';
 import type { ScheduleClaims, ScheduleError } from './schedule-types.ts';
 
-/** setTimeout's longest delay; a later run is waited for in steps. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /**
  * How often the stored schedules are looked at anyway: changes made by other processes on the
  * data folder (the CLI) or by other servers of a cluster.

@@ -109,8 +109,7 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
   find(id: string): StoredTask | undefined {
     if (!isTaskId(id)) return undefined;
     const stored = this.deps.store.get(id);
-    const task = this.live.get(id);
-    if (stored !== undefined && task?.stateBytes !== undefined) stored.record.state = task.state;
+    if (stored !== undefined) this.withLiveState(stored.record);
     return stored;
   }
 
@@ -211,14 +210,10 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
    * cluster) as failed SB_ERR_TASK_INTERRUPTED; returns how many. Never one that runs here.
    */
   interrupt(node: string | undefined): number {
-    const interrupted = new SwitchboardError(
-      'SB_ERR_TASK_INTERRUPTED',
-      'The server stopped while the task was running',
-    );
     let count = 0;
     for (const id of this.deps.store.unfinished(node)) {
       if (this.live.has(id)) continue;
-      if (this.deps.store.end(id, failure('failed', interrupted))) count++;
+      if (this.deps.store.end(id, failure('failed', interrupted()))) count++;
     }
     return count;
   }
@@ -228,11 +223,8 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
     if (this.closed) return;
     this.closed = true;
     if (this.purgeTimer !== undefined) clearInterval(this.purgeTimer);
-    const error = new SwitchboardError(
-      'SB_ERR_TASK_INTERRUPTED',
-      'The server stopped while the task was running',
-    );
-    for (const id of [...this.live.keys()]) this.end(id, undefined, failure('failed', error));
+    // Their waiters are told now (the calls are cut by the hub's and providers' close).
+    for (const [id, task] of [...this.live]) this.end(id, task, failure('failed', interrupted()));
   }
 
   /** Recorded tasks per status, all servers of a cluster alike (metrics). */
@@ -322,11 +314,10 @@ export class Tasks implements TaskLauncher, LiveTaskOwner {
   private end(id: string, task: LiveTask | undefined, ending: TaskEnding): void {
     if (task !== undefined && this.live.get(id) !== task) return;
     this.live.delete(id);
-    if (!this.closed || task === undefined) {
-      const finalState = task?.unsaved === true ? task.stateBytes : undefined;
-      if (this.deps.store.end(id, ending, finalState) && task !== undefined)
-        this.tally.ended(ending.status, ending.endedAt - (task.record.startedAt ?? ending.endedAt));
-    }
+    // A late outcome (its call settling after close() or kill() ended the task) stopped above.
+    const finalState = task?.unsaved === true ? task.stateBytes : undefined;
+    if (this.deps.store.end(id, ending, finalState) && task !== undefined)
+      this.tally.ended(ending.status, ending.endedAt - (task.record.startedAt ?? ending.endedAt));
     if (task !== undefined) {
       Object.assign(task.record, { status: ending.status, endedAt: ending.endedAt });
       task.ended();
@@ -371,6 +362,13 @@ function endOrTimeout(task: LiveTask, waitMs: number, signal: AbortSignal | unde
 
 function failure(status: 'failed' | 'killed', error: SwitchboardError): TaskEnding {
   return { status, error: { code: error.code, message: error.message }, endedAt: Date.now() };
+}
+
+function interrupted(): SwitchboardError {
+  return new SwitchboardError(
+    'SB_ERR_TASK_INTERRUPTED',
+    'The server stopped while the task was running',
+  );
 }
 
 function killedError(): SwitchboardError {

@@ -2,8 +2,8 @@ import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { performance } from 'node:perf_hooks';
 import { MAX_CALL_ID } from '../protocol/frames.ts';
 
-/** The longest delay setTimeout takes as it is. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest delay setTimeout takes as it is (Node fires longer ones at once). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** One outstanding request awaiting the peer's answer. */
 export interface PendingEntry {

@@ -10,7 +10,8 @@ export interface TaskContext {
   /**
    * Publishes the task's progress: kept and readable by anyone watching while it runs. Calls in
    * quick succession are coalesced (the latest value wins); the promise settles once a value
-   * at least as new is stored (SB_ERR_TASK_STATE_TOO_LARGE above the server's bound).
+   * at least as new is stored (SB_ERR_TASK_STATE_TOO_LARGE above the server's bound). Not
+   * awaiting it is safe: a failure then is dropped.
    */
   setState(value: unknown): Promise<void>;
 }
@@ -42,6 +43,12 @@ export function taskContextOf(
     get signal() {
       return scope.signal;
     },
-    setState: (value) => sender.push(value),
+    setState: (value) => {
+      const stored = sender.push(value);
+      // Progress is often sent without waiting (`void setState(...)`): a failure then must not
+      // end the process as an unhandled rejection; whoever awaits it still gets the error.
+      stored.catch(() => undefined);
+      return stored;
+    },
   };
 }
