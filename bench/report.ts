@@ -1,4 +1,5 @@
 // Turns the raw samples of a bench run into medians, ratios and markdown tables.
+import type { IdleResult } from './lib/idle.ts';
 import type { Usage } from './lib/proc-stats.ts';
 
 export interface Sample {
@@ -25,12 +26,7 @@ export interface RpcRow {
   round: number;
   sample: Sample;
 }
-export interface IdleRow {
-  connections: number;
-  rssBeforeMiB: number;
-  rssAfterMiB: number;
-  kibPerConnection: number;
-}
+export type IdleRow = IdleResult;
 
 function median(values: number[]): number {
   const sorted = [...values].filter((v) => Number.isFinite(v)).sort((a, b) => a - b);

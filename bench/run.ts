@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLoad as runLoadFor } from './lib/load.ts';
 import { measureFloor } from './lib/floor.ts';
+import { measureIdle } from './lib/idle.ts';
 import { findNats, freePort } from './lib/nats.ts';
 import { renderTargets } from './lib/targets.ts';
 import {
@@ -335,7 +336,7 @@ async function main(): Promise<void> {
   await stopAll();
 
   const idle: IdleRow[] = [];
-  if (!values['skip-idle']) idle.push(await idleConnections());
+  if (!values['skip-idle']) idle.push(await measureIdle({ count: idleCount, key: KEY }));
 
   const report = renderReport({ http, rpc, idle, floorP50Us, rounds, durationS });
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;
@@ -356,39 +357,6 @@ async function main(): Promise<void> {
     ),
   );
   console.log(`\nResults: ${path.relative(ROOT, file)}`);
-}
-
-async function idleConnections(): Promise<IdleRow> {
-  const server = startScript(
-    'sb-server',
-    'bench/servers/switchboard.ts',
-    { BENCH_KEY: KEY },
-    {
-      nodeArgs: ['--max-old-space-size=4096'],
-    },
-  );
-  const url = urlOf(await server.line(/^ready /));
-  const { sampleProcess } = await import('./lib/proc-stats.ts');
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const before = sampleProcess(server.pid)!.rssKiB;
-  const clients = 4;
-  const procs = Array.from({ length: clients }, (_, i) =>
-    startScript(`idle${i}`, 'bench/load/idle-uplinks.ts', {
-      BENCH_URL: url,
-      BENCH_KEY: KEY,
-      BENCH_COUNT: String(Math.ceil(idleCount / clients)),
-    }),
-  );
-  await Promise.all(procs.map((p) => p.line(/^open /, 120_000)));
-  await new Promise((resolve) => setTimeout(resolve, 1000));
-  const after = sampleProcess(server.pid)!.rssKiB;
-  await stopAll();
-  return {
-    connections: Math.ceil(idleCount / clients) * clients,
-    rssBeforeMiB: before / 1024,
-    rssAfterMiB: after / 1024,
-    kibPerConnection: (after - before) / idleCount,
-  };
 }
 
 process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));

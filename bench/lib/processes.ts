@@ -83,6 +83,8 @@ export interface ScriptOptions {
   nodeArgs?: string[];
   /** Another copy of the project to run the script from (A/B). */
   root?: string;
+  /** Open-descriptor limit to run it with (through prlimit; above the hard limit needs root). */
+  nofile?: number;
 }
 
 /**
@@ -94,14 +96,13 @@ export function startScript(
   name: string,
   script: string,
   env: Record<string, string> = {},
-  { nodeArgs = [], root = ROOT }: ScriptOptions = {},
+  { nodeArgs = [], root = ROOT, nofile }: ScriptOptions = {},
 ): Proc {
-  return startProcess(
-    name,
-    process.execPath,
-    [...nodeArgs, '--import', 'tsx', path.join(root, script)],
-    { env, cwd: root },
-  );
+  const node = [process.execPath, ...nodeArgs, '--import', 'tsx', path.join(root, script)];
+  // prlimit sets the limit and then executes node in its place: the PID is node's.
+  const [command, ...args] =
+    nofile === undefined ? node : ['prlimit', `--nofile=${nofile}:${nofile}`, '--', ...node];
+  return startProcess(name, command!, args, { env, cwd: root });
 }
 
 /** Runs the packages from their TypeScript sources through tsx (esbuild, with `keepNames`). */

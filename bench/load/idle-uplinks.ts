@@ -1,19 +1,21 @@
-// Opens BENCH_COUNT idle uplink connections (real clients) and holds them until SIGTERM.
+// Opens BENCH_COUNT idle uplink connections (real clients), BENCH_BATCH at a time, and holds
+// them until SIGTERM.
 import { connect, type Uplink } from '@switchboard/uplink';
 
 const count = Number(process.env.BENCH_COUNT ?? 1000);
+const batchSize = Number(process.env.BENCH_BATCH ?? 100);
 const uplinks: Uplink[] = [];
-for (let opened = 0; opened < count;) {
-  const batch = Math.min(100, count - opened);
+for (let opened = 0; opened < count; ) {
+  const batch = Math.min(batchSize, count - opened);
   uplinks.push(
     ...(await Promise.all(
       Array.from({ length: batch }, () =>
         connect({
           url: process.env.BENCH_URL!,
           key: process.env.BENCH_KEY!,
-          // A busy server may reset a few of 100 simultaneous opens: keep trying, as before.
+          // A busy server may refuse a few simultaneous opens: keep trying, as before.
           waitForServer: true,
-          connectTimeoutMs: 60_000,
+          connectTimeoutMs: 120_000,
         }),
       ),
     )),

@@ -8,7 +8,8 @@ import { echo, hello } from '../lib/handlers.ts';
 
 const key = process.env.BENCH_KEY!;
 const switchboard = createSwitchboard({
-  host: '127.0.0.1',
+  // '::' (BENCH_HOST) listens on both 127.0.0.1 and ::1: the idle bench's 50,000 need two addresses.
+  host: process.env.BENCH_HOST ?? '127.0.0.1',
   port: 0,
   dataDir: mkdtempSync(path.join(tmpdir(), 'sb-bench-')),
   keys: [{ name: 'bench', key, kind: 'server' }],
