@@ -197,10 +197,12 @@ export function renderReport(input: {
   for (const row of idle) {
     summary['idle KiB per connection'] = row.kibPerConnection;
     lines.push('', '## Idle uplink connections', '');
-    lines.push('| connections | server RSS before | server RSS after | KiB per connection |');
-    lines.push('|---|---|---|---|');
     lines.push(
-      `| ${row.connections} | ${fmt(row.rssBeforeMiB, 1)} MiB | ${fmt(row.rssAfterMiB, 1)} MiB | ${fmt(row.kibPerConnection, 1)} |`,
+      `| connections | server RSS before | 1 s after the last opened | KiB per connection | ${row.settledAfterS} s after | KiB per connection |`,
+    );
+    lines.push('|---|---|---|---|---|---|');
+    lines.push(
+      `| ${row.connections} | ${fmt(row.rssBeforeMiB, 1)} MiB | ${fmt(row.rssAfterMiB, 1)} MiB | ${fmt(row.kibPerConnection, 1)} | ${fmt(row.rssSettledMiB, 1)} MiB | ${fmt(row.kibPerConnectionSettled, 1)} |`,
     );
   }
   return { markdown: lines.join('\n'), summary };

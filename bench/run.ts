@@ -336,7 +336,8 @@ async function main(): Promise<void> {
   await stopAll();
 
   const idle: IdleRow[] = [];
-  if (!values['skip-idle']) idle.push(await measureIdle({ count: idleCount, key: KEY }));
+  if (!values['skip-idle'])
+    idle.push(await measureIdle({ count: idleCount, key: KEY, settleS: 10 }));
 
   const report = renderReport({ http, rpc, idle, floorP50Us, rounds, durationS });
   const machine = `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${os.platform()} ${os.release()}`;

@@ -17,20 +17,27 @@ import {
 function pair(window: number, options: { stallMs?: number; maxStreams?: number } = {}) {
   const sent: Array<ChunkFrame | EndFrame> = [];
   const receiver: StreamReceiver = new StreamReceiver(
-    (frame: CreditFrame | AbortFrame) =>
-      setImmediate(() =>
-        frame.type === 'credit'
-          ? sender.credit(frame.stream, frame.bytes)
-          : sender.abort(frame.stream),
-      ),
+    {
+      send: (frame: CreditFrame | AbortFrame) =>
+        setImmediate(() =>
+          frame.type === 'credit'
+            ? sender.credit(frame.stream, frame.bytes)
+            : sender.abort(frame.stream),
+        ),
+    },
     window,
     options.stallMs ?? 10_000,
     options.maxStreams,
   );
-  const sender: StreamSender = new StreamSender((frame) => {
-    sent.push(frame);
-    setImmediate(() => receiver.received(frame));
-  }, window);
+  const sender: StreamSender = new StreamSender(
+    {
+      send: (frame) => {
+        sent.push(frame);
+        setImmediate(() => receiver.received(frame));
+      },
+    },
+    window,
+  );
   return { sender, receiver, sent };
 }
 
@@ -79,7 +86,7 @@ test('a sender that overruns its credit, too many streams, and a stalled stream 
   // Overrun: chunks pushed straight at the receiver beyond its window.
   const aborts: number[] = [];
   const strict = new StreamReceiver(
-    (frame) => frame.type === 'abort' && aborts.push(frame.stream),
+    { send: (frame) => frame.type === 'abort' && aborts.push(frame.stream) },
     1024,
     10_000,
     2,
@@ -96,7 +103,7 @@ test('a sender that overruns its credit, too many streams, and a stalled stream 
   assert.deepEqual(aborts, [7, 3]);
   assert.equal(errors.at(-1), 'SB_ERR_STREAM_LIMIT');
   // Stall: credit available, nothing sent.
-  const stalling = new StreamReceiver(() => undefined, 1024, 50);
+  const stalling = new StreamReceiver({ send: () => undefined }, 1024, 50);
   stalling.open(9).attach(target);
   await new Promise((resolve) => setTimeout(resolve, 120));
   assert.equal(errors.at(-1), 'SB_ERR_STREAM_STALLED');
@@ -106,8 +113,8 @@ test('a value streamed as a payload: decoded whole, or discarded mid-way (sender
   const window = 64 * 1024;
   const { sender, receiver } = pair(window);
   const limit = 5 * 1024 * 1024;
-  const from = new LargeMessages(sender, receiver, () => undefined, limit);
-  const to = new LargeMessages(sender, receiver, () => undefined, limit);
+  const from = new LargeMessages(sender, receiver, { reassembled: () => undefined }, limit);
+  const to = new LargeMessages(sender, receiver, { reassembled: () => undefined }, limit);
   const send = (value: Buffer) => {
     const frame: ServerToUplinkFrame = { type: 'result', id: 1, value };
     const sent = from.oversized(frame, encodeValue(frame));

@@ -60,8 +60,7 @@ export async function measureIdle(options: IdleOptions): Promise<IdleResult> {
   if (port === undefined) throw new Error(`no port in ${ready}`);
   await sleep(500);
   const before = rssKiB(server);
-  const share = (i: number): number =>
-    Math.floor(count / clients) + (i < count % clients ? 1 : 0);
+  const share = (i: number): number => Math.floor(count / clients) + (i < count % clients ? 1 : 0);
   // The server lets 64 connections per address wait for their hello: stay under it.
   const batch = Math.max(1, Math.floor(48 / Math.ceil(clients / hosts.length)));
   const started = Date.now();

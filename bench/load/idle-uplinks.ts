@@ -5,7 +5,7 @@ import { connect, type Uplink } from '@switchboard/uplink';
 const count = Number(process.env.BENCH_COUNT ?? 1000);
 const batchSize = Number(process.env.BENCH_BATCH ?? 100);
 const uplinks: Uplink[] = [];
-for (let opened = 0; opened < count; ) {
+for (let opened = 0; opened < count;) {
   const batch = Math.min(batchSize, count - opened);
   uplinks.push(
     ...(await Promise.all(

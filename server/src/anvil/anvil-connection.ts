@@ -47,7 +47,7 @@ export class AnvilConnection implements HubConnection {
   key: KeyRecord | undefined;
   /** Anvil uplinks have no name of their own. */
   readonly name = null;
-  readonly connectedAt = new Date();
+  readonly connectedAt = Date.now();
   readonly liveness = new Liveness();
   readonly remoteAddress: string;
   /** Sent with every auth reply and CALL; scripts read it as `anvil.app`. */

@@ -66,10 +66,12 @@ export class AnvilOutbound {
   /** Set once the connection is gone: what a call that starts late (after its args or form
    * were decoded) fails with, instead of waiting for its deadline. */
   private closedWith: SwitchboardError | undefined;
-  private readonly pending = new PendingCalls<AnvilCall>((id, call) => {
-    if (call.task !== undefined) this.tasks.kill(this.wireId(id));
-    call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
-    this.link.settled();
+  private readonly pending = new PendingCalls<AnvilCall>({
+    expired: (id, call) => {
+      if (call.task !== undefined) this.tasks.kill(this.wireId(id));
+      call.sink.reject(new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
+      this.link.settled();
+    },
   });
   private readonly tasks: AnvilTaskRuns;
 

@@ -53,10 +53,12 @@ export class InProcessProvider implements Provider {
   private closed = false;
   private readonly functions = new Map<string, AppFunction>();
   private readonly endpoints = new Map<string, EndpointHandler>();
-  private readonly pending = new PendingCalls<InProcessCall>((id, call) => {
-    const error = new SwitchboardError('SB_ERR_CALL_TIMEOUT');
-    call.scope.abort(error);
-    call.sink.reject(error);
+  private readonly pending = new PendingCalls<InProcessCall>({
+    expired(_id, call) {
+      const error = new SwitchboardError('SB_ERR_CALL_TIMEOUT');
+      call.scope.abort(error);
+      call.sink.reject(error);
+    },
   });
 
   get inFlight(): number {

@@ -15,22 +15,25 @@ import {
 import type { CallOrder, Dispatcher } from './dispatcher.ts';
 import type { CallHandle, CallSink } from './provider.ts';
 
-/** What the calls an uplink makes need of its connection. */
+/**
+ * What the calls an uplink makes need of its connection (the connection itself: properties and
+ * methods, no closures, as an idle connection holds it for its whole life).
+ */
 export interface InboundLink {
   /** Answers go out through the connection's protocol engine; args above one frame come in. */
   readonly peer: Pick<PeerEngine<ServerToUplinkFrame>, 'answer' | 'answerFrame' | 'large'>;
   readonly dispatcher: Dispatcher;
   /** Who calls: the uplink, with its key. */
-  caller(): CallerInfo;
-  keyKind(): KeyKind | undefined;
+  readonly caller: CallerInfo;
+  readonly keyKind: KeyKind | undefined;
   /** Answers can still be sent. */
-  isOpen(): boolean;
+  readonly isOpen: boolean;
   /**
    * The server is shutting down and this uplink has nothing in hand: a call now is new work,
    * refused so that shutdown is not held up by pollers. (A call from an uplink that is serving
    * something may be part of that work, a handler calling another function, and goes through.)
    */
-  refusesNewWork(): boolean;
+  readonly refusesNewWork: boolean;
   /** Sends a frame (a refusal). */
   send(frame: ServerToUplinkFrame): void;
   /** A protocol breach: an error frame, then the connection closes with `closeCode`. */
@@ -62,7 +65,7 @@ export class InboundCalls {
     }
     // A name no function can have: answered for this id like any unknown function.
     let refusal = frame.refusal;
-    if (refusal === undefined && link.refusesNewWork()) {
+    if (refusal === undefined && link.refusesNewWork) {
       refusal = new SwitchboardError(
         'SB_ERR_SERVER_CLOSING',
         'The server is shutting down and takes no new calls',
@@ -79,7 +82,7 @@ export class InboundCalls {
       name: frame.name,
       args: frame.args,
       timeoutMs: frame.timeoutMs,
-      caller: link.caller(),
+      caller: link.caller,
       requestId: frame.requestId,
       ...(frame.payload === undefined ? {} : { payload: link.peer.large.payload(frame.payload) }),
     };
@@ -93,12 +96,12 @@ export class InboundCalls {
    * arriving is dropped, a producer stopped.
    */
   answer(id: number, value: unknown): void {
-    if (this.calls.delete(id) && this.link.isOpen()) this.link.peer.answer(id, value);
+    if (this.calls.delete(id) && this.link.isOpen) this.link.peer.answer(id, value);
     else dropAnswer(value);
   }
 
   fail(frame: ErrorFrame & { id: number }): void {
-    if (this.calls.delete(frame.id) && this.link.isOpen()) this.link.peer.answerFrame(frame);
+    if (this.calls.delete(frame.id) && this.link.isOpen) this.link.peer.answerFrame(frame);
   }
 
   /** The uplink no longer wants the answer to its call `id`. */
@@ -118,7 +121,7 @@ export class InboundCalls {
 
   /** Only a server key sees a function's stack. */
   get trusted(): boolean {
-    return this.link.keyKind() === 'server';
+    return this.link.keyKind === 'server';
   }
 }
 

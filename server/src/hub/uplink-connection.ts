@@ -19,6 +19,8 @@ import {
   type ServerToUplinkFrame,
   type UplinkToServerFrame,
   type WireError,
+  type PeerHooks,
+  type KeyKind,
 } from '@switchboard/shared';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ResolvedOptions } from '../options.ts';
@@ -27,8 +29,8 @@ import type { KeyThrottle } from '../auth/key-throttle.ts';
 import { Liveness } from './liveness.ts';
 import type { Dispatcher } from './dispatcher.ts';
 import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
-import { InboundCalls } from './inbound-calls.ts';
-import { UplinkDrain } from './uplink-drain.ts';
+import { InboundCalls, type InboundLink } from './inbound-calls.ts';
+import { UplinkDrain, type DrainLink } from './uplink-drain.ts';
 import { awaitHandoff } from './handoff.ts';
 import { answerRegister, answerUnregister } from './registration-frames.ts';
 import {
@@ -77,17 +79,39 @@ export interface Opening {
 type State = 'awaiting-hello' | 'open' | 'closed';
 
 /**
+ * The socket's listeners are these four functions, shared by every connection (`this` is the
+ * WebSocket, which points at its connection): an idle connection holds no closures for them.
+ */
+const CONNECTION = Symbol('switchboard.connection');
+const connectionOf = (ws: WebSocket): UplinkConnection =>
+  (ws as WebSocket & { [CONNECTION]: UplinkConnection })[CONNECTION];
+function onMessage(this: WebSocket, data: RawData, isBinary: boolean): void {
+  connectionOf(this).received(data, isBinary);
+}
+function onPong(this: WebSocket): void {
+  connectionOf(this).heard();
+}
+function onClose(this: WebSocket, _code: number, reason: Buffer): void {
+  connectionOf(this).socketClosed(reason);
+}
+function onError(this: WebSocket, error: Error): void {
+  connectionOf(this).socketError(error);
+}
+
+/**
  * One uplink's WebSocket: authentication, the frame loop, the functions it registered, calls
  * it serves (it is a Provider) and calls it makes. Everything it owns is released in `closed()`.
+ * It is itself the hooks of its protocol engine, the link of its inbound calls and of its drain
+ * (methods, not closures: thousands of idle connections hold them).
  */
-export class UplinkConnection implements HubConnection {
+export class UplinkConnection implements HubConnection, PeerHooks, InboundLink, DrainLink {
   readonly dialect = 'switchboard';
   readonly providerId: string;
   key: KeyRecord | undefined;
   /** The name the uplink gave in `hello`, if any. */
   name: string | null = null;
-  /** When the WebSocket was accepted. */
-  readonly connectedAt = new Date();
+  /** When the WebSocket was accepted (epoch ms). */
+  readonly connectedAt = Date.now();
   /** When it was last heard from, and whether a ping is unanswered (see the hub's sweep). */
   readonly liveness = new Liveness();
 
@@ -96,21 +120,22 @@ export class UplinkConnection implements HubConnection {
    * The protocol machinery shared with the uplink client: batching, streams both ways (request
    * bodies out, response bodies in), large messages, and the calls sent to the uplink.
    */
-  private readonly peer: PeerEngine<ServerToUplinkFrame, OutboundCall>;
+  readonly peer: PeerEngine<ServerToUplinkFrame, OutboundCall>;
   /** Calls the uplink makes. */
   private readonly inbound: InboundCalls;
   /** Calls and HTTP requests sent to the uplink. */
   private readonly outbound: OutboundCalls;
   private readonly registrations: ProviderRegistrations;
-  /** The byte budget and deadline before the hello is accepted. */
-  private readonly preAuth: PreAuthGuard;
+  /** The byte budget and deadline before the hello is accepted (dropped once it is). */
+  private preAuth: PreAuthGuard | undefined;
   /** The peer's IP address as the server's socket saw it. */
   readonly remoteAddress: string;
   /** Largest message accepted from it: the server's, or the client-key budget's. */
   private maxFrameBytes: number;
   /** Budget of one decoded message (server keys: the codec's defaults). */
   private decodeLimits: DecodeLimits = DEFAULT_DECODE_LIMITS;
-  private callerInfo: CallerInfo = { kind: 'uplink' };
+  /** Who the uplink is when it calls (its key, once the hello is accepted). */
+  caller: CallerInfo = { kind: 'uplink' };
   /** Drain and shutdown: out of rotation, told, closed at the deadline. */
   private readonly drainer: UplinkDrain;
   /** What calls still in flight fail with when the connection closes. */
@@ -129,52 +154,74 @@ export class UplinkConnection implements HubConnection {
     this.providerId = `u_${nanoid(8)}`; // 48 random bits (nanoid: 6 bits a character)
     this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.key = key;
-    const { options } = deps;
-    this.peer = new PeerEngine(options, {
-      reassembled: (message) => {
-        if (this.state === 'open') this.message(message);
-      },
-      cancelled: (id) => this.inbound.cancelled(id),
-      peerError: (error) =>
-        deps.log.warn({ uplink: this.providerId, error }, 'uplink reported an error'),
-      streamRefused: (error) =>
-        deps.log.warn({ uplink: this.providerId, error }, 'uplink refused a stream'),
-    });
+    this.peer = new PeerEngine(deps.options, this);
     this.outbound = new OutboundCalls(this.peer);
-    this.inbound = new InboundCalls({
-      peer: this.peer,
-      dispatcher: deps.dispatcher,
-      caller: () => this.callerInfo,
-      keyKind: () => this.key?.kind,
-      isOpen: () => this.state === 'open',
-      refusesNewWork: () =>
-        this.drainer.goingAway && this.peer.calls.size === 0 && this.peer.receiver.size === 0,
-      send: (frame) => this.send(frame),
-      fail: (code, closeCode, message) => this.fail(code, closeCode, message),
-    });
-    this.drainer = new UplinkDrain({
-      label: () => this.label,
-      send: (frame) => this.send(frame),
-      withdraw: () => this.registrations.withdraw(),
-      cutOff: (error, closeCode) => {
-        this.closeError = error;
-        this.fail(error.code, closeCode, error.message);
-      },
-      handoff: () =>
-        deps.options.cluster === undefined
-          ? undefined
-          : awaitHandoff(this, deps.registry, deps.endpoints),
-    });
+    this.inbound = new InboundCalls(this);
+    this.drainer = new UplinkDrain(this);
     this.peer.attach(deps.traffic.counted(new MessageWriter(ws, opening.socket, false)));
-    ws.on('message', (data, isBinary) => this.received(data, isBinary));
-    ws.on('pong', () => this.heard());
-    ws.on('close', (_code, reason) => {
-      this.closeError ??= this.drainer.closeError(reason.toString('utf8'));
-      this.closed();
-    });
-    ws.on('error', (error) => {
-      deps.log.debug({ err: error, uplink: this.providerId }, 'uplink socket error');
-    });
+    (ws as WebSocket & { [CONNECTION]: UplinkConnection })[CONNECTION] = this;
+    ws.on('message', onMessage);
+    ws.on('pong', onPong);
+    ws.on('close', onClose);
+    ws.on('error', onError);
+  }
+
+  /** The socket closed (whoever closed it). */
+  socketClosed(reason: Buffer): void {
+    this.closeError ??= this.drainer.closeError(reason.toString('utf8'));
+    this.closed();
+  }
+
+  socketError(error: Error): void {
+    this.deps.log.debug({ err: error, uplink: this.providerId }, 'uplink socket error');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // PeerHooks (its protocol engine's).
+
+  reassembled(message: Buffer): void {
+    if (this.state === 'open') this.message(message);
+  }
+
+  cancelled(id: number): void {
+    this.inbound.cancelled(id);
+  }
+
+  peerError(error: SwitchboardError): void {
+    this.deps.log.warn({ uplink: this.providerId, error }, 'uplink reported an error');
+  }
+
+  streamRefused(error: SwitchboardError): void {
+    this.deps.log.warn({ uplink: this.providerId, error }, 'uplink refused a stream');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // InboundLink and DrainLink (its inbound calls' and its drain's).
+
+  get dispatcher(): Dispatcher {
+    return this.deps.dispatcher;
+  }
+
+  get keyKind(): KeyKind | undefined {
+    return this.key?.kind;
+  }
+
+  get refusesNewWork(): boolean {
+    return this.drainer.goingAway && this.peer.calls.size === 0 && this.peer.receiver.size === 0;
+  }
+
+  withdraw(): void {
+    this.registrations.withdraw();
+  }
+
+  cutOff(error: SwitchboardError, closeCode: number): void {
+    this.closeError = error;
+    this.fail(error.code, closeCode, error.message);
+  }
+
+  handoff(): Promise<void> | undefined {
+    const { options, registry, endpoints } = this.deps;
+    return options.cluster === undefined ? undefined : awaitHandoff(this, registry, endpoints);
   }
 
   /** Calls and HTTP requests sent to this uplink and not yet answered. */
@@ -210,7 +257,7 @@ export class UplinkConnection implements HubConnection {
     return this.peer.quiet && this.inbound.size === 0;
   }
 
-  private get label(): string {
+  get label(): string {
     return this.name ?? this.providerId;
   }
 
@@ -317,10 +364,11 @@ export class UplinkConnection implements HubConnection {
   /** A connection that is not authenticated broke a rule: coded error, close, and cut. */
   private refuseUnauthenticated(code: ErrorCode, closeCode: number, message?: string): void {
     this.fail(code, closeCode, message);
-    this.preAuth.cut();
+    this.preAuth?.cut();
   }
 
-  private heard(): void {
+  /** A message or a pong: it is alive. */
+  heard(): void {
     if (this.liveness.heard() && this.state === 'open')
       this.deps.log.info({ uplink: this.providerId }, 'uplink answers again; back in rotation');
   }
@@ -354,7 +402,8 @@ export class UplinkConnection implements HubConnection {
       return;
     }
     this.key = key;
-    this.preAuth.end();
+    this.preAuth?.end();
+    this.preAuth = undefined;
     const { options } = this.deps;
     const budget = budgetFor(this.key.kind, options);
     this.maxFrameBytes = budget.maxFrameBytes;
@@ -368,7 +417,7 @@ export class UplinkConnection implements HubConnection {
     this.name = frame.name ?? null;
     if (frame.maxFrameBytes !== undefined)
       this.peer.setPeerMaxFrameBytes(Math.max(1024, frame.maxFrameBytes));
-    this.callerInfo = uplinkCaller(key, this.providerId, frame.name);
+    this.caller = uplinkCaller(key, this.providerId, frame.name);
     this.send(welcomeFrame(this.providerId, this.key, budget, options));
     this.deps.onOpen(this);
   }
@@ -399,7 +448,7 @@ export class UplinkConnection implements HubConnection {
   // Sending and closing.
 
   /** Queues a frame; an answer that cannot be sent becomes a bare coded error (see PeerEngine). */
-  private send(frame: ServerToUplinkFrame): void {
+  send(frame: ServerToUplinkFrame): void {
     if (this.state === 'closed') return;
     if ((frame.type === 'result' || frame.type === 'error') && frame.id !== undefined)
       this.peer.answerFrame(frame as ResultFrame | (ErrorFrame & { id: number }));
@@ -436,7 +485,7 @@ export class UplinkConnection implements HubConnection {
   private closed(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
-    this.preAuth.end();
+    this.preAuth?.end();
     this.drainer.dispose();
     this.registrations.clear();
     this.peer.disconnect(

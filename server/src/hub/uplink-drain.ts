@@ -11,10 +11,10 @@ import {
  */
 const DRAIN_CLOSE_MARGIN_MS = 1_000;
 
-/** What draining needs of the connection. */
+/** What draining needs of the connection (the connection itself, as for InboundLink). */
 export interface DrainLink {
   /** The uplink's name for messages. */
-  label(): string;
+  readonly label: string;
   send(frame: DrainingFrame | GoAwayFrame): void;
   /** Out of rotation: its registrations leave the catalog (still listed for the operator). */
   withdraw(): void;
@@ -67,7 +67,7 @@ export class UplinkDrain {
     this.link.withdraw();
     this.link.send({ type: 'draining', reason, timeoutMs });
     this.timer = setTimeout(() => {
-      this.link.cutOff(drainTimeout(this.link.label()), CLOSE_CODES.DRAINED);
+      this.link.cutOff(drainTimeout(this.link.label), CLOSE_CODES.DRAINED);
     }, timeoutMs + DRAIN_CLOSE_MARGIN_MS);
     this.timer.unref();
   }
@@ -85,7 +85,7 @@ export class UplinkDrain {
    */
   closeError(reason: string): SwitchboardError | undefined {
     return this.timer !== undefined && reason.startsWith('SB_ERR_DRAIN_TIMEOUT')
-      ? drainTimeout(this.link.label())
+      ? drainTimeout(this.link.label)
       : undefined;
   }
 

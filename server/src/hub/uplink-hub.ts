@@ -238,13 +238,16 @@ export class UplinkHub {
     this.opening.add(ws);
     const onError = (error: Error): void =>
       deps.log.debug({ err: error }, 'uplink socket error before its first message');
-    ws.on('error', onError);
-    ws.once('close', () => {
+    const onClose = (): void => {
       if (this.opening.delete(ws)) preAuth.end();
-    });
+    };
+    ws.on('error', onError);
+    ws.once('close', onClose);
     ws.once('message', (data, isBinary) => {
       if (!this.opening.delete(ws)) return; // refused meanwhile
+      // The connection listens from now on: nothing of this opening stays attached to it.
       ws.off('error', onError);
+      ws.off('close', onClose);
       const connection: HubConnection = isBinary
         ? new UplinkConnection(ws, deps, key, opening)
         : new AnvilConnection(ws, deps, opening);

@@ -22,8 +22,8 @@ export class PendingCalls<E extends PendingEntry> {
   private timer: NodeJS.Timeout | undefined;
   private timerAt = Infinity;
 
-  /** `onExpired` is called (entry already removed) for each entry whose deadline passed. */
-  constructor(private readonly onExpired: (id: number, entry: E) => void) {}
+  /** `owner.expired` is called (entry already removed) for each entry whose deadline passed. */
+  constructor(private readonly owner: { expired(id: number, entry: E): void }) {}
 
   get size(): number {
     return this.entries.size;
@@ -92,7 +92,7 @@ export class PendingCalls<E extends PendingEntry> {
     }
     for (const [id, entry] of expired) {
       this.entries.delete(id);
-      this.onExpired(id, entry);
+      this.owner.expired(id, entry);
     }
     if (next < this.timerAt) this.arm(next);
   }

@@ -77,21 +77,20 @@ export class PeerEngine<Out extends AnyFrame, Call extends PeerCall = PeerCall> 
     private readonly hooks: PeerHooks,
   ) {
     this.batcher = new FrameBatcher(this.slot, settings.maxFrameBytes);
-    this.sender = new StreamSender((frame) => this.send(frame), settings.streamWindowBytes);
+    // The engine and its hooks are the parts' owners: no closures per connection.
+    this.sender = new StreamSender(this, settings.streamWindowBytes);
     this.receiver = new StreamReceiver(
-      (frame) => this.send(frame),
+      this,
       settings.streamWindowBytes,
       settings.streamStallTimeoutMs,
     );
-    this.large = new LargeMessages(
-      this.sender,
-      this.receiver,
-      (message) => this.hooks.reassembled(message),
-      settings.maxMessageBytes,
-    );
-    this.calls = new PendingCalls<Call>((id, call) =>
-      this.withdrawn(id, call, new SwitchboardError('SB_ERR_CALL_TIMEOUT')),
-    );
+    this.large = new LargeMessages(this.sender, this.receiver, hooks, settings.maxMessageBytes);
+    this.calls = new PendingCalls<Call>(this);
+  }
+
+  /** A call's deadline passed (PendingCalls tells): it fails SB_ERR_CALL_TIMEOUT. */
+  expired(id: number, call: Call): void {
+    this.withdrawn(id, call, new SwitchboardError('SB_ERR_CALL_TIMEOUT'));
   }
 
   /** Messages go to `transport` from now on. */

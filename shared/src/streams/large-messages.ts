@@ -31,7 +31,8 @@ export class LargeMessages {
   constructor(
     private readonly sender: StreamSender,
     private readonly receiver: StreamReceiver,
-    private readonly deliver: (message: Buffer) => void,
+    /** Told each `large` message once it is complete. */
+    private readonly owner: { reassembled(message: Buffer): void },
     /** Largest message this side accepts. */
     private limit: number,
   ) {
@@ -79,7 +80,7 @@ export class LargeMessages {
   received(frame: LargeFrame): void {
     // On failure the call it carried times out at its caller.
     this.reassemble(this.receiver.open(frame.stream), frame.bytes).done.then(
-      this.deliver,
+      (message) => this.owner.reassembled(message),
       () => undefined,
     );
   }

@@ -1,6 +1,7 @@
 import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { SwitchboardError } from '../errors/switchboard-error.ts';
 import type { AbortFrame, ChunkFrame, CreditFrame, EndFrame } from '../protocol/frames.ts';
+import type { FrameOut } from './frame-out.ts';
 import { StreamQueue, type StreamTarget } from './stream-queue.ts';
 
 export type { StreamTarget } from './stream-queue.ts';
@@ -54,7 +55,7 @@ export class IncomingStream {
   abort(error?: SwitchboardError): void {
     if (this.finished) return;
     this.close();
-    this.receiver.send(
+    this.receiver.out.send(
       error === undefined
         ? { type: 'abort', stream: this.id }
         : { type: 'abort', stream: this.id, error: error.toWire(false) },
@@ -108,7 +109,7 @@ export class IncomingStream {
       if (this.finished) return;
       this.unacknowledged += data.byteLength;
       if (this.unacknowledged >= this.receiver.window / 2 || this.unflushed === 0) {
-        this.receiver.send({ type: 'credit', stream: this.id, bytes: this.unacknowledged });
+        this.receiver.out.send({ type: 'credit', stream: this.id, bytes: this.unacknowledged });
         this.outstanding -= this.unacknowledged;
         this.unacknowledged = 0;
       }
@@ -130,7 +131,7 @@ export class IncomingStream {
         'SB_ERR_STREAM_STALLED',
         `Nothing moved on stream ${this.id} for ${ms} ms`,
       );
-      this.receiver.send({ type: 'abort', stream: this.id, error: error.toWire(false) });
+      this.receiver.out.send({ type: 'abort', stream: this.id, error: error.toWire(false) });
       this.finish(error);
     }, ms);
     this.stallTimer.unref();
@@ -159,7 +160,7 @@ export class StreamReceiver {
 
   constructor(
     /** Sends credit and abort frames to the peer. */
-    readonly send: (frame: CreditFrame | AbortFrame) => void,
+    readonly out: FrameOut<CreditFrame | AbortFrame>,
     /** The window granted per stream (what the sender may have unacknowledged). */
     public window: number,
     readonly stallTimeoutMs: number,
@@ -190,7 +191,7 @@ export class StreamReceiver {
         'SB_ERR_STREAM_LIMIT',
         `More than ${this.maxStreams} streams open on one connection`,
       );
-      this.send({ type: 'abort', stream: id, error: error.toWire(false) });
+      this.out.send({ type: 'abort', stream: id, error: error.toWire(false) });
       stream.finish(error);
       this.streams.delete(id);
     }

@@ -1,6 +1,7 @@
 import { emptyMap, own } from '../collections/empty-until-used.ts';
 import { handlerErrorToWire } from '../errors/switchboard-error.ts';
 import type { ChunkFrame, EndFrame } from '../protocol/frames.ts';
+import type { FrameOut } from './frame-out.ts';
 
 /** Default credit per stream: 1 MiB may be in flight before the receiver acknowledges. */
 export const DEFAULT_STREAM_WINDOW_BYTES = 1024 * 1024;
@@ -134,7 +135,7 @@ export class StreamSender {
   sendStacks = true;
 
   constructor(
-    private readonly send: (frame: ChunkFrame | EndFrame) => void,
+    private readonly out: FrameOut<ChunkFrame | EndFrame>,
     private window: number,
   ) {}
 
@@ -183,7 +184,7 @@ export class StreamSender {
 
   /** @internal used by the streams */
   emit(frame: ChunkFrame | EndFrame): void {
-    if (this.streams.get(frame.stream)?.stopped === false) this.send(frame);
+    if (this.streams.get(frame.stream)?.stopped === false) this.out.send(frame);
   }
 
   private allocateId(): number {

@@ -18,7 +18,8 @@ export interface AdminUplink {
   readonly name: string | null;
   readonly keyName: string;
   readonly remoteAddress: string;
-  readonly connectedAt: Date;
+  /** When its WebSocket was accepted (epoch ms). */
+  readonly connectedAt: number;
   readonly inFlight: number;
   readonly draining: boolean;
   functions(): string[];

@@ -34,7 +34,7 @@ export function uplinkRoutes(
       dialect: uplink.dialect,
       key_name: uplink.keyName,
       remote_address: uplink.remoteAddress,
-      connected_since: uplink.connectedAt.toISOString(),
+      connected_since: new Date(uplink.connectedAt).toISOString(),
       functions: uplink.functions(),
       endpoints: uplink.endpoints(),
       in_flight: uplink.inFlight,
@@ -51,9 +51,7 @@ export function uplinkRoutes(
   };
 
   adminRoute(app, 'GET', '/uplinks/', (request) => {
-    const uplinks = core.hub
-      .uplinks()
-      .sort((a, b) => a.connectedAt.getTime() - b.connectedAt.getTime());
+    const uplinks = core.hub.uplinks().sort((a, b) => a.connectedAt - b.connectedAt);
     return paginate(uplinks, request.query, view);
   });
 
