@@ -1,4 +1,3 @@
-import { nanoid } from 'nanoid';
 import type { RawData, WebSocket } from 'ws';
 import {
   CLOSE_CODES,
@@ -9,18 +8,13 @@ import {
   type ErrorCode,
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
-import { ProviderRegistrations } from '../catalog/provider-registrations.ts';
-import type { ConnectionDeps } from '../hub/uplink-connection.ts';
-import type { HubConnection } from '../hub/hub-connection.ts';
-import { Liveness } from '../hub/liveness.ts';
-import { NOOP_HANDLE, type CallHandle, type CallRequest, type CallSink } from '../hub/provider.ts';
+import { UplinkSocket, type ConnectionDeps, type Opening } from '../hub/uplink-socket.ts';
+import type { CallHandle, CallRequest, CallSink } from '../hub/provider.ts';
 import {
   budgetFor,
   limitReceiver,
   uplinkCaller,
   type ConnectionBudget,
-  type PreAuthGuard,
-  type Refusal,
 } from '../hub/uplink-admission.ts';
 import type { AnvilFrame, KeyFrame } from './anvil-frames.ts';
 import { AnvilWire } from './anvil-wire.ts';
@@ -34,29 +28,20 @@ const MIN_ANVIL_VERSION = 5;
 /** Longest print output from an uplink kept in one log line. */
 const MAX_OUTPUT_LOG = 2000;
 
-type State = 'awaiting-key' | 'open' | 'closed';
-
 /**
  * One uplink speaking Anvil's uplink protocol (JSON text messages, media in binary chunks; see
  * docs/anvil.md): authenticated by its key message, its REGISTERs mapped into the same catalog
  * as native uplinks', and a provider like any other. Calls it makes go through the dispatcher.
  */
-export class AnvilConnection implements HubConnection {
+export class AnvilConnection extends UplinkSocket {
   readonly dialect = 'anvil';
-  readonly providerId = `u_${nanoid(8)}`;
-  key: KeyRecord | undefined;
   /** Anvil uplinks have no name of their own. */
   readonly name = null;
-  readonly connectedAt = Date.now();
-  readonly liveness = new Liveness();
-  readonly remoteAddress: string;
   /** Sent with every auth reply and CALL; scripts read it as `anvil.app`. */
   readonly appInfo: Record<string, unknown>;
 
-  private state: State = 'awaiting-key';
   private budget: ConnectionBudget;
   private callerInfo: CallerInfo = { kind: 'uplink' };
-  private readonly registrations: ProviderRegistrations;
   /** Functions registered with `@anvil.server.callable`, and with `@background_task`. */
   private readonly callables = new Set<string>();
   private readonly backgroundTasks = new Set<string>();
@@ -66,25 +51,15 @@ export class AnvilConnection implements HubConnection {
   private drainStarted = false;
   private drainTimer: NodeJS.Timeout | undefined;
   private goingAway = false;
-  private closeError: SwitchboardError | undefined;
-  /** The byte budget and deadline before the key is accepted. */
-  private readonly preAuth: PreAuthGuard;
 
-  constructor(
-    private readonly ws: WebSocket,
-    private readonly deps: ConnectionDeps,
-    opening: { remoteAddress: string; preAuth: PreAuthGuard },
-  ) {
-    this.remoteAddress = opening.remoteAddress;
-    this.preAuth = opening.preAuth;
-    this.preAuth.refuse = (...refusal) => this.refuseUnauthenticated(...refusal);
+  constructor(ws: WebSocket, deps: ConnectionDeps, opening: Opening) {
+    super(ws, deps, opening);
     this.budget = budgetFor('client', deps.options); // until the key says otherwise
     this.appInfo = {
       id: '',
       branch: null,
       environment: { description: 'Switchboard', tags: [] },
     };
-    this.registrations = new ProviderRegistrations(this, deps.registry, deps.endpoints);
     this.wire = new AnvilWire(ws, deps.traffic, () => this.budget.maxMessageBytes);
     this.outbound = new AnvilOutbound({
       idPrefix: this.providerId,
@@ -109,28 +84,10 @@ export class AnvilConnection implements HubConnection {
       refusesNewWork: () => this.goingAway && this.outbound.size === 0,
       post: (message) => this.post(message),
     });
-    ws.on('pong', () => this.heard());
-    ws.on('message', (data, isBinary) => this.received(data, isBinary));
-    ws.on('close', () => this.closed());
-    ws.on('error', (error) => {
-      deps.log.debug({ err: error, uplink: this.providerId }, 'anvil uplink socket error');
-    });
-  }
-
-  get keyName(): string {
-    return this.key?.name ?? '';
   }
 
   get inFlight(): number {
     return this.outbound.size;
-  }
-
-  get isOpen(): boolean {
-    return this.state === 'open';
-  }
-
-  get accepting(): boolean {
-    return this.state === 'open' && !this.draining && !this.liveness.unresponsive;
   }
 
   /** Out of rotation: takes no new calls, closes once those in flight are answered. */
@@ -142,21 +99,8 @@ export class AnvilConnection implements HubConnection {
     return this.outbound.size === 0 && this.inbound.size === 0 && this.wire.waiting === 0;
   }
 
-  functions(): string[] {
-    return this.registrations.functionNames();
-  }
-
-  endpoints(): Array<{ path: string; methods: string[] }> {
-    return this.registrations.endpointList();
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Provider.
-
-  start(request: CallRequest, sink: CallSink): CallHandle {
-    if (this.state === 'open') return this.outbound.start(request, sink);
-    sink.reject(new SwitchboardError('SB_ERR_UPLINK_DISCONNECTED'));
-    return NOOP_HANDLE;
+  protected serve(request: CallRequest, sink: CallSink): CallHandle {
+    return this.outbound.start(request, sink);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -184,14 +128,14 @@ export class AnvilConnection implements HubConnection {
         coded.code === 'SB_ERR_PROTO_FRAME_TOO_LARGE'
           ? CLOSE_CODES.MESSAGE_TOO_BIG
           : CLOSE_CODES.PROTOCOL_ERROR;
-      if (this.state === 'awaiting-key')
+      if (this.state === 'authenticating')
         this.refuseUnauthenticated(coded.code, closeCode, coded.message);
       else this.fail(coded.code, closeCode, coded.message);
     }
   }
 
   private frame(frame: AnvilFrame): void {
-    if (this.state === 'awaiting-key') {
+    if (this.state === 'authenticating') {
       if (frame.kind === 'key') this.authenticate(frame);
       else
         this.refuseUnauthenticated(
@@ -279,12 +223,10 @@ export class AnvilConnection implements HubConnection {
       this.refuseUnauthenticated(coded.code, CLOSE_CODES.AUTH_FAILED, message);
       return;
     }
-    this.key = key;
-    this.preAuth.end();
+    this.authenticated(key);
     this.budget = budgetFor(key.kind, this.deps.options);
     if (key.kind === 'client') limitReceiver(this.ws, this.budget.maxFrameBytes);
     this.callerInfo = uplinkCaller(key, this.providerId);
-    this.state = 'open';
     this.postRaw({
       auth: 'OK',
       priv: key.kind === 'server' ? 'uplink' : 'client',
@@ -326,32 +268,7 @@ export class AnvilConnection implements HubConnection {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Liveness, drain and shutdown.
-
-  private heard(): void {
-    if (this.liveness.heard() && this.state === 'open')
-      this.deps.log.info({ uplink: this.providerId }, 'uplink answers again; back in rotation');
-  }
-
-  suspect(): void {
-    this.deps.log.warn(
-      { uplink: this.providerId, inFlight: this.inFlight },
-      'uplink is not answering pings; no new calls go to it',
-    );
-  }
-
-  dropUnresponsive(): void {
-    this.closeError = new SwitchboardError(
-      'SB_ERR_UPLINK_UNRESPONSIVE',
-      `Uplink ${this.providerId} stopped answering pings and was closed`,
-    );
-    this.close(CLOSE_CODES.KICKED, closeReason(this.closeError.code, this.closeError.message));
-    this.ws.terminate();
-  }
-
-  ping(): void {
-    if (this.state !== 'closed') this.ws.ping();
-  }
+  // Drain and shutdown.
 
   /**
    * Out of rotation at once; closes when what is in flight is answered, or at `timeoutMs` (what
@@ -406,35 +323,11 @@ export class AnvilConnection implements HubConnection {
     this.close(closeCode, closeReason(code, error.message));
   }
 
-  /** Before the key is accepted: the refusal, the close, and the socket cut. */
-  private refuseUnauthenticated(...[code, closeCode, message]: Refusal): void {
-    this.fail(code, closeCode, message);
-    this.preAuth.cut();
-  }
-
-  close(closeCode: number, reason: string, error?: SwitchboardError): void {
-    if (this.state === 'closed') return;
-    if (error !== undefined) this.closeError ??= error;
-    this.ws.close(closeCode, reason);
-    this.closed();
-  }
-
-  private closed(): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.preAuth.end();
+  protected release(error: SwitchboardError): void {
     clearTimeout(this.drainTimer);
-    this.registrations.clear();
-    const error =
-      this.closeError ??
-      new SwitchboardError(
-        'SB_ERR_UPLINK_DISCONNECTED',
-        `Uplink ${this.providerId} disconnected before answering`,
-      );
     this.wire.failAll(error);
     this.outbound.failAll(error);
     this.inbound.cancelAll();
-    this.deps.onClose(this);
   }
 }
 

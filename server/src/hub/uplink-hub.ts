@@ -12,7 +12,8 @@ import {
 } from '@switchboard/shared';
 import type { KeyRecord } from '../store/key-store.ts';
 import { parseBearer } from '../auth/bearer.ts';
-import { UplinkConnection, type ConnectionDeps, type Opening } from './uplink-connection.ts';
+import { UplinkConnection } from './uplink-connection.ts';
+import type { ConnectionDeps, Opening } from './uplink-socket.ts';
 import { AnvilConnection } from '../anvil/anvil-connection.ts';
 import type { HubConnection } from './hub-connection.ts';
 import { PreAuthGuard } from './uplink-admission.ts';
