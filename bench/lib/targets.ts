@@ -96,7 +96,7 @@ export const TARGETS: Target[] = [
 /** Targets measured by other scripts, named so that none is dropped silently. */
 export const ELSEWHERE = [
   '50,000 idle uplinks on one server — `npm run bench:idle` (both loopback addresses, the descriptor limit raised where the machine permits; where it does not, the most it allows, said so)',
-  'soak, 10 minutes at half capacity: 0 errors, RSS growth < 5% — not measured yet',
+  'soak, 10 minutes at half capacity: 0 errors, RSS growth < 5% — `npm run bench:soak`',
   'cluster scaling, two servers each with its own uplink ≥ 1.7× one server given the cores — `npm run bench:cluster` (2 cores here: see docs/performance.md)',
 ];
 

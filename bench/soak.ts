@@ -1,0 +1,162 @@
+// npm run bench:soak [-- --minutes 10 --route get|echo-1k --rate N]
+// The soak target: a Switchboard server with one uplink worker, its capacity measured first
+// (as fast as 50 connections go, after a warm-up), then loaded at half of it for `--minutes`
+// (or at `--rate`). Every 10 s it records the RSS and CPU of the server and the uplink. Met when
+// no request failed and the server's RSS at the end is less than 5% above its RSS after the
+// first minute (the heap has reached its working size by then; growth from the start of the
+// load is printed too). Stops everything it started, by PID.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { sampleProcess } from './lib/proc-stats.ts';
+import { ROOT, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    route: { type: 'string', default: 'get' },
+    rate: { type: 'string' },
+    connections: { type: 'string', default: '50' },
+  },
+});
+const KEY = 'sbk_s_bench-key-0000000000000000000000';
+const ROUTES: Record<string, { method: string; path: string; bodyBytes: number }> = {
+  get: { method: 'GET', path: '/hello/world', bodyBytes: 0 },
+  'echo-1k': { method: 'POST', path: '/echo', bodyBytes: 1024 },
+};
+const chosen = ROUTES[values.route];
+if (chosen === undefined) throw new Error(`unknown route ${values.route} (get, echo-1k)`);
+const route = chosen;
+const minutes = Number(values.minutes);
+const SAMPLE_EVERY_S = 10;
+/** RSS growth allowed over the soak (target), from the first minute's sample. */
+const MAX_GROWTH = 0.05;
+
+interface LoadResult {
+  rps: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+  non2xx: number;
+  samples: number;
+}
+
+interface Sample {
+  atS: number;
+  serverRssMiB: number;
+  uplinkRssMiB: number;
+  serverCpuPercent: number;
+  uplinkCpuPercent: number;
+}
+
+function load(base: string, durationS: number, rate?: number): Proc {
+  return startScript('load', 'bench/load/http-load.ts', {
+    BENCH_TARGET: `${base}${route.path}`,
+    BENCH_METHOD: route.method,
+    BENCH_BODY_BYTES: String(route.bodyBytes),
+    BENCH_CONNECTIONS: values.connections,
+    BENCH_DURATION_S: String(durationS),
+    ...(rate === undefined ? {} : { BENCH_RATE: String(rate) }),
+  });
+}
+
+async function result(proc: Proc, durationS: number): Promise<LoadResult> {
+  const line = await proc.line(/^result /, (durationS + 120) * 1000);
+  await stop(proc);
+  return JSON.parse(line.replace(/^result /, '')) as LoadResult;
+}
+
+function rssMiB(proc: Proc): number {
+  const sample = sampleProcess(proc.pid);
+  if (sample === undefined) throw new Error(`${proc.name} exited: ${proc.stderr()}`);
+  return sample.rssKiB / 1024;
+}
+
+async function main(): Promise<void> {
+  const server = startScript('sb-server', 'bench/servers/switchboard.ts', { BENCH_KEY: KEY });
+  const url = (await server.line(/^ready /)).replace(/^ready /, '').trim();
+  const uplink = startScript('uplink', 'bench/servers/uplink-worker.ts', {
+    BENCH_URL: url,
+    BENCH_KEY: KEY,
+  });
+  await uplink.line(/^ready/);
+  const base = `${url}/_/api`;
+
+  let rate = values.rate === undefined ? undefined : Number(values.rate);
+  let capacity: LoadResult | undefined;
+  if (rate === undefined) {
+    await result(load(base, 3), 3); // warm-up
+    capacity = await result(load(base, 5), 5);
+    rate = Math.round(capacity.rps / 2);
+    console.log(`capacity ${Math.round(capacity.rps)} req/s: soaking at ${rate} req/s`);
+  }
+
+  const durationS = minutes * 60;
+  const samples: Sample[] = [];
+  const startRss = { server: rssMiB(server), uplink: rssMiB(uplink) };
+  const generator = load(base, durationS, rate);
+  const started = Date.now();
+  let last = { server: sampleProcess(server.pid)!, uplink: sampleProcess(uplink.pid)! };
+  const sampler = (async () => {
+    for (let at = SAMPLE_EVERY_S; at <= durationS; at += SAMPLE_EVERY_S) {
+      await sleep(started + at * 1000 - Date.now());
+      if (generator.child.exitCode !== null) return;
+      const now = { server: sampleProcess(server.pid)!, uplink: sampleProcess(uplink.pid)! };
+      const cpu = (key: 'server' | 'uplink') =>
+        Math.round(((now[key].cpuSeconds - last[key].cpuSeconds) / SAMPLE_EVERY_S) * 100);
+      samples.push({
+        atS: at,
+        serverRssMiB: now.server.rssKiB / 1024,
+        uplinkRssMiB: now.uplink.rssKiB / 1024,
+        serverCpuPercent: cpu('server'),
+        uplinkCpuPercent: cpu('uplink'),
+      });
+      process.stderr.write(
+        `${at} s: server RSS ${(now.server.rssKiB / 1024).toFixed(1)} MiB, CPU ${cpu('server')}%; uplink ${(now.uplink.rssKiB / 1024).toFixed(1)} MiB\n`,
+      );
+      last = now;
+    }
+  })();
+  const soak = await result(generator, durationS);
+  await sampler;
+  await stopAll();
+
+  const firstMinute = samples.find((s) => s.atS >= 60) ?? samples[0]!;
+  const end = samples.at(-1)!;
+  const growth = end.serverRssMiB / firstMinute.serverRssMiB - 1;
+  const growthFromStart = end.serverRssMiB / startRss.server - 1;
+  const uplinkGrowth = end.uplinkRssMiB / firstMinute.uplinkRssMiB - 1;
+  const failed = soak.errors + soak.non2xx;
+  const pct = (value: number) => `${value >= 0 ? '+' : ''}${(value * 100).toFixed(1)}%`;
+  const lines = [
+    `Soak: ${route.method} ${route.path} through one uplink, ${minutes} min at ${rate} req/s (${values.connections} connections)`,
+    '',
+    '| requests | req/s | p50 | p99 | failed | server RSS: start / 1 min / end | growth after 1 min | uplink RSS: 1 min / end |',
+    '|---|---|---|---|---|---|---|---|',
+    `| ${soak.samples} | ${Math.round(soak.rps)} | ${soak.p50Ms.toFixed(2)} ms | ${soak.p99Ms.toFixed(2)} ms | ${failed} | ${startRss.server.toFixed(1)} / ${firstMinute.serverRssMiB.toFixed(1)} / ${end.serverRssMiB.toFixed(1)} MiB | ${pct(growth)} (from the start ${pct(growthFromStart)}) | ${firstMinute.uplinkRssMiB.toFixed(1)} / ${end.uplinkRssMiB.toFixed(1)} MiB (${pct(uplinkGrowth)}) |`,
+    '',
+    `target: soak, ${minutes} min at half capacity, 0 errors — ${failed} failed: ${failed === 0 ? 'met' : 'not met'}`,
+    `target: soak, server RSS growth < 5% — ${pct(growth)}: ${growth < MAX_GROWTH ? 'met' : 'not met'}`,
+  ];
+  console.log(lines.join('\n'));
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    JSON.stringify(
+      { route: values.route, minutes, rate, capacity, soak, startRss, samples, growth },
+      null,
+      2,
+    ),
+  );
+  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+}
+
+process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+main().catch(async (error: unknown) => {
+  console.error(error);
+  await stopAll();
+  process.exit(1);
+});
