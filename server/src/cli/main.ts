@@ -109,6 +109,9 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
   });
   const { url } = await switchboard.listen();
   const resolved = resolveOptions(options);
+  // Before the banner: whoever waits for it and then sends SIGTERM gets a graceful shutdown,
+  // not the default action of a signal nobody listens to yet.
+  shutDownOnSignals(switchboard, resolved.shutdownGraceMs);
   const out = process.stdout;
   out.write(`Switchboard listening on ${url}\n`);
   out.write(
@@ -138,7 +141,6 @@ async function start(options: SwitchboardOptions, logLevel: string | undefined):
     out.write(`Using the keys stored in the data folder. Create another with:\n`);
     out.write(`  npx switchboard keys create <name> --kind server\n\n`);
   }
-  shutDownOnSignals(switchboard, resolved.shutdownGraceMs);
   return -1; // keep running
 }
 
