@@ -8,14 +8,12 @@
 // The client is not part of this repository: ANVIL_UPLINK_PYTHONPATH names its `uplink/python`
 // folder (default /tmp/anvil-client/uplink/python), ANVIL_UPLINK_PYTHON the interpreter (default
 // /usr/bin/python3, which needs python3-ws4py). Without them the bench says so and skips.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { findAnvilClient, startAnvilUplink } from './lib/anvil-client.ts';
 import { runLoad } from './lib/load.ts';
 import { machineBusySeconds, measure } from './lib/proc-stats.ts';
-import { ROOT, startScript, stopAll, type Proc } from './lib/processes.ts';
+import { runMain, saveResults, startScript, stopAll, type Proc } from './lib/processes.ts';
 import type { Sample } from './report.ts';
 
 const { values } = parseArgs({
@@ -351,33 +349,17 @@ async function main(): Promise<void> {
   if (pythonStderr !== '')
     lines.push('', 'Python client stderr (last lines):', '', '```', pythonStderr, '```');
   console.log(lines.join('\n'));
-  const results = path.join(ROOT, 'bench', 'results');
-  mkdirSync(results, { recursive: true });
-  const file = path.join(results, `anvil-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        machine,
-        client: client.pythonPath,
-        rate,
-        rounds,
-        durationS,
-        reconnects,
-        closes,
-        idle: idleRounds,
-        rows,
-      },
-      null,
-      2,
-    ),
-  );
-  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+  saveResults('anvil', {
+    machine,
+    client: client.pythonPath,
+    rate,
+    rounds,
+    durationS,
+    reconnects,
+    closes,
+    idle: idleRounds,
+    rows,
+  });
 }
 
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runMain(main);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measure, machineBusySeconds, type Usage } from './lib/proc-stats.ts';
 import { freePort, findNats } from './lib/nats.ts';
-import { startProcess, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import { runMain, startProcess, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -196,9 +196,4 @@ function report(all: Measurement[]): string {
   ].join('\n');
 }
 
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runMain(main);

@@ -1,11 +1,17 @@
 // Large-body throughput: MiB/s of streamed downloads and uploads through one uplink, against
 // plain Fastify serving and sinking the same bytes in-process (the ceiling), measured
 // alternately in one run. `npm run bench:large [-- --quick] [--mib N] [--rounds N]`.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { ROOT, startProcess, startScript, stopAll, type Proc } from './lib/processes.ts';
+import {
+  ROOT,
+  saveResults,
+  startProcess,
+  startScript,
+  stopAll,
+  type Proc,
+} from './lib/processes.ts';
 import { measure } from './lib/proc-stats.ts';
 
 const { values } = parseArgs({
@@ -116,8 +122,4 @@ for (const mode of ['download', 'upload'] as const) {
 }
 const report = lines.join('\n');
 console.log(report);
-const dir = path.join(ROOT, 'bench', 'results');
-mkdirSync(dir, { recursive: true });
-const file = path.join(dir, `large-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-writeFileSync(file, JSON.stringify({ mib, rounds, transfers, samples }, null, 2));
-console.log(`\nJSON: ${path.relative(ROOT, file)}`);
+saveResults('large', { mib, rounds, transfers, samples });

@@ -2,7 +2,6 @@
 // Starts every process itself, loads them from separate processes on 127.0.0.1, alternates the
 // scenarios within each round (A B A B) and reports medians over the rounds, with ratios to the
 // ceiling measured in the same run. Stops everything it started, by PID.
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -12,7 +11,8 @@ import { measureIdle } from './lib/idle.ts';
 import { findNats, freePort } from './lib/nats.ts';
 import { renderTargets } from './lib/targets.ts';
 import {
-  ROOT,
+  runMain,
+  saveResults,
   SOURCE_OPTIONS,
   startProcess,
   startScript,
@@ -346,23 +346,16 @@ async function main(): Promise<void> {
   console.log(
     `\n## Targets (this run)\n\n${renderTargets([{ file: 'this run', summary: report.summary }])}`,
   );
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(
-      { machine, rounds, durationS, quick, http, rpc, idle, summary: report.summary },
-      null,
-      2,
-    ),
-  );
-  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+  saveResults('bench', {
+    machine,
+    rounds,
+    durationS,
+    quick,
+    http,
+    rpc,
+    idle,
+    summary: report.summary,
+  });
 }
 
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runMain(main);

@@ -5,12 +5,10 @@
 // no request failed and the server's RSS in the last minute is less than 5% above its RSS in the
 // second (the lowest sample of each: RSS swings by ±10% between garbage collections; medians
 // are printed too). Stops everything it started, by PID.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { sampleProcess } from './lib/proc-stats.ts';
-import { ROOT, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import { runMain, saveResults, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -172,23 +170,16 @@ async function main(): Promise<void> {
     `target: soak, server RSS growth < 5% — ${pct(growth)}: ${growth < MAX_GROWTH ? 'met' : 'not met'}`,
   ];
   console.log(lines.join('\n'));
-  const dir = path.join(ROOT, 'bench', 'results');
-  mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `soak-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(
-    file,
-    JSON.stringify(
-      { route: values.route, minutes, rate, capacity, soak, startRss, samples, growth },
-      null,
-      2,
-    ),
-  );
-  console.log(`\nResults: ${path.relative(ROOT, file)}`);
+  saveResults('soak', {
+    route: values.route,
+    minutes,
+    rate,
+    capacity,
+    soak,
+    startRss,
+    samples,
+    growth,
+  });
 }
 
-process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
-main().catch(async (error: unknown) => {
-  console.error(error);
-  await stopAll();
-  process.exit(1);
-});
+runMain(main);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -121,4 +122,26 @@ export async function stop(proc: Proc): Promise<void> {
 
 export async function stopAll(): Promise<void> {
   await Promise.all([...started].map(stop));
+}
+
+/**
+ * Runs a bench script's `main`: every process it started is stopped (by PID) when it fails or
+ * on Ctrl-C.
+ */
+export function runMain(main: () => Promise<void>): void {
+  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  main().catch(async (error: unknown) => {
+    console.error(error);
+    await stopAll();
+    process.exit(1);
+  });
+}
+
+/** Writes a run's figures to bench/results/<kind>-<time>.json and says where. */
+export function saveResults(kind: string, data: unknown): void {
+  const dir = path.join(ROOT, 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${kind}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(data, null, 2));
+  console.log(`\nResults: ${path.relative(ROOT, file)}`);
 }
