@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { findAnvilClient, startAnvilUplink } from './lib/anvil-client.ts';
 import { runLoad } from './lib/load.ts';
 import { machineBusySeconds, measure } from './lib/proc-stats.ts';
-import { runMain, saveResults, startScript, stopAll, type Proc } from './lib/processes.ts';
+import { KEY, runMain, saveResults, startScript, stopAll, type Proc } from './lib/processes.ts';
 import type { Sample } from './report.ts';
 
 const { values } = parseArgs({
@@ -45,7 +45,6 @@ const quietS = Number(values['quiet-s']);
 const maxRetries = Number(values.retries);
 /** Others' CPU (% of one core) above which a measurement counts as noisy. */
 const NOISY_PERCENT = 50;
-const KEY = 'sbk_s_bench-key-0000000000000000000000';
 
 type Scenario = 'native-uplink' | 'anvil-uplink';
 interface Row {

@@ -9,7 +9,15 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { measure, machineBusySeconds, type Usage } from './lib/proc-stats.ts';
 import { freePort, findNats } from './lib/nats.ts';
-import { runMain, startProcess, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import {
+  KEY,
+  runMain,
+  startProcess,
+  startScript,
+  stop,
+  stopAll,
+  type Proc,
+} from './lib/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -22,7 +30,6 @@ const { values } = parseArgs({
 const rounds = Number(values.rounds);
 const durationS = Number(values.duration);
 const rate = Number(values.rate);
-const KEY = 'sbk_s_bench-key-0000000000000000000000';
 
 interface Setup {
   name: string;

@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { measureIdle } from './lib/idle.ts';
-import { runMain, saveResults } from './lib/processes.ts';
+import { KEY, runMain, saveResults } from './lib/processes.ts';
 
 const { values } = parseArgs({
   options: {
@@ -44,7 +44,7 @@ async function main(): Promise<void> {
   }
   const result = await measureIdle({
     count,
-    key: 'sbk_s_bench-key-0000000000000000000000',
+    key: KEY,
     clients: Number(values.clients),
     hosts: count > PORTS_PER_ADDRESS ? ['127.0.0.1', '::1'] : ['127.0.0.1'],
     ...(count + MARGIN > hard ? { nofile: count + MARGIN } : {}),

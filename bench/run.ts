@@ -11,6 +11,7 @@ import { measureIdle } from './lib/idle.ts';
 import { findNats, freePort } from './lib/nats.ts';
 import { renderTargets } from './lib/targets.ts';
 import {
+  KEY,
   runMain,
   saveResults,
   SOURCE_OPTIONS,
@@ -54,7 +55,6 @@ const quick = values.quick;
 const rounds = Number(values.rounds ?? (quick ? 1 : 3));
 const durationS = Number(values.duration ?? (quick ? 1.5 : 5));
 const idleCount = Number(values.idle ?? 10_000);
-const KEY = 'sbk_s_bench-key-0000000000000000000000';
 
 const natsBinary = findNats();
 

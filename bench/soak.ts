@@ -1,4 +1,4 @@
-// npm run bench:soak [-- --minutes 10 --route get|echo-1k --rate N]
+// npm run bench:soak [-- --minutes 10 --route get|echo-1k|echo-1m --rate N]
 // The soak target: a Switchboard server with one uplink worker, its capacity measured first
 // (as fast as 50 connections go, after a warm-up), then loaded at half of it for `--minutes`
 // (or at `--rate`). Every 10 s it records the RSS and CPU of the server and the uplink. Met when
@@ -7,8 +7,11 @@
 // are printed too). Stops everything it started, by PID.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
+import { runLoad } from './lib/load.ts';
+import { ROUTES } from './lib/profiled-scenario.ts';
 import { sampleProcess } from './lib/proc-stats.ts';
-import { runMain, saveResults, startScript, stop, stopAll, type Proc } from './lib/processes.ts';
+import { KEY, runMain, saveResults, startScript, stopAll, type Proc } from './lib/processes.ts';
+import type { Sample as LoadSample } from './report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -18,51 +21,22 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
   },
 });
-const KEY = 'sbk_s_bench-key-0000000000000000000000';
-const ROUTES: Record<string, { method: string; path: string; bodyBytes: number }> = {
-  get: { method: 'GET', path: '/hello/world', bodyBytes: 0 },
-  'echo-1k': { method: 'POST', path: '/echo', bodyBytes: 1024 },
-};
 const chosen = ROUTES[values.route];
-if (chosen === undefined) throw new Error(`unknown route ${values.route} (get, echo-1k)`);
+if (chosen === undefined)
+  throw new Error(`unknown route ${values.route} (${Object.keys(ROUTES).join(', ')})`);
 const route = chosen;
 const minutes = Number(values.minutes);
 const SAMPLE_EVERY_S = 10;
 /** RSS growth allowed over the soak (target): the last minute against the second. */
 const MAX_GROWTH = 0.05;
 
-interface LoadResult {
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-  non2xx: number;
-  samples: number;
-}
-
-interface Sample {
+/** The server's and the uplink's figures, every SAMPLE_EVERY_S. */
+interface Reading {
   atS: number;
   serverRssMiB: number;
   uplinkRssMiB: number;
   serverCpuPercent: number;
   uplinkCpuPercent: number;
-}
-
-function load(base: string, durationS: number, rate?: number): Proc {
-  return startScript('load', 'bench/load/http-load.ts', {
-    BENCH_TARGET: `${base}${route.path}`,
-    BENCH_METHOD: route.method,
-    BENCH_BODY_BYTES: String(route.bodyBytes),
-    BENCH_CONNECTIONS: values.connections,
-    BENCH_DURATION_S: String(durationS),
-    ...(rate === undefined ? {} : { BENCH_RATE: String(rate) }),
-  });
-}
-
-async function result(proc: Proc, durationS: number): Promise<LoadResult> {
-  const line = await proc.line(/^result /, (durationS + 120) * 1000);
-  await stop(proc);
-  return JSON.parse(line.replace(/^result /, '')) as LoadResult;
 }
 
 interface Window {
@@ -76,7 +50,7 @@ interface Window {
  * RSS swings by ±10% between collections at this rate) and the median.
  */
 function windows(
-  samples: Sample[],
+  samples: Reading[],
   key: 'serverRssMiB' | 'uplinkRssMiB',
 ): { first: Window; last: Window } {
   const end = samples.at(-1)!.atS;
@@ -91,10 +65,10 @@ function windows(
   return { first: of(Math.min(60, end / 2), Math.min(120, end)), last: of(end - 60, end) };
 }
 
-function rssMiB(proc: Proc): number {
+function read(proc: Proc): { cpuSeconds: number; rssKiB: number } {
   const sample = sampleProcess(proc.pid);
   if (sample === undefined) throw new Error(`${proc.name} exited: ${proc.stderr()}`);
-  return sample.rssKiB / 1024;
+  return sample;
 }
 
 async function main(): Promise<void> {
@@ -105,28 +79,42 @@ async function main(): Promise<void> {
     BENCH_KEY: KEY,
   });
   await uplink.line(/^ready/);
-  const base = `${url}/_/api`;
+  const env = {
+    BENCH_TARGET: `${url}/_/api${route.path}`,
+    BENCH_METHOD: route.method,
+    BENCH_BODY_BYTES: String(route.bodyBytes),
+    BENCH_CONNECTIONS: values.connections,
+  };
+  const watch = { server: server.pid, uplink: uplink.pid };
+  const load = (durationS: number, rate?: number): Promise<LoadSample> =>
+    runLoad(
+      'bench/load/http-load.ts',
+      rate === undefined ? env : { ...env, BENCH_RATE: String(rate) },
+      watch,
+      durationS,
+    );
 
   let rate = values.rate === undefined ? undefined : Number(values.rate);
-  let capacity: LoadResult | undefined;
+  let capacity: LoadSample | undefined;
   if (rate === undefined) {
-    await result(load(base, 3), 3); // warm-up
-    capacity = await result(load(base, 5), 5);
+    await load(3); // warm-up
+    capacity = await load(5);
     rate = Math.round(capacity.rps / 2);
     console.log(`capacity ${Math.round(capacity.rps)} req/s: soaking at ${rate} req/s`);
   }
 
   const durationS = minutes * 60;
-  const samples: Sample[] = [];
-  const startRss = { server: rssMiB(server), uplink: rssMiB(uplink) };
-  const generator = load(base, durationS, rate);
+  const samples: Reading[] = [];
+  let last = { server: read(server), uplink: read(uplink) };
+  const startRss = { server: last.server.rssKiB / 1024, uplink: last.uplink.rssKiB / 1024 };
+  let loading = true;
+  const soaking = load(durationS, rate).finally(() => (loading = false));
   const started = Date.now();
-  let last = { server: sampleProcess(server.pid)!, uplink: sampleProcess(uplink.pid)! };
-  const sampler = (async () => {
+  const sampling = async (): Promise<void> => {
     for (let at = SAMPLE_EVERY_S; at <= durationS; at += SAMPLE_EVERY_S) {
       await sleep(started + at * 1000 - Date.now());
-      if (generator.child.exitCode !== null) return;
-      const now = { server: sampleProcess(server.pid)!, uplink: sampleProcess(uplink.pid)! };
+      if (!loading) return;
+      const now = { server: read(server), uplink: read(uplink) };
       const cpu = (key: 'server' | 'uplink') =>
         Math.round(((now[key].cpuSeconds - last[key].cpuSeconds) / SAMPLE_EVERY_S) * 100);
       samples.push({
@@ -141,9 +129,9 @@ async function main(): Promise<void> {
       );
       last = now;
     }
-  })();
-  const soak = await result(generator, durationS);
-  await sampler;
+  };
+  // Together: a process that dies fails the run (and main stops the rest), not a stray promise.
+  const [soak] = await Promise.all([soaking, sampling()]);
   await stopAll();
 
   const serverRss = windows(samples, 'serverRssMiB');

@@ -9,7 +9,7 @@ import {
   type Json,
 } from './helpers/anvil-client.ts';
 import { expectError } from './helpers/http-client.ts';
-import { SERVER_KEY, startServer, until } from './helpers/server.ts';
+import { SERVER_KEY, startServer, until, untilValue } from './helpers/server.ts';
 
 // Background tasks and Anvil uplinks (docs/anvil.md): `@anvil.server.background_task`
 // functions run as Switchboard tasks (LAUNCH_BACKGROUND, GET_TASK_STATE polls, KILL_TASK), and
@@ -48,12 +48,9 @@ test('a background_task runs as a task: LAUNCH_BACKGROUND, its state polled whil
 
   const task = sb.launch('crunch', 21);
   // The state the script keeps in task_state arrives through GET_TASK_STATE (about every second).
-  let state: unknown;
-  await until(
-    () => {
-      void task.state().then((value) => (state = value));
-      return (state as Json | undefined)?.step === 1;
-    },
+  await untilValue(
+    () => task.state(),
+    (state) => (state as Json | undefined)?.step === 1,
     10_000,
     'the state while running',
   );
@@ -210,12 +207,9 @@ test('a script launches tasks and follows them through Task objects (anvil.priva
   await until(() => launches(worker).length === 1, 5000, 'the launch');
   // Launched by the script's key: app code sees the same task.
   assert.equal(sb.task(id).id, id);
-  let state: unknown;
-  await until(
-    () => {
-      void task.call('get_state').then((value) => (state = value));
-      return (state as Json | undefined)?.label === 'x';
-    },
+  await untilValue(
+    () => task.call('get_state'),
+    (state) => (state as Json | undefined)?.label === 'x',
     10_000,
     'the state',
   );

@@ -9,7 +9,7 @@ import { jsonOf, startAdminServer, type AdminServer } from './helpers/admin.ts';
 import { spawnScript } from './helpers/child.ts';
 import { runCli } from './helpers/cli.ts';
 import { expectError, type Json } from './helpers/http-client.ts';
-import { SERVER_KEY, makeDataDir, until } from './helpers/server.ts';
+import { SERVER_KEY, makeDataDir, until, untilValue } from './helpers/server.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -20,6 +20,11 @@ async function taskUplink(t: TestContext, server: AdminServer): Promise<void> {
     SB_KEY: SERVER_KEY,
   });
   await child.waitFor(/^ready /, 20_000);
+}
+
+/** A reader of the admin API's `path`, for untilValue. */
+function readAdmin<T>(server: AdminServer, path: string): () => Promise<T> {
+  return async () => jsonOf<T>(await server.admin(path));
 }
 
 /** A task as GET /_/tasks/<id> shows it once ended (or after 10 s). */
@@ -121,15 +126,9 @@ test('the admin API creates, reads, changes, runs and removes schedules of an up
   assert.equal(changed.timezone, null);
   assert.ok(Date.parse(String(changed.next_run_at)) <= Date.now() + 1_000);
   type Page = { objects: Json[]; num_results: number };
-  let history: Page = { objects: [], num_results: 0 };
-  await until(
-    () => {
-      void server
-        .admin(`schedules/${id}/history/`)
-        .then((response) => jsonOf<Page>(response))
-        .then((page) => (history = page));
-      return history.objects.filter((run) => run.status === 'completed').length >= 3;
-    },
+  const history = await untilValue(
+    readAdmin<Page>(server, `schedules/${id}/history/`),
+    (page) => page.objects.filter((run) => run.status === 'completed').length >= 3,
     15_000,
     'three completed runs',
   );
@@ -165,15 +164,9 @@ test('the admin API creates, reads, changes, runs and removes schedules of an up
 test('a launch that fails is shown on the schedule; the schedule goes on', async (t) => {
   const server = await startAdminServer(t);
   server.sb.schedule({ name: 'orphan', cron: '* * * * * *', function: 'not.served' });
-  let view: Json = {};
-  await until(
-    () => {
-      void server
-        .admin('schedules/orphan/')
-        .then((response) => jsonOf<Json>(response))
-        .then((body) => (view = body));
-      return view.last_error != null;
-    },
+  const view = await untilValue(
+    readAdmin<Json>(server, 'schedules/orphan/'),
+    (body) => body.last_error != null,
     10_000,
     'the failure shown',
   );
@@ -181,14 +174,9 @@ test('a launch that fails is shown on the schedule; the schedule goes on', async
   assert.equal(view.last_task_id, null);
   // Served now: the next run launches and clears the error.
   server.sb.callable('not.served', () => 'served');
-  await until(
-    () => {
-      void server
-        .admin('schedules/orphan/')
-        .then((response) => jsonOf<Json>(response))
-        .then((body) => (view = body));
-      return view.last_error === null && view.last_task_id !== null;
-    },
+  await untilValue(
+    readAdmin<Json>(server, 'schedules/orphan/'),
+    (body) => body.last_error === null && body.last_task_id !== null,
     10_000,
     'a run once the function is served',
   );

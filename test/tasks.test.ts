@@ -3,7 +3,14 @@ import { test, type TestContext } from 'node:test';
 import { getTaskContext, type SwitchboardError } from '@switchboard/shared';
 import { spawnScript, type Child } from './helpers/child.ts';
 import { expectError, type Json } from './helpers/http-client.ts';
-import { CLIENT_KEY, SERVER_KEY, startServer, until, type TestServer } from './helpers/server.ts';
+import {
+  CLIENT_KEY,
+  SERVER_KEY,
+  startServer,
+  until,
+  untilValue,
+  type TestServer,
+} from './helpers/server.ts';
 
 const FIXTURE = 'test/fixtures/task-uplink.ts';
 const AUTH = { authorization: `Bearer ${SERVER_KEY}` };
@@ -40,12 +47,9 @@ test('a task launched over HTTP runs on an uplink, reports its state and ends wi
   assert.equal(launched.status, 'running');
 
   // The state is readable while it runs.
-  let running: Json = {};
-  await until(
-    () => {
-      void getTask(server, launched.id).then((task) => (running = task));
-      return running.status === 'running' && (running.state as Json | null)?.step !== undefined;
-    },
+  const running = await untilValue(
+    () => getTask(server, launched.id),
+    (task) => task.status === 'running' && (task.state as Json | null)?.step !== undefined,
     10_000,
     'a state while running',
   );

@@ -4,6 +4,9 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+/** The server key every bench's Switchboard server is given and its uplinks connect with. */
+export const KEY = 'sbk_s_bench-key-0000000000000000000000';
+
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface Proc {

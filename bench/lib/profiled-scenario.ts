@@ -1,9 +1,7 @@
 // The scenarios the profilers (bench/profile.ts, bench/alloc.ts) start, each process with node
 // flags of its own, and how they name where code lives.
 import { findAnvilClient, startAnvilUplink } from './anvil-client.ts';
-import { startScript, type Proc } from './processes.ts';
-
-export const KEY = 'sbk_s_bench-key-0000000000000000000000';
+import { KEY, startScript, type Proc } from './processes.ts';
 
 /** The routes a profiled scenario is loaded on. */
 export const ROUTES: Record<string, { method: string; path: string; bodyBytes: number }> = {
@@ -22,6 +20,13 @@ export async function startScenario(
   flags: (name: string) => string[],
 ): Promise<{ base: string; procs: Proc[] }> {
   const ready = async (p: Proc) => (await p.line(/^ready /)).replace(/^ready /, '').trim();
+  const switchboard = (env: Record<string, string> = {}): Proc =>
+    startScript(
+      'sb-server',
+      'bench/servers/switchboard.ts',
+      { BENCH_KEY: KEY, ...env },
+      { nodeArgs: flags('sb-server') },
+    );
   switch (scenario) {
     case 'ceiling': {
       const p = startScript(
@@ -33,21 +38,11 @@ export async function startScenario(
       return { base: await ready(p), procs: [p] };
     }
     case 'switchboard-inprocess': {
-      const p = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY, BENCH_INPROCESS: '1' },
-        { nodeArgs: flags('sb-server') },
-      );
+      const p = switchboard({ BENCH_INPROCESS: '1' });
       return { base: `${await ready(p)}/_/api`, procs: [p] };
     }
     case 'switchboard-uplink': {
-      const server = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY },
-        { nodeArgs: flags('sb-server') },
-      );
+      const server = switchboard();
       const url = await ready(server);
       const worker = startScript(
         'uplink',
@@ -62,12 +57,7 @@ export async function startScenario(
       // The real Python client as the uplink (bench/lib/anvil-client.ts): the door is profiled.
       const client = findAnvilClient();
       if (typeof client === 'string') throw new Error(`anvil-uplink: ${client}`);
-      const server = startScript(
-        'sb-server',
-        'bench/servers/switchboard.ts',
-        { BENCH_KEY: KEY },
-        { nodeArgs: flags('sb-server') },
-      );
+      const server = switchboard();
       const url = await ready(server);
       const uplink = await startAnvilUplink(client, url, KEY);
       return { base: `${url}/_/api`, procs: [server, uplink] };
