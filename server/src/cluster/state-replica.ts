@@ -61,13 +61,20 @@ interface StoredRecord {
  * stays local and synchronous: local writes are listed by triggers and sent to the bucket
  * (`<table>.<id>` → the row), and the bucket's changes, watched in the cluster's order, are
  * applied here. A record with a local change still on its way out keeps the local change
- * (it is later in that order, and wins everywhere).
+ * (it is later in that order, and wins everywhere) — unless ours had already landed and only
+ * its acknowledgement was still on its way: the bucket's latest is read again once ours is
+ * acknowledged, for every record whose change from elsewhere was held back meanwhile.
  */
 export class StateReplica {
   private kv: KV | undefined;
   private stopped = false;
   private pumping = false;
   private pumpAgain = false;
+  /**
+   * Keys (`<table>.<id>`) whose change from the bucket was held back by a pending one of ours,
+   * each with the highest revision of it applied since (0: none).
+   */
+  private readonly heldBack = new Map<string, number>();
   private readonly poll: NodeJS.Timeout;
   private generation = 0;
   /** The initial state of the bucket has been applied (and ours added to it). */
@@ -228,6 +235,10 @@ export class StateReplica {
       if (!isSharedTable(table)) continue;
       // A kill request is acted on even if our own change to the task is still on its way out.
       const pending = this.tables.pending(table, pk);
+      const applied = this.heldBack.get(entry.key);
+      if (pending) this.heldBack.set(entry.key, applied ?? 0);
+      else if (applied !== undefined)
+        this.heldBack.set(entry.key, Math.max(applied, entry.revision));
       if (pending && table !== 'tasks') continue;
       let row: WireRow | undefined;
       if (!deleted) {
@@ -292,6 +303,7 @@ export class StateReplica {
         for (const item of items) this.tables.sent(item);
         this.log.debug({ records: items.length }, 'cluster state: sent');
       }
+      await this.rereadHeldBack(kv);
     } catch (error) {
       this.log.debug({ err: error }, 'cluster state: sending failed; retrying');
       setTimeout(() => this.schedule(), RETRY_MS).unref();
@@ -299,6 +311,23 @@ export class StateReplica {
       this.pumping = false;
     }
     if (this.pumpAgain) this.schedule();
+  }
+
+  /**
+   * Our changes are in the bucket now: where a change from elsewhere arrived while one of ours
+   * was on its way, the bucket's latest is applied (ours again, or one after it) — unless the
+   * watch has meanwhile applied that revision or a later one.
+   */
+  private async rereadHeldBack(kv: KV): Promise<void> {
+    for (const key of [...this.heldBack.keys()]) {
+      const dot = key.indexOf('.');
+      // Another change of ours is still on its way: a later pass rereads it.
+      if (this.tables.pending(key.slice(0, dot) as SharedTable, key.slice(dot + 1))) continue;
+      const entry = await kv.get(key); // on failure the pump retries, the key still held back
+      const applied = this.heldBack.get(key) ?? 0; // after the wait: the watch may have moved on
+      this.heldBack.delete(key);
+      if (entry !== null && entry.revision > applied) this.applyEntries([entry]);
+    }
   }
 
   private async send(kv: KV, item: OutboxItem): Promise<void> {
